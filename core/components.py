@@ -1,0 +1,76 @@
+"""Base classes for components. Plugins subclass these (or just match their shape: duck typing)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from lrmzero.mesh import PartMesh
+
+
+@dataclass
+class NoConfig:
+    """A component without parameters."""
+
+
+class Component:
+    """A named, configurable component. ``Config`` is its dataclass of parameters."""
+
+    name: ClassVar[str] = ""
+    Config: ClassVar[type] = NoConfig
+
+    def __init__(self, cfg: Any = None) -> None:
+        self.cfg = cfg if cfg is not None else self.Config()
+
+
+class Primitive(Component):
+    """Builds one part that fits the axis-aligned box ``[-size, size]`` (size: half-extents).
+
+    Subclasses set ``surfaces`` (names of the surface ids they emit, in id order) and implement
+    :meth:`build`. They may implement :meth:`analytic_volume` for tests.
+    """
+
+    surfaces: ClassVar[tuple[str, ...]] = ()
+
+    def build(self, size: np.ndarray, rng: np.random.Generator) -> PartMesh:
+        """Args: size ``[3]`` half-extents (> 0); rng: the only source of randomness.
+
+        Returns a closed, outward-oriented PartMesh with ``material == surface``.
+        """
+        raise NotImplementedError
+
+    def analytic_volume(self, mesh: PartMesh) -> float | None:
+        """The exact volume of the smooth solid ``mesh`` approximates (from ``mesh.params``)."""
+        return None
+
+
+class TextureSource(Component):
+    """Paints one square texture tile."""
+
+    def paint(self, size: int, rng: np.random.Generator) -> np.ndarray:
+        """Returns ``[size, size, 3]`` uint8 RGB (row 0 is the top, i.e. v = 1)."""
+        raise NotImplementedError
+
+
+class Augmentation(Component):
+    """Changes an assembled object's parts (before normalization) and says what it did.
+
+    Its ``Config`` should have a ``probability`` field; the pipeline draws against it.
+    """
+
+    def apply(
+        self, parts: list[PartMesh], rng: np.random.Generator, context: "AugmentContext"
+    ) -> tuple[list[PartMesh], dict[str, Any]]:
+        """Returns the new parts and a JSON-serializable record for meta.json."""
+        raise NotImplementedError
+
+
+@dataclass
+class AugmentContext:
+    """What an augmentation may use besides the parts: the primitive registry (to build cutters or
+    wireframe bases) and a function that allocates a fresh material slot."""
+
+    primitives: Any
+    new_material: Any

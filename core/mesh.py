@@ -1,0 +1,107 @@
+"""`PartMesh`: one closed, UV-mapped part of an object, and operations on lists of parts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class PartMesh:
+    """A triangle mesh of one part with per-surface UVs and per-face ids.
+
+    Conventions: faces are counter-clockwise seen from outside (normals point out); UV seams
+    duplicate vertices, so the mesh is closed *by position* (see :meth:`welded`).
+
+    Attributes:
+        vertices: ``[V, 3]`` float64 positions.
+        faces: ``[F, 3]`` int64 vertex indices.
+        uv: ``[V, 2]`` float64 texture coordinates in ``[0, 1]``, local to each surface.
+        surface: ``[F]`` int32 geometric surface id (documented per primitive: a cuboid's six faces,
+            a cylinder's side and caps, ...). Augmentations such as height fields work per surface.
+        material: ``[F]`` int32 material slot; a primitive sets it equal to ``surface``; the shape
+            sampler renumbers it object-wide and jitters its boundaries.
+        kind: the primitive (or augmentation) that made the part.
+        params: what was sampled to build it (sizes, tessellation), recorded in meta.json.
+    """
+
+    vertices: np.ndarray
+    faces: np.ndarray
+    uv: np.ndarray
+    surface: np.ndarray
+    material: np.ndarray
+    kind: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.vertices = np.asarray(self.vertices, dtype=np.float64).reshape(-1, 3)
+        self.faces = np.asarray(self.faces, dtype=np.int64).reshape(-1, 3)
+        self.uv = np.asarray(self.uv, dtype=np.float64).reshape(-1, 2)
+        self.surface = np.asarray(self.surface, dtype=np.int32).reshape(-1)
+        self.material = np.asarray(self.material, dtype=np.int32).reshape(-1)
+        nv, nf = len(self.vertices), len(self.faces)
+        if len(self.uv) != nv:
+            raise ValueError(f"PartMesh {self.kind!r}: uv has {len(self.uv)} rows, vertices {nv}")
+        if len(self.surface) != nf or len(self.material) != nf:
+            raise ValueError(
+                f"PartMesh {self.kind!r}: surface/material need one id per face ({nf}), got "
+                f"{len(self.surface)}/{len(self.material)}"
+            )
+
+    @property
+    def num_surfaces(self) -> int:
+        return int(self.surface.max()) + 1 if len(self.surface) else 0
+
+    def copy(self, **changes: Any) -> "PartMesh":
+        """A deep copy with some attributes replaced."""
+        base = replace(
+            self,
+            vertices=self.vertices.copy(),
+            faces=self.faces.copy(),
+            uv=self.uv.copy(),
+            surface=self.surface.copy(),
+            material=self.material.copy(),
+            params=dict(self.params),
+        )
+        return replace(base, **changes) if changes else base
+
+    def transformed(self, matrix: np.ndarray) -> "PartMesh":
+        """The part moved by a ``[4, 4]`` rigid or affine transform (winding kept if det > 0)."""
+        m = np.asarray(matrix, dtype=np.float64)
+        verts = self.vertices @ m[:3, :3].T + m[:3, 3]
+        faces = self.faces if np.linalg.det(m[:3, :3]) > 0 else self.faces[:, ::-1]
+        return self.copy(vertices=verts, faces=faces.copy())
+
+    def welded(self, decimals: int = 9) -> tuple[np.ndarray, np.ndarray]:
+        """Positions merged across UV seams: ``(vertices [U, 3], faces [F, 3])``."""
+        key = np.round(self.vertices, decimals) + 0.0  # + 0.0 turns -0.0 into 0.0
+        unique, inverse = np.unique(key, axis=0, return_inverse=True)
+        return unique, inverse.reshape(-1)[self.faces]
+
+    def signed_volume(self) -> float:
+        """Enclosed volume (positive when the normals point outward)."""
+        tri = self.vertices[self.faces]
+        return float(np.einsum("ij,ij->i", tri[:, 0], np.cross(tri[:, 1], tri[:, 2])).sum() / 6.0)
+
+
+def concatenate(parts: list[PartMesh]) -> PartMesh:
+    """All parts in one mesh, without any boolean union (Zeroverse keeps overlaps)."""
+    if not parts:
+        raise ValueError("concatenate: no parts given")
+    offsets = np.cumsum([0] + [len(p.vertices) for p in parts[:-1]])
+    return PartMesh(
+        vertices=np.concatenate([p.vertices for p in parts]),
+        faces=np.concatenate([p.faces + o for p, o in zip(parts, offsets)]),
+        uv=np.concatenate([p.uv for p in parts]),
+        surface=np.concatenate([p.surface for p in parts]),
+        material=np.concatenate([p.material for p in parts]),
+        kind="object",
+    )
+
+
+def bounds(parts: list[PartMesh]) -> np.ndarray:
+    """``[2, 3]`` axis-aligned bounds of all parts."""
+    v = np.concatenate([p.vertices for p in parts])
+    return np.stack([v.min(axis=0), v.max(axis=0)])

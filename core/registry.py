@@ -1,0 +1,142 @@
+"""Typed registries: one per component kind, mapping a name to a class and its config dataclass."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Mapping
+
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from lrmzero.errors import ConfigError, PluginError
+from lrmzero.params import check_params
+
+KINDS = ("primitives", "textures", "augmentations", "renderers", "camera_samplers", "models")
+
+
+@dataclass(frozen=True)
+class Provider:
+    """Where a component comes from: the distribution, its version and the entry point."""
+
+    distribution: str
+    version: str
+    entry_point: str
+
+    def __str__(self) -> str:
+        return f"{self.distribution} {self.version} (entry point {self.entry_point!r})"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One registered component: ``factory(config)`` builds it."""
+
+    name: str
+    kind: str
+    factory: type
+    config_cls: type
+    provider: Provider
+
+
+@dataclass
+class BrokenPlugin:
+    """An entry point whose import or hook call raised."""
+
+    entry_point: str
+    distribution: str
+    error: str
+
+
+class Registry:
+    """Name -> component for one kind. Names are unique within the kind."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._entries: dict[str, Entry] = {}
+
+    def add(self, cls: type, provider: Provider) -> None:
+        name = getattr(cls, "name", None)
+        if not isinstance(name, str) or not name:
+            raise PluginError(
+                f"{provider}: {self.kind} class {cls.__qualname__} has no string `name` attribute"
+            )
+        config_cls = getattr(cls, "Config", None)
+        if config_cls is None or not dataclasses.is_dataclass(config_cls):
+            raise PluginError(
+                f"{provider}: {self.kind} {name!r} ({cls.__qualname__}) needs a dataclass `Config`"
+            )
+        if name in self._entries:
+            other = self._entries[name]
+            raise PluginError(
+                f"two plugins register the {self.kind} name {name!r}: {other.provider} "
+                f"and {provider}; uninstall one or rename it"
+            )
+        self._entries[name] = Entry(name, self.kind, cls, config_cls, provider)
+
+    def get(self, name: str) -> Entry:
+        try:
+            return self._entries[name]
+        except KeyError:
+            known = ", ".join(sorted(self._entries)) or "(none)"
+            raise PluginError(f"unknown {self.kind} {name!r}; known {self.kind}: {known}") from None
+
+    def names(self) -> list[str]:
+        return sorted(self._entries)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def __iter__(self) -> Iterator[Entry]:
+        return iter(self._entries[n] for n in self.names())
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def make_config(self, name: str, values: Mapping[str, Any] | None, path: str) -> Any:
+        """Validate ``values`` against component ``name``'s Config; returns a Config instance.
+
+        Unknown keys, wrong types and out-of-range values raise :class:`ConfigError` naming
+        ``path.key``, the value and what is allowed.
+        """
+        entry = self.get(name)
+        schema = OmegaConf.structured(entry.config_cls)
+        try:
+            merged = OmegaConf.merge(schema, OmegaConf.create(dict(values or {})))
+            cfg = OmegaConf.to_object(merged)
+        except OmegaConfBaseException as exc:
+            raise ConfigError(_omegaconf_message(exc, path, entry.config_cls)) from None
+        check_params(cfg, path)
+        return cfg
+
+    def build(self, name: str, values: Mapping[str, Any] | None = None, path: str | None = None):
+        """Instantiate component ``name`` with validated config ``values``."""
+        entry = self.get(name)
+        cfg = self.make_config(name, values, path or f"{self.kind}.{name}")
+        return entry.factory(cfg)
+
+
+def _omegaconf_message(exc: OmegaConfBaseException, path: str, config_cls: type) -> str:
+    key = getattr(exc, "full_key", None) or getattr(exc, "key", None) or "?"
+    msg = str(exc).splitlines()[0]
+    fields = ", ".join(f.name for f in dataclasses.fields(config_cls))
+    if "not in struct" in msg or "Key '" in msg and "not" in msg:
+        return f"{path}.{key}: unknown key; allowed keys: {fields}"
+    return f"{path}.{key}: {msg}"
+
+
+@dataclass
+class Registries:
+    """All registries of one process, plus the plugins that failed to load."""
+
+    primitives: Registry = field(default_factory=lambda: Registry("primitives"))
+    textures: Registry = field(default_factory=lambda: Registry("textures"))
+    augmentations: Registry = field(default_factory=lambda: Registry("augmentations"))
+    renderers: Registry = field(default_factory=lambda: Registry("renderers"))
+    camera_samplers: Registry = field(default_factory=lambda: Registry("camera_samplers"))
+    models: Registry = field(default_factory=lambda: Registry("models"))
+    broken: list[BrokenPlugin] = field(default_factory=list)
+
+    def kind(self, kind: str) -> Registry:
+        if kind not in KINDS:
+            raise PluginError(f"unknown component kind {kind!r}; known kinds: {', '.join(KINDS)}")
+        return getattr(self, kind)

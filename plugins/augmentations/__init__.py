@@ -1,0 +1,1 @@
+"""Builtin augmentations (registered through entry points)."""

@@ -1,0 +1,1 @@
+"""Builtin models (registered through entry points)."""

@@ -1,0 +1,1 @@
+"""Builtin renderers (registered through entry points)."""
