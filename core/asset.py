@@ -1,0 +1,59 @@
+"""`Asset`: a finished, normalized, textured object, and its GLB encoding."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import trimesh
+from PIL import Image
+
+
+@dataclass
+class Asset:
+    """One object ready to render or write.
+
+    Attributes:
+        vertices: ``[V, 3]`` float64, world frame (Z up), centred, largest side ``normalized_size``.
+        faces: ``[F, 3]`` int64, counter-clockwise seen from outside.
+        uv: ``[V, 2]`` atlas UVs (v up: v = 1 is the top row of ``texture``).
+        texture: ``[H, W, 3]`` uint8 atlas.
+        meta: JSON-ready description (seed, index, parts, textures, augmentations, timings).
+    """
+
+    vertices: np.ndarray
+    faces: np.ndarray
+    uv: np.ndarray
+    texture: np.ndarray
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_trimesh(self, texture_format: str = "jpeg", quality: int = 95) -> trimesh.Trimesh:
+        """A textured trimesh. ``texture_format`` (png or jpeg) and ``quality`` (JPEG quality or
+        PNG compress level) set how an exporter encodes the atlas."""
+        image = Image.fromarray(self.texture)
+        image.format = "JPEG" if texture_format == "jpeg" else "PNG"
+        # Pillow reads encoder options from `encoderinfo` too; trimesh's exporter passes none.
+        image.encoderinfo = {"quality": quality} if texture_format == "jpeg" else {"compress_level": quality}
+        material = trimesh.visual.material.PBRMaterial(
+            baseColorTexture=image,
+            metallicFactor=0.0,
+            roughnessFactor=1.0,
+            doubleSided=False,
+        )
+        visual = trimesh.visual.TextureVisuals(uv=self.uv, material=material)
+        return trimesh.Trimesh(self.vertices, self.faces, visual=visual, process=False)
+
+
+def encode_glb(asset: Asset, texture_format: str = "jpeg", quality: int = 95) -> bytes:
+    """The asset as binary glTF with its atlas embedded; vertices stay in the Z-up world frame,
+    so ``trimesh.load(path, force="mesh")`` returns exactly the positions the cameras see."""
+    mesh = asset.to_trimesh(texture_format, quality)
+    return trimesh.exchange.gltf.export_glb(trimesh.Scene(mesh), include_normals=False)
+
+
+def load_glb(data: bytes | str) -> trimesh.Trimesh:
+    """Read a GLB (bytes or path) back as one mesh."""
+    src = io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else data
+    return trimesh.load(src, file_type="glb", force="mesh")

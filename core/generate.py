@@ -1,0 +1,221 @@
+"""`generate_dataset`: build and write many objects over worker processes, resumably and sharded."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import time
+import traceback
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from tqdm import tqdm
+
+from lrmzero.asset import encode_glb
+from lrmzero.config import RunConfig, config_yaml
+from lrmzero.dataset import DatasetWriter
+from lrmzero.errors import ConfigError
+from lrmzero.pipeline import ObjectBuilder, object_id
+from lrmzero.plugin_manager import get_registries
+
+RETRIES = 1
+
+
+@dataclass
+class Summary:
+    """What a run did: counts, failures and rate."""
+
+    done: int = 0
+    skipped: int = 0
+    failed: int = 0
+    seconds: float = 0.0
+    interrupted: bool = False
+    failures: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        return self.done / self.seconds if self.seconds > 0 else 0.0
+
+    def line(self) -> str:
+        state = "interrupted" if self.interrupted else "finished"
+        return (
+            f"{state}: {self.done} done, {self.skipped} skipped, {self.failed} failed in "
+            f"{self.seconds:.1f} s ({self.rate:.2f} objects/s)"
+        )
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"I/N"`` -> (I, N), with 0 <= I < N."""
+    try:
+        i, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise ConfigError(f"--shard: got {text!r}; allowed: I/N with integers 0 <= I < N, e.g. 0/4") from None
+    if n < 1 or not 0 <= i < n:
+        raise ConfigError(f"--shard: got {text!r}; allowed: I/N with 0 <= I < N, e.g. 0/4")
+    return i, n
+
+
+def shard_indices(num_objects: int, shard: tuple[int, int]) -> list[int]:
+    """Object indices of shard ``(i, n)``: every n-th index starting at i."""
+    i, n = shard
+    return list(range(i, num_objects, n))
+
+
+class ObjectJob:
+    """Builds and writes one object; one instance per worker process."""
+
+    def __init__(self, run: RunConfig, seed: int, out: str) -> None:
+        self.run = run
+        self.seed = seed
+        self.builder = ObjectBuilder(run, get_registries())
+        self.writer = DatasetWriter(out)
+
+    def __call__(self, index: int) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        asset = self.builder.build(self.seed, index)
+        out = self.run.generate.output
+        quality = out.jpeg_quality if out.mesh_texture == "jpeg" else out.png_compress_level
+        t1 = time.perf_counter()
+        files = {"mesh.glb": encode_glb(asset, out.mesh_texture, quality)}
+        asset.meta["timings"]["encode"] = time.perf_counter() - t1
+        oid = object_id(index)
+        self.writer.write_object(oid, files, asset.meta)
+        return {
+            "object_id": oid,
+            "index": index,
+            "status": "done",
+            "num_parts": asset.meta["num_parts"],
+            "num_faces": asset.meta["num_faces"],
+            "seconds": round(time.perf_counter() - t0, 4),
+        }
+
+
+_JOB: ObjectJob | None = None
+
+
+def _init_worker(run: RunConfig, seed: int, out: str) -> None:
+    global _JOB
+    _JOB = ObjectJob(run, seed, out)
+
+
+def _run_in_worker(index: int) -> dict[str, Any]:
+    assert _JOB is not None, "worker not initialized"
+    return _JOB(index)
+
+
+def generate_dataset(
+    run: RunConfig,
+    out: str | Path,
+    num_objects: int,
+    seed: int,
+    workers: int = 1,
+    shard: tuple[int, int] = (0, 1),
+    progress: bool = True,
+    on_result: Callable[[dict[str, Any]], None] | None = None,
+) -> Summary:
+    """Generate objects ``[0, num_objects)`` of shard ``shard`` into ``out``.
+
+    Each object depends only on (seed, index), so any split over workers and shards gives the same
+    bytes. Finished objects are skipped; a failing object is retried once, then recorded as failed
+    in the manifest and the run goes on. Ctrl-C stops after cancelling queued work; what finished
+    stays, and re-running the command resumes.
+    """
+    if num_objects < 0:
+        raise ConfigError(f"--num-objects: got {num_objects}; allowed: >= 0")
+    if workers < 1:
+        raise ConfigError(f"--workers: got {workers}; allowed: >= 1")
+    out = str(out)
+    writer = DatasetWriter(out)
+    writer.prepare({"seed": seed, "config_hash": run.hash()}, config_yaml(run))
+    indices = shard_indices(num_objects, shard)
+    writer.clean_stale({object_id(i) for i in indices})
+    listed = writer.manifest_ids()
+    summary = Summary()
+    todo = []
+    for i in indices:
+        oid = object_id(i)
+        if writer.is_done(oid):
+            summary.skipped += 1
+            if oid not in listed:  # finished, but the run stopped before the manifest line
+                meta = json.loads((writer.object_dir(oid) / "meta.json").read_text())
+                writer.append_manifest(
+                    {"object_id": oid, "index": i, "status": "done", "num_parts": meta.get("num_parts")}
+                )
+        else:
+            todo.append(i)
+
+    bar = tqdm(total=len(indices), initial=summary.skipped, unit="obj", disable=not progress,
+               desc=f"generate {Path(out).name}", dynamic_ncols=True)
+    start = time.perf_counter()
+
+    def record(result: dict[str, Any]) -> None:
+        writer.append_manifest(result)
+        if result["status"] == "done":
+            summary.done += 1
+        else:
+            summary.failed += 1
+            summary.failures.append(result)
+            bar.write(f"object {result['object_id']} failed: {result['error']}")
+        bar.update(1)
+        if on_result:
+            on_result(result)
+
+    def failed(index: int, exc: BaseException) -> dict[str, Any]:
+        return {
+            "object_id": object_id(index),
+            "index": index,
+            "status": "failed",
+            "error": f"{type(exc).__name__}: {exc}",
+        }
+
+    try:
+        if workers == 1:
+            job = ObjectJob(run, seed, out)
+            for index in todo:
+                for attempt in range(RETRIES + 1):
+                    try:
+                        record(job(index))
+                        break
+                    except Exception as exc:  # noqa: BLE001 - one object's failure must not stop the run
+                        if attempt == RETRIES:
+                            record(failed(index, exc))
+        else:
+            _run_pool(run, seed, out, workers, todo, record, failed)
+    except KeyboardInterrupt:
+        summary.interrupted = True
+    finally:
+        bar.close()
+        summary.seconds = time.perf_counter() - start
+    return summary
+
+
+def _run_pool(run, seed, out, workers, todo, record, failed) -> None:
+    ctx = mp.get_context("spawn")  # each worker gets its own, clean state (GL contexts, threads)
+    pending: dict[Future, tuple[int, int]] = {}
+    queue = list(reversed(todo))
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
+                             initargs=(run, seed, out)) as pool:
+        try:
+            while queue or pending:
+                while queue and len(pending) < 2 * workers:
+                    index = queue.pop()
+                    pending[pool.submit(_run_in_worker, index)] = (index, 0)
+                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    index, attempt = pending.pop(fut)
+                    exc = fut.exception()
+                    if exc is None:
+                        record(fut.result())
+                    elif attempt < RETRIES:
+                        pending[pool.submit(_run_in_worker, index)] = (index, attempt + 1)
+                    else:
+                        record(failed(index, exc))
+        except KeyboardInterrupt:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+
+
+def format_traceback(exc: BaseException) -> str:
+    return "".join(traceback.format_exception(exc))
