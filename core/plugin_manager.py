@@ -60,7 +60,7 @@ def build_registries(extra_plugins: Iterable[tuple[object, Provider]] = ()) -> R
     registries = Registries(broken=broken)
     for kind in KINDS:
         caller = getattr(pm.hook, f"register_{kind}")
-        for impl in reversed(caller.get_hookimpls()):  # registration order
+        for impl in caller.get_hookimpls():  # registration order
             provider = providers.get(id(impl.plugin), Provider("?", "?", impl.plugin_name))
             try:
                 classes = impl.function() or []

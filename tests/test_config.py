@@ -1,0 +1,86 @@
+"""Config loading: merge order, validation errors that name the key, value and what is allowed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lrmzero import ConfigError, PluginError
+from lrmzero.config import load_config, packaged_configs
+from tests.conftest import run_cli
+
+
+def test_packaged_configs_validate():
+    assert {"zeroverse", "zeroverse-code", "demo"} <= set(packaged_configs())
+    for name in packaged_configs():
+        load_config(name)
+
+
+def test_merge_order_file_then_overrides(tmp_path: Path):
+    f = tmp_path / "c.yaml"
+    f.write_text("shape:\n  half_axis_max: 1.5\n  half_axis_min: 0.3\nprimitives:\n  cube: {segments: 7}\n")
+    run = load_config(f, ["shape.half_axis_max=1.2"])
+    assert run.generate.shape.half_axis_max == 1.2  # override wins
+    assert run.generate.shape.half_axis_min == 0.3  # file wins over default
+    assert run.generate.shape.count_weights == [5, 5, 5, 4, 4, 3, 2, 1, 1]  # default kept
+    assert run.components["primitives"]["cube"].segments == 7
+    assert run.components["primitives"]["torus"].segments == 100  # defaults filled in
+
+
+def test_config_hash_changes_with_content():
+    assert load_config().hash() == load_config().hash()
+    assert load_config().hash() != load_config(overrides=["primitives.cube.segments=10"]).hash()
+
+
+@pytest.mark.parametrize(
+    "override,exc,pattern",
+    [
+        ("shape.half_axis_min=abc", ConfigError, r"shape\.half_axis_min.*'abc'"),
+        ("shape.half_axis_max=-1", ConfigError, r"shape\.half_axis_max: got -1.0; allowed: > 0\.0"),
+        ("shape.bogus=1", ConfigError, r"shape\.bogus: unknown key; allowed keys under shape: primitives"),
+        ("primitives.cube.segments=0", ConfigError, r"primitives\.cube\.segments: got 0; allowed: >= 1"),
+        ("primitives.cube.segmnts=3", ConfigError, r"primitives\.cube\.segmnts: unknown key; allowed keys: segments"),
+        ("primitives.cube.segments=many", ConfigError, r"primitives\.cube\.segments"),
+        ("materials.sampling=per_part", ConfigError, r"materials\.sampling: got 'per_part'; allowed: one of"),
+        ("shape.primitives=[cube,blob]", PluginError, r"shape\.primitives: unknown primitives 'blob'; known primitives: cone, cube"),
+        ("textures.nope.x=1", PluginError, r"textures: unknown textures 'nope'"),
+        ("shape.primitive_weights=[1,2]", ConfigError, r"shape\.primitive_weights: got 2 weights for 5 names"),
+        ("shape.count_weights=[0,0]", ConfigError, r"shape\.count_weights"),
+        ("noequals", ConfigError, r"expected key=value"),
+    ],
+)
+def test_bad_values_name_the_key(override, exc, pattern):
+    with pytest.raises(exc, match=pattern):
+        load_config(overrides=[override])
+
+
+def test_missing_config_file_lists_packaged():
+    with pytest.raises(ConfigError, match="neither a file nor a packaged config; packaged configs: demo"):
+        load_config("/no/such/file.yaml")
+
+
+def test_min_larger_than_max():
+    with pytest.raises(ConfigError, match="half_axis_min"):
+        load_config(overrides=["shape.half_axis_min=1.9", "shape.half_axis_max=1.0"])
+
+
+@pytest.mark.parametrize(
+    "args,pattern",
+    [
+        (["shape.half_axis_max=-1"], "shape.half_axis_max"),
+        (["shape.primitives=[blob]"], "known primitives"),
+        (["primitives.cube.wat=1"], "unknown key"),
+        (["--shard", "2/2"], "--shard"),
+        (["--workers", "0"], "--workers"),
+    ],
+)
+def test_cli_bad_input_one_line_no_output(tmp_path, args, pattern):
+    out = tmp_path / "ds"
+    res = run_cli("generate", "--out", str(out), "--num-objects", "2", "--seed", "0", *args)
+    assert res.returncode == 2
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and pattern in lines[0], res.stderr
+    assert "Traceback" not in res.stderr
+    if "--workers" not in args:
+        assert not out.exists(), "bad config must fail before any work starts"

@@ -1,0 +1,152 @@
+"""`lrmzero generate`: outputs, determinism across workers and shards, resume after a kill."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import trimesh
+
+from lrmzero.config import load_config
+from lrmzero.dataset import read_manifest
+from lrmzero.generate import generate_dataset
+from tests.conftest import run_cli
+
+N = 6
+
+
+def fingerprint(root: Path) -> dict[str, str]:
+    """object id -> hash of mesh.glb bytes and meta.json without timings."""
+    out = {}
+    for d in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        meta = json.loads((d / "meta.json").read_text())
+        meta.pop("timings")
+        h = hashlib.sha256((d / "mesh.glb").read_bytes())
+        h.update(json.dumps(meta, sort_keys=True).encode())
+        out[d.name] = h.hexdigest()
+    return out
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ref")
+    summary = generate_dataset(load_config("demo"), root, N, seed=5, progress=False)
+    assert summary.done == N and summary.failed == 0
+    return root
+
+
+def test_layout_and_meta(reference):
+    objs = sorted(p.name for p in reference.iterdir() if p.is_dir())
+    assert objs == [f"{i:08d}" for i in range(N)]
+    manifest = read_manifest(reference)
+    assert sorted(r["object_id"] for r in manifest) == objs
+    assert all(r["status"] == "done" for r in manifest)
+    run = json.loads((reference / "run.json").read_text())
+    assert run["seed"] == 5
+    meta = json.loads((reference / objs[0] / "meta.json").read_text())
+    for key in ("seed", "index", "config_hash", "parts", "materials", "timings", "augmentations"):
+        assert key in meta
+    assert meta["config_hash"] == run["config_hash"] == load_config("demo").hash()
+    assert 1 <= meta["num_parts"] <= 9 and len(meta["parts"]) == meta["num_parts"]
+    assert {"kind", "size", "rotation_deg", "translation", "params"} <= set(meta["parts"][0])
+
+
+def test_glb_opens_with_texture_and_normalized(reference):
+    for d in sorted(p for p in reference.iterdir() if p.is_dir()):
+        mesh = trimesh.load(d / "mesh.glb", force="mesh")
+        meta = json.loads((d / "meta.json").read_text())
+        assert len(mesh.faces) == meta["num_faces"]
+        extent = mesh.bounds[1] - mesh.bounds[0]
+        assert np.isclose(extent.max(), 1.8, atol=1e-5)
+        np.testing.assert_allclose(mesh.bounds.mean(axis=0), 0.0, atol=1e-5)
+        uv = mesh.visual.uv
+        assert uv.shape == (len(mesh.vertices), 2) and uv.min() >= 0 and uv.max() <= 1
+        tex = mesh.visual.material.baseColorTexture
+        assert tex.size[0] >= 64 and tex.size[1] >= 64
+
+
+def test_workers_and_shards_give_identical_bytes(reference, tmp_path):
+    ref = fingerprint(reference)
+    two = tmp_path / "two"
+    res = run_cli("generate", "--out", str(two), "--num-objects", str(N), "--seed", "5",
+                  "--config", "demo", "--workers", "2", "--quiet")
+    assert res.returncode == 0, res.stderr
+    assert fingerprint(two) == ref
+    sharded = tmp_path / "sharded"
+    for shard in ("1/2", "0/2"):
+        res = run_cli("generate", "--out", str(sharded), "--num-objects", str(N), "--seed", "5",
+                      "--config", "demo", "--shard", shard, "--quiet")
+        assert res.returncode == 0, res.stderr
+    assert fingerprint(sharded) == ref
+    assert sorted(r["object_id"] for r in read_manifest(sharded)) == sorted(ref)
+
+
+def test_other_seed_other_objects(reference, tmp_path):
+    generate_dataset(load_config("demo"), tmp_path, 2, seed=6, progress=False)
+    assert set(fingerprint(tmp_path).values()).isdisjoint(fingerprint(reference).values())
+
+
+def test_rerun_skips_finished(reference):
+    summary = generate_dataset(load_config("demo"), reference, N, seed=5, progress=False)
+    assert summary.done == 0 and summary.skipped == N
+    assert len(read_manifest(reference)) == N
+
+
+def test_different_settings_refuse_same_out(reference):
+    from lrmzero import ConfigError
+
+    with pytest.raises(ConfigError, match="holds a run with"):
+        generate_dataset(load_config("demo"), reference, N, seed=99, progress=False)
+
+
+def test_interrupted_run_resumes_to_the_same_result(tmp_path):
+    total = 24
+    clean = tmp_path / "clean"
+    generate_dataset(load_config(), clean, total, seed=2, progress=False)
+    out = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "lrmzero.cli", "generate", "--out", str(out), "--num-objects",
+           str(total), "--seed", "2", "--quiet"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(read_manifest(out)) < 3:
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    finished = [p for p in out.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    assert 3 <= len(finished) < total, "the kill should land mid-run"
+    assert all((p / "meta.json").is_file() and (p / "mesh.glb").is_file() for p in finished)
+    res = run_cli("generate", *cmd[4:])
+    assert res.returncode == 0, res.stderr
+    assert fingerprint(out) == fingerprint(clean)
+    assert not list(out.glob(".tmp-*"))
+    ids = [r["object_id"] for r in read_manifest(out)]
+    assert sorted(set(ids)) == sorted(fingerprint(clean))
+
+
+def test_failing_object_is_retried_then_recorded(tmp_path, monkeypatch):
+    from lrmzero import generate as gen_mod
+
+    calls = {"n": 0}
+    real_call = gen_mod.ObjectJob.__call__
+
+    def flaky(self, index):
+        if index == 1:
+            calls["n"] += 1
+            raise RuntimeError("synthetic failure")
+        return real_call(self, index)
+
+    monkeypatch.setattr(gen_mod.ObjectJob, "__call__", flaky)
+    summary = generate_dataset(load_config("demo"), tmp_path, 3, seed=0, progress=False)
+    assert calls["n"] == 2  # tried, then retried once
+    assert summary.done == 2 and summary.failed == 1
+    failed = [r for r in read_manifest(tmp_path) if r["status"] == "failed"]
+    assert failed[0]["object_id"] == "00000001" and "synthetic failure" in failed[0]["error"]
+    assert not (tmp_path / "00000001").exists()
