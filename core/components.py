@@ -55,9 +55,11 @@ class TextureSource(Component):
 
 
 class Augmentation(Component):
-    """Changes an assembled object's parts (before normalization) and says what it did.
+    """Changes an assembled, normalized object's parts (largest side ``normalized_size``, centred)
+    and says what it did. The object is normalized again afterwards.
 
-    Its ``Config`` should have a ``probability`` field; the pipeline draws against it.
+    If its ``Config`` has a ``probability`` field, the pipeline draws against it and calls
+    :meth:`apply` only on success.
     """
 
     def apply(
@@ -69,8 +71,15 @@ class Augmentation(Component):
 
 @dataclass
 class AugmentContext:
-    """What an augmentation may use besides the parts: the primitive registry (to build cutters or
-    wireframe bases) and a function that allocates a fresh material slot."""
+    """What an augmentation may use besides the parts.
+
+    Attributes:
+        primitives: name -> Primitive instance as configured for this run (e.g. for cutters).
+        primitive_registry: the primitives :class:`~lrmzero.registry.Registry`, to build one with
+            other parameters (e.g. a coarse tessellation).
+        new_material: ``() -> int``, allocates a fresh material slot (it gets its own texture).
+    """
 
     primitives: Any
+    primitive_registry: Any
     new_material: Any

@@ -25,6 +25,8 @@ class PartMesh:
             sampler renumbers it object-wide and jitters its boundaries.
         kind: the primitive (or augmentation) that made the part.
         params: what was sampled to build it (sizes, tessellation), recorded in meta.json.
+        size: ``[3]`` half-extents of the part in its own frame (kept up to date under uniform
+            scaling), or None when unknown; augmentations scale their effects by it.
     """
 
     vertices: np.ndarray
@@ -34,6 +36,7 @@ class PartMesh:
     material: np.ndarray
     kind: str = ""
     params: dict[str, Any] = field(default_factory=dict)
+    size: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.vertices = np.asarray(self.vertices, dtype=np.float64).reshape(-1, 3)
@@ -64,6 +67,7 @@ class PartMesh:
             surface=self.surface.copy(),
             material=self.material.copy(),
             params=dict(self.params),
+            size=None if self.size is None else np.array(self.size, float),
         )
         return replace(base, **changes) if changes else base
 
@@ -71,19 +75,39 @@ class PartMesh:
         """The part moved by a ``[4, 4]`` rigid or affine transform (winding kept if det > 0)."""
         m = np.asarray(matrix, dtype=np.float64)
         verts = self.vertices @ m[:3, :3].T + m[:3, 3]
-        faces = self.faces if np.linalg.det(m[:3, :3]) > 0 else self.faces[:, ::-1]
-        return self.copy(vertices=verts, faces=faces.copy())
+        det = float(np.linalg.det(m[:3, :3]))
+        faces = self.faces if det > 0 else self.faces[:, ::-1]
+        size = None if self.size is None else np.asarray(self.size) * abs(det) ** (1.0 / 3.0)
+        return self.copy(vertices=verts, faces=faces.copy(), size=size)
 
     def welded(self, decimals: int = 9) -> tuple[np.ndarray, np.ndarray]:
         """Positions merged across UV seams: ``(vertices [U, 3], faces [F, 3])``."""
-        key = np.round(self.vertices, decimals) + 0.0  # + 0.0 turns -0.0 into 0.0
-        unique, inverse = np.unique(key, axis=0, return_inverse=True)
-        return unique, inverse.reshape(-1)[self.faces]
+        unique, inverse = weld_positions(self.vertices, decimals)
+        return unique, inverse[self.faces]
+
+    def vertex_normals(self) -> np.ndarray:
+        """``[V, 3]`` unit normals, area-weighted over all faces sharing a *position* (so copies of a
+        vertex along a UV seam get the same normal)."""
+        _, group = weld_positions(self.vertices)
+        tri = self.vertices[self.faces]
+        fn = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])  # length = 2 * area
+        acc = np.zeros((int(group.max()) + 1, 3))
+        for corner in range(3):
+            np.add.at(acc, group[self.faces[:, corner]], fn)
+        n = acc[group]
+        return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-300)
 
     def signed_volume(self) -> float:
         """Enclosed volume (positive when the normals point outward)."""
         tri = self.vertices[self.faces]
         return float(np.einsum("ij,ij->i", tri[:, 0], np.cross(tri[:, 1], tri[:, 2])).sum() / 6.0)
+
+
+def weld_positions(vertices: np.ndarray, decimals: int = 9) -> tuple[np.ndarray, np.ndarray]:
+    """Merge equal positions: ``(unique [U, 3], inverse [V])`` with ``unique[inverse] ~ vertices``."""
+    key = np.round(vertices, decimals) + 0.0  # + 0.0 turns -0.0 into 0.0
+    unique, inverse = np.unique(key, axis=0, return_inverse=True)
+    return unique, inverse.reshape(-1)
 
 
 def concatenate(parts: list[PartMesh]) -> PartMesh:

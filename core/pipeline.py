@@ -49,6 +49,7 @@ class ObjectBuilder:
             self.primitives.setdefault(name, registries.primitives.build(name))
         self.textures = make("textures", gen.materials.sources)
         self.augmentations = [(n, make("augmentations", [n])[n]) for n in gen.augment.apply]
+        self.primitive_registry = registries.primitives
 
     def build(self, seed: int, index: int) -> Asset:
         gen = self.run.generate
@@ -59,18 +60,19 @@ class ObjectBuilder:
         parts, part_records = sample_parts(gen.shape, self.primitives, shape_rng)
         timings["shape"] = time.perf_counter() - t0
 
+        parts, _, _ = normalize(parts, gen.shape.normalized_size)
         slots = [int(max(p.material.max() for p in parts)) + 1]
 
         def new_material() -> int:
             slots[0] += 1
             return slots[0] - 1
 
-        context = AugmentContext(primitives=self.primitives, new_material=new_material)
+        context = AugmentContext(self.primitives, self.primitive_registry, new_material)
         aug_records = []
         for name, aug in self.augmentations:
             t0 = time.perf_counter()
-            probability = float(getattr(aug.cfg, "probability", 1.0))
-            applied = bool(aug_rng.random() < probability)
+            probability = getattr(aug.cfg, "probability", None)
+            applied = True if probability is None else bool(aug_rng.random() < float(probability))
             record: dict[str, Any] = {"name": name, "applied": applied}
             if applied:
                 parts, details = aug.apply(parts, aug_rng, context)
@@ -78,6 +80,7 @@ class ObjectBuilder:
             timings[f"augment.{name}"] = time.perf_counter() - t0
             aug_records.append(record)
 
+        # Normalize again: augmentations may move the bounds (bumps, cuts, a wireframe beside).
         parts, scale, offset = normalize(parts, gen.shape.normalized_size)
         mesh = concatenate(parts)
 
@@ -94,7 +97,7 @@ class ObjectBuilder:
             "num_parts": len(part_records),
             "parts": part_records,
             "augmentations": aug_records,
-            "normalization": {"scale": scale, "offset": offset.tolist()},
+            "normalization": {"final_scale": scale, "final_offset": offset.tolist()},
             "materials": describe_atlas(atlas),
             "num_vertices": int(len(vertices)),
             "num_faces": int(len(faces)),

@@ -86,7 +86,7 @@ def sample_parts(
                 "translation": a_shift.tolist(),
             }
         part = primitives[kind].build(size, rng)
-        part = part.copy(material=part.material + next_slot)
+        part = part.copy(material=part.material + next_slot, size=size.copy())
         next_slot = int(part.material.max()) + 1
         part = jitter_material_boundaries(part, cfg.material_jitter, rng)
         pose, angles, shift = random_rigid(rng, cfg.max_rotation_deg, max_translation)

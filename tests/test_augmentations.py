@@ -1,0 +1,235 @@
+"""Height fields, boolean difference and wireframes: closed results, bounds, records, determinism."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import trimesh
+
+from lrmzero import get_registries
+from lrmzero.asset import encode_glb
+from lrmzero.components import AugmentContext
+from lrmzero.config import load_config
+from lrmzero.pipeline import ObjectBuilder
+from lrmzero.plugins.augmentations.boolean_difference import cut_part
+from lrmzero.plugins.augmentations.height_field import bump_field, sample_field
+from lrmzero.plugins.augmentations.solids import to_manifold
+
+
+def regs():
+    return get_registries()
+
+
+def prim(name: str, size, **params):
+    part = regs().primitives.build(name, params).build(np.asarray(size, float), np.random.default_rng(0))
+    return part.copy(size=np.asarray(size, float))
+
+
+def context():
+    counter = iter(range(100, 1000))
+    reg = regs().primitives
+    return AugmentContext({n: reg.build(n) for n in reg.names()}, reg, lambda: next(counter))
+
+
+def aug(name: str, **params):
+    return regs().augmentations.build(name, params)
+
+
+def closed(part) -> bool:
+    """Closed and consistently oriented by position: every directed edge a->b is matched by as many
+    b->a (the oriented boundary is empty), and the enclosed volume is positive. This is trimesh's
+    watertight + winding-consistent, except that two sheets may touch along an edge (booleans give
+    such valid pinches, e.g. an edge shared by four faces)."""
+    v, f = part.welded()
+    if len(trimesh.Trimesh(v, f, process=False).faces) == 0:
+        return False
+    directed = np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]])
+    n = len(v)
+    forward = np.bincount(directed[:, 0] * n + directed[:, 1], minlength=n * n) if n < 5000 else None
+    if forward is not None:
+        return bool(np.array_equal(forward, forward.reshape(n, n).T.reshape(-1))) and part.signed_volume() > 0
+    a = directed[:, 0] * n + directed[:, 1]
+    b = directed[:, 1] * n + directed[:, 0]
+    ua, ca = np.unique(a, return_counts=True)
+    ub, cb = np.unique(b, return_counts=True)
+    return bool(np.array_equal(ua, ub) and np.array_equal(ca, cb)) and part.signed_volume() > 0
+
+
+# --- height field -------------------------------------------------------------------------
+
+def test_bump_field_border_is_exactly_zero_and_bounded():
+    for seed in range(20):
+        field = bump_field(np.random.default_rng(seed), 0.3)
+        assert field.shape == (36, 36)
+        assert np.all(field[0] == 0) and np.all(field[-1] == 0)
+        assert np.all(field[:, 0] == 0) and np.all(field[:, -1] == 0)
+        assert np.abs(field).max() > 0
+    # bilinear lookup on the UV border returns the border value exactly
+    uv = np.array([[0.0, 0.3], [1.0, 0.7], [0.4, 0.0], [0.6, 1.0]])
+    assert np.all(sample_field(field, uv) == 0.0)
+
+
+@pytest.mark.parametrize("name", ["cube", "sphere", "cylinder", "cone", "torus"])
+def test_displaced_part_stays_closed_within_amplitude_bound(name):
+    part = prim(name, [0.8, 1.0, 0.6])
+    hf = aug("height_field", smooth_probability=0.0, max_amplitude=0.2)
+    new, record = hf.displace(part, np.random.default_rng(3))
+    assert closed(new)
+    moved = np.linalg.norm(new.vertices - part.vertices, axis=1)
+    bound = 0.2 * 2 * 0.6
+    assert moved.max() > 0
+    assert moved.max() <= bound + 1e-12
+    for r in record:
+        assert 0 <= r["amplitude"] <= bound
+    assert len(record) == part.num_surfaces
+
+
+def test_cube_faces_move_along_their_normals():
+    part = prim("cube", [1.0, 1.0, 1.0])
+    new, _ = aug("height_field", smooth_probability=0.0).displace(part, np.random.default_rng(1))
+    d = new.vertices - part.vertices
+    plus_x = np.unique(part.faces[part.surface == 0])
+    np.testing.assert_allclose(d[plus_x][:, 1:], 0.0, atol=1e-12)
+
+
+def test_probability_zero_leaves_mesh_byte_identical():
+    base = load_config("demo", ["augment.apply=[]"])
+    off = load_config("demo", ["augment.apply=[height_field]", "augmentations.height_field.probability=0"])
+    smooth = load_config("demo", ["augment.apply=[height_field]", "augmentations.height_field.smooth_probability=1"])
+    a = ObjectBuilder(base, regs()).build(0, 3)
+    for run in (off, smooth):
+        b = ObjectBuilder(run, regs()).build(0, 3)
+        assert a.vertices.tobytes() == b.vertices.tobytes()
+        assert a.faces.tobytes() == b.faces.tobytes()
+
+
+# --- boolean difference ---------------------------------------------------------------------
+
+def test_sphere_minus_box_matches_analytic_cap():
+    sphere = prim("sphere", [1.0, 1.0, 1.0], segments=200, rings=100)
+    box = prim("cube", [2.0, 2.0, 1.0], segments=2).transformed(
+        np.array([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 1.5], [0, 0, 0, 1.0]]))
+    box = box.copy(surface=np.full(len(box.faces), 1, np.int32), material=np.full(len(box.faces), 9, np.int32))
+    out, what = cut_part(sphere, box, thickness=0.0)
+    assert what == "cut" and closed(out)
+    h = 0.5  # the box removes the cap above z = 0.5
+    expected = 4 / 3 * np.pi - np.pi * h * h * (3 - h) / 3
+    assert abs(out.signed_volume() - expected) / expected < 0.01
+    before = to_manifold(sphere).volume()
+    inter = (to_manifold(sphere) ^ to_manifold(box)).volume()
+    assert abs(out.signed_volume() - (before - inter)) / before < 1e-3
+    # kept faces keep their material, the cut wall carries the cutter's material and UVs
+    assert set(np.unique(out.material)) == {0, 9}
+    assert np.isfinite(out.uv).all() and out.uv.min() >= 0 and out.uv.max() <= 1
+    wall = out.faces[out.material == 9]
+    np.testing.assert_allclose(out.vertices[wall][..., 2], 0.5, atol=1e-5)
+
+
+def test_thin_walls_left_by_thickness():
+    sphere = prim("sphere", [1.0, 1.0, 1.0])
+    cutter = prim("cube", [0.5, 0.5, 0.5]).transformed(np.array([[1, 0, 0, 1.0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1.0]]))
+    solid, _ = cut_part(sphere, cutter, 0.0)
+    shell, what = cut_part(sphere, cutter, 0.02)
+    assert what == "cut" and closed(shell)
+    assert shell.signed_volume() < 0.2 * solid.signed_volume()  # hollow: only the wall remains
+
+
+def test_boolean_augmentation_closed_smaller_and_recorded():
+    parts = [prim("sphere", [0.9, 0.9, 0.9]), prim("cube", [0.5, 0.4, 0.3])]
+    booldiff = aug("boolean_difference", size_min=0.4, size_max=0.5)
+    for seed in range(4):
+        out, record = booldiff.apply(parts, np.random.default_rng(seed), context())
+        assert record["parts"][record["on_part"]] in ("cut", "removed")
+        assert len(out) == sum(r != "removed" for r in record["parts"])
+        kept = iter(out)
+        for original, what in zip(parts, record["parts"]):
+            if what == "removed":
+                continue
+            new = next(kept)
+            assert closed(new)
+            if what == "cut":
+                assert new.signed_volume() < original.signed_volume()
+            assert np.isfinite(new.uv).all() and new.uv.min() >= 0 and new.uv.max() <= 1
+            assert len(new.uv) == len(new.vertices)
+
+
+def test_cutter_that_misses_or_swallows_is_handled():
+    small = prim("sphere", [0.1, 0.1, 0.1])
+    far = prim("cube", [0.3, 0.3, 0.3]).transformed(np.array([[1, 0, 0, 5.0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1.0]]))
+    assert cut_part(small, far, 0.01) == (small, "missed")
+    huge = prim("cube", [1.0, 1.0, 1.0])
+    part, what = cut_part(small, huge, 0.01)
+    assert part is None and what == "removed"
+    # an augmentation whose cutter swallows the only part is skipped, and says so
+    booldiff = aug("boolean_difference", size_min=3.0, size_max=3.0, cutters=["cube"])
+    out, record = booldiff.apply([small], np.random.default_rng(0), context())
+    assert out == [small] and record["skipped"] == "the cutter would remove every part"
+
+
+# --- wireframe --------------------------------------------------------------------------
+
+def test_cube_wireframe_has_twelve_closed_struts_in_range():
+    wf = aug("wireframe", kinds=["cube"], thickness_min=0.01, thickness_max=0.03)
+    parts = [prim("sphere", [0.9, 0.9, 0.9])]
+    for seed in range(3):
+        out, record = wf.apply(parts, np.random.default_rng(seed), context())
+        wire = out[-1]
+        assert record["struts"] == 12 and record["joints"] == 8
+        assert 0.01 <= record["thickness"] <= 0.03
+        assert wire.num_surfaces == 12 + 8
+        material_ids = set(np.unique(parts[0].material))
+        assert set(np.unique(wire.material)) <= material_ids
+        for s in range(12):
+            faces = wire.faces[wire.surface == s]
+            piece = wire.copy(faces=faces, surface=wire.surface[wire.surface == s],
+                              material=wire.material[wire.surface == s])
+            assert closed(piece)
+            # the strut is a cylinder of radius thickness / 2 about its own axis
+            v = wire.vertices[np.unique(faces)]
+            centred = v - v.mean(0)
+            axis = np.linalg.svd(centred, full_matrices=False)[2][0]
+            radial = np.linalg.norm(centred - np.outer(centred @ axis, axis), axis=1)
+            assert np.isclose(radial.max(), record["thickness"] / 2, rtol=1e-6)
+
+
+@pytest.mark.parametrize("kind,struts", [("cylinder", 18), ("cone", 12)])
+def test_struts_follow_feature_edges_not_diagonals(kind, struts):
+    wf = aug("wireframe", kinds=[kind], subdivide_probability=0.0, segments=6)
+    out, record = wf.apply([prim("sphere", [0.9, 0.9, 0.9])], np.random.default_rng(0), context())
+    assert record["struts"] == struts
+
+
+# --- whole pipeline -----------------------------------------------------------------------
+
+ALL_ON = [
+    "augment.apply=[height_field,boolean_difference,wireframe]",
+    "augmentations.boolean_difference.probability=1",
+    "augmentations.wireframe.probability=1",
+]
+
+
+def test_pipeline_records_and_determinism():
+    run = load_config("demo", ALL_ON)
+    a = ObjectBuilder(run, regs()).build(7, 2)
+    b = ObjectBuilder(run, regs()).build(7, 2)
+    assert encode_glb(a) == encode_glb(b)
+    names = [r["name"] for r in a.meta["augmentations"]]
+    assert names == ["height_field", "boolean_difference", "wireframe"]
+    assert all(r["applied"] for r in a.meta["augmentations"])
+    extent = a.vertices.max(0) - a.vertices.min(0)
+    assert np.isclose(extent.max(), 1.8)
+
+
+def test_default_config_applies_all_three():
+    run = load_config()
+    assert run.generate.augment.apply == ["height_field", "boolean_difference", "wireframe"]
+    code = load_config("zeroverse-code")
+    assert code.generate.augment.apply == []
+
+
+def test_listed_by_plugins():
+    from tests.conftest import run_cli
+
+    out = run_cli("plugins").stdout
+    for name in ("height_field", "boolean_difference", "wireframe"):
+        assert f"  {name}" in out
