@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import manifold3d as m3
 import numpy as np
 from scipy.spatial.transform import Rotation
 
 from lrmzero import PartMesh, param
 from lrmzero.components import AugmentContext, Augmentation
-from lrmzero.plugins.augmentations.solids import from_manifold, offset_inward, to_manifold
+from lrmzero.plugins.augmentations.solids import NEW_SURFACE, from_manifold, offset_inward, to_manifold
 
 
 def random_surface_point(parts: list[PartMesh], rng: np.random.Generator) -> tuple[int, np.ndarray]:
@@ -28,15 +29,19 @@ def random_surface_point(parts: list[PartMesh], rng: np.random.Generator) -> tup
     return pi, (1 - s) * tri[0] + s * (1 - r2) * tri[1] + s * r2 * tri[2]
 
 
-def cut_part(part: PartMesh, cutter: PartMesh, thickness: float) -> tuple[PartMesh | None, str]:
+def cut_part(
+    part: PartMesh, cutter: PartMesh | m3.Manifold, thickness: float
+) -> tuple[PartMesh | None, str]:
     """``part`` minus ``cutter``; with ``thickness`` > 0 the part is hollowed to a shell of that
     thickness first, so the cut shows thin walls (Zeroverse thickens its cut shells likewise).
+    Cut walls get the cutter's UVs and materials; surface ids ``NEW_SURFACE`` of the cutter become
+    the part's next surface id.
 
     Returns:
         (the new part or None if it is gone, one of "cut", "missed", "removed").
     """
     solid = to_manifold(part)
-    cut = solid - to_manifold(cutter)
+    cut = solid - (cutter if isinstance(cutter, m3.Manifold) else to_manifold(cutter))
     volume = solid.volume()
     if cut.is_empty() or cut.volume() <= 1e-9 * volume:
         return None, "removed"
@@ -83,7 +88,11 @@ class BooleanDifference(Augmentation):
         pose[:3, 3] = centre
         cutter = cutter.transformed(pose)
         wall_material = context.new_material()
-        cutter = cutter.copy(material=np.full(len(cutter.faces), wall_material, np.int32))
+        cutter = cutter.copy(
+            material=np.full(len(cutter.faces), wall_material, np.int32),
+            surface=np.full(len(cutter.faces), NEW_SURFACE, np.int32),
+        )
+        cutter_solid = to_manifold(cutter)
         record: dict[str, Any] = {
             "cutter": kind,
             "size": size.tolist(),
@@ -101,8 +110,7 @@ class BooleanDifference(Augmentation):
                 results.append(part)
                 outcome.append("missed")
                 continue
-            wall = cutter.copy(surface=np.full(len(cutter.faces), part.num_surfaces, np.int32))
-            new, what = cut_part(part, wall, thickness)
+            new, what = cut_part(part, cutter_solid, thickness)
             results.append(new)
             outcome.append(what)
         record["parts"] = outcome

@@ -42,17 +42,21 @@ def sample_field(field: np.ndarray, uv: np.ndarray) -> np.ndarray:
             + (1 - tx) * ty * f[y0 + 1, x0] + tx * ty * f[y0 + 1, x0 + 1])
 
 
-def boundary_falloff(part: PartMesh, faces: np.ndarray, verts: np.ndarray, width: float) -> np.ndarray | None:
+def boundary_falloff(
+    part: PartMesh, group: np.ndarray, faces: np.ndarray, verts: np.ndarray, width: float
+) -> np.ndarray | None:
     """Weights in [0, 1] for ``verts`` that reach 0 on the open boundary of the surface made of
     ``faces``, or None when that boundary lies on the UV square's border (the field is 0 there).
 
     This is the caps' rim falloff, found from the geometry so any primitive's disks get it.
+    ``group`` is ``weld_positions(part.vertices)``'s inverse.
     """
-    _, group = weld_positions(part.vertices)
-    g = group[faces]
+    g = group[faces].astype(np.int64)
     edges = np.sort(np.concatenate([g[:, [0, 1]], g[:, [1, 2]], g[:, [2, 0]]]), axis=1)
-    uniq, counts = np.unique(edges, axis=0, return_counts=True)
-    rim_groups = np.unique(uniq[counts == 1])
+    n = int(group.max()) + 1
+    codes, counts = np.unique(edges[:, 0] * n + edges[:, 1], return_counts=True)
+    once = codes[counts == 1]
+    rim_groups = np.unique(np.concatenate([once // n, once % n]))
     if len(rim_groups) == 0:
         return None
     rim_mask = np.isin(group, rim_groups)
@@ -101,7 +105,8 @@ class HeightField(Augmentation):
         cfg = self.cfg
         size = part.size if part.size is not None else np.ptp(part.vertices, axis=0) / 2
         min_side = 2.0 * float(np.min(size))
-        normals = part.vertex_normals()
+        _, group = weld_positions(part.vertices)
+        normals = part.vertex_normals(group)
         offset = np.zeros(len(part.vertices))
         done: list[dict[str, Any]] = []
         # The surface a vertex belongs to; vertices shared by several surfaces never move.
@@ -123,7 +128,7 @@ class HeightField(Augmentation):
                 continue
             h = sample_field(field, part.uv[verts])
             extent = float(np.ptp(part.vertices[verts], axis=0).max())
-            fade = boundary_falloff(part, faces, verts, cfg.rim_falloff * extent)
+            fade = boundary_falloff(part, group, faces, verts, cfg.rim_falloff * extent)
             if fade is not None:
                 h = h * fade
             offset[verts] = h
@@ -131,7 +136,6 @@ class HeightField(Augmentation):
         if not done:
             return part, done
         # Copies of one position (UV seams) must move together; where they disagree, none moves.
-        _, group = weld_positions(part.vertices)
         lo = np.full(int(group.max()) + 1, np.inf)
         hi = np.full(int(group.max()) + 1, -np.inf)
         np.minimum.at(lo, group, offset)

@@ -9,6 +9,9 @@ from lrmzero import PartMesh
 from lrmzero.mesh import weld_positions
 
 ID_BITS = 16  # face_id = surface << 16 | material
+# Surface id of faces that from_manifold numbers after the part's. face_id must stay below 2^31:
+# manifold3d treats larger ids as unset and generates its own.
+NEW_SURFACE = (1 << 15) - 1
 
 
 def to_manifold(part: PartMesh) -> m3.Manifold:
@@ -35,15 +38,18 @@ def to_manifold(part: PartMesh) -> m3.Manifold:
 
 
 def from_manifold(solid: m3.Manifold, like: PartMesh) -> PartMesh:
-    """Back to a PartMesh (kind, params and size from ``like``)."""
+    """Back to a PartMesh (kind, params and size from ``like``). Faces whose surface id was
+    ``NEW_SURFACE`` (e.g. a cutter's walls) get the next surface id after ``like``'s."""
     mesh = solid.to_mesh()
     props = np.asarray(mesh.vert_properties, dtype=np.float64)
     face_id = np.asarray(mesh.face_id, dtype=np.uint32)
+    surface = (face_id >> ID_BITS).astype(np.int32)
+    surface[surface == NEW_SURFACE] = like.num_surfaces
     return like.copy(
         vertices=props[:, :3],
         faces=np.asarray(mesh.tri_verts, dtype=np.int64),
         uv=np.clip(props[:, 3:5], 0.0, 1.0),
-        surface=(face_id >> ID_BITS).astype(np.int32),
+        surface=surface,
         material=(face_id & ((1 << ID_BITS) - 1)).astype(np.int32),
     )
 
