@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from lrmzero.mesh import PartMesh
+
+if TYPE_CHECKING:
+    from lrmzero.cameras import Cameras
+    from lrmzero.views import ShadingSettings, Views
 
 
 @dataclass
@@ -67,6 +71,30 @@ class Augmentation(Component):
     ) -> tuple[list[PartMesh], dict[str, Any]]:
         """Returns the new parts and a JSON-serializable record for meta.json."""
         raise NotImplementedError
+
+
+class CameraSampler(Component):
+    """Chooses the views an object is rendered from."""
+
+    def sample(self, views: int, width: int, height: int, rng: np.random.Generator) -> "Cameras":
+        """Returns ``views`` OpenCV cameras (see :class:`lrmzero.cameras.Cameras`) of that size."""
+        raise NotImplementedError
+
+
+class Renderer(Component):
+    """Turns an :class:`~lrmzero.asset.Asset` and cameras into :class:`~lrmzero.views.Views`.
+
+    An instance is made once per worker process and reused for every object; it may hold a
+    graphics context. If it cannot run on this machine, its constructor raises
+    :class:`RendererUnavailable` (``auto`` then tries the next renderer).
+    """
+
+    def render(self, asset: Any, cameras: "Cameras", settings: "ShadingSettings") -> "Views":
+        raise NotImplementedError
+
+
+class RendererUnavailable(RuntimeError):
+    """This renderer cannot run here (e.g. no EGL); the message says why."""
 
 
 @dataclass

@@ -79,6 +79,21 @@ class AugmentConfig:
 
 
 @dataclass
+class RenderConfig:
+    enabled: bool = param(True, "render views (false: write meshes only)")
+    renderer: str = param("auto", "renderer plugin; auto: gl when an EGL context can be made, else raycast")
+    cameras: str = param("zeroverse", "camera sampler plugin")
+    views: int = param(32, "views per object", ge=1, le=1024)
+    resolution: int = param(512, "image width and height in pixels", ge=8, le=4096)
+    shading: str = param("ao", "unlit, lambert, or ao (albedo x ambient occlusion)", choices=["unlit", "lambert", "ao"])
+    background: list = param([1.0, 1.0, 1.0], "RGB written where alpha is 0", ge=0.0, le=1.0)
+    ao_rays: int = param(12, "rays per vertex when baking ambient occlusion", ge=1, le=1024)
+    ao_distance: float = param(0.5, "occluders farther than this do not darken", gt=0.0)
+    depth_format: str = param("png16", "png16: 16-bit PNG in units of depth_scale; npz: float32", choices=["png16", "npz"])
+    depth_scale: float = param(1e-4, "metres (object units) per png16 depth step", gt=0.0)
+
+
+@dataclass
 class OutputConfig:
     png_compress_level: int = param(1, "zlib level for PNGs (1 fast ... 9 small)", ge=0, le=9)
     mesh_texture: str = param(
@@ -92,10 +107,13 @@ class GenerateConfig:
     shape: ShapeConfig = field(default_factory=ShapeConfig)
     materials: MaterialsConfig = field(default_factory=MaterialsConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    render: RenderConfig = field(default_factory=RenderConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     primitives: Dict[str, Any] = field(default_factory=dict)
     textures: Dict[str, Any] = field(default_factory=dict)
     augmentations: Dict[str, Any] = field(default_factory=dict)
+    renderers: Dict[str, Any] = field(default_factory=dict)
+    camera_samplers: Dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -177,7 +195,7 @@ def load_config(
 
 def validate(gen: GenerateConfig, registries: Registries) -> RunConfig:
     """Range checks on the core sections and plugin-schema checks on the component sections."""
-    for name in ("shape", "materials", "augment", "output"):
+    for name in ("shape", "materials", "augment", "render", "output"):
         check_params(getattr(gen, name), name)
     s, m = gen.shape, gen.materials
     if s.half_axis_min > s.half_axis_max:
@@ -192,13 +210,24 @@ def validate(gen: GenerateConfig, registries: Registries) -> RunConfig:
         raise ConfigError("shape.primitives: got []; allowed: a non-empty list of primitive names")
     if not m.sources:
         raise ConfigError("materials.sources: got []; allowed: a non-empty list of texture names")
+    if len(gen.render.background) != 3:
+        raise ConfigError(f"render.background: got {gen.render.background}; allowed: three numbers in [0, 1]")
 
+    r = gen.render
     selected = {
         "primitives": list(s.primitives),
         "textures": list(m.sources),
         "augmentations": list(gen.augment.apply),
+        "renderers": [] if r.renderer == "auto" else [r.renderer],
+        "camera_samplers": [r.cameras],
     }
-    where = {"primitives": "shape.primitives", "textures": "materials.sources", "augmentations": "augment.apply"}
+    where = {
+        "primitives": "shape.primitives",
+        "textures": "materials.sources",
+        "augmentations": "augment.apply",
+        "renderers": "render.renderer",
+        "camera_samplers": "render.cameras",
+    }
     components: dict[str, dict[str, Any]] = {}
     for kind, names in selected.items():
         registry = registries.kind(kind)
@@ -206,10 +235,10 @@ def validate(gen: GenerateConfig, registries: Registries) -> RunConfig:
         for key, listed in ((where[kind], names), (kind, section)):
             for name in listed:
                 if name not in registry:
-                    raise PluginError(
-                        f"{key}: unknown {kind} {name!r}; known {kind}: {', '.join(registry.names())}"
-                    )
+                    known = registry.names() + (["auto"] if kind == "renderers" else [])
+                    raise PluginError(f"{key}: unknown {kind} {name!r}; known {kind}: {', '.join(known)}")
         components[kind] = {}
+        names = list(names) + (registry.names() if kind == "renderers" and r.renderer == "auto" else [])
         for name in sorted(set(names) | set(section)):
             values = section.get(name) or {}
             if not isinstance(values, dict):

@@ -17,7 +17,8 @@ from lrmzero.asset import encode_glb
 from lrmzero.config import RunConfig, config_yaml
 from lrmzero.dataset import DatasetWriter
 from lrmzero.errors import ConfigError
-from lrmzero.pipeline import ObjectBuilder, object_id
+from lrmzero.pipeline import ObjectBuilder, object_id, object_streams
+from lrmzero.render import RenderStage
 from lrmzero.plugin_manager import get_registries
 
 RETRIES = 1
@@ -69,7 +70,9 @@ class ObjectJob:
     def __init__(self, run: RunConfig, seed: int, out: str) -> None:
         self.run = run
         self.seed = seed
-        self.builder = ObjectBuilder(run, get_registries())
+        registries = get_registries()
+        self.builder = ObjectBuilder(run, registries)
+        self.renderer = RenderStage(run, registries) if run.generate.render.enabled else None
         self.writer = DatasetWriter(out)
 
     def __call__(self, index: int) -> dict[str, Any]:
@@ -77,9 +80,20 @@ class ObjectJob:
         asset = self.builder.build(self.seed, index)
         out = self.run.generate.output
         quality = out.jpeg_quality if out.mesh_texture == "jpeg" else out.png_compress_level
+        timings = asset.meta["timings"]
         t1 = time.perf_counter()
         files = {"mesh.glb": encode_glb(asset, out.mesh_texture, quality)}
-        asset.meta["timings"]["encode"] = time.perf_counter() - t1
+        timings["encode_mesh"] = time.perf_counter() - t1
+        views = 0
+        if self.renderer is not None:
+            t1 = time.perf_counter()
+            rendered = self.renderer.render(asset, object_streams(self.seed, index)[3])
+            timings["render"] = time.perf_counter() - t1
+            t1 = time.perf_counter()
+            images, asset.meta["render"] = self.renderer.encode(rendered)
+            files.update(images)
+            timings["encode_views"] = time.perf_counter() - t1
+            views = len(rendered.rgba)
         oid = object_id(index)
         self.writer.write_object(oid, files, asset.meta)
         return {
@@ -88,6 +102,7 @@ class ObjectJob:
             "status": "done",
             "num_parts": asset.meta["num_parts"],
             "num_faces": asset.meta["num_faces"],
+            "views": views,
             "seconds": round(time.perf_counter() - t0, 4),
         }
 

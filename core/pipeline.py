@@ -22,12 +22,12 @@ def object_id(index: int) -> str:
 
 
 def object_streams(seed: int, index: int) -> tuple[np.random.Generator, ...]:
-    """Independent generators for (shape, augmentations, textures) of object ``index`` of ``seed``.
+    """Independent generators for (shape, augmentations, textures, cameras) of object ``index``.
 
     They depend only on (seed, index), so any worker, process or shard builds the same object;
     separate streams keep, e.g., the shapes unchanged when only the texture config changes.
     """
-    children = np.random.SeedSequence(entropy=seed, spawn_key=(index,)).spawn(3)
+    children = np.random.SeedSequence(entropy=seed, spawn_key=(index,)).spawn(4)
     return tuple(np.random.default_rng(c) for c in children)
 
 
@@ -53,7 +53,7 @@ class ObjectBuilder:
 
     def build(self, seed: int, index: int) -> Asset:
         gen = self.run.generate
-        shape_rng, aug_rng, tex_rng = object_streams(seed, index)
+        shape_rng, aug_rng, tex_rng, _ = object_streams(seed, index)
         timings: dict[str, float] = {}
 
         t0 = time.perf_counter()

@@ -1,0 +1,76 @@
+"""`raycast`: one embree ray per pixel centre through trimesh; no OpenGL needed. It is the fallback
+renderer and the independent reference the `gl` renderer is tested against."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import trimesh
+
+from lrmzero import param
+from lrmzero.cameras import Cameras
+from lrmzero.components import Renderer
+from lrmzero.plugins.renderers.shading import face_normals, finish_rgba, lambert, shade_factor_per_vertex
+from lrmzero.views import ShadingSettings, Views
+
+
+def bilinear(texture: np.ndarray, uv: np.ndarray) -> np.ndarray:
+    """Sample ``texture [H, W, 3]`` (row 0 = top = v 1) at ``uv [N, 2]``: ``[N, 3]`` in [0, 1]."""
+    h, w = texture.shape[:2]
+    x = np.clip(uv[:, 0] * w - 0.5, 0, w - 1)
+    y = np.clip((1.0 - uv[:, 1]) * h - 0.5, 0, h - 1)
+    x0 = np.minimum(np.floor(x).astype(int), w - 2)
+    y0 = np.minimum(np.floor(y).astype(int), h - 2)
+    tx, ty = (x - x0)[:, None], (y - y0)[:, None]
+    t = texture.astype(np.float32) / 255.0
+    return ((1 - tx) * (1 - ty) * t[y0, x0] + tx * (1 - ty) * t[y0, x0 + 1]
+            + (1 - tx) * ty * t[y0 + 1, x0] + tx * ty * t[y0 + 1, x0 + 1])
+
+
+class RaycastRenderer(Renderer):
+    """Ray casting with embree (trimesh.ray). One sample per pixel: no antialiasing."""
+
+    name = "raycast"
+
+    @dataclass
+    class Config:
+        cull_back_faces: bool = param(True, "ignore hits on back faces, as `gl` culls them")
+
+    def render(self, asset, cameras: Cameras, settings: ShadingSettings) -> Views:
+        W, H, V = int(cameras.width), int(cameras.height), len(cameras)
+        mesh = trimesh.Trimesh(asset.vertices, asset.faces, process=False)
+        fn = face_normals(asset.vertices, asset.faces)
+        ao = shade_factor_per_vertex(asset, settings)
+        u, v = np.meshgrid(np.arange(W) + 0.5, np.arange(H) + 0.5)
+        pix = np.stack([u.ravel(), v.ravel(), np.ones(u.size)], axis=-1)
+        rgba = np.empty((V, H, W, 4), np.uint8)
+        depth = np.zeros((V, H, W), np.float32)
+        normal = np.zeros((V, H, W, 3), np.float32)
+        for i in range(V):
+            c2w = cameras.c2w[i]
+            d_cam = pix @ np.linalg.inv(cameras.K[i]).T
+            dirs = d_cam @ c2w[:3, :3].T
+            dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
+            origins = np.broadcast_to(c2w[:3, 3], dirs.shape)
+            loc, ray, tri = mesh.ray.intersects_location(origins, dirs, multiple_hits=False)
+            if self.cfg.cull_back_faces and len(tri):
+                front = np.einsum("ij,ij->i", fn[tri], dirs[ray]) < 0
+                loc, ray, tri = loc[front], ray[front], tri[front]
+            color = np.zeros((H * W, 3), np.float32)
+            alpha = np.zeros(H * W, np.float32)
+            if len(tri):
+                bary = trimesh.triangles.points_to_barycentric(asset.vertices[asset.faces[tri]], loc)
+                uv = np.einsum("ni,nij->nj", bary, asset.uv[asset.faces[tri]])
+                albedo = bilinear(asset.texture, uv)
+                if settings.shading == "ao":
+                    albedo = albedo * np.einsum("ni,ni->n", bary, ao[asset.faces[tri]])[:, None]
+                elif settings.shading == "lambert":
+                    albedo = albedo * lambert(fn[tri])[:, None]
+                color[ray] = albedo
+                alpha[ray] = 1.0
+                z = (loc - c2w[:3, 3]) @ c2w[:3, 2]
+                depth[i].reshape(-1)[ray] = z
+                normal[i].reshape(-1, 3)[ray] = fn[tri]
+            rgba[i] = finish_rgba(color.reshape(H, W, 3), alpha.reshape(H, W), settings.background)
+        return Views(rgba, depth, normal, cameras)
