@@ -7,7 +7,9 @@ import logging
 import sys
 from typing import Sequence
 
-from lrmzero.errors import LrmzeroError
+from pathlib import Path
+
+from lrmzero.errors import ConfigError, LrmzeroError
 
 log = logging.getLogger("lrmzero")
 
@@ -26,8 +28,27 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--shard", default="0/1", help="I/N: generate every N-th object from I (default 0/1)")
     gen.add_argument("--config", default=None,
                      help="YAML file or packaged config name (zeroverse, zeroverse-code, demo)")
+    gen.add_argument("--executor", default="local", choices=["local", "dask"],
+                     help="local worker processes, or a Dask cluster (optional extra lrmzero[dask])")
+    gen.add_argument("--scheduler", default=None,
+                     help="Dask scheduler address (default with --executor dask: a LocalCluster)")
     gen.add_argument("--quiet", action="store_true", help="no progress bar")
     gen.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
+
+    ren = sub.add_parser("render", help="render existing meshes (a file or a folder) into the dataset layout")
+    ren.add_argument("input", help="a mesh file (GLB, OBJ, PLY, ...) or a folder of them")
+    ren.add_argument("--out", required=True, help="dataset folder")
+    ren.add_argument("--seed", type=int, default=0, help="seed of the camera draws")
+    ren.add_argument("--workers", type=int, default=1)
+    ren.add_argument("--config", default=None)
+    ren.add_argument("--quiet", action="store_true")
+    ren.add_argument("overrides", nargs="*", metavar="key=value")
+
+    gal = sub.add_parser("gallery", help="contact sheet and HTML page of a dataset")
+    gal.add_argument("dataset")
+    gal.add_argument("--out", default=None, help="folder for gallery.png and index.html (default DATASET/gallery)")
+    gal.add_argument("--objects", type=int, default=8, help="objects on the contact sheet")
+    gal.add_argument("--views", type=int, default=4, help="views per object on the contact sheet")
 
     plugins = sub.add_parser("plugins", help="list every registered component and its parameters")
     plugins.add_argument("--check", action="store_true",
@@ -43,13 +64,47 @@ def cmd_generate(args: argparse.Namespace) -> int:
     run = load_config(args.config, args.overrides)
     summary = generate_dataset(
         run, args.out, args.num_objects, args.seed, workers=args.workers, shard=shard,
-        progress=not args.quiet,
+        progress=not args.quiet, executor=args.executor, scheduler=args.scheduler,
     )
+    return report(summary)
+
+
+def report(summary) -> int:
     print(summary.line(), file=sys.stderr)
     if summary.interrupted:
         print("finished objects are kept; run the same command again to resume", file=sys.stderr)
         return 130
     return 1 if summary.failed else 0
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from lrmzero.config import load_config
+    from lrmzero.generate import generate_dataset
+    from lrmzero.mesh_io import find_meshes
+
+    try:
+        inputs = [str(p) for p in find_meshes(args.input)]
+    except FileNotFoundError as exc:
+        raise ConfigError(str(exc)) from None
+    if not inputs:
+        raise ConfigError(f"INPUT: {args.input!r} holds no mesh files")
+    run = load_config(args.config, args.overrides)
+    summary = generate_dataset(run, args.out, len(inputs), args.seed, workers=args.workers,
+                               progress=not args.quiet, inputs=inputs)
+    return report(summary)
+
+
+def cmd_gallery(args: argparse.Namespace) -> int:
+    from lrmzero.gallery import contact_sheet, write_html
+
+    out = args.out or str(Path(args.dataset) / "gallery")
+    try:
+        png = contact_sheet(args.dataset, Path(out) / "gallery.png", args.objects, args.views)
+        page = write_html(args.dataset, out)
+    except (FileNotFoundError, ValueError) as exc:
+        raise ConfigError(str(exc)) from None
+    print(f"contact sheet: {png}\npage: {page}")
+    return 0
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
@@ -87,9 +142,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="lrmzero: %(message)s")
     args = build_parser().parse_args(argv)
     try:
-        if args.command == "generate":
-            return cmd_generate(args)
-        return cmd_plugins(args)
+        commands = {"generate": cmd_generate, "render": cmd_render, "gallery": cmd_gallery,
+                    "plugins": cmd_plugins}
+        return commands[args.command](args)
     except LrmzeroError as exc:
         print(f"lrmzero {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import time
-import traceback
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,7 @@ from lrmzero.asset import encode_glb
 from lrmzero.config import RunConfig, config_yaml
 from lrmzero.dataset import DatasetWriter
 from lrmzero.errors import ConfigError
+from lrmzero.mesh_io import load_mesh_asset
 from lrmzero.pipeline import ObjectBuilder, object_id, object_streams
 from lrmzero.render import RenderStage
 from lrmzero.plugin_manager import get_registries
@@ -65,11 +65,12 @@ def shard_indices(num_objects: int, shard: tuple[int, int]) -> list[int]:
 
 
 class ObjectJob:
-    """Builds and writes one object; one instance per worker process."""
+    """Builds (or loads, given ``inputs``) and writes one object; one instance per worker process."""
 
-    def __init__(self, run: RunConfig, seed: int, out: str) -> None:
+    def __init__(self, run: RunConfig, seed: int, out: str, inputs: list[str] | None = None) -> None:
         self.run = run
         self.seed = seed
+        self.inputs = inputs
         registries = get_registries()
         self.builder = ObjectBuilder(run, registries)
         self.renderer = RenderStage(run, registries) if run.generate.render.enabled else None
@@ -77,7 +78,11 @@ class ObjectJob:
 
     def __call__(self, index: int) -> dict[str, Any]:
         t0 = time.perf_counter()
-        asset = self.builder.build(self.seed, index)
+        if self.inputs is None:
+            asset = self.builder.build(self.seed, index)
+        else:
+            asset = load_mesh_asset(self.inputs[index], self.run.generate.shape.normalized_size)
+            asset.meta.update({"seed": self.seed, "index": index, "config_hash": self.run.hash()})
         out = self.run.generate.output
         quality = out.jpeg_quality if out.mesh_texture == "jpeg" else out.png_compress_level
         timings = asset.meta["timings"]
@@ -94,30 +99,50 @@ class ObjectJob:
             files.update(images)
             timings["encode_views"] = time.perf_counter() - t1
             views = len(rendered.rgba)
-        oid = object_id(index)
+        oid = self.object_id(index)
+        asset.meta["object_id"] = oid
         self.writer.write_object(oid, files, asset.meta)
         return {
             "object_id": oid,
             "index": index,
             "status": "done",
-            "num_parts": asset.meta["num_parts"],
+            "num_parts": asset.meta.get("num_parts"),
             "num_faces": asset.meta["num_faces"],
             "views": views,
             "seconds": round(time.perf_counter() - t0, 4),
         }
 
+    def object_id(self, index: int) -> str:
+        return object_id(index) if self.inputs is None else input_object_id(self.inputs, index)
+
+
+def input_object_id(inputs: list[str], index: int) -> str:
+    """Folder name for input mesh ``index``: its file stem, made unique with the index if needed."""
+    stem = Path(inputs[index]).stem
+    stems = [Path(p).stem for p in inputs]
+    return stem if stems.count(stem) == 1 else f"{stem}-{index:06d}"
+
 
 _JOB: ObjectJob | None = None
+_DASK_JOBS: dict[tuple, ObjectJob] = {}
 
 
-def _init_worker(run: RunConfig, seed: int, out: str) -> None:
+def _init_worker(run: RunConfig, seed: int, out: str, inputs) -> None:
     global _JOB
-    _JOB = ObjectJob(run, seed, out)
+    _JOB = ObjectJob(run, seed, out, inputs)
 
 
 def _run_in_worker(index: int) -> dict[str, Any]:
     assert _JOB is not None, "worker not initialized"
     return _JOB(index)
+
+
+def _run_in_dask(index: int, run: RunConfig, seed: int, out: str, inputs) -> dict[str, Any]:
+    """A Dask task: one ObjectJob per worker process and run, made on first use."""
+    key = (run.hash(), seed, out, None if inputs is None else tuple(inputs))
+    if key not in _DASK_JOBS:
+        _DASK_JOBS[key] = ObjectJob(run, seed, out, inputs)
+    return _DASK_JOBS[key](index)
 
 
 def generate_dataset(
@@ -129,6 +154,9 @@ def generate_dataset(
     shard: tuple[int, int] = (0, 1),
     progress: bool = True,
     on_result: Callable[[dict[str, Any]], None] | None = None,
+    executor: str = "local",
+    scheduler: str | None = None,
+    inputs: list[str] | None = None,
 ) -> Summary:
     """Generate objects ``[0, num_objects)`` of shard ``shard`` into ``out``.
 
@@ -136,7 +164,16 @@ def generate_dataset(
     bytes. Finished objects are skipped; a failing object is retried once, then recorded as failed
     in the manifest and the run goes on. Ctrl-C stops after cancelling queued work; what finished
     stays, and re-running the command resumes.
+
+    Args:
+        executor: ``local`` (worker processes on this machine) or ``dask`` (tasks on the Dask
+            cluster at ``scheduler``, or on a LocalCluster of ``workers`` processes on 127.0.0.1).
+        inputs: mesh files to render instead of generating objects (``lrmzero render``).
     """
+    if executor not in ("local", "dask"):
+        raise ConfigError(f"--executor: got {executor!r}; allowed: local, dask")
+    if inputs is not None:
+        num_objects = len(inputs)
     if num_objects < 0:
         raise ConfigError(f"--num-objects: got {num_objects}; allowed: >= 0")
     if workers < 1:
@@ -145,12 +182,13 @@ def generate_dataset(
     writer = DatasetWriter(out)
     writer.prepare({"seed": seed, "config_hash": run.hash()}, config_yaml(run))
     indices = shard_indices(num_objects, shard)
-    writer.clean_stale({object_id(i) for i in indices})
+    oid_of = (lambda i: input_object_id(inputs, i)) if inputs is not None else object_id
+    writer.clean_stale({oid_of(i) for i in indices})
     listed = writer.manifest_ids()
     summary = Summary()
     todo = []
     for i in indices:
-        oid = object_id(i)
+        oid = oid_of(i)
         if writer.is_done(oid):
             summary.skipped += 1
             if oid not in listed:  # finished, but the run stopped before the manifest line
@@ -179,15 +217,17 @@ def generate_dataset(
 
     def failed(index: int, exc: BaseException) -> dict[str, Any]:
         return {
-            "object_id": object_id(index),
+            "object_id": oid_of(index),
             "index": index,
             "status": "failed",
             "error": f"{type(exc).__name__}: {exc}",
         }
 
     try:
-        if workers == 1:
-            job = ObjectJob(run, seed, out)
+        if executor == "dask":
+            _run_dask(run, seed, out, workers, todo, record, failed, scheduler, inputs)
+        elif workers == 1:
+            job = ObjectJob(run, seed, out, inputs)
             for index in todo:
                 for attempt in range(RETRIES + 1):
                     try:
@@ -197,7 +237,7 @@ def generate_dataset(
                         if attempt == RETRIES:
                             record(failed(index, exc))
         else:
-            _run_pool(run, seed, out, workers, todo, record, failed)
+            _run_pool(run, seed, out, workers, todo, record, failed, inputs)
     except KeyboardInterrupt:
         summary.interrupted = True
     finally:
@@ -206,12 +246,12 @@ def generate_dataset(
     return summary
 
 
-def _run_pool(run, seed, out, workers, todo, record, failed) -> None:
+def _run_pool(run, seed, out, workers, todo, record, failed, inputs) -> None:
     ctx = mp.get_context("spawn")  # each worker gets its own, clean state (GL contexts, threads)
     pending: dict[Future, tuple[int, int]] = {}
     queue = list(reversed(todo))
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
-                             initargs=(run, seed, out)) as pool:
+                             initargs=(run, seed, out, inputs)) as pool:
         try:
             while queue or pending:
                 while queue and len(pending) < 2 * workers:
@@ -232,5 +272,33 @@ def _run_pool(run, seed, out, workers, todo, record, failed) -> None:
             raise
 
 
-def format_traceback(exc: BaseException) -> str:
-    return "".join(traceback.format_exception(exc))
+def _run_dask(run, seed, out, workers, todo, record, failed, scheduler, inputs) -> None:
+    """Send the same per-object jobs to a Dask cluster (the optional ``lrmzero[dask]`` extra)."""
+    try:
+        from dask.distributed import Client, LocalCluster, as_completed
+    except ImportError:
+        raise ConfigError("--executor dask needs the optional extra: pip install 'lrmzero[dask]'") from None
+    cluster = None
+    if scheduler:
+        client = Client(scheduler)
+    else:
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                               host="127.0.0.1", dashboard_address=None)
+        client = Client(cluster)
+    try:
+        futures = {
+            client.submit(_run_in_dask, index, run, seed, out, inputs, pure=False, retries=RETRIES): index
+            for index in todo
+        }
+        for fut in as_completed(futures):
+            try:
+                record(fut.result())
+            except Exception as exc:  # noqa: BLE001 - a failed object is recorded, the run goes on
+                record(failed(futures[fut], exc))
+    except KeyboardInterrupt:
+        client.cancel(list(futures))
+        raise
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()

@@ -1,0 +1,86 @@
+"""Contact sheet and a small static HTML page to browse a dataset written by `lrmzero generate`."""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from lrmzero.dataset import DONE_MARKER
+
+
+def list_objects(dataset: str | Path) -> list[Path]:
+    root = Path(dataset)
+    if not root.is_dir():
+        raise FileNotFoundError(f"DATASET: {str(root)!r} is not a folder")
+    return sorted(p for p in root.iterdir() if p.is_dir() and (p / DONE_MARKER).is_file())
+
+
+def _thumb(path: Path, size: int, kind: str) -> np.ndarray:
+    im = Image.open(path)
+    if kind == "depth":
+        d = np.asarray(im, np.float32)
+        valid = d > 0
+        if valid.any():
+            lo, hi = d[valid].min(), d[valid].max()
+            g = np.where(valid, 1.0 - 0.85 * (d - lo) / max(hi - lo, 1e-6), 0.0)
+        else:
+            g = np.zeros_like(d)
+        rgb = np.repeat((g * 255).astype(np.uint8)[..., None], 3, -1)
+    else:
+        rgba = np.asarray(im.convert("RGBA"), np.float32) / 255.0
+        a = rgba[..., 3:4]
+        bg = 1.0 if kind == "rgb" else 0.5
+        rgb = ((rgba[..., :3] * a + bg * (1 - a)) * 255).astype(np.uint8)
+    return np.asarray(Image.fromarray(rgb).resize((size, size), Image.BILINEAR))
+
+
+def contact_sheet(dataset: str | Path, out_png: str | Path, objects: int = 8, views: int = 4,
+                  size: int = 128) -> Path:
+    """One row per object: ``views`` RGB views, then their normals, then their depths."""
+    rows = []
+    for obj in list_objects(dataset)[:objects]:
+        names = sorted(p.name for p in (obj / "rgba").glob("*.png"))[:views]
+        if not names:
+            continue
+        tiles = [_thumb(obj / "rgba" / n, size, "rgb") for n in names]
+        tiles += [_thumb(obj / "normal" / n, size, "normal") for n in names if (obj / "normal" / n).exists()]
+        tiles += [_thumb(obj / "depth" / n, size, "depth") for n in names if (obj / "depth" / n).exists()]
+        row = np.concatenate(tiles, axis=1)
+        label = Image.fromarray(row)
+        ImageDraw.Draw(label).text((4, 2), obj.name, fill=(0, 0, 0))
+        rows.append(np.asarray(label))
+    if not rows:
+        raise ValueError(f"DATASET: {str(dataset)!r} has no rendered objects to show")
+    width = max(r.shape[1] for r in rows)
+    rows = [np.pad(r, ((0, 2), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
+    out_png = Path(out_png)
+    out_png.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.concatenate(rows, axis=0)).save(out_png)
+    return out_png
+
+
+def write_html(dataset: str | Path, out_dir: str | Path, objects: int = 50, views: int = 8) -> Path:
+    """``index.html`` linking each object's views (relative paths into the dataset) and its meta."""
+    dataset, out_dir = Path(dataset).resolve(), Path(out_dir).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    parts = ["<!doctype html><meta charset=utf-8><title>lrmzero dataset</title>",
+             "<style>body{font-family:sans-serif}img{width:128px;margin:1px;background:#fff}"
+             "td{vertical-align:top;padding:4px}</style>",
+             f"<h1>{html.escape(str(dataset))}</h1><table>"]
+    for obj in list_objects(dataset)[:objects]:
+        meta = json.loads((obj / DONE_MARKER).read_text())
+        kinds = ", ".join(p["kind"] for p in meta.get("parts", []))
+        augs = ", ".join(a["name"] for a in meta.get("augmentations", []) if a.get("applied"))
+        rel = Path(*([".."] * len(out_dir.relative_to(out_dir.anchor).parts))) / obj.relative_to(obj.anchor)
+        imgs = "".join(f'<img src="{html.escape(str(rel / "rgba" / p.name))}">'
+                       for p in sorted((obj / "rgba").glob("*.png"))[:views])
+        parts.append(f"<tr><td><b>{obj.name}</b><br>{html.escape(kinds)}<br><i>{html.escape(augs)}</i>"
+                     f"<br>{meta.get('num_faces', '?')} faces</td><td>{imgs}</td></tr>")
+    parts.append("</table>")
+    page = out_dir / "index.html"
+    page.write_text("\n".join(parts))
+    return page
