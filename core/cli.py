@@ -140,7 +140,15 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="lrmzero: %(message)s")
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    # key=value overrides may come before, between or after options: collect the stragglers that
+    # argparse cannot place after a positional argument.
+    args, extra = parser.parse_known_args(argv)
+    stray = [e for e in extra if e.startswith("-") or "=" not in e]
+    if stray or (extra and not hasattr(args, "overrides")):
+        parser.error(f"unrecognized arguments: {' '.join(stray or extra)}")
+    if extra:
+        args.overrides = list(args.overrides) + extra
     try:
         commands = {"generate": cmd_generate, "render": cmd_render, "gallery": cmd_gallery,
                     "plugins": cmd_plugins}

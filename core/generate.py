@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing as mp
+import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -210,7 +211,7 @@ def generate_dataset(
         else:
             summary.failed += 1
             summary.failures.append(result)
-            bar.write(f"object {result['object_id']} failed: {result['error']}")
+            tqdm.write(f"object {result['object_id']} failed: {result['error']}", file=sys.stderr)
         bar.update(1)
         if on_result:
             on_result(result)
