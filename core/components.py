@@ -89,7 +89,9 @@ class Renderer(Component):
     :class:`RendererUnavailable` (``auto`` then tries the next renderer).
     """
 
-    def render(self, asset: Any, cameras: "Cameras", settings: "ShadingSettings") -> "Views":
+    def render(self, asset: Any, cameras: "Cameras", settings: "ShadingSettings", on_view=None) -> "Views":
+        """Render every camera. ``on_view(i, rgba [H, W, 4], depth [H, W], normal [H, W, 3])``, if
+        given, is called as soon as view ``i`` is done (the caller encodes it meanwhile)."""
         raise NotImplementedError
 
 

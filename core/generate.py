@@ -93,12 +93,11 @@ class ObjectJob:
         views = 0
         if self.renderer is not None:
             t1 = time.perf_counter()
-            rendered = self.renderer.render(asset, object_streams(self.seed, index)[3])
-            timings["render"] = time.perf_counter() - t1
-            t1 = time.perf_counter()
-            images, asset.meta["render"] = self.renderer.encode(rendered)
+            rendered, images, asset.meta["render"] = self.renderer.render_and_encode(
+                asset, object_streams(self.seed, index)[3]
+            )
             files.update(images)
-            timings["encode_views"] = time.perf_counter() - t1
+            timings["render_and_encode"] = time.perf_counter() - t1
             views = len(rendered.rgba)
         oid = self.object_id(index)
         asset.meta["object_id"] = oid

@@ -61,24 +61,26 @@ class RenderStage:
         # Pillow releases the GIL while encoding: two threads overlap it with other work.
         self.pool = ThreadPoolExecutor(2)
 
-    def render(self, asset, rng: np.random.Generator) -> Views:
+    def render_and_encode(self, asset, rng: np.random.Generator) -> tuple[Views, dict[str, bytes], dict[str, Any]]:
+        """Render the asset and encode its views into files while the next views render.
+
+        Returns the views, the object folder's files (rgba, depth, normal, opencv_cameras.json)
+        and the render part of meta.json.
+        """
         res = self.cfg.resolution
         cameras = self.sampler.sample(self.cfg.views, res, res, rng)
-        return self.renderer.render(asset, cameras, self.settings)
+        jobs: dict[str, Any] = {}
+        names = [f"{i:03d}" for i in range(len(cameras))]
 
-    def encode(self, views: Views) -> tuple[dict[str, bytes], dict[str, Any]]:
-        """Files of the object's folder (rgba, depth, normal, opencv_cameras.json) and render meta."""
-        names = [f"{i:03d}" for i in range(len(views.rgba))]
-        jobs = {}
-        for i, n in enumerate(names):
-            jobs[f"rgba/{n}.png"] = self.pool.submit(png_bytes, views.rgba[i], self.png_level)
-            normal = np.round((views.normal[i] * 0.5 + 0.5) * 255.0).astype(np.uint8)
-            mask = (views.depth[i] > 0).astype(np.uint8)[..., None] * 255
-            jobs[f"normal/{n}.png"] = self.pool.submit(png_bytes, np.concatenate([normal * (mask > 0), mask], -1), self.png_level)
-            if self.cfg.depth_format == "png16":
-                steps = np.round(views.depth[i] / self.cfg.depth_scale)
-                jobs[f"depth/{n}.png"] = self.pool.submit(png_bytes, np.clip(steps, 0, 65535).astype(np.uint16), self.png_level)
-        files = {path: fut.result() for path, fut in jobs.items()}
+        def on_view(i, rgba, depth, normal) -> None:
+            jobs.update(self._submit(names[i], rgba.copy(), depth.copy(), normal.copy()))
+
+        views = self.renderer.render(asset, cameras, self.settings, on_view=on_view)
+        if len(jobs) < len(names) * (3 if self.cfg.depth_format == "png16" else 2):
+            for i, n in enumerate(names):  # a renderer that does not call on_view
+                if f"rgba/{n}.png" not in jobs:
+                    jobs.update(self._submit(n, views.rgba[i], views.depth[i], views.normal[i]))
+        files = {path: fut.result() for path, fut in sorted(jobs.items())}
         if self.cfg.depth_format == "npz":
             buf = io.BytesIO()
             np.savez_compressed(buf, depth=views.depth.astype(np.float32))
@@ -95,7 +97,26 @@ class RenderStage:
             "depth": {"format": self.cfg.depth_format, "scale": self.cfg.depth_scale, "empty": 0},
             "normal": "world-space, (n * 0.5 + 0.5) * 255, alpha = mask",
         }
-        return files, meta
+        return views, files, meta
+
+    def _submit(self, name: str, rgba, depth, normal) -> dict[str, Any]:
+        level = self.png_level
+        jobs = {f"rgba/{name}.png": self.pool.submit(png_bytes, rgba, level)}
+        jobs[f"normal/{name}.png"] = self.pool.submit(normal_png, normal, depth > 0, level)
+        if self.cfg.depth_format == "png16":
+            jobs[f"depth/{name}.png"] = self.pool.submit(depth_png, depth, self.cfg.depth_scale, level)
+        return jobs
+
+
+def normal_png(normal: np.ndarray, mask: np.ndarray, level: int) -> bytes:
+    """World normals ``[H, W, 3]`` as RGBA PNG: RGB = (n * 0.5 + 0.5) * 255, A = mask."""
+    rgb = np.round((normal * 0.5 + 0.5) * 255.0).astype(np.uint8) * mask[..., None]
+    return png_bytes(np.concatenate([rgb, mask[..., None].astype(np.uint8) * 255], -1), level)
+
+
+def depth_png(depth: np.ndarray, scale: float, level: int) -> bytes:
+    """Camera z ``[H, W]`` as 16-bit PNG in units of ``scale`` (0: empty)."""
+    return png_bytes(np.clip(np.round(depth / scale), 0, 65535).astype(np.uint16), level)
 
 
 def png_bytes(image: np.ndarray, level: int) -> bytes:

@@ -134,9 +134,10 @@ class GLRenderer(Renderer):
             )
         return self._fbo
 
-    def render(self, asset, cameras: Cameras, settings: ShadingSettings) -> Views:
+    def render(self, asset, cameras: Cameras, settings: ShadingSettings, on_view=None) -> Views:
         W, H = int(cameras.width), int(cameras.height)
         ss = self.cfg.supersample
+        background = np.clip(np.round(np.asarray(settings.background) * 255), 0, 255).astype(np.uint8)
         ao = shade_factor_per_vertex(asset, settings)
         shade = ao if ao is not None else np.ones(len(asset.vertices))
         data = np.concatenate([asset.vertices, asset.uv, shade[:, None]], axis=1).astype("f4")
@@ -180,11 +181,13 @@ class GLRenderer(Renderer):
                 geo = np.frombuffer(fbo.read(components=4, dtype="f4", attachment=1), np.float32)
                 col = col.reshape(H * ss, W * ss, 4)
                 geo = geo.reshape(H * ss, W * ss, 4)
-                if ss == 1:  # no blending: a pixel is covered or not
-                    alpha = col[..., 3].astype(np.float32) / 255.0
-                    rgba[v] = finish_rgba(col[..., :3].astype(np.float32) / 255.0, alpha, settings.background)
+                if ss == 1:  # no blending: a pixel is covered (alpha 255) or empty (0)
+                    rgba[v] = col
+                    rgba[v][col[..., 3] == 0, :3] = background
                     normal[v] = geo[..., :3]
                     depth[v] = geo[..., 3]
+                    if on_view is not None:
+                        on_view(v, rgba[v], depth[v], normal[v])
                     continue
                 # Average over the sub-pixels the object covers (straight colour, normal, depth).
                 cover = col[..., 3:4].astype(np.float32) / 255.0
@@ -200,6 +203,8 @@ class GLRenderer(Renderer):
                 d = packed[..., 6] * inv[..., 0]
                 d[empty] = 0.0
                 depth[v] = d
+                if on_view is not None:
+                    on_view(v, rgba[v], depth[v], normal[v])
         finally:
             vao.release()
             ibo.release()

@@ -37,7 +37,7 @@ class RaycastRenderer(Renderer):
     class Config:
         cull_back_faces: bool = param(True, "ignore hits on back faces, as `gl` culls them")
 
-    def render(self, asset, cameras: Cameras, settings: ShadingSettings) -> Views:
+    def render(self, asset, cameras: Cameras, settings: ShadingSettings, on_view=None) -> Views:
         W, H, V = int(cameras.width), int(cameras.height), len(cameras)
         mesh = trimesh.Trimesh(asset.vertices, asset.faces, process=False)
         fn = face_normals(asset.vertices, asset.faces)
@@ -73,4 +73,6 @@ class RaycastRenderer(Renderer):
                 depth[i].reshape(-1)[ray] = z
                 normal[i].reshape(-1, 3)[ray] = fn[tri]
             rgba[i] = finish_rgba(color.reshape(H, W, 3), alpha.reshape(H, W), settings.background)
+            if on_view is not None:
+                on_view(i, rgba[i], depth[i], normal[i])
         return Views(rgba, depth, normal, cameras)
