@@ -48,5 +48,11 @@ def register_camera_samplers() -> list[type]:
 
 
 @hookspec
+def register_rasterizers() -> list[type]:
+    """Gaussian rasterizer classes: callables with the arguments of
+    :func:`lrmzero.plugins.rasterizers.torch_rasterizer.rasterize_gaussians`."""
+
+
+@hookspec
 def register_models() -> list[type]:
     """Model classes: reconstruction networks trained by ``lrmzero train``."""

@@ -12,7 +12,7 @@ from omegaconf.errors import OmegaConfBaseException
 from lrmzero.errors import ConfigError, PluginError
 from lrmzero.params import check_params
 
-KINDS = ("primitives", "textures", "augmentations", "renderers", "camera_samplers", "models")
+KINDS = ("primitives", "textures", "augmentations", "renderers", "camera_samplers", "rasterizers", "models")
 
 
 @dataclass(frozen=True)
@@ -133,6 +133,7 @@ class Registries:
     augmentations: Registry = field(default_factory=lambda: Registry("augmentations"))
     renderers: Registry = field(default_factory=lambda: Registry("renderers"))
     camera_samplers: Registry = field(default_factory=lambda: Registry("camera_samplers"))
+    rasterizers: Registry = field(default_factory=lambda: Registry("rasterizers"))
     models: Registry = field(default_factory=lambda: Registry("models"))
     broken: list[BrokenPlugin] = field(default_factory=list)
 

@@ -1,0 +1,50 @@
+"""Rasterizer components: configs and dispatch to the torch reference or gsplat."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lrmzero import param
+from lrmzero.components import Component, RendererUnavailable
+
+
+class TorchRasterizer(Component):
+    """Pure-PyTorch tiled Gaussian rasterizer (differentiable; CPU and GPU). The reference."""
+
+    name = "torch"
+
+    @dataclass
+    class Config:
+        tile_size: int = param(16, "pixels per side of a compositing tile", ge=1, le=256)
+        max_pairs: int = param(4_000_000, "tile x Gaussian pairs composited at once (bounds memory)", ge=1024)
+
+    def __call__(self, *args, **kwargs):
+        from lrmzero.plugins.rasterizers.torch_rasterizer import rasterize_gaussians
+
+        return rasterize_gaussians(*args, tile_size=self.cfg.tile_size, max_pairs=self.cfg.max_pairs, **kwargs)
+
+
+class GsplatRasterizer(Component):
+    """gsplat's CUDA rasterizer (optional extra `lrmzero[gsplat]`), same arguments and outputs."""
+
+    name = "gsplat"
+
+    @dataclass
+    class Config:
+        pass
+
+    def __init__(self, cfg=None) -> None:
+        super().__init__(cfg)
+        try:
+            import gsplat  # noqa: F401
+            import torch
+
+            if not torch.cuda.is_available():
+                raise RuntimeError("CUDA is not available")
+        except Exception as exc:  # noqa: BLE001
+            raise RendererUnavailable(f"gsplat: {type(exc).__name__}: {exc}") from None
+
+    def __call__(self, *args, **kwargs):
+        from lrmzero.plugins.rasterizers.gsplat_rasterizer import rasterize_gaussians_gsplat
+
+        return rasterize_gaussians_gsplat(*args, **kwargs)
