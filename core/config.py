@@ -262,17 +262,22 @@ def _check_weights(key: str, weights: list | None, names: list | None) -> None:
 
 
 def _describe(exc: OmegaConfBaseException) -> str:
+    return _describe_for(exc, GenerateConfig)
+
+
+def _describe_for(exc: OmegaConfBaseException, schema: type) -> str:
+    """One line naming the key, the problem and, for unknown keys, the allowed ones."""
     key = getattr(exc, "full_key", "") or "?"
     msg = str(exc).splitlines()[0]
     if "not in struct" in msg or ("Key '" in msg and "not" in msg):
         parent = key.rsplit(".", 1)[0] if "." in key else ""
-        allowed = _allowed_keys(parent)
+        allowed = _allowed_keys(parent, schema)
         return f"{key}: unknown key; allowed keys{' under ' + parent if parent else ''}: {allowed}"
     return f"{key}: {msg}"
 
 
-def _allowed_keys(parent: str) -> str:
-    cls: Any = GenerateConfig
+def _allowed_keys(parent: str, schema: type = GenerateConfig) -> str:
+    cls: Any = schema
     for part in [p for p in parent.split(".") if p]:
         f = {f.name: f for f in dataclasses.fields(cls)}.get(part)
         if f is None or not dataclasses.is_dataclass(f.default_factory()):  # type: ignore[misc]

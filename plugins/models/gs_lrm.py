@@ -33,6 +33,8 @@ class GSLRM(Component):
         mlp_ratio: float = param(4.0, "MLP hidden width / token width", gt=0.0)
         gradient_checkpointing: bool = param(False, "recompute each block in the backward pass (saves memory)")
         max_scale: float = param(0.3, "largest Gaussian scale", gt=0.0)
+        scale_bias: float = param(2.3, "scale = exp(x - scale_bias): GS-LRM's 2.3; larger starts smaller "
+                                  "Gaussians (fewer overlaps: much faster CPU rasterization)", ge=0.0)
         depth_range: float = param(1.5, "distance along the ray = camera distance +- this", gt=0.0)
 
     def dims(self) -> tuple[int, int, int]:
@@ -51,4 +53,4 @@ class GSLRM(Component):
         layers, width, heads = self.dims()
         c = self.cfg
         return GSLRMNetwork(layers, width, heads, c.patch_size, c.mlp_ratio, c.gradient_checkpointing,
-                            c.max_scale, c.depth_range)
+                            c.max_scale, c.depth_range, c.scale_bias)

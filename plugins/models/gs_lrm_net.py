@@ -50,8 +50,10 @@ class GSLRMNetwork(nn.Module):
     """
 
     def __init__(self, layers: int, width: int, heads: int, patch_size: int = 8, mlp_ratio: float = 4.0,
-                 gradient_checkpointing: bool = False, max_scale: float = 0.3, depth_range: float = 1.5) -> None:
+                 gradient_checkpointing: bool = False, max_scale: float = 0.3, depth_range: float = 1.5,
+                 scale_bias: float = 2.3) -> None:
         super().__init__()
+        self.scale_bias = scale_bias
         self.p = patch_size
         self.gradient_checkpointing = gradient_checkpointing
         self.max_scale = max_scale
@@ -98,7 +100,7 @@ class GSLRMNetwork(nn.Module):
         return {
             "means": means.reshape(B, -1, 3),
             "quats": F.normalize(rot, dim=-1).reshape(B, -1, 4),
-            "scales": torch.exp(scale - 2.3).clamp(max=self.max_scale).reshape(B, -1, 3),
+            "scales": torch.exp(scale - self.scale_bias).clamp(max=self.max_scale).reshape(B, -1, 3),
             "opacities": torch.sigmoid(opacity - 2.0).reshape(B, -1),
             "colors": torch.sigmoid(rgb).reshape(B, -1, 3),
         }

@@ -15,7 +15,7 @@ class TorchRasterizer(Component):
 
     @dataclass
     class Config:
-        tile_size: int = param(16, "pixels per side of a compositing tile", ge=1, le=256)
+        tile_size: int = param(8, "pixels per side of a compositing tile", ge=1, le=256)
         max_pairs: int = param(4_000_000, "tile x Gaussian pairs composited at once (bounds memory)", ge=1024)
 
     def __call__(self, *args, **kwargs):

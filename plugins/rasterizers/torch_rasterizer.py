@@ -128,7 +128,9 @@ def _composite_view(mean2d, conic, depth, radius, opacities, colors, width, heig
         i = 0
         while i < len(order):
             length = int(counts[order[i]])
-            n_chunk = max(1, min(len(order) - i, max_pairs // max(1, length * T2)))
+            # tiles of similar list lengths (within 25%) share a chunk, so little is padding
+            similar = int(torch.searchsorted(counts[order[i:]].contiguous(), int(length * 1.25) + 1))
+            n_chunk = max(1, min(similar, max_pairs // max(1, int(length * 1.25) * T2)))
             chunk = order[i : i + n_chunk]
             L = int(counts[chunk].max())
             idx = starts[chunk][:, None] + torch.arange(L, device=device)[None]  # [C, L]

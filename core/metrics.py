@@ -1,0 +1,80 @@
+"""Image metrics: PSNR, SSIM (Gaussian window, as Wang et al. and scikit-image), LPIPS when local
+weights are given."""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+import torch.nn.functional as F
+
+log = logging.getLogger("lrmzero")
+
+
+def psnr(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """PSNR in dB of images in [0, 1], ``[..., C, H, W]`` -> ``[...]``."""
+    mse = ((pred - target) ** 2).flatten(-3).mean(-1)
+    return -10.0 * torch.log10(mse.clamp_min(1e-10))
+
+
+def _gaussian_window(size: int, sigma: float, dtype, device) -> torch.Tensor:
+    x = torch.arange(size, dtype=dtype, device=device) - (size - 1) / 2
+    g = torch.exp(-(x**2) / (2 * sigma**2))
+    g = g / g.sum()
+    return g[:, None] * g[None, :]
+
+
+def ssim(pred: torch.Tensor, target: torch.Tensor, window: int = 11, sigma: float = 1.5) -> torch.Tensor:
+    """Mean SSIM of images in [0, 1], ``[..., C, H, W]`` -> ``[...]``: Gaussian window (11, 1.5),
+    K1 0.01, K2 0.03, sample covariances, 'valid' region (scikit-image's ``gaussian_weights=True,
+    use_sample_covariance=False`` matches up to its border handling)."""
+    lead = pred.shape[:-3]
+    C, H, W = pred.shape[-3:]
+    x = pred.reshape(-1, C, H, W).double()
+    y = target.reshape(-1, C, H, W).double()
+    w = _gaussian_window(window, sigma, x.dtype, x.device)[None, None].expand(C, 1, window, window)
+
+    def filt(t):
+        return F.conv2d(t, w, groups=C)
+
+    mx, my = filt(x), filt(y)
+    sxx = filt(x * x) - mx * mx
+    syy = filt(y * y) - my * my
+    sxy = filt(x * y) - mx * my
+    c1, c2 = 0.01**2, 0.03**2
+    s = ((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx * mx + my * my + c1) * (sxx + syy + c2))
+    return s.flatten(1).mean(-1).reshape(lead).to(pred.dtype)
+
+
+class LPIPS:
+    """LPIPS (VGG) from a local ``lpips`` package install plus a local weights file; without them,
+    ``available`` is False and the reason is logged once."""
+
+    def __init__(self, weights: str | None) -> None:
+        self.model = None
+        self.reason = ""
+        if not weights:
+            self.reason = "no LPIPS weights given (--lpips-weights PATH); LPIPS is reported as null"
+        else:
+            try:
+                import lpips  # type: ignore
+
+                self.model = lpips.LPIPS(net="vgg", pretrained=False, pnet_rand=True, verbose=False)
+                self.model.load_state_dict(torch.load(weights, map_location="cpu"), strict=False)
+                self.model.eval()
+            except Exception as exc:  # noqa: BLE001
+                self.reason = f"LPIPS unavailable ({type(exc).__name__}: {exc}); reported as null"
+        if self.reason:
+            log.warning(self.reason)
+
+    @property
+    def available(self) -> bool:
+        return self.model is not None
+
+    @torch.no_grad()
+    def __call__(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor | None:
+        if self.model is None:
+            return None
+        lead = pred.shape[:-3]
+        out = self.model(pred.reshape(-1, *pred.shape[-3:]) * 2 - 1, target.reshape(-1, *target.shape[-3:]) * 2 - 1)
+        return out.reshape(lead)

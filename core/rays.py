@@ -1,0 +1,25 @@
+"""Plucker rays of pinhole cameras (torch), as GS-LRM takes them."""
+
+from __future__ import annotations
+
+import torch
+
+
+def plucker_rays(c2w: torch.Tensor, K: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Per-pixel Plucker coordinates ``(o x d, d)`` with unit ``d`` through pixel centres (+0.5).
+
+    Args:
+        c2w: ``[V, 4, 4]`` OpenCV camera-to-world; K: ``[V, 3, 3]`` pixel intrinsics for this size.
+
+    Returns:
+        ``[V, 6, H, W]``.
+    """
+    dtype, device = c2w.dtype, c2w.device
+    v, u = torch.meshgrid(torch.arange(height, dtype=dtype, device=device) + 0.5,
+                          torch.arange(width, dtype=dtype, device=device) + 0.5, indexing="ij")
+    pix = torch.stack([u, v, torch.ones_like(u)], dim=-1)  # [H, W, 3]
+    cam = torch.einsum("vij,hwj->vhwi", torch.linalg.inv(K), pix)
+    d = torch.einsum("vij,vhwj->vhwi", c2w[:, :3, :3], cam)
+    d = d / d.norm(dim=-1, keepdim=True)
+    o = c2w[:, None, None, :3, 3].expand_as(d)
+    return torch.cat([torch.cross(o, d, dim=-1), d], dim=-1).permute(0, 3, 1, 2).contiguous()

@@ -1,0 +1,74 @@
+"""`lrmzero reconstruct`: posed images -> 3D Gaussians (.ply) and a turntable of rendered views."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from lrmzero.cameras import intrinsics_from_fov, look_at, read_opencv_cameras
+from lrmzero.data import load_view
+from lrmzero.errors import ConfigError
+from lrmzero.model_io import load_checkpoint, make_rasterizer, render_gaussians
+from lrmzero.plugin_manager import get_registries
+from lrmzero.ply import write_gaussians_ply
+from lrmzero.rays import plucker_rays
+
+
+def turntable_cameras(radius: float, views: int, size: int, fov_deg: float = 50.0, elevation_deg: float = 20.0):
+    az = np.radians(np.arange(views) * 360.0 / views)
+    el = np.radians(elevation_deg)
+    eyes = radius * np.stack([np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.full_like(az, np.sin(el))], -1)
+    c2w = look_at(eyes)
+    K = np.repeat(intrinsics_from_fov(size, size, fov_deg)[None], views, 0)
+    return c2w, K
+
+
+@torch.no_grad()
+def reconstruct(checkpoint: str, images: str, cameras: str, out: str, turntable_views: int = 24,
+                turntable_size: int = 128, device: str = "cpu") -> dict[str, Path]:
+    registries = get_registries()
+    net, hparams = load_checkpoint(checkpoint, registries, device)
+    d = hparams["train"]["data"]
+    res = d["resolution"]
+    try:
+        cams, paths = read_opencv_cameras(cameras)
+    except ValueError as exc:
+        raise ConfigError(f"--cameras: {exc}") from None
+    folder = Path(images)
+    files = []
+    for p in paths:
+        for candidate in (folder / p, folder / Path(p).name):
+            if candidate.is_file():
+                files.append(candidate)
+                break
+        else:
+            raise ConfigError(f"--images: no image {p!r} under {str(folder)!r}")
+    imgs = torch.from_numpy(np.stack([load_view(f, res, d["background"]) for f in files]))[None]
+    K = cams.K.copy()
+    K[:, 0] *= res / cams.width
+    K[:, 1] *= res / cams.height
+    c2w = torch.from_numpy(cams.c2w).float()
+    rays = plucker_rays(c2w, torch.from_numpy(K).float(), res, res)[None]
+    g = net(imgs, rays, c2w[None, :, :3, 3])
+    out_dir = Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ply = write_gaussians_ply(out_dir / "gaussians.ply", *(g[k][0].cpu().numpy() for k in
+                              ("means", "quats", "scales", "opacities", "colors")))
+    radius = float(np.linalg.norm(cams.c2w[:, :3, 3], axis=1).mean())
+    fov = float(np.degrees(2 * np.arctan(cams.width / 2 / cams.K[0, 0, 0])))
+    tc2w, tK = turntable_cameras(radius, turntable_views, turntable_size, fov)
+    rasterizer = make_rasterizer(hparams["train"].get("rasterizer", "auto"), hparams["train"].get("rasterizers", {}),
+                                 registries, torch.device(device))
+    w2c = torch.from_numpy(np.linalg.inv(tc2w)).float()[None]
+    rgb, _ = render_gaussians(rasterizer, g, w2c, torch.from_numpy(tK).float()[None], turntable_size,
+                              torch.tensor(d["background"], dtype=torch.float32))
+    frames = (rgb[0].clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy() * 255).astype(np.uint8)
+    strip = out_dir / "turntable.png"
+    Image.fromarray(np.concatenate(list(frames[:: max(1, len(frames) // 8)]), axis=1)).save(strip)
+    gif = out_dir / "turntable.gif"
+    pil = [Image.fromarray(f) for f in frames]
+    pil[0].save(gif, save_all=True, append_images=pil[1:], duration=80, loop=0)
+    return {"gaussians": ply, "turntable": strip, "gif": gif}

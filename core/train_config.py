@@ -1,0 +1,109 @@
+"""`lrmzero train` configuration: packaged presets, a user file and key=value overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Dict, Optional, Sequence
+
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from lrmzero.config import _describe_for
+from lrmzero.errors import ConfigError, PluginError
+from lrmzero.params import check_params, param
+from lrmzero.registry import Registries
+
+
+@dataclass
+class DataConfig:
+    input_views: int = param(4, "input views per object", ge=1, le=64)
+    target_views: int = param(8, "target views per object (the inputs included)", ge=1, le=128)
+    resolution: int = param(64, "training image size (a multiple of the patch size)", ge=8, le=2048)
+    background: list = param([1.0, 1.0, 1.0], "RGB the views are composited over", ge=0.0, le=1.0)
+    batch_size: int = param(2, "objects per batch (per device)", ge=1)
+    num_workers: int = param(0, "data loader worker processes", ge=0)
+    weights: Optional[list] = param(None, "sampling weight of each --data root (null: by object count)", ge=0.0)
+    fixed_views: bool = param(False, "the same input/target views every epoch (to over-fit or debug)")
+
+
+@dataclass
+class OptimConfig:
+    lr: float = param(4e-4, "peak AdamW learning rate", gt=0.0)
+    betas: list = param([0.9, 0.95], "AdamW betas", ge=0.0, lt=1.0)
+    weight_decay: float = param(0.05, "weight decay on >= 2-D weights only", ge=0.0)
+    warmup_steps: int = param(2000, "linear warm-up steps, then cosine decay to 0", ge=0)
+    max_steps: int = param(80000, "optimizer steps", ge=1)
+    grad_clip: float = param(1.0, "gradient-norm clip", gt=0.0)
+    skip_factor: float = param(10.0, "skip a step whose gradient norm exceeds grad_clip x this", gt=1.0)
+
+
+@dataclass
+class LossConfig:
+    perceptual_weight: float = param(0.5, "weight of the VGG-19 perceptual term", ge=0.0)
+    perceptual_start: int = param(5000, "step from which the perceptual term is on", ge=0)
+    vgg_weights: Optional[str] = param(None, "local VGG-19 state dict (torchvision format); none: term off")
+
+
+@dataclass
+class TrainerConfig:
+    accelerator: str = param("auto", "Lightning accelerator: auto, cpu, gpu")
+    devices: Any = param("auto", "Lightning devices")
+    strategy: str = param("auto", "Lightning strategy: auto, ddp, fsdp, ...")
+    num_nodes: int = param(1, "machines", ge=1)
+    precision: str = param("auto", "auto: bf16-mixed on CUDA, 32 on CPU; or any Lightning precision")
+    log_every: int = param(10, "steps between log rows", ge=1)
+    image_every: int = param(100, "steps between image grids written to RUN/images", ge=1)
+    checkpoint_every: int = param(100, "steps between checkpoints (last.ckpt is kept)", ge=1)
+
+
+@dataclass
+class TrainConfig:
+    seed: int = param(0, "seed of initialization, sampling and view choice")
+    model: Dict[str, Any] = field(default_factory=lambda: {"name": "gs_lrm"})
+    rasterizer: str = param("auto", "Gaussian rasterizer: auto (gsplat on CUDA, else torch), torch, gsplat")
+    rasterizers: Dict[str, Any] = field(default_factory=dict)
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+
+
+def load_train_config(preset: str | None, config: str | Path | None, overrides: Sequence[str],
+                      registries: Registries) -> tuple[TrainConfig, Any]:
+    """Packaged ``train-<preset>`` <- file <- overrides; returns (config, the model's Config)."""
+    preset = preset or "tiny"
+    folder = resources.files("lrmzero") / "configs"
+    name = f"train-{preset}.yaml"
+    if not (folder / name).is_file():
+        known = sorted(p.name[6:-5] for p in folder.iterdir() if p.name.startswith("train-"))
+        raise ConfigError(f"--preset: got {preset!r}; allowed: {', '.join(known)}")
+    layers = [OmegaConf.create((folder / name).read_text())]
+    if config is not None:
+        if not Path(config).is_file():
+            raise ConfigError(f"--config: {str(config)!r} is not a file")
+        layers.append(OmegaConf.load(config))
+    bad = [o for o in overrides if "=" not in o]
+    if bad:
+        raise ConfigError(f"override {bad[0]!r}: expected key=value, e.g. optim.lr=1e-4")
+    try:
+        layers.append(OmegaConf.from_dotlist(list(overrides)))
+        merged = OmegaConf.merge(OmegaConf.structured(TrainConfig), *layers)
+        cfg: TrainConfig = OmegaConf.to_object(merged)  # type: ignore[assignment]
+    except OmegaConfBaseException as exc:
+        raise ConfigError(_describe_for(exc, TrainConfig)) from None
+    for section in ("data", "optim", "loss", "trainer"):
+        check_params(getattr(cfg, section), section)
+    check_params(cfg, "")
+    model = dict(cfg.model)
+    name = model.pop("name", "gs_lrm")
+    if name not in registries.models:
+        raise PluginError(f"model.name: unknown models {name!r}; known models: {', '.join(registries.models.names())}")
+    model_cfg = registries.models.make_config(name, model, "model")
+    if cfg.rasterizer != "auto" and cfg.rasterizer not in registries.rasterizers:
+        raise PluginError(f"rasterizer: unknown rasterizers {cfg.rasterizer!r}; known: auto, "
+                          + ", ".join(registries.rasterizers.names()))
+    cfg.model = {"name": name, **dataclasses.asdict(model_cfg)}
+    return cfg, model_cfg

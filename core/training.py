@@ -1,0 +1,223 @@
+"""Lightning training of reconstruction models: the LightningModule (loss, optimizer, stability
+guards, logging) and the DataModule. The network itself is a plain ``nn.Module`` from a plugin."""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from PIL import Image
+
+from lrmzero.data import EpochSampler, ObjectViews, ViewSelection, collate, mixed_objects
+from lrmzero.metrics import psnr
+from lrmzero.model_io import build_network, make_rasterizer, render_gaussians
+from lrmzero.perceptual import PerceptualLoss
+from lrmzero.plugin_manager import get_registries
+from lrmzero.train_config import TrainConfig
+
+log = logging.getLogger("lrmzero")
+
+
+class ViewsDataModule(pl.LightningDataModule):
+    """Objects of one or more dataset roots (mixed by ``data.weights``) as training batches."""
+
+    def __init__(self, roots: Sequence[str], cfg: TrainConfig) -> None:
+        super().__init__()
+        self.roots = list(roots)
+        self.cfg = cfg
+
+    def setup(self, stage: str | None = None) -> None:
+        d = self.cfg.data
+        objects, weights = mixed_objects(self.roots, d.weights)
+        select = ViewSelection(d.input_views, d.target_views, d.resolution, tuple(d.background), d.fixed_views)
+        self.train_set = ObjectViews(objects, select, seed=self.cfg.seed)
+        self.sampler = EpochSampler(len(objects), self.cfg.seed, weights)
+
+    def train_dataloader(self):
+        d = self.cfg.data
+        return torch.utils.data.DataLoader(
+            self.train_set, batch_size=d.batch_size, sampler=self.sampler, collate_fn=collate,
+            num_workers=d.num_workers, persistent_workers=d.num_workers > 0, drop_last=False,
+        )
+
+
+def cosine_with_warmup(step: int, warmup: int, total: int) -> float:
+    """Learning-rate factor: linear warm-up to 1, then cosine decay to 0 at ``total``."""
+    if step < warmup:
+        return (step + 1) / max(1, warmup)
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+class ReconstructionModule(pl.LightningModule):
+    """Owns the loss, the optimizer and the stability guards; the network is given built.
+
+    Guards (manual optimization, so that a skipped step leaves the weights untouched):
+    a NaN/Inf loss skips the step; NaN/Inf gradients become finite (``nan_to_num``); a gradient
+    norm above ``grad_clip x skip_factor`` skips the step; otherwise gradients are clipped to
+    ``grad_clip``. Skips are counted and logged (``skipped_nonfinite``, ``skipped_spike``).
+    """
+
+    def __init__(self, cfg: dict, net: torch.nn.Module | None = None) -> None:
+        super().__init__()
+        self.automatic_optimization = False
+        self.save_hyperparameters({"model": cfg["model"], "train": cfg})
+        self.cfg = cfg
+        self.net = net if net is not None else build_network(cfg["model"], get_registries())
+        self.rasterizer = None
+        self.perceptual = None
+        self.register_buffer("skipped_nonfinite", torch.zeros((), dtype=torch.long))
+        self.register_buffer("skipped_spike", torch.zeros((), dtype=torch.long))
+        self.register_buffer("background", torch.tensor(cfg["data"]["background"], dtype=torch.float32))
+        weights = cfg["loss"]["vgg_weights"]
+        if cfg["loss"]["perceptual_weight"] > 0:
+            if weights:
+                self.perceptual = PerceptualLoss(weights)
+            else:
+                log.warning("perceptual loss is off: no local VGG-19 weights (loss.vgg_weights=PATH)")
+
+    def setup(self, stage: str) -> None:
+        self.rasterizer = make_rasterizer(self.cfg["rasterizer"], self.cfg.get("rasterizers", {}),
+                                          get_registries(), self.device)
+
+    def forward(self, batch: dict) -> dict:
+        return self.net(batch["images"], batch["rays"], batch["origins"])
+
+    def render(self, gaussians: dict, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        size = batch["target_images"].shape[-1]
+        with torch.autocast(self.device.type, enabled=False):
+            g = {k: v.float() for k, v in gaussians.items()}
+            return render_gaussians(self.rasterizer, g, batch["target_w2c"], batch["target_K"], size,
+                                    self.background)
+
+    def compute_loss(self, batch: dict) -> tuple[torch.Tensor, dict, torch.Tensor]:
+        pred, _ = self.render(self(batch), batch)
+        target = batch["target_images"]
+        mse = torch.mean((pred - target) ** 2)
+        loss = mse
+        logs = {"mse": mse.detach(), "psnr": psnr(pred.detach(), target).mean()}
+        if self.perceptual is not None and self.global_step >= self.cfg["loss"]["perceptual_start"]:
+            perc = self.perceptual(pred.flatten(0, 1), target.flatten(0, 1))
+            loss = loss + self.cfg["loss"]["perceptual_weight"] * perc
+            logs["perceptual"] = perc.detach()
+        return loss, logs, pred
+
+    def training_step(self, batch: dict | None, batch_idx: int):
+        if batch is None:  # every object of the batch was broken (warned by the dataset)
+            return None
+        opt = self.optimizers()
+        sched = self.lr_schedulers()
+        loss, logs, pred = self.compute_loss(batch)
+        o = self.cfg["optim"]
+        if not torch.isfinite(loss):
+            self.skipped_nonfinite += 1
+            opt.zero_grad(set_to_none=True)
+            self.log("skipped_nonfinite", self.skipped_nonfinite.float(), prog_bar=True)
+            return None
+        opt.zero_grad(set_to_none=True)
+        self.manual_backward(loss)
+        params = [p for p in self.net.parameters() if p.grad is not None]
+        for p in params:
+            torch.nan_to_num_(p.grad, nan=0.0, posinf=0.0, neginf=0.0)
+        norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(p.grad) for p in params]))
+        if norm > o["grad_clip"] * o["skip_factor"]:
+            self.skipped_spike += 1
+            opt.zero_grad(set_to_none=True)
+            self.log("skipped_spike", self.skipped_spike.float(), prog_bar=True)
+            return None
+        torch.nn.utils.clip_grad_norm_(params, o["grad_clip"])
+        opt.step()
+        sched.step()
+        self.log_dict({"loss": loss.detach(), **logs, "grad_norm": norm, "lr": sched.get_last_lr()[0]},
+                      prog_bar=True, on_step=True, batch_size=len(batch["object_id"]))
+        self.log_dict({"skipped_nonfinite": self.skipped_nonfinite.float(),
+                       "skipped_spike": self.skipped_spike.float()}, on_step=True)
+        if self.global_step % self.cfg["trainer"]["image_every"] == 0:
+            self.save_image_grid(pred.detach(), batch["target_images"])
+        return loss.detach()
+
+    def save_image_grid(self, pred: torch.Tensor, target: torch.Tensor) -> None:
+        """RUN/images/step_NNNNNN.png: targets (top) and predictions (bottom) of the first object."""
+        if self.trainer is None or not self.trainer.is_global_zero or not self.trainer.default_root_dir:
+            return
+        rows = [torch.cat(list(target[0]), dim=-1), torch.cat(list(pred[0]), dim=-1)]
+        grid = (torch.cat(rows, dim=-2).clamp(0, 1).permute(1, 2, 0).cpu().numpy() * 255).astype(np.uint8)
+        folder = Path(self.trainer.default_root_dir) / "images"
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(grid).save(folder / f"step_{self.global_step:06d}.png")
+        logger = self.logger
+        if logger is not None and hasattr(getattr(logger, "experiment", None), "add_image"):
+            logger.experiment.add_image("targets_and_predictions", grid.transpose(2, 0, 1), self.global_step)
+
+    def configure_optimizers(self):
+        o = self.cfg["optim"]
+        decay = [p for p in self.net.parameters() if p.ndim >= 2]
+        no_decay = [p for p in self.net.parameters() if p.ndim < 2]
+        opt = torch.optim.AdamW(
+            [{"params": decay, "weight_decay": o["weight_decay"]}, {"params": no_decay, "weight_decay": 0.0}],
+            lr=o["lr"], betas=tuple(o["betas"]),
+        )
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda step: cosine_with_warmup(step, o["warmup_steps"], o["max_steps"]))
+        return [opt], [{"scheduler": sched, "interval": "step"}]
+
+
+def train(roots: Sequence[str], out: str | Path, cfg: TrainConfig, resume: bool = False,
+          max_steps: int | None = None, progress: bool = True) -> Path:
+    """Train into ``out`` (checkpoints/last.ckpt, logs, images); returns the last checkpoint."""
+    from pytorch_lightning.callbacks import ModelCheckpoint
+    from pytorch_lightning.loggers import CSVLogger
+
+    out = Path(out)
+    ckpt_dir = out / "checkpoints"
+    last = ckpt_dir / "last.ckpt"
+    if max_steps is not None:
+        cfg.optim.max_steps = max_steps
+    if resume and not last.is_file():
+        from lrmzero.errors import ConfigError
+
+        raise ConfigError(f"--resume: {str(last)!r} does not exist")
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    plain = _plain(cfg)
+    module = ReconstructionModule(plain)
+    data = ViewsDataModule(roots, cfg)
+    t = cfg.trainer
+    cuda = torch.cuda.is_available() and t.accelerator in ("auto", "gpu", "cuda")
+    precision = t.precision if t.precision != "auto" else ("bf16-mixed" if cuda else "32-true")
+    loggers: list = [CSVLogger(out, name="logs", version="")]
+    try:
+        from pytorch_lightning.loggers import TensorBoardLogger
+
+        import tensorboard  # noqa: F401
+
+        loggers.append(TensorBoardLogger(out, name="tb", version=""))
+    except ImportError:
+        pass
+    checkpoint = ModelCheckpoint(dirpath=ckpt_dir, save_last=True, every_n_train_steps=t.checkpoint_every,
+                                 save_top_k=0, save_on_train_epoch_end=True)
+    trainer = pl.Trainer(
+        default_root_dir=str(out), max_steps=cfg.optim.max_steps, accelerator=t.accelerator,
+        devices=t.devices, strategy=t.strategy, num_nodes=t.num_nodes, precision=precision,
+        logger=loggers, callbacks=[checkpoint], log_every_n_steps=t.log_every,
+        enable_progress_bar=progress, enable_model_summary=False, deterministic=False,
+        num_sanity_val_steps=0, max_epochs=-1,
+    )
+    if cuda:
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    trainer.fit(module, datamodule=data, ckpt_path=str(last) if resume else None)
+    if not last.is_file():  # fewer steps than checkpoint_every: still leave last.ckpt
+        trainer.save_checkpoint(str(last))
+    return last
+
+
+def _plain(cfg: TrainConfig) -> dict[str, Any]:
+    return asdict(cfg)
+
+
