@@ -133,30 +133,35 @@ def collate(items: list[dict | None]) -> dict[str, Any] | None:
     return out
 
 
-class EpochSampler(torch.utils.data.Sampler):
-    """Yields ``(index, epoch)``: a permutation per epoch from (seed, epoch), or, with per-object
-    ``weights``, as many weighted draws. Lightning calls :meth:`set_epoch`, so a resumed run sees
-    the same order as an uninterrupted one."""
+class StepSampler(torch.utils.data.Sampler):
+    """Yields ``(index, epoch)`` for a whole run: position p of the stream is object
+    ``perm_e[p mod size]`` of epoch ``e = p // size`` (``perm_e`` a permutation from (seed, e), or
+    weighted draws with per-object ``weights``). The stream depends only on the seed, so a run
+    resumed at step s (``start = s * batch_size``) sees exactly the batches an uninterrupted one does.
+    """
 
-    def __init__(self, size: int, seed: int, weights: np.ndarray | None = None) -> None:
+    def __init__(self, size: int, seed: int, total: int, weights: np.ndarray | None = None) -> None:
         self.size = size
         self.seed = seed
+        self.total = total
+        self.start = 0
         self.weights = None if weights is None else np.asarray(weights, float) / np.sum(weights)
-        self.epoch = 0
+        self._orders: dict[int, np.ndarray] = {}
 
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
+    def order(self, epoch: int) -> np.ndarray:
+        if epoch not in self._orders:
+            rng = np.random.default_rng([self.seed, epoch])
+            self._orders = {epoch: rng.permutation(self.size) if self.weights is None
+                            else rng.choice(self.size, size=self.size, p=self.weights)}
+        return self._orders[epoch]
 
     def __len__(self) -> int:
-        return self.size
+        return max(0, self.total - self.start)
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
-        rng = np.random.default_rng([self.seed, self.epoch])
-        if self.weights is None:
-            order = rng.permutation(self.size)
-        else:
-            order = rng.choice(self.size, size=self.size, p=self.weights)
-        return iter((int(i), self.epoch) for i in order)
+        for p in range(self.start, self.total):
+            epoch = p // self.size
+            yield int(self.order(epoch)[p % self.size]), epoch
 
 
 def mixed_objects(roots: Sequence[str | Path], weights: Sequence[float] | None) -> tuple[list[Path], np.ndarray | None]:

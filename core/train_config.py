@@ -38,6 +38,7 @@ class OptimConfig:
     max_steps: int = param(80000, "optimizer steps", ge=1)
     grad_clip: float = param(1.0, "gradient-norm clip", gt=0.0)
     skip_factor: float = param(10.0, "skip a step whose gradient norm exceeds grad_clip x this", gt=1.0)
+    max_consecutive_skips: int = param(100, "stop with an error after this many skipped steps in a row", ge=1)
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Sequence
@@ -14,7 +15,7 @@ import pytorch_lightning as pl
 import torch
 from PIL import Image
 
-from lrmzero.data import EpochSampler, ObjectViews, ViewSelection, collate, mixed_objects
+from lrmzero.data import ObjectViews, StepSampler, ViewSelection, collate, mixed_objects
 from lrmzero.metrics import psnr
 from lrmzero.model_io import build_network, make_rasterizer, render_gaussians
 from lrmzero.perceptual import PerceptualLoss
@@ -37,7 +38,9 @@ class ViewsDataModule(pl.LightningDataModule):
         objects, weights = mixed_objects(self.roots, d.weights)
         select = ViewSelection(d.input_views, d.target_views, d.resolution, tuple(d.background), d.fixed_views)
         self.train_set = ObjectViews(objects, select, seed=self.cfg.seed)
-        self.sampler = EpochSampler(len(objects), self.cfg.seed, weights)
+        # one long epoch covering the whole run (resumable by position, see StepSampler)
+        total = self.cfg.optim.max_steps * d.batch_size * 2  # slack for skipped steps
+        self.sampler = StepSampler(len(objects), self.cfg.seed, total, weights)
 
     def train_dataloader(self):
         d = self.cfg.data
@@ -72,6 +75,7 @@ class ReconstructionModule(pl.LightningModule):
         self.net = net if net is not None else build_network(cfg["model"], get_registries())
         self.rasterizer = None
         self.perceptual = None
+        self.consecutive_skips = 0
         self.register_buffer("skipped_nonfinite", torch.zeros((), dtype=torch.long))
         self.register_buffer("skipped_spike", torch.zeros((), dtype=torch.long))
         self.register_buffer("background", torch.tensor(cfg["data"]["background"], dtype=torch.float32))
@@ -81,6 +85,12 @@ class ReconstructionModule(pl.LightningModule):
                 self.perceptual = PerceptualLoss(weights)
             else:
                 log.warning("perceptual loss is off: no local VGG-19 weights (loss.vgg_weights=PATH)")
+
+    def on_train_start(self) -> None:
+        # resume: continue the data stream where the interrupted run left it
+        dm = getattr(self.trainer, "datamodule", None)
+        if dm is not None and hasattr(dm, "sampler"):
+            dm.sampler.start = self.global_step * self.cfg["data"]["batch_size"]
 
     def setup(self, stage: str) -> None:
         self.rasterizer = make_rasterizer(self.cfg["rasterizer"], self.cfg.get("rasterizers", {}),
@@ -119,7 +129,7 @@ class ReconstructionModule(pl.LightningModule):
             self.skipped_nonfinite += 1
             opt.zero_grad(set_to_none=True)
             self.log("skipped_nonfinite", self.skipped_nonfinite.float(), prog_bar=True)
-            return None
+            return self._skipped()
         opt.zero_grad(set_to_none=True)
         self.manual_backward(loss)
         params = [p for p in self.net.parameters() if p.grad is not None]
@@ -130,7 +140,8 @@ class ReconstructionModule(pl.LightningModule):
             self.skipped_spike += 1
             opt.zero_grad(set_to_none=True)
             self.log("skipped_spike", self.skipped_spike.float(), prog_bar=True)
-            return None
+            return self._skipped()
+        self.consecutive_skips = 0
         torch.nn.utils.clip_grad_norm_(params, o["grad_clip"])
         opt.step()
         sched.step()
@@ -141,6 +152,18 @@ class ReconstructionModule(pl.LightningModule):
         if self.global_step % self.cfg["trainer"]["image_every"] == 0:
             self.save_image_grid(pred.detach(), batch["target_images"])
         return loss.detach()
+
+    def _skipped(self) -> None:
+        """Skipped steps do not advance global_step; a run that only skips must not loop forever."""
+        self.consecutive_skips += 1
+        limit = self.cfg["optim"]["max_consecutive_skips"]
+        if self.consecutive_skips >= limit:
+            raise RuntimeError(
+                f"training diverged: {self.consecutive_skips} steps in a row were skipped "
+                f"(non-finite loss: {int(self.skipped_nonfinite)}, gradient spikes: {int(self.skipped_spike)}); "
+                "lower optim.lr or check the data"
+            )
+        return None
 
     def save_image_grid(self, pred: torch.Tensor, target: torch.Tensor) -> None:
         """RUN/images/step_NNNNNN.png: targets (top) and predictions (bottom) of the first object."""
@@ -169,8 +192,12 @@ class ReconstructionModule(pl.LightningModule):
 
 
 def train(roots: Sequence[str], out: str | Path, cfg: TrainConfig, resume: bool = False,
-          max_steps: int | None = None, progress: bool = True) -> Path:
-    """Train into ``out`` (checkpoints/last.ckpt, logs, images); returns the last checkpoint."""
+          max_steps: int | None = None, progress: bool = True, stop_after_steps: int | None = None) -> Path:
+    """Train into ``out`` (checkpoints/last.ckpt, logs, images); returns the last checkpoint.
+
+    ``max_steps`` sets ``optim.max_steps`` (the schedule's length); ``stop_after_steps`` stops
+    earlier with the same schedule, as an interruption would (``resume=True`` continues).
+    """
     from pytorch_lightning.callbacks import ModelCheckpoint
     from pytorch_lightning.loggers import CSVLogger
 
@@ -183,6 +210,8 @@ def train(roots: Sequence[str], out: str | Path, cfg: TrainConfig, resume: bool 
         from lrmzero.errors import ConfigError
 
         raise ConfigError(f"--resume: {str(last)!r} does not exist")
+    # StepSampler resumes the data stream by position, which Lightning cannot see.
+    warnings.filterwarnings("ignore", message=".*your dataloader is not resumable.*")
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     plain = _plain(cfg)
     module = ReconstructionModule(plain)
@@ -202,7 +231,7 @@ def train(roots: Sequence[str], out: str | Path, cfg: TrainConfig, resume: bool 
     checkpoint = ModelCheckpoint(dirpath=ckpt_dir, save_last=True, every_n_train_steps=t.checkpoint_every,
                                  save_top_k=0, save_on_train_epoch_end=True)
     trainer = pl.Trainer(
-        default_root_dir=str(out), max_steps=cfg.optim.max_steps, accelerator=t.accelerator,
+        default_root_dir=str(out), max_steps=stop_after_steps or cfg.optim.max_steps, accelerator=t.accelerator,
         devices=t.devices, strategy=t.strategy, num_nodes=t.num_nodes, precision=precision,
         logger=loggers, callbacks=[checkpoint], log_every_n_steps=t.log_every,
         enable_progress_bar=progress, enable_model_summary=False, deterministic=False,

@@ -1,10 +1,26 @@
 #!/usr/bin/env bash
-# The main job on the small embedded default: installs what it needs, generates and renders a few
-# objects, and writes a contact sheet of them.
+# The main job on the small embedded default, end to end on a CPU: installs what it needs, generates
+# and renders Zeroverse-style objects, trains the tiny GS-LRM for a few minutes, evaluates it on
+# held-out objects, reconstructs one of them, and writes pictures of all of it.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/setup-env.sh
 OUT=${1:-demo-out}
-lrmzero generate --out "$OUT/dataset" --num-objects 8 --seed 0 --config demo --workers 2
-lrmzero gallery "$OUT/dataset" --out "$OUT/gallery"
-echo "dataset: $OUT/dataset   picture: $OUT/gallery/gallery.png   page: $OUT/gallery/index.html"
+STEPS=${DEMO_STEPS:-300}
+echo "== 1/5 generate: 24 training objects and 4 held-out objects (demo config: 8 views, 128 px)"
+lrmzero generate --out "$OUT/train" --num-objects 24 --seed 0 --config demo --workers 2
+lrmzero generate --out "$OUT/heldout" --num-objects 4 --seed 1 --config demo --workers 2
+lrmzero gallery "$OUT/train" --out "$OUT/gallery"
+echo "== 2/5 train the tiny GS-LRM for $STEPS steps on the CPU"
+lrmzero train --data "$OUT/train" --out "$OUT/run" --preset tiny --max-steps "$STEPS"
+echo "== 3/5 evaluate on held-out objects (4 input views, the other 4 as targets)"
+lrmzero eval --checkpoint "$OUT/run/checkpoints/last.ckpt" --data "$OUT/heldout" --json "$OUT/eval.json"
+echo "== 4/5 reconstruct a held-out object"
+OBJ="$OUT/heldout/00000000"
+lrmzero reconstruct --checkpoint "$OUT/run/checkpoints/last.ckpt" --images "$OBJ" \
+  --cameras "$OBJ/opencv_cameras.json" --out "$OUT/reconstruction"
+echo "== 5/5 pictures"
+echo "dataset contact sheet : $OUT/gallery/gallery.png (and $OUT/gallery/index.html)"
+echo "training targets/preds: $OUT/run/images/"
+echo "reconstruction        : $OUT/reconstruction/turntable.png, turntable.gif, gaussians.ply"
+echo "numbers               : $OUT/eval.json"
