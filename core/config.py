@@ -138,7 +138,8 @@ class RunConfig:
 def packaged_configs() -> list[str]:
     """Names of the configs shipped in the package (``lrmzero generate --config NAME``)."""
     folder = resources.files("lrmzero") / "configs"
-    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
+    return sorted(p.name[:-5] for p in folder.iterdir()
+                  if p.name.endswith(".yaml") and not p.name.startswith("train-"))
 
 
 def _load_yaml(source: str | Path) -> DictConfig:

@@ -17,6 +17,18 @@ def test_packaged_configs_validate():
         load_config(name)
 
 
+@pytest.mark.parametrize("preset", ["tiny", "small", "paper"])
+def test_train_presets_validate(preset):
+    from lrmzero import get_registries
+    from lrmzero.train_config import load_train_config
+
+    cfg, model_cfg = load_train_config(preset, None, [], get_registries())
+    assert cfg.data.resolution % model_cfg.patch_size == 0
+    layers, width, heads = get_registries().models.build("gs_lrm", {"preset": preset}).dims()
+    if preset == "paper":
+        assert (layers, width, heads) == (24, 1024, 16)
+
+
 def test_merge_order_file_then_overrides(tmp_path: Path):
     f = tmp_path / "c.yaml"
     f.write_text("shape:\n  half_axis_max: 1.5\n  half_axis_min: 0.3\nprimitives:\n  cube: {segments: 7}\n")
