@@ -170,6 +170,7 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
+    from lrmzero.components import RendererUnavailable
     from lrmzero.params import param_table
     from lrmzero.plugin_manager import get_registries
     from lrmzero.registry import KINDS
@@ -189,6 +190,8 @@ def cmd_plugins(args: argparse.Namespace) -> int:
                     entry.factory(entry.config_cls())
                 except LrmzeroError as exc:
                     print(f"      (needs configuration: {exc})")
+                except RendererUnavailable as exc:
+                    print(f"      (unavailable on this machine: {exc})")
                 except Exception as exc:  # noqa: BLE001
                     problems.append(f"{kind}.{entry.name}: {type(exc).__name__}: {exc}")
     if registries.broken:

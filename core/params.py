@@ -42,7 +42,7 @@ def describe_bounds(meta: dict) -> str:
     for key, sym in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
         if meta.get(key) is not None:
             parts.append(f"{sym} {meta[key]}")
-    return " and ".join(parts) if parts else "any value of its type"
+    return " and ".join(parts)
 
 
 def check_params(cfg: Any, path: str) -> None:

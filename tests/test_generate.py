@@ -167,3 +167,21 @@ def test_dask_local_cluster_gives_the_same_bytes(reference, tmp_path):
                   "demo", "--executor", "dask", "--workers", "2", "--quiet")
     assert res.returncode == 0, res.stderr
     assert fingerprint(out) == fingerprint(reference)
+
+
+def test_ctrl_c_stops_cleanly_and_keeps_finished_objects(tmp_path):
+    out = tmp_path / "ds"
+    cmd = [sys.executable, "-m", "lrmzero.cli", "generate", "--out", str(out), "--num-objects", "40",
+           "--seed", "3", "--quiet", "--config", "demo"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(read_manifest(out)) < 2:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "run the same command again to resume" in err
+    assert "Traceback" not in err
+    finished = [p for p in out.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    assert 2 <= len(finished) < 40
+    assert all((p / "meta.json").is_file() for p in finished)

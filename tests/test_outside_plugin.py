@@ -90,3 +90,61 @@ def test_outside_primitive_listed_and_used_by_config_alone(installed_plugin, tmp
     for i in range(3):
         meta = json.loads((out / f"{i:08d}" / "meta.json").read_text())
         assert {p["kind"] for p in meta["parts"]} == {"pyramid"}
+
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "lrmzero-extra-shapes"
+
+
+@pytest.fixture(scope="module")
+def example_installed():
+    pip = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", str(EXAMPLE)]
+    res = subprocess.run(pip, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    yield
+    subprocess.run([sys.executable, "-m", "pip", "uninstall", "-y", "-q", "lrmzero-extra-shapes"],
+                   capture_output=True)
+
+
+@pytest.mark.slow
+def test_example_package_tests_pass(example_installed):
+    res = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(EXAMPLE / "tests")],
+                         capture_output=True, text=True, cwd=EXAMPLE)
+    assert res.returncode == 0, res.stdout + res.stderr
+
+
+@pytest.mark.slow
+def test_example_package_is_used_by_config_alone(example_installed, tmp_path: Path):
+    res = run_cli("plugins", "--check")
+    assert res.returncode == 0, res.stdout
+    lines = res.stdout.splitlines()
+    for name in ("capsule", "twist"):
+        line = next(l for l in lines if l.strip().startswith(name))
+        assert "lrmzero-extra-shapes 0.1.0" in line
+    out = tmp_path / "ds"
+    res = run_cli("generate", "--out", str(out), "--num-objects", "2", "--seed", "0", "--quiet",
+                  "--config", "demo", "shape.primitives=[capsule]", "augment.apply=[twist]",
+                  "augmentations.twist.probability=1", "render.views=2", "render.resolution=32")
+    assert res.returncode == 0, res.stderr
+    for i in range(2):
+        meta = json.loads((out / f"{i:08d}" / "meta.json").read_text())
+        assert {p["kind"] for p in meta["parts"]} == {"capsule"}
+        twist = meta["augmentations"][0]
+        assert twist["name"] == "twist" and twist["applied"] and "angle_deg" in twist
+
+
+def test_broken_plugin_is_reported_and_the_listing_goes_on(tmp_path):
+    """An installed-like distribution whose plugin module raises on import (faked dist-info)."""
+    site = tmp_path / "site"
+    (site / "broken_dist-1.0.dist-info").mkdir(parents=True)
+    (site / "broken_dist-1.0.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-dist\nVersion: 1.0\n")
+    (site / "broken_dist-1.0.dist-info" / "entry_points.txt").write_text("[lrmzero]\nbroken = broken_plugin_xyz\n")
+    (site / "broken_plugin_xyz.py").write_text("raise RuntimeError('this plugin is broken on purpose')\n")
+    import os
+
+    env = dict(os.environ, PYTHONPATH=str(site))
+    res = run_cli("plugins", env=env)
+    assert res.returncode == 0
+    assert "broken plugins" in res.stdout and "this plugin is broken on purpose" in res.stdout
+    assert "broken-dist" in res.stdout and "  cube" in res.stdout
+    res = run_cli("plugins", "--check", env=env)
+    assert res.returncode == 1
