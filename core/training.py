@@ -212,6 +212,8 @@ def train(roots: Sequence[str], out: str | Path, cfg: TrainConfig, resume: bool 
         raise ConfigError(f"--resume: {str(last)!r} does not exist")
     # StepSampler resumes the data stream by position, which Lightning cannot see.
     warnings.filterwarnings("ignore", message=".*your dataloader is not resumable.*")
+    # Checkpoints hold the state after the step, which is what resuming needs.
+    warnings.filterwarnings("ignore", message=".*ModelCheckpoint with manual optimization.*")
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     plain = _plain(cfg)
     module = ReconstructionModule(plain)
