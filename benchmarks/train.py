@@ -56,7 +56,7 @@ def main() -> None:
     net = build_network(cfg.model, reg).to(device)
     rast = make_rasterizer(cfg.rasterizer, cfg.rasterizers, reg, device)
     opt = torch.optim.AdamW(net.parameters(), lr=1e-4)
-    b = batch(bs, d.input_views, d.target_views - d.input_views or d.input_views, d.resolution, device)
+    b = batch(bs, d.input_views, d.target_views, d.resolution, device)
     dtype = torch.bfloat16 if cuda else torch.float32
     bg = torch.ones(3, device=device)
 
