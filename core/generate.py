@@ -72,6 +72,7 @@ class ObjectJob:
         self.run = run
         self.seed = seed
         self.inputs = inputs
+        self._input_ids = None if inputs is None else input_object_ids(inputs)
         registries = get_registries()
         self.builder = ObjectBuilder(run, registries)
         self.renderer = RenderStage(run, registries) if run.generate.render.enabled else None
@@ -113,14 +114,16 @@ class ObjectJob:
         }
 
     def object_id(self, index: int) -> str:
-        return object_id(index) if self.inputs is None else input_object_id(self.inputs, index)
+        return object_id(index) if self._input_ids is None else self._input_ids[index]
 
 
-def input_object_id(inputs: list[str], index: int) -> str:
-    """Folder name for input mesh ``index``: its file stem, made unique with the index if needed."""
-    stem = Path(inputs[index]).stem
+def input_object_ids(inputs: list[str]) -> list[str]:
+    """Folder names of input meshes: their file stems, made unique with the index where repeated."""
     stems = [Path(p).stem for p in inputs]
-    return stem if stems.count(stem) == 1 else f"{stem}-{index:06d}"
+    counts: dict[str, int] = {}
+    for stem in stems:
+        counts[stem] = counts.get(stem, 0) + 1
+    return [stem if counts[stem] == 1 else f"{stem}-{i:06d}" for i, stem in enumerate(stems)]
 
 
 _JOB: ObjectJob | None = None
@@ -182,7 +185,8 @@ def generate_dataset(
     writer = DatasetWriter(out)
     writer.prepare({"seed": seed, "config_hash": run.hash()}, config_yaml(run))
     indices = shard_indices(num_objects, shard)
-    oid_of = (lambda i: input_object_id(inputs, i)) if inputs is not None else object_id
+    input_ids = None if inputs is None else input_object_ids(inputs)
+    oid_of = object_id if input_ids is None else input_ids.__getitem__
     writer.clean_stale({oid_of(i) for i in indices})
     listed = writer.manifest_ids()
     summary = Summary()

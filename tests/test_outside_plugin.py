@@ -64,17 +64,21 @@ def register_primitives():
 '''
 
 
+def pip_installed(path: Path, distribution: str):
+    """Install the package at ``path`` into this environment for the duration of a fixture."""
+    pip = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", str(path)]
+    res = subprocess.run(pip, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    yield
+    subprocess.run([sys.executable, "-m", "pip", "uninstall", "-y", "-q", distribution], capture_output=True)
+
+
 @pytest.fixture(scope="module")
 def installed_plugin(tmp_path_factory):
     pkg = tmp_path_factory.mktemp("pyramid_pkg")
     (pkg / "pyproject.toml").write_text(textwrap.dedent(PYPROJECT))
     (pkg / "lrmzero_pyramid_test.py").write_text(MODULE)
-    pip = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", str(pkg)]
-    res = subprocess.run(pip, capture_output=True, text=True)
-    assert res.returncode == 0, res.stderr
-    yield
-    subprocess.run([sys.executable, "-m", "pip", "uninstall", "-y", "-q", "lrmzero-pyramid-test"],
-                   capture_output=True)
+    yield from pip_installed(pkg, "lrmzero-pyramid-test")
 
 
 @pytest.mark.slow
@@ -97,12 +101,7 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "lrmzero-extra-shap
 
 @pytest.fixture(scope="module")
 def example_installed():
-    pip = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", str(EXAMPLE)]
-    res = subprocess.run(pip, capture_output=True, text=True)
-    assert res.returncode == 0, res.stderr
-    yield
-    subprocess.run([sys.executable, "-m", "pip", "uninstall", "-y", "-q", "lrmzero-extra-shapes"],
-                   capture_output=True)
+    yield from pip_installed(EXAMPLE, "lrmzero-extra-shapes")
 
 
 @pytest.mark.slow
