@@ -39,7 +39,10 @@ class PerceptualLoss(nn.Module):
         if "state_dict" in state:
             state = state["state_dict"]
         feats = {k[len("features."):]: v for k, v in state.items() if k.startswith("features.")}
-        missing, _ = self.features.load_state_dict(feats, strict=False)
+        try:
+            missing, _ = self.features.load_state_dict(feats, strict=False)
+        except RuntimeError as exc:
+            raise ValueError(f"{weights_path}: not a VGG-19 state dict ({str(exc).splitlines()[-1].strip()})") from None
         if missing:
             raise ValueError(f"{weights_path}: not a VGG-19 state dict (missing {missing[0]})")
         self.features.requires_grad_(False).eval()

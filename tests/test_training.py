@@ -229,3 +229,29 @@ def test_ssim_matches_scikit_image():
                                     sigma=1.5, use_sample_covariance=False)
     # scikit-image averages over the full image with reflected borders; we use the valid region
     assert abs(ours - ref) < 0.01
+
+
+def test_perceptual_loss_from_a_local_vgg_file(tmp_path, caplog):
+    from lrmzero.perceptual import PerceptualLoss, vgg19_features
+
+    torch.manual_seed(0)
+    state = {f"features.{k}": v for k, v in vgg19_features().state_dict().items()}
+    torch.save(state, tmp_path / "vgg19.pth")
+    loss = PerceptualLoss(str(tmp_path / "vgg19.pth"))
+    a = torch.rand(2, 3, 32, 32)
+    assert float(loss(a, a)) == 0.0
+    assert float(loss(a, torch.rand(2, 3, 32, 32))) > 0.0
+    assert not any(p.requires_grad for p in loss.parameters())
+    # the training module switches the term on with a file and says so without one
+    from dataclasses import asdict
+
+    from lrmzero.training import ReconstructionModule
+
+    with_file = ReconstructionModule(asdict(tiny([f"loss.vgg_weights={tmp_path / 'vgg19.pth'}"])))
+    assert with_file.perceptual is not None
+    with caplog.at_level(logging.WARNING, logger="lrmzero"):
+        without = ReconstructionModule(asdict(tiny()))
+    assert without.perceptual is None and "perceptual loss is off" in caplog.text
+    with pytest.raises(ValueError, match="not a VGG-19 state dict"):
+        torch.save({"features.0.weight": torch.zeros(1)}, tmp_path / "bad.pth")
+        PerceptualLoss(str(tmp_path / "bad.pth"))
