@@ -182,6 +182,8 @@ def generate_dataset(
     if workers < 1:
         raise ConfigError(f"--workers: got {workers}; allowed: >= 1")
     out = str(out)
+    if inputs is None:
+        ObjectBuilder(run, get_registries())  # components that refuse their config fail before any output
     writer = DatasetWriter(out)
     writer.prepare({"seed": seed, "config_hash": run.hash()}, config_yaml(run))
     indices = shard_indices(num_objects, shard)

@@ -96,3 +96,10 @@ def test_cli_bad_input_one_line_no_output(tmp_path, args, pattern):
     assert "Traceback" not in res.stderr
     if "--workers" not in args:
         assert not out.exists(), "bad config must fail before any work starts"
+
+
+def test_component_that_refuses_its_config_fails_before_output(tmp_path):
+    res = run_cli("generate", "--out", str(tmp_path / "x"), "--num-objects", "1", "--seed", "0",
+                  "--config", "demo", "textures.blend.sources=[nope]")
+    assert res.returncode == 2 and "textures.blend.sources" in res.stderr
+    assert not (tmp_path / "x").exists()

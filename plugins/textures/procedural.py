@@ -8,7 +8,7 @@ import numpy as np
 from PIL import Image
 from scipy.spatial import cKDTree
 
-from lrmzero import param
+from lrmzero import ConfigError, param
 from lrmzero.components import TextureSource
 from lrmzero.plugins.textures.noise import (
     apply_lut,
@@ -177,7 +177,7 @@ class Blend(TextureSource):
         known = {cls.name: cls for cls in (Fbm, Cellular, Stripes, Checker, Gradient)}
         unknown = [s for s in self.cfg.sources if s not in known]
         if unknown or not self.cfg.sources:
-            raise ValueError(
+            raise ConfigError(
                 f"textures.blend.sources: got {self.cfg.sources!r}; allowed: a non-empty list of "
                 f"{', '.join(known)}"
             )
