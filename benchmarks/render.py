@@ -7,6 +7,7 @@ Usage: python benchmarks/render.py [--objects N] [--views 32] [--resolutions 256
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import tempfile
 import time
@@ -32,8 +33,6 @@ def bench(renderer: str, resolution: int, args) -> None:
         for i in range(args.objects):
             job(i)
             meta = job.writer.object_dir(job.object_id(i)) / "meta.json"
-            import json
-
             for k, v in json.loads(meta.read_text())["timings"].items():
                 stages.setdefault(k.split(".")[0] if k.startswith("augment") else k, []).append(v)
         total = time.perf_counter() - start

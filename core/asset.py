@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,9 +50,3 @@ def encode_glb(asset: Asset, texture_format: str = "jpeg", quality: int = 95) ->
     so ``trimesh.load(path, force="mesh")`` returns exactly the positions the cameras see."""
     mesh = asset.to_trimesh(texture_format, quality)
     return trimesh.exchange.gltf.export_glb(trimesh.Scene(mesh), include_normals=False)
-
-
-def load_glb(data: bytes | str) -> trimesh.Trimesh:
-    """Read a GLB (bytes or path) back as one mesh."""
-    src = io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else data
-    return trimesh.load(src, file_type="glb", force="mesh")

@@ -64,8 +64,12 @@ class Cameras:
         uv = np.einsum("vij,vnj->vni", self.K, cam)
         return uv[..., :2] / z[..., None], z
 
-    def subset(self, index) -> "Cameras":
-        return Cameras(self.c2w[index], self.K[index], self.width, self.height)
+    def resized(self, width: int, height: int) -> "Cameras":
+        """The same cameras for images resampled to ``width x height`` (intrinsics scaled)."""
+        K = self.K.copy()
+        K[:, 0] *= width / self.width
+        K[:, 1] *= height / self.height
+        return Cameras(self.c2w, K, width, height)
 
 
 def intrinsics_from_fov(width: int, height: int, fov_x_deg: float) -> np.ndarray:

@@ -96,9 +96,7 @@ class ObjectViews(torch.utils.data.Dataset):
         s = self.select
         cams, paths = read_opencv_cameras(folder / "opencv_cameras.json")
         inputs, targets = self.choose(len(cams), index, epoch)
-        scale = s.resolution / cams.width
-        K = cams.K.copy()
-        K[:, :2] *= np.array([scale, s.resolution / cams.height])[None, :, None]
+        K = cams.resized(s.resolution, s.resolution).K
 
         def views(ids):
             missing = [paths[i] for i in ids if not (folder / paths[i]).is_file()]

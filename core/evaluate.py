@@ -14,7 +14,7 @@ import torch
 from lrmzero.data import ObjectViews, ViewSelection, collate, find_objects
 from lrmzero.errors import ConfigError
 from lrmzero.metrics import LPIPS, psnr, ssim
-from lrmzero.model_io import load_checkpoint, make_rasterizer, render_gaussians
+from lrmzero.model_io import load_checkpoint, rasterizer_for, render_gaussians
 from lrmzero.plugin_manager import get_registries
 
 log = logging.getLogger("lrmzero")
@@ -44,8 +44,7 @@ def evaluate(checkpoint: str, data: str, views_in: int | None = None, resolution
     objects = objects[:max_objects] if max_objects else objects
     select = ViewSelection(views_in, views_in, resolution, tuple(d["background"]))
     dataset = ObjectViews(objects, select, holdout=True)
-    rasterizer = make_rasterizer(train.get("rasterizer", "auto"), train.get("rasterizers", {}), registries,
-                                 torch.device(device))
+    rasterizer = rasterizer_for(train, registries, torch.device(device))
     lpips = LPIPS(lpips_weights)
     background = torch.tensor(d["background"], dtype=torch.float32)
     rows = []

@@ -68,13 +68,14 @@ def shard_indices(num_objects: int, shard: tuple[int, int]) -> list[int]:
 class ObjectJob:
     """Builds (or loads, given ``inputs``) and writes one object; one instance per worker process."""
 
-    def __init__(self, run: RunConfig, seed: int, out: str, inputs: list[str] | None = None) -> None:
+    def __init__(self, run: RunConfig, seed: int, out: str, inputs: list[str] | None = None,
+                 builder: ObjectBuilder | None = None) -> None:
         self.run = run
         self.seed = seed
         self.inputs = inputs
         self._input_ids = None if inputs is None else input_object_ids(inputs)
         registries = get_registries()
-        self.builder = ObjectBuilder(run, registries)
+        self.builder = builder or ObjectBuilder(run, registries)
         self.renderer = RenderStage(run, registries) if run.generate.render.enabled else None
         self.writer = DatasetWriter(out)
 
@@ -182,8 +183,8 @@ def generate_dataset(
     if workers < 1:
         raise ConfigError(f"--workers: got {workers}; allowed: >= 1")
     out = str(out)
-    if inputs is None:
-        ObjectBuilder(run, get_registries())  # components that refuse their config fail before any output
+    # components that refuse their config fail here, before any output
+    builder = ObjectBuilder(run, get_registries()) if inputs is None else None
     writer = DatasetWriter(out)
     writer.prepare({"seed": seed, "config_hash": run.hash()}, config_yaml(run))
     indices = shard_indices(num_objects, shard)
@@ -233,7 +234,7 @@ def generate_dataset(
         if executor == "dask":
             _run_dask(run, seed, out, workers, todo, record, failed, scheduler, inputs)
         elif workers == 1:
-            job = ObjectJob(run, seed, out, inputs)
+            job = ObjectJob(run, seed, out, inputs, builder)
             for index in todo:
                 for attempt in range(RETRIES + 1):
                     try:

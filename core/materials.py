@@ -75,12 +75,10 @@ def bake_uvs(vertices, faces, uv, material, atlas: Atlas) -> tuple[np.ndarray, n
     Returns ``(vertices [V', 3], faces [F, 3], uv [V', 2])``.
     """
     tile = atlas.slot_tile[material]  # [F]
-    corner_vertex = faces.reshape(-1)
-    corner_tile = np.repeat(tile, 3)
-    key = corner_vertex.astype(np.int64) * (int(tile.max()) + 1) + corner_tile
+    tiles = int(tile.max()) + 1
+    key = faces.reshape(-1).astype(np.int64) * tiles + np.repeat(tile, 3)
     unique, inverse = np.unique(key, return_inverse=True)
-    src_vertex = unique // (int(tile.max()) + 1)
-    src_tile = unique % (int(tile.max()) + 1)
+    src_vertex, src_tile = unique // tiles, unique % tiles
     new_uv = atlas.remap_uv(np.clip(uv[src_vertex], 0.0, 1.0), src_tile)
     return vertices[src_vertex], inverse.reshape(-1, 3), new_uv
 

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import trimesh
-from PIL import Image
 
 from lrmzero.asset import Asset
 
@@ -68,12 +67,3 @@ def load_mesh_asset(path: str | Path, normalized_size: float = 1.8) -> Asset:
         "timings": {},
     }
     return Asset(vertices, faces, uv, np.ascontiguousarray(texture), meta)
-
-
-def read_texture_image(path: str | Path) -> np.ndarray:
-    """An image file as ``[H, W, 3]`` uint8, with an error naming the file if it is broken."""
-    try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("RGB"), np.uint8)
-    except OSError as exc:
-        raise ValueError(f"{path}: broken image ({exc})") from None

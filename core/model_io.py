@@ -27,6 +27,11 @@ def make_rasterizer(name: str, configs: dict, registries: Registries, device: to
     return registries.rasterizers.build("torch", configs.get("torch"))
 
 
+def rasterizer_for(train: dict, registries: Registries, device: torch.device):
+    """The rasterizer a training config (``train`` section of a checkpoint) names."""
+    return make_rasterizer(train.get("rasterizer", "auto"), train.get("rasterizers", {}), registries, device)
+
+
 def build_network(model_cfg: dict, registries: Registries):
     """The network of a model spec ``{"name": ..., **config}``."""
     spec = dict(model_cfg)

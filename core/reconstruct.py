@@ -11,7 +11,7 @@ from PIL import Image
 from lrmzero.cameras import intrinsics_from_fov, look_at, read_opencv_cameras
 from lrmzero.data import load_view
 from lrmzero.errors import ConfigError
-from lrmzero.model_io import load_checkpoint, make_rasterizer, render_gaussians
+from lrmzero.model_io import load_checkpoint, rasterizer_for, render_gaussians
 from lrmzero.plugin_manager import get_registries
 from lrmzero.ply import write_gaussians_ply
 from lrmzero.rays import plucker_rays
@@ -47,11 +47,8 @@ def reconstruct(checkpoint: str, images: str, cameras: str, out: str, turntable_
         else:
             raise ConfigError(f"--images: no image {p!r} under {str(folder)!r}")
     imgs = torch.from_numpy(np.stack([load_view(f, res, d["background"]) for f in files]))[None]
-    K = cams.K.copy()
-    K[:, 0] *= res / cams.width
-    K[:, 1] *= res / cams.height
     c2w = torch.from_numpy(cams.c2w).float()
-    rays = plucker_rays(c2w, torch.from_numpy(K).float(), res, res)[None]
+    rays = plucker_rays(c2w, torch.from_numpy(cams.resized(res, res).K).float(), res, res)[None]
     g = net(imgs, rays, c2w[None, :, :3, 3])
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -60,8 +57,7 @@ def reconstruct(checkpoint: str, images: str, cameras: str, out: str, turntable_
     radius = float(np.linalg.norm(cams.c2w[:, :3, 3], axis=1).mean())
     fov = float(np.degrees(2 * np.arctan(cams.width / 2 / cams.K[0, 0, 0])))
     tc2w, tK = turntable_cameras(radius, turntable_views, turntable_size, fov)
-    rasterizer = make_rasterizer(hparams["train"].get("rasterizer", "auto"), hparams["train"].get("rasterizers", {}),
-                                 registries, torch.device(device))
+    rasterizer = rasterizer_for(hparams["train"], registries, torch.device(device))
     w2c = torch.from_numpy(np.linalg.inv(tc2w)).float()[None]
     rgb, _ = render_gaussians(rasterizer, g, w2c, torch.from_numpy(tK).float()[None], turntable_size,
                               torch.tensor(d["background"], dtype=torch.float32))

@@ -8,7 +8,7 @@ import math
 import warnings
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 import pytorch_lightning as pl
@@ -17,7 +17,7 @@ from PIL import Image
 
 from lrmzero.data import ObjectViews, StepSampler, ViewSelection, collate, mixed_objects
 from lrmzero.metrics import psnr
-from lrmzero.model_io import build_network, make_rasterizer, render_gaussians
+from lrmzero.model_io import build_network, rasterizer_for, render_gaussians
 from lrmzero.perceptual import PerceptualLoss
 from lrmzero.plugin_manager import get_registries
 from lrmzero.train_config import TrainConfig
@@ -93,8 +93,7 @@ class ReconstructionModule(pl.LightningModule):
             dm.sampler.start = self.global_step * self.cfg["data"]["batch_size"]
 
     def setup(self, stage: str) -> None:
-        self.rasterizer = make_rasterizer(self.cfg["rasterizer"], self.cfg.get("rasterizers", {}),
-                                          get_registries(), self.device)
+        self.rasterizer = rasterizer_for(self.cfg, get_registries(), self.device)
 
     def forward(self, batch: dict) -> dict:
         return self.net(batch["images"], batch["rays"], batch["origins"])
@@ -215,8 +214,7 @@ def train(roots: Sequence[str], out: str | Path, cfg: TrainConfig, resume: bool 
     # Checkpoints hold the state after the step, which is what resuming needs.
     warnings.filterwarnings("ignore", message=".*ModelCheckpoint with manual optimization.*")
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
-    plain = _plain(cfg)
-    module = ReconstructionModule(plain)
+    module = ReconstructionModule(asdict(cfg))
     data = ViewsDataModule(roots, cfg)
     t = cfg.trainer
     cuda = torch.cuda.is_available() and t.accelerator in ("auto", "gpu", "cuda")
@@ -246,9 +244,5 @@ def train(roots: Sequence[str], out: str | Path, cfg: TrainConfig, resume: bool 
     if not last.is_file():  # fewer steps than checkpoint_every: still leave last.ckpt
         trainer.save_checkpoint(str(last))
     return last
-
-
-def _plain(cfg: TrainConfig) -> dict[str, Any]:
-    return asdict(cfg)
 
 

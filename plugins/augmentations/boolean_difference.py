@@ -11,6 +11,7 @@ from scipy.spatial.transform import Rotation
 
 from lrmzero import PartMesh, param
 from lrmzero.components import AugmentContext, Augmentation
+from lrmzero.mesh import weld_positions
 from lrmzero.plugins.augmentations.solids import NEW_SURFACE, from_manifold, offset_inward, to_manifold
 
 
@@ -40,7 +41,8 @@ def cut_part(
     Returns:
         (the new part or None if it is gone, one of "cut", "missed", "removed").
     """
-    solid = to_manifold(part)
+    _, group = weld_positions(part.vertices)
+    solid = to_manifold(part, group)
     cut = solid - (cutter if isinstance(cutter, m3.Manifold) else to_manifold(cutter))
     volume = solid.volume()
     if cut.is_empty() or cut.volume() <= 1e-9 * volume:
@@ -48,7 +50,7 @@ def cut_part(
     if cut.volume() >= volume * (1 - 1e-9):
         return part, "missed"
     if thickness > 0:
-        cut = cut - to_manifold(offset_inward(part, thickness))
+        cut = cut - to_manifold(offset_inward(part, thickness, group), group)
         if cut.is_empty():
             return None, "removed"
     return from_manifold(cut, part), "cut"

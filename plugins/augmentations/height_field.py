@@ -91,7 +91,6 @@ class HeightField(Augmentation):
         rim_falloff: float = param(0.3, "width of the fade at rims off the UV border, fraction of the surface size", gt=0.0, le=1.0)
 
     def apply(self, parts: list[PartMesh], rng: np.random.Generator, context: AugmentContext):
-        cfg = self.cfg
         out, records = [], []
         for index, part in enumerate(parts):
             new, surfaces = self.displace(part, rng)

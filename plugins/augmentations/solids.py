@@ -14,10 +14,12 @@ ID_BITS = 16  # face_id = surface << 16 | material
 NEW_SURFACE = (1 << 15) - 1
 
 
-def to_manifold(part: PartMesh) -> m3.Manifold:
+def to_manifold(part: PartMesh, group: np.ndarray | None = None) -> m3.Manifold:
     """A manifold3d solid of ``part``: positions welded (merge vectors) while each vertex keeps its
-    own UV, and each triangle's face_id encodes its (surface, material)."""
-    _, group = weld_positions(part.vertices)
+    own UV, and each triangle's face_id encodes its (surface, material). ``group``: the part's
+    ``weld_positions`` inverse, if already known."""
+    if group is None:
+        _, group = weld_positions(part.vertices)
     first = np.full(int(group.max()) + 1, -1)
     first[group[::-1]] = np.arange(len(group))[::-1]  # lowest vertex index of each position
     canon = first[group]
@@ -54,7 +56,8 @@ def from_manifold(solid: m3.Manifold, like: PartMesh) -> PartMesh:
     )
 
 
-def offset_inward(part: PartMesh, thickness: float) -> PartMesh:
+def offset_inward(part: PartMesh, thickness: float, group: np.ndarray | None = None) -> PartMesh:
     """The part's surface moved ``thickness`` inward along its smooth normals (same winding): the
-    inner wall of a shell. Valid while ``thickness`` is below the surface's radius of curvature."""
-    return part.copy(vertices=part.vertices - thickness * part.vertex_normals())
+    inner wall of a shell. Valid while ``thickness`` is below the surface's radius of curvature.
+    Copies of a position get one normal, so the wall welds exactly like the part (``group``)."""
+    return part.copy(vertices=part.vertices - thickness * part.vertex_normals(group))

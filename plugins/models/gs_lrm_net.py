@@ -111,9 +111,3 @@ def count_flops_per_token(width: int, layers: int, tokens: int, mlp_ratio: float
     dense = 2 * (4 * width * width + 2 * mlp_ratio * width * width)
     attn = 2 * 2 * tokens * width
     return layers * (dense + attn)
-
-
-def num_parameters(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
-
-
