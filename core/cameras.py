@@ -160,27 +160,47 @@ def read_opencv_cameras(path: str | Path) -> tuple[Cameras, list[str]]:
     try:
         data = json.loads(path.read_text())
         frames = data["frames"]
-    except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
         raise ValueError(f"{path}: not a readable opencv_cameras.json ({exc})") from None
+    if not isinstance(frames, list) or not all(isinstance(fr, dict) for fr in frames):
+        raise ValueError(f"{path}: \"frames\" is {type(frames).__name__}; allowed: a list of frame objects")
     if not frames:
         raise ValueError(f"{path}: no frames")
     c2w, K, paths = [], [], []
-    w, h = int(frames[0]["w"]), int(frames[0]["h"])
+    try:
+        w, h = _positive_int(frames[0]["w"]), _positive_int(frames[0]["h"])
+    except KeyError as exc:
+        raise ValueError(f"{path}: frame 0 has no {exc.args[0]!r}") from None
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{path}: frame 0: {exc}") from None
     for i, fr in enumerate(frames):
         try:
-            if (int(fr["w"]), int(fr["h"])) != (w, h):
+            if (_positive_int(fr["w"]), _positive_int(fr["h"])) != (w, h):
                 raise ValueError(f"frame {i} is {fr['w']}x{fr['h']}, frame 0 is {w}x{h}")
             m = np.asarray(fr["w2c"], float)
             if m.shape != (4, 4) or not np.all(np.isfinite(m)):
                 raise ValueError(f"frame {i}: w2c must be a finite 4x4 matrix")
             R = m[:3, :3]
-            if not np.allclose(R @ R.T, np.eye(3), atol=1e-4):
-                raise ValueError(f"frame {i}: w2c rotation is not orthonormal")
+            if not np.allclose(R @ R.T, np.eye(3), atol=1e-4) or not np.allclose(m[3], [0, 0, 0, 1]):
+                raise ValueError(f"frame {i}: w2c must be a rigid transform (orthonormal rotation, last row 0 0 0 1)")
+            intr = [fr["fx"], fr["fy"], fr["cx"], fr["cy"]]
+            if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) for v in intr) \
+                    or intr[0] <= 0 or intr[1] <= 0:
+                raise ValueError(f"frame {i}: fx, fy, cx, cy must be finite numbers with fx, fy > 0; got {intr}")
+            if not isinstance(fr["file_path"], str) or not fr["file_path"]:
+                raise ValueError(f"frame {i}: file_path must be a non-empty string; got {fr['file_path']!r}")
             c2w.append(np.linalg.inv(m))
             K.append([[fr["fx"], 0.0, fr["cx"]], [0.0, fr["fy"], fr["cy"]], [0.0, 0.0, 1.0]])
             paths.append(fr["file_path"])
         except KeyError as exc:
             raise ValueError(f"{path}: frame {i} has no {exc.args[0]!r}") from None
-        except ValueError as exc:
+        except (TypeError, ValueError) as exc:
             raise ValueError(f"{path}: {exc}") from None
     return Cameras(np.stack(c2w), np.asarray(K, float), w, h), paths
+
+
+def _positive_int(value) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) \
+            or value != int(value) or value < 1:
+        raise ValueError(f"image sizes w, h must be positive integers; got {value!r}")
+    return int(value)

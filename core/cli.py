@@ -140,10 +140,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     cfg, _ = load_train_config(args.preset, args.config, args.overrides, get_registries())
     from lrmzero.data import mixed_objects
 
-    try:
-        mixed_objects(args.data, cfg.data.weights)  # fail before any work on a bad --data
-    except (FileNotFoundError, ValueError) as exc:
-        raise ConfigError(str(exc)) from None
+    d = cfg.data  # fail before any work on a bad --data
+    mixed_objects(args.data, d.weights, min_views=max(d.input_views, d.target_views),
+                  option="data.input_views/target_views")
     from lrmzero.training import train
 
     last = train(args.data, args.out, cfg, resume=args.resume, max_steps=args.max_steps, progress=not args.quiet)
@@ -205,23 +204,52 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="lrmzero: %(message)s")
-    parser = build_parser()
-    # key=value overrides may come before, between or after options: collect the stragglers that
-    # argparse cannot place after a positional argument.
-    args, extra = parser.parse_known_args(argv)
-    stray = [e for e in extra if e.startswith("-") or "=" not in e]
-    if stray or (extra and not hasattr(args, "overrides")):
-        parser.error(f"unrecognized arguments: {' '.join(stray or extra)}")
-    if extra:
-        args.overrides = list(args.overrides) + extra
+    command = "?"
     try:
+        parser = build_parser()
+        argv = join_negative_values(list(sys.argv[1:] if argv is None else argv))
+        # key=value overrides may come before, between or after options: collect the stragglers that
+        # argparse cannot place after a positional argument.
+        args, extra = parser.parse_known_args(argv)
+        command = args.command
+        stray = [e for e in extra if e.startswith("-") or "=" not in e]
+        if stray or (extra and not hasattr(args, "overrides")):
+            parser.error(f"unrecognized arguments: {' '.join(stray or extra)}")
+        if extra:
+            args.overrides = list(args.overrides) + extra
         commands = {"generate": cmd_generate, "render": cmd_render, "gallery": cmd_gallery,
                     "train": cmd_train, "eval": cmd_eval, "reconstruct": cmd_reconstruct,
                     "plugins": cmd_plugins}
         return commands[args.command](args)
     except LrmzeroError as exc:
-        print(f"lrmzero {args.command}: error: {exc}", file=sys.stderr)
+        print(f"lrmzero {command}: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"lrmzero {command}: interrupted; finished work is kept, run the same command to resume",
+              file=sys.stderr)
+        return 130
+    except OSError as exc:  # a full disk, a read-only or vanished folder: the system's words, one line
+        where = f": {exc.filename!r}" if exc.filename else ""
+        print(f"lrmzero {command}: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 2
+
+
+VALUE_OPTIONS_THAT_MAY_LOOK_NEGATIVE = ("--shard",)
+
+
+def join_negative_values(argv: list[str]) -> list[str]:
+    """``--shard -1/2`` -> ``--shard=-1/2``: argparse reads a value starting with ``-`` as an option
+    and would print its usage instead of our message about the value."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        if argv[i] in VALUE_OPTIONS_THAT_MAY_LOOK_NEGATIVE and i + 1 < len(argv) and argv[i + 1].startswith("-"):
+            out.append(f"{argv[i]}={argv[i + 1]}")
+            i += 2
+        else:
+            out.append(argv[i])
+            i += 1
+    return out
 
 
 if __name__ == "__main__":

@@ -21,13 +21,14 @@ import json
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Dict, Optional, Sequence
+import typing
+from typing import Any, Dict, List, Optional, Sequence
 
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from lrmzero.errors import ConfigError, PluginError
-from lrmzero.params import check_params, param
+from lrmzero.params import check_params, check_references, param
 from lrmzero.registry import Registries
 
 DEFAULT_CONFIG = "zeroverse"
@@ -35,14 +36,14 @@ DEFAULT_CONFIG = "zeroverse"
 
 @dataclass
 class ShapeConfig:
-    primitives: list = param(
-        ["cube", "sphere", "cylinder", "cone", "torus"], "primitive kinds drawn for the parts"
+    primitives: List[str] = param(
+        ["cube", "sphere", "cylinder", "cone", "torus"], "primitive kinds drawn for the parts", nonempty=True
     )
-    primitive_weights: Optional[list] = param(
+    primitive_weights: Optional[List[float]] = param(
         None, "relative weight of each kind in `primitives` (null: uniform)", ge=0.0
     )
-    count_weights: list = param(
-        [5, 5, 5, 4, 4, 3, 2, 1, 1], "relative weight of 1, 2, ... parts per object", ge=0.0
+    count_weights: List[float] = param(
+        [5, 5, 5, 4, 4, 3, 2, 1, 1], "relative weight of 1, 2, ... parts per object", ge=0.0, nonempty=True
     )
     half_axis_min: float = param(0.25, "smallest half-axis of a part", gt=0.0)
     half_axis_max: float = param(2.0, "largest half-axis of a part", gt=0.0)
@@ -58,10 +59,10 @@ class ShapeConfig:
 
 @dataclass
 class MaterialsConfig:
-    sources: list = param(
-        ["fbm", "cellular", "stripes", "checker", "gradient", "blend"], "texture sources drawn"
+    sources: List[str] = param(
+        ["fbm", "cellular", "stripes", "checker", "gradient", "blend"], "texture sources drawn", nonempty=True
     )
-    source_weights: Optional[list] = param(
+    source_weights: Optional[List[float]] = param(
         None, "relative weight of each source in `sources` (null: uniform)", ge=0.0
     )
     sampling: str = param(
@@ -75,7 +76,7 @@ class MaterialsConfig:
 
 @dataclass
 class AugmentConfig:
-    apply: list = param([], "augmentations applied to each object, in order")
+    apply: List[str] = param([], "augmentations applied to each object, in order")
 
 
 @dataclass
@@ -86,7 +87,7 @@ class RenderConfig:
     views: int = param(32, "views per object", ge=1, le=1024)
     resolution: int = param(512, "image width and height in pixels", ge=8, le=4096)
     shading: str = param("ao", "unlit, lambert, or ao (albedo x ambient occlusion)", choices=["unlit", "lambert", "ao"])
-    background: list = param([1.0, 1.0, 1.0], "RGB written where alpha is 0", ge=0.0, le=1.0)
+    background: List[float] = param([1.0, 1.0, 1.0], "RGB written where alpha is 0", ge=0.0, le=1.0)
     ao_rays: int = param(12, "rays per vertex when baking ambient occlusion", ge=1, le=1024)
     ao_distance: float = param(0.5, "occluders farther than this do not darken", gt=0.0)
     depth_format: str = param("png16", "png16: 16-bit PNG in units of depth_scale; npz: float32", choices=["png16", "npz"])
@@ -152,13 +153,81 @@ def _load_yaml(source: str | Path) -> DictConfig:
             f"--config: {str(source)!r} is neither a file nor a packaged config; packaged configs: "
             f"{', '.join(packaged_configs())}"
         )
+    return load_yaml_file(path)
+
+
+def load_yaml_file(path: str | Path, option: str = "--config") -> DictConfig:
+    """A YAML file holding a mapping, as a DictConfig; the one loader every command uses.
+
+    Raises:
+        ConfigError: naming the option and file, with the parser's whole message on one line
+            (e.g. ``found duplicate key views ... line 4``).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{option}: {str(path)!r} is not a file")
     try:
         loaded = OmegaConf.load(path)
-    except Exception as exc:  # noqa: BLE001 - YAML errors come in many types
-        raise ConfigError(f"--config: {str(path)!r} is not valid YAML: {str(exc).splitlines()[0]}")
+    except Exception as exc:  # noqa: BLE001 - YAML and OmegaConf errors come in many types
+        raise ConfigError(f"{option}: {str(path)!r} is not valid YAML: {one_line(str(exc))}") from None
     if not isinstance(loaded, DictConfig):
-        raise ConfigError(f"--config: {str(path)!r} must hold a mapping at the top level")
+        raise ConfigError(
+            f"{option}: {str(path)!r} holds a list; allowed: a mapping of "
+            "config sections at the top level"
+        )
     return loaded
+
+
+def one_line(text: str) -> str:
+    """A multi-line message (YAML errors, for instance) folded into one line."""
+    return " ".join(text.split())
+
+
+def parse_overrides(overrides: Sequence[str], example: str) -> DictConfig:
+    """``key=value`` strings as a DictConfig layer.
+
+    Raises:
+        ConfigError: naming the first override that is not ``key=value``.
+    """
+    bad = [o for o in overrides if "=" not in o or o.startswith("=")]
+    if bad:
+        raise ConfigError(f"override {bad[0]!r}: expected key=value, e.g. {example}")
+    try:
+        return OmegaConf.from_dotlist(list(overrides))
+    except OmegaConfBaseException as exc:
+        raise ConfigError(f"overrides: {one_line(str(exc))}") from None
+
+
+def check_layer_shape(layer: Any, schema: type, prefix: str = "") -> None:
+    """Refuse a scalar or list where ``schema`` has a section (a dataclass or a mapping of plugin
+    parameters) before OmegaConf merges it, which would only say "Merge error".
+
+    Raises:
+        ConfigError: naming the key, the value and the keys that section allows.
+    """
+    if not isinstance(layer, DictConfig):
+        return
+    hints = typing.get_type_hints(schema)
+    for f in dataclasses.fields(schema):
+        if f.name not in layer:
+            continue
+        value = layer._get_node(f.name)
+        key = f"{prefix}{f.name}"
+        hint = hints[f.name]
+        is_section = dataclasses.is_dataclass(hint)
+        is_mapping = typing.get_origin(hint) in (dict, Dict) or hint in (dict, Dict)
+        if not (is_section or is_mapping) or OmegaConf.is_missing(layer, f.name):
+            continue
+        if value is None or (not isinstance(value, DictConfig)) or value._is_none():
+            if value is not None and not isinstance(value, DictConfig):
+                shown = OmegaConf.to_container(value) if OmegaConf.is_list(value) else value._value()
+            else:
+                shown = None
+            allowed = (f"a mapping with keys {', '.join(x.name for x in dataclasses.fields(hint))}"
+                       if is_section else "a mapping of component name -> parameters")
+            raise ConfigError(f"{key}: got {shown!r}; allowed: {allowed}")
+        if is_section:
+            check_layer_shape(value, hint, key + ".")
 
 
 def load_config(
@@ -178,13 +247,9 @@ def load_config(
     layers = [_load_yaml(DEFAULT_CONFIG)]
     if config is not None:
         layers.append(_load_yaml(config))
-    bad = [o for o in overrides if "=" not in o or o.startswith("=")]
-    if bad:
-        raise ConfigError(f"override {bad[0]!r}: expected key=value, e.g. shape.half_axis_max=1.5")
-    try:
-        layers.append(OmegaConf.from_dotlist(list(overrides)))
-    except OmegaConfBaseException as exc:
-        raise ConfigError(f"overrides: {str(exc).splitlines()[0]}") from None
+    layers.append(parse_overrides(overrides, "shape.half_axis_max=1.5"))
+    for layer in layers:
+        check_layer_shape(layer, GenerateConfig)
     schema = OmegaConf.structured(GenerateConfig)
     try:
         merged = OmegaConf.merge(schema, *layers)
@@ -247,6 +312,7 @@ def validate(gen: GenerateConfig, registries: Registries) -> RunConfig:
                     f"{kind}.{name}: got {values!r}; allowed: a mapping of that plugin's parameters"
                 )
             components[kind][name] = registry.make_config(name, values, f"{kind}.{name}")
+            check_references(components[kind][name], f"{kind}.{name}", registries)
     return RunConfig(gen, components)
 
 

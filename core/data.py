@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ from PIL import Image
 
 from lrmzero.cameras import read_opencv_cameras
 from lrmzero.dataset import DONE_MARKER
+from lrmzero.errors import ConfigError
 from lrmzero.rays import plucker_rays
 
 log = logging.getLogger("lrmzero")
@@ -22,16 +24,70 @@ def find_objects(root: str | Path) -> list[Path]:
     """Finished object folders of a dataset (sorted), those with cameras and views."""
     root = Path(root)
     if not root.is_dir():
-        raise FileNotFoundError(f"--data: {str(root)!r} is not a folder")
+        raise ConfigError(f"--data: {str(root)!r} is not a folder")
     return sorted(p for p in root.iterdir()
                   if p.is_dir() and (p / DONE_MARKER).is_file() and (p / "opencv_cameras.json").is_file())
 
 
+def view_count(folder: Path) -> int | None:
+    """Frames in ``folder/opencv_cameras.json``, or None if the file cannot be read."""
+    try:
+        frames = json.loads((folder / "opencv_cameras.json").read_text()).get("frames")
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError):
+        return None
+    return len(frames) if isinstance(frames, list) else None
+
+
+def objects_with_views(objects: Sequence[Path], needed: int, where: str, option: str) -> list[Path]:
+    """The objects that have at least ``needed`` views; a warning counts those left out.
+
+    Raises:
+        ConfigError: when no object has enough views (naming ``where`` and the counts found), so a
+            run never starts on data it cannot use.
+    """
+    counts = [view_count(o) for o in objects]
+    usable = [o for o, n in zip(objects, counts) if n is not None and n >= needed]
+    if not usable:
+        found = sorted({n for n in counts if n is not None})
+        unreadable = sum(n is None for n in counts)
+        raise ConfigError(
+            f"--data: no object of {where} has the {needed} views that {option} needs "
+            f"(view counts found: {found or 'none'}; unreadable cameras: {unreadable} of {len(objects)})"
+        )
+    if len(usable) < len(objects):
+        log.warning("--data %s: %d of %d objects have fewer than %d views (or unreadable cameras) and "
+                    "are left out", where, len(objects) - len(usable), len(objects), needed)
+    return usable
+
+
+def view_path(folder: Path, file_path: str) -> Path:
+    """``folder / file_path``, refused when ``file_path`` is absolute or leads outside ``folder``
+    (a crafted ``opencv_cameras.json`` must not make the loader read other files).
+
+    Raises:
+        ValueError: naming the path.
+    """
+    rel = Path(file_path)
+    path = folder / rel
+    if rel.is_absolute() or ".." in rel.parts or not path.resolve().is_relative_to(folder.resolve()):
+        raise ValueError(f"file_path {file_path!r} leads outside the object folder {str(folder)!r}")
+    return path
+
+
 def load_view(path: Path, size: int, background: Sequence[float]) -> np.ndarray:
-    """An RGBA view resized to ``size`` and composited over ``background``: ``[3, S, S]`` float32."""
-    with Image.open(path) as im:
-        im.load()
-        rgba = im.convert("RGBA")
+    """An RGBA view resized to ``size`` and composited over ``background``: ``[3, S, S]`` float32.
+
+    Raises:
+        ValueError: for a non-square view (it would be squashed) or an image that cannot be decoded.
+    """
+    try:
+        with Image.open(path) as im:
+            im.load()
+            rgba = im.convert("RGBA")
+    except (OSError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise ValueError(f"{path}: cannot be decoded as an image ({' '.join(str(exc).split())})") from None
+    if rgba.size[0] != rgba.size[1]:
+        raise ValueError(f"{path}: the view is {rgba.size[0]}x{rgba.size[1]}; allowed: square views")
     if rgba.size != (size, size):
         rgba = rgba.resize((size, size), Image.BOX if rgba.size[0] > size else Image.BILINEAR)
     a = np.asarray(rgba, np.float32) / 255.0
@@ -63,14 +119,17 @@ class ObjectViews(torch.utils.data.Dataset):
         self.select = select
         self.seed = seed
         self.holdout = holdout
+        self._warned: set[Path] = set()
 
     def __len__(self) -> int:
         return len(self.objects)
 
     def choose(self, num_views: int, index: int, epoch: int) -> tuple[np.ndarray, np.ndarray]:
         s = self.select
-        if num_views < s.input_views:
-            raise ValueError(f"has {num_views} views, fewer than data.input_views={s.input_views}")
+        needed = s.input_views + 1 if self.holdout else max(s.input_views, s.target_views)
+        if num_views < needed:
+            raise ValueError(f"has {num_views} views, fewer than the {needed} needed "
+                             f"(input_views={s.input_views}, target_views={s.target_views})")
         if self.holdout or s.fixed:
             inputs = np.linspace(0, num_views, s.input_views, endpoint=False).astype(int)
             rest = np.setdiff1d(np.arange(num_views), inputs)
@@ -89,7 +148,9 @@ class ObjectViews(torch.utils.data.Dataset):
         try:
             return self.load(folder, index, epoch)
         except (OSError, ValueError, KeyError) as exc:
-            log.warning("skipping object %s: %s", folder, exc)
+            if folder not in self._warned:  # once per object and process: a broken set must not flood the log
+                self._warned.add(folder)
+                log.warning("skipping object %s: %s", folder, exc)
             return None
 
     def load(self, folder: Path, index: int, epoch: int) -> dict[str, Any]:
@@ -98,11 +159,15 @@ class ObjectViews(torch.utils.data.Dataset):
         inputs, targets = self.choose(len(cams), index, epoch)
         K = cams.resized(s.resolution, s.resolution).K
 
+        if cams.width != cams.height:
+            raise ValueError(f"views are {cams.width}x{cams.height}; allowed: square views")
+
         def views(ids):
-            missing = [paths[i] for i in ids if not (folder / paths[i]).is_file()]
+            files = [view_path(folder, paths[i]) for i in ids]
+            missing = [f for f in files if not f.is_file()]
             if missing:
                 raise ValueError(f"missing view {missing[0]}")
-            return torch.from_numpy(np.stack([load_view(folder / paths[i], s.resolution, s.background) for i in ids]))
+            return torch.from_numpy(np.stack([load_view(f, s.resolution, s.background) for f in files]))
 
         c2w = torch.from_numpy(cams.c2w).float()
         Kt = torch.from_numpy(K).float()
@@ -162,17 +227,28 @@ class StepSampler(torch.utils.data.Sampler):
             yield int(self.order(epoch)[p % self.size]), epoch
 
 
-def mixed_objects(roots: Sequence[str | Path], weights: Sequence[float] | None) -> tuple[list[Path], np.ndarray | None]:
-    """All objects of several dataset roots, and per-object sampling weights so that root r is
-    drawn with probability weights[r] (None: every object equally)."""
-    per_root = [find_objects(r) for r in roots]
-    for root, objs in zip(roots, per_root):
+def mixed_objects(roots: Sequence[str | Path], weights: Sequence[float] | None,
+                  min_views: int = 1, option: str = "data.input_views") -> tuple[list[Path], np.ndarray | None]:
+    """All objects of several dataset roots with at least ``min_views`` views, and per-object
+    sampling weights so that root r is drawn with probability weights[r] (None: every object equally).
+
+    Raises:
+        ConfigError: a root that is not a folder, holds no rendered objects or none with enough views,
+            or a weight count that does not match the roots.
+    """
+    per_root = []
+    for root in roots:
+        objs = find_objects(root)
         if not objs:
-            raise FileNotFoundError(f"--data: {str(root)!r} holds no rendered objects")
+            raise ConfigError(f"--data: {str(root)!r} holds no rendered objects")
+        per_root.append(objects_with_views(objs, min_views, repr(str(root)), option))
     objects = [o for objs in per_root for o in objs]
     if weights is None:
         return objects, None
     if len(weights) != len(roots):
-        raise ValueError(f"data.weights: got {len(weights)} weights for {len(roots)} --data roots")
+        raise ConfigError(f"data.weights: got {len(weights)} weights for {len(roots)} --data roots; "
+                          "allowed: one weight per --data")
+    if sum(weights) <= 0:
+        raise ConfigError(f"data.weights: got {list(weights)}; allowed: non-negative numbers with a positive sum")
     w = np.concatenate([np.full(len(objs), wt / len(objs)) for objs, wt in zip(per_root, weights)])
     return objects, w

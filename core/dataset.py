@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -17,6 +19,31 @@ DONE_MARKER = "meta.json"  # written last inside the temp folder; a folder with 
 TMP_PREFIX = ".tmp-"
 
 
+_SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
+
+
+def check_object_id(object_id: str) -> str:
+    """``object_id`` if it is a safe folder name: letters, digits, ``.``, ``_``, ``-``; starting with
+    a letter or digit (never ``.``, ``..``, a hidden name or a path with separators).
+
+    Raises:
+        ValueError: naming the id and what is allowed.
+    """
+    if not isinstance(object_id, str) or not _SAFE_ID.fullmatch(object_id):
+        raise ValueError(
+            f"object id {object_id!r} is not a safe folder name; allowed: 1-200 letters, digits, '.', "
+            "'_' or '-', starting with a letter or digit"
+        )
+    return object_id
+
+
+def safe_object_id(name: str, fallback: str) -> str:
+    """A safe object id made from ``name`` (e.g. a mesh file's stem): other characters become
+    ``_`` and leading dots, underscores and dashes are dropped; ``fallback`` if nothing is left."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]", "_", name).lstrip("._-")[:200]
+    return cleaned if cleaned else fallback
+
+
 class DatasetWriter:
     """Writes ``<root>/<object_id>/`` folders atomically and appends to ``<root>/manifest.jsonl``.
 
@@ -28,12 +55,21 @@ class DatasetWriter:
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
 
+    def check_writable(self) -> None:
+        """Refuse an ``--out`` that is a file or cannot be written, before any work starts."""
+        check_output_folder(self.root, "--out")
+
     def prepare(self, identity: dict[str, Any], config_yaml: str) -> None:
         """Create the folder, or check that it holds the same run (seed and config hash)."""
+        self.check_writable()
         self.root.mkdir(parents=True, exist_ok=True)
         run_file = self.root / RUN_FILE
         if run_file.exists():
-            existing = json.loads(run_file.read_text())
+            try:
+                existing = json.loads(run_file.read_text())
+            except (OSError, ValueError) as exc:
+                raise ConfigError(f"--out: {str(run_file)!r} cannot be read ({exc}); use another --out "
+                                  "or delete that file") from None
             for key, value in identity.items():
                 if existing.get(key) != value:
                     raise ConfigError(
@@ -45,7 +81,7 @@ class DatasetWriter:
             write_atomic(self.root / "config.yaml", config_yaml.encode())
 
     def object_dir(self, object_id: str) -> Path:
-        return self.root / object_id
+        return self.root / check_object_id(object_id)
 
     def is_done(self, object_id: str) -> bool:
         return (self.root / object_id / DONE_MARKER).is_file()
@@ -61,7 +97,15 @@ class DatasetWriter:
         return removed
 
     def write_object(self, object_id: str, files: dict[str, bytes], meta: dict[str, Any]) -> Path:
-        """Write ``files`` (relative path -> bytes) and ``meta.json`` as one atomic folder."""
+        """Write ``files`` (relative path -> bytes) and ``meta.json`` as one atomic folder.
+
+        Only ``<root>/<object_id>`` is ever replaced: ids must pass :func:`check_object_id` and
+        file paths must stay inside the object's folder.
+        """
+        final = self.object_dir(object_id)
+        for rel in files:
+            if Path(rel).is_absolute() or ".." in Path(rel).parts:
+                raise ValueError(f"object {object_id}: file path {rel!r} leaves the object folder")
         tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{object_id}-", dir=self.root))
         try:
             for rel, data in files.items():
@@ -69,9 +113,10 @@ class DatasetWriter:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(data)
             (tmp / DONE_MARKER).write_text(json.dumps(meta, indent=2, sort_keys=True))
-            final = self.object_dir(object_id)
-            if final.exists():  # an unfinished folder from an older layout: replace it
+            if final.is_dir() and not final.is_symlink():  # unfinished folder of an older layout
                 shutil.rmtree(final)
+            elif final.exists() or final.is_symlink():
+                final.unlink()
             os.rename(tmp, final)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -82,10 +127,25 @@ class DatasetWriter:
         return {r["object_id"] for r in read_manifest(self.root) if r.get("status") == "done"}
 
     def append_manifest(self, record: dict[str, Any]) -> None:
-        line = json.dumps(record, sort_keys=True) + "\n"
-        with open(self.root / MANIFEST, "a", encoding="utf-8") as f:
-            f.write(line)
-            f.flush()
+        """Append one JSON line in one ``write`` (O_APPEND: concurrent runs do not interleave).
+
+        A line torn by a crash or a full disk stays torn (readers skip it) and never swallows this
+        record: when the file does not end with a newline, the record starts on a new line.
+        """
+        line = (json.dumps(record, sort_keys=True) + "\n").encode()
+        fd = os.open(self.root / MANIFEST, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            end = os.lseek(fd, 0, os.SEEK_END)
+            if end > 0:
+                with open(self.root / MANIFEST, "rb") as f:
+                    f.seek(end - 1)
+                    if f.read(1) != b"\n":
+                        line = b"\n" + line
+            written = os.write(fd, line)
+            if written != len(line):
+                raise OSError(errno.ENOSPC, "short write (disk full?)", str(self.root / MANIFEST))
+        finally:
+            os.close(fd)
 
 
 def read_manifest(root: str | Path) -> list[dict[str, Any]]:
@@ -102,7 +162,56 @@ def read_manifest(root: str | Path) -> list[dict[str, Any]]:
     return records
 
 
-def write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temp file in the same folder (so the rename is atomic
+    on the path's own filesystem), flushed to disk first; the temp file never outlives a failure."""
+    path = Path(path)
     tmp = path.with_name(f"{TMP_PREFIX}{path.name}-{os.getpid()}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def check_output_folder(path: str | Path, option: str) -> None:
+    """Refuse an output folder that is a file, or that cannot be created or written.
+
+    Raises:
+        ConfigError: naming ``option``, the path and what is wrong.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{option}: {str(path)!r} is a file; allowed: a folder (created if missing)")
+    existing = path
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(f"{option}: {str(existing)!r} is a file, so {str(path)!r} cannot be created")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"{option}: {str(existing)!r} is not writable; allowed: a folder you can write")
+
+
+def check_output_file(path: str | Path, option: str) -> None:
+    """Refuse an output file path that is a folder or whose folder cannot be created or written,
+    before the work whose result it would hold.
+
+    Raises:
+        ConfigError: naming ``option``, the path and what is wrong.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{option}: {str(path)!r} is a folder; allowed: a file path")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise ConfigError(f"{option}: {str(path)!r} is not writable")
+    check_output_folder(path.parent if str(path.parent) else Path("."), option)
+
+
+def check_positive(value: int | None, option: str) -> None:
+    """Refuse a count option below 1 (None means "not given")."""
+    if value is not None and value < 1:
+        raise ConfigError(f"{option}: got {value}; allowed: an integer >= 1")

@@ -11,11 +11,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from lrmzero.data import ObjectViews, ViewSelection, collate, find_objects
+from lrmzero.data import ObjectViews, ViewSelection, collate, find_objects, objects_with_views
+from lrmzero.dataset import check_output_file, check_positive, write_atomic
 from lrmzero.errors import ConfigError
 from lrmzero.metrics import LPIPS, psnr, ssim
 from lrmzero.model_io import load_checkpoint, rasterizer_for, render_gaussians
 from lrmzero.plugin_manager import get_registries
+from lrmzero.train_config import check_model_resolution
 
 log = logging.getLogger("lrmzero")
 
@@ -29,19 +31,34 @@ def _mean(rows: list[dict], key: str) -> float | None:
 def evaluate(checkpoint: str, data: str, views_in: int | None = None, resolution: int | None = None,
              max_objects: int | None = None, lpips_weights: str | None = None,
              json_path: str | None = None, device: str = "cpu") -> dict[str, Any]:
+    """PSNR / SSIM / LPIPS of ``checkpoint`` on ``data``'s views that are not inputs, beside two
+    baselines; every argument, the checkpoint and the data are checked before any metric is computed.
+
+    Raises:
+        ConfigError: naming the option, file or value that is wrong.
+    """
+    for value, option in ((views_in, "--views-in"), (resolution, "--resolution"), (max_objects, "--max-objects")):
+        check_positive(value, option)
+    if json_path:
+        check_output_file(json_path, "--json")
+    if lpips_weights and not Path(lpips_weights).is_file():
+        raise ConfigError(f"--lpips-weights: {lpips_weights!r} is not a file")
     registries = get_registries()
     net, hparams = load_checkpoint(checkpoint, registries, device)
     train = hparams["train"]
     d = train["data"]
-    views_in = views_in or d["input_views"]
-    resolution = resolution or d["resolution"]
-    try:
-        objects = find_objects(data)
-    except FileNotFoundError as exc:
-        raise ConfigError(str(exc)) from None
+    views_in = d["input_views"] if views_in is None else views_in
+    resolution = d["resolution"] if resolution is None else resolution
+    model_spec = dict(hparams["model"])
+    name = model_spec.pop("name")
+    model = registries.models.build(name, model_spec, "model")
+    check_model_resolution(model, resolution, "--resolution")
+    objects = find_objects(data)
     if not objects:
         raise ConfigError(f"--data: {data!r} holds no rendered objects")
     objects = objects[:max_objects] if max_objects else objects
+    # every evaluated object needs its inputs and at least one other view as a target
+    objects = objects_with_views(objects, views_in + 1, repr(data), "--views-in (plus one target)")
     select = ViewSelection(views_in, views_in, resolution, tuple(d["background"]))
     dataset = ObjectViews(objects, select, holdout=True)
     rasterizer = rasterizer_for(train, registries, torch.device(device))
@@ -92,7 +109,7 @@ def evaluate(checkpoint: str, data: str, views_in: int | None = None, resolution
     }
     if json_path:
         Path(json_path).parent.mkdir(parents=True, exist_ok=True)
-        Path(json_path).write_text(json.dumps(result, indent=2))
+        write_atomic(Path(json_path), json.dumps(result, indent=2).encode())
     return result
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -72,14 +73,18 @@ def write_html(dataset: str | Path, out_dir: str | Path, objects: int = 50, view
              "td{vertical-align:top;padding:4px}</style>",
              f"<h1>{html.escape(str(dataset))}</h1><table>"]
     for obj in list_objects(dataset)[:objects]:
-        meta = json.loads((obj / DONE_MARKER).read_text())
-        kinds = ", ".join(p["kind"] for p in meta.get("parts", []))
-        augs = ", ".join(a["name"] for a in meta.get("augmentations", []) if a.get("applied"))
+        try:
+            meta = json.loads((obj / DONE_MARKER).read_text())
+            kinds = ", ".join(str(p["kind"]) for p in meta.get("parts", []))
+            augs = ", ".join(str(a["name"]) for a in meta.get("augmentations", []) if a.get("applied"))
+        except (OSError, ValueError, TypeError, KeyError, AttributeError):  # a damaged meta.json: no details
+            meta, kinds, augs = {}, "?", ""
         rel = Path(*([".."] * len(out_dir.relative_to(out_dir.anchor).parts))) / obj.relative_to(obj.anchor)
-        imgs = "".join(f'<img src="{html.escape(str(rel / "rgba" / p.name))}">'
+        imgs = "".join(f'<img src="{html.escape(quote((rel / "rgba" / p.name).as_posix()))}">'
                        for p in sorted((obj / "rgba").glob("*.png"))[:views])
-        parts.append(f"<tr><td><b>{obj.name}</b><br>{html.escape(kinds)}<br><i>{html.escape(augs)}</i>"
-                     f"<br>{meta.get('num_faces', '?')} faces</td><td>{imgs}</td></tr>")
+        parts.append(f"<tr><td><b>{html.escape(obj.name)}</b><br>{html.escape(kinds)}<br>"
+                     f"<i>{html.escape(augs)}</i><br>{html.escape(str(meta.get('num_faces', '?')))} faces"
+                     f"</td><td>{imgs}</td></tr>")
     parts.append("</table>")
     page = out_dir / "index.html"
     page.write_text("\n".join(parts))

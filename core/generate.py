@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing as mp
+import signal
 import sys
+import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -15,7 +18,7 @@ from tqdm import tqdm
 
 from lrmzero.asset import encode_glb
 from lrmzero.config import RunConfig, config_yaml
-from lrmzero.dataset import DatasetWriter
+from lrmzero.dataset import DatasetWriter, safe_object_id
 from lrmzero.errors import ConfigError
 from lrmzero.mesh_io import load_mesh_asset
 from lrmzero.pipeline import ObjectBuilder, object_id, object_streams
@@ -119,8 +122,10 @@ class ObjectJob:
 
 
 def input_object_ids(inputs: list[str]) -> list[str]:
-    """Folder names of input meshes: their file stems, made unique with the index where repeated."""
-    stems = [Path(p).stem for p in inputs]
+    """Folder names of input meshes: their file stems made safe (``..glb`` or ``a b.obj`` never name
+    a folder outside the dataset; see :func:`~lrmzero.dataset.safe_object_id`), made unique with
+    the index where repeated."""
+    stems = [safe_object_id(Path(p).stem, f"mesh-{i:06d}") for i, p in enumerate(inputs)]
     counts: dict[str, int] = {}
     for stem in stems:
         counts[stem] = counts.get(stem, 0) + 1
@@ -133,6 +138,9 @@ _DASK_JOBS: dict[tuple, ObjectJob] = {}
 
 def _init_worker(run: RunConfig, seed: int, out: str, inputs) -> None:
     global _JOB
+    # Ctrl-C reaches every process of the terminal's group: the parent cancels the queue and lets
+    # running objects finish; workers ignore it instead of each printing a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _JOB = ObjectJob(run, seed, out, inputs)
 
 
@@ -182,6 +190,11 @@ def generate_dataset(
         raise ConfigError(f"--num-objects: got {num_objects}; allowed: >= 0")
     if workers < 1:
         raise ConfigError(f"--workers: got {workers}; allowed: >= 1")
+    if executor == "dask":
+        try:
+            import dask.distributed  # noqa: F401 - checked before anything is written
+        except ImportError:
+            raise ConfigError("--executor dask needs the optional extra: pip install 'lrmzero[dask]'") from None
     out = str(out)
     # components that refuse their config fail here, before any output
     builder = ObjectBuilder(run, get_registries()) if inputs is None else None
@@ -260,6 +273,10 @@ def _run_pool(run, seed, out, workers, todo, record, failed, inputs) -> None:
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
                              initargs=(run, seed, out, inputs)) as pool:
         try:
+            with _sigint_ignored_by_children():
+                while queue and len(pending) < 2 * workers:
+                    index = queue.pop()
+                    pending[pool.submit(_run_in_worker, index)] = (index, 0)
             while queue or pending:
                 while queue and len(pending) < 2 * workers:
                     index = queue.pop()
@@ -277,6 +294,20 @@ def _run_pool(run, seed, out, workers, todo, record, failed, inputs) -> None:
         except KeyboardInterrupt:
             pool.shutdown(wait=False, cancel_futures=True)
             raise
+
+
+@contextlib.contextmanager
+def _sigint_ignored_by_children():
+    """Spawn worker processes with SIGINT ignored from their first instruction (an ignored signal
+    is inherited, and Python keeps it ignored), so a Ctrl-C during their imports prints nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _run_dask(run, seed, out, workers, todo, record, failed, scheduler, inputs) -> None:

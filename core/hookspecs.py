@@ -55,4 +55,9 @@ def register_rasterizers() -> list[type]:
 
 @hookspec
 def register_models() -> list[type]:
-    """Model classes: reconstruction networks trained by ``lrmzero train``."""
+    """Model classes: reconstruction networks trained by ``lrmzero train``.
+
+    A model class gives ``build_network() -> torch.nn.Module`` and may give
+    ``check_resolution(resolution: int, key: str)``, which raises
+    :class:`lrmzero.ConfigError` (naming ``key``) for an image size the network cannot take; it is
+    called when a config is loaded, before any work starts."""

@@ -60,7 +60,7 @@ class LPIPS:
                 import lpips  # type: ignore
 
                 self.model = lpips.LPIPS(net="vgg", pretrained=False, pnet_rand=True, verbose=False)
-                self.model.load_state_dict(torch.load(weights, map_location="cpu"), strict=False)
+                self.model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True), strict=False)
                 self.model.eval()
             except Exception as exc:  # noqa: BLE001
                 self.reason = f"LPIPS unavailable ({type(exc).__name__}: {exc}); reported as null"

@@ -39,18 +39,62 @@ def build_network(model_cfg: dict, registries: Registries):
     return registries.models.build(name, spec, "model").build_network()
 
 
-def load_checkpoint(path: str | Path, registries: Registries, device: str | torch.device = "cpu"):
-    """(network in eval mode, train config dict) from a checkpoint written by ``lrmzero train``."""
+def read_checkpoint(path: str | Path, option: str = "--checkpoint", mmap: bool = False) -> dict[str, Any]:
+    """The contents of a checkpoint written by ``lrmzero train``, loaded as *data only*.
+
+    ``torch.load(weights_only=True)`` refuses anything but tensors and plain containers, so a
+    crafted file cannot run code while it is read (a pickle with other objects is refused).
+
+    Raises:
+        ConfigError: naming ``option`` and the file when it is missing, empty, truncated, not a
+            checkpoint, holds objects other than data, or was not written by ``lrmzero train``.
+    """
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"--checkpoint: {str(path)!r} is not a file")
-    ckpt = torch.load(path, map_location=device, weights_only=False)
-    hparams: dict[str, Any] = ckpt.get("hyper_parameters", {})
-    if "model" not in hparams:
-        raise ConfigError(f"--checkpoint: {str(path)!r} was not written by lrmzero train")
+        raise ConfigError(f"{option}: {str(path)!r} is not a file")
+    if path.stat().st_size == 0:
+        raise ConfigError(f"{option}: {str(path)!r} is empty; allowed: a checkpoint written by lrmzero train")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+    except Exception as exc:  # noqa: BLE001 - truncated zips, foreign pickles, random bytes: all refused
+        reason = " ".join(str(exc).split())
+        if "Weights only load failed" in reason or "Unsupported global" in reason:
+            reason = "it holds objects other than tensors and plain data, which are never loaded"
+        raise ConfigError(
+            f"{option}: {str(path)!r} cannot be read as an lrmzero checkpoint ({reason[:300]})"
+        ) from None
+    hparams = ckpt.get("hyper_parameters") if isinstance(ckpt, dict) else None
+    if not isinstance(hparams, dict) or not isinstance(hparams.get("model"), dict) \
+            or not isinstance(ckpt.get("state_dict"), dict) or not isinstance(hparams.get("train"), dict) \
+            or not isinstance(hparams["model"].get("name"), str):
+        raise ConfigError(f"{option}: {str(path)!r} was not written by lrmzero train")
+    data = hparams["train"].get("data")
+    needed = ("input_views", "resolution", "background")
+    if not isinstance(data, dict) or any(k not in data for k in needed):
+        raise ConfigError(f"{option}: {str(path)!r} was not written by lrmzero train (its train.data "
+                          f"settings lack {', '.join(needed)})")
+    return ckpt
+
+
+def load_checkpoint(path: str | Path, registries: Registries, device: str | torch.device = "cpu"):
+    """(network in eval mode, train config dict) from a checkpoint written by ``lrmzero train``.
+
+    Raises:
+        ConfigError: the file is not a readable lrmzero checkpoint, or its weights do not fit the
+            network its hyper-parameters describe.
+    """
+    ckpt = read_checkpoint(path)
+    hparams: dict[str, Any] = ckpt["hyper_parameters"]
     net = build_network(hparams["model"], registries)
     state = {k[len("net."):]: v for k, v in ckpt["state_dict"].items() if k.startswith("net.")}
-    net.load_state_dict(state)
+    try:
+        net.load_state_dict(state)
+    except RuntimeError as exc:
+        first = next((line.strip() for line in str(exc).splitlines()[1:] if line.strip()), str(exc))
+        raise ConfigError(
+            f"--checkpoint: {str(path)!r}: its weights do not fit the model its hyper-parameters "
+            f"describe ({first[:300]})"
+        ) from None
     return net.to(device).eval(), hparams
 
 

@@ -1,8 +1,10 @@
-"""`param()`: a dataclass field that carries help text and an allowed range, for plugin configs."""
+"""`param()`: a dataclass field that carries help text and what values are allowed, and the one
+validation layer every config passes through (:func:`check_params`, :func:`check_references`)."""
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any, Sequence
 
 from lrmzero.errors import ConfigError
@@ -17,18 +19,25 @@ def param(
     gt: float | None = None,
     lt: float | None = None,
     choices: Sequence[Any] | None = None,
+    nonempty: bool = False,
+    names_of: str | None = None,
 ) -> Any:
-    """A dataclass field with a one-line help and bounds checked by :func:`check_params`.
+    """A dataclass field with a one-line help and the values it allows, checked by :func:`check_params`.
 
-    Mutable defaults (lists, dicts) are copied per instance.
+    Mutable defaults (lists, dicts) are copied per instance. Numbers are always required to be finite
+    (NaN and infinity are refused everywhere).
 
     Args:
         default: the default value.
         help: one line shown by ``lrmzero plugins`` and in docs/configs.md.
         ge, le, gt, lt: inclusive / exclusive bounds for numbers (applied to every element of a list).
-        choices: the allowed values.
+        choices: the allowed values (of every element of a list).
+        nonempty: a list must hold at least one element.
+        names_of: every element (or the value) must be the name of a registered component of this
+            kind (e.g. ``"primitives"``); checked by :func:`check_references` against the registries.
     """
-    metadata = {"help": help, "ge": ge, "le": le, "gt": gt, "lt": lt, "choices": choices}
+    metadata = {"help": help, "ge": ge, "le": le, "gt": gt, "lt": lt, "choices": choices,
+                "nonempty": nonempty, "names_of": names_of}
     if isinstance(default, (list, dict)):
         return dataclasses.field(default_factory=lambda: type(default)(default), metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)
@@ -38,41 +47,95 @@ def describe_bounds(meta: dict) -> str:
     """Human-readable description of a field's allowed values, e.g. ``>= 3 and <= 1000``."""
     parts = []
     if meta.get("choices") is not None:
-        return "one of " + ", ".join(repr(c) for c in meta["choices"])
+        parts.append("one of " + ", ".join(repr(c) for c in meta["choices"]))
+    if meta.get("names_of"):
+        parts.append(f"names of registered {meta['names_of']}")
     for key, sym in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
         if meta.get(key) is not None:
             parts.append(f"{sym} {meta[key]}")
+    if meta.get("nonempty"):
+        parts.append("at least one element")
     return " and ".join(parts)
 
 
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _out_of_bounds(v: float, meta: dict) -> bool:
+    return bool(
+        (meta.get("ge") is not None and v < meta["ge"])
+        or (meta.get("le") is not None and v > meta["le"])
+        or (meta.get("gt") is not None and v <= meta["gt"])
+        or (meta.get("lt") is not None and v >= meta["lt"])
+    )
+
+
+def _non_finite(value: Any) -> Any:
+    """The first NaN or infinite number inside ``value`` (nested lists and dicts), or None."""
+    if _number(value):
+        return value if not math.isfinite(value) else None
+    if isinstance(value, (list, tuple)):
+        for v in value:
+            bad = _non_finite(v)
+            if bad is not None:
+                return bad
+    if isinstance(value, dict):
+        return _non_finite(list(value.values()))
+    return None
+
+
 def check_params(cfg: Any, path: str) -> None:
-    """Check every field of dataclass instance ``cfg`` against its ``param()`` bounds.
+    """Check every field of dataclass instance ``cfg`` against what its ``param()`` allows.
+
+    Every number must be finite, whatever the field (a comparison with NaN is never out of range,
+    so range checks alone let it through). Nested dataclasses are checked too.
 
     Raises:
         ConfigError: naming ``path.field``, the value and what is allowed.
     """
+    prefix = f"{path}." if path else ""
     for f in dataclasses.fields(cfg):
-        meta = f.metadata
         value = getattr(cfg, f.name)
+        key = f"{prefix}{f.name}"
+        if dataclasses.is_dataclass(value):
+            check_params(value, key)
+            continue
+        bad = _non_finite(value)
+        if bad is not None:
+            raise ConfigError(f"{key}: got {value!r}; allowed: finite numbers (not {bad})")
+        meta = f.metadata
         if not meta:
             continue
+        if isinstance(value, (list, tuple)) and not value and meta.get("nonempty"):
+            raise ConfigError(f"{key}: got []; allowed: {describe_bounds(dict(meta))}")
         values = value if isinstance(value, (list, tuple)) else [value]
         for v in values:
             if v is None:
                 continue
-            bad = False
-            if meta.get("choices") is not None and v not in meta["choices"]:
-                bad = True
-            elif isinstance(v, (int, float)) and not isinstance(v, bool):
-                bad = (
-                    (meta.get("ge") is not None and v < meta["ge"])
-                    or (meta.get("le") is not None and v > meta["le"])
-                    or (meta.get("gt") is not None and v <= meta["gt"])
-                    or (meta.get("lt") is not None and v >= meta["lt"])
-                )
-            if bad:
+            if (meta.get("choices") is not None and v not in meta["choices"]) or (
+                _number(v) and _out_of_bounds(v, meta)
+            ):
+                raise ConfigError(f"{key}: got {value!r}; allowed: {describe_bounds(dict(meta))}")
+
+
+def check_references(cfg: Any, path: str, registries: Any) -> None:
+    """Check fields declared with ``names_of=KIND``: every name must be registered in that kind.
+
+    Raises:
+        ConfigError: naming ``path.field``, the unknown name and the known names.
+    """
+    for f in dataclasses.fields(cfg):
+        kind = f.metadata.get("names_of") if f.metadata else None
+        if not kind:
+            continue
+        value = getattr(cfg, f.name)
+        registry = registries.kind(kind)
+        for name in value if isinstance(value, (list, tuple)) else [value]:
+            if name is not None and name not in registry:
                 raise ConfigError(
-                    f"{path}.{f.name}: got {value!r}; allowed: {describe_bounds(meta)}"
+                    f"{path}.{f.name}: unknown {kind} {name!r} in {value!r}; known {kind}: "
+                    f"{', '.join(registry.names())}"
                 )
 
 

@@ -9,7 +9,8 @@ import torch
 from PIL import Image
 
 from lrmzero.cameras import intrinsics_from_fov, look_at, read_opencv_cameras
-from lrmzero.data import load_view
+from lrmzero.data import load_view, view_path
+from lrmzero.dataset import check_output_folder, check_positive
 from lrmzero.errors import ConfigError
 from lrmzero.model_io import load_checkpoint, rasterizer_for, render_gaussians
 from lrmzero.plugin_manager import get_registries
@@ -29,6 +30,14 @@ def turntable_cameras(radius: float, views: int, size: int, fov_deg: float = 50.
 @torch.no_grad()
 def reconstruct(checkpoint: str, images: str, cameras: str, out: str, turntable_views: int = 24,
                 turntable_size: int = 128, device: str = "cpu") -> dict[str, Path]:
+    """Gaussians of the object seen in ``images`` (posed by ``cameras``) written to ``out`` as
+    ``gaussians.ply``, with a turntable; arguments, checkpoint and images are all checked first.
+
+    Raises:
+        ConfigError: naming the option, file or value that is wrong; nothing is written then.
+    """
+    check_positive(turntable_views, "--turntable-views")
+    check_output_folder(out, "--out")
     registries = get_registries()
     net, hparams = load_checkpoint(checkpoint, registries, device)
     d = hparams["train"]["data"]
@@ -37,16 +46,26 @@ def reconstruct(checkpoint: str, images: str, cameras: str, out: str, turntable_
         cams, paths = read_opencv_cameras(cameras)
     except ValueError as exc:
         raise ConfigError(f"--cameras: {exc}") from None
+    if cams.width != cams.height:
+        raise ConfigError(f"--cameras: {cameras!r}: views are {cams.width}x{cams.height}; allowed: square views")
     folder = Path(images)
+    if not folder.is_dir():
+        raise ConfigError(f"--images: {images!r} is not a folder")
     files = []
     for p in paths:
-        for candidate in (folder / p, folder / Path(p).name):
-            if candidate.is_file():
-                files.append(candidate)
-                break
-        else:
+        try:
+            candidates = [view_path(folder, p)]
+        except ValueError as exc:
+            raise ConfigError(f"--cameras: {exc}") from None
+        candidates.append(folder / Path(p).name)
+        found = next((c for c in candidates if c.is_file()), None)
+        if found is None:
             raise ConfigError(f"--images: no image {p!r} under {str(folder)!r}")
-    imgs = torch.from_numpy(np.stack([load_view(f, res, d["background"]) for f in files]))[None]
+        files.append(found)
+    try:
+        imgs = torch.from_numpy(np.stack([load_view(f, res, d["background"]) for f in files]))[None]
+    except ValueError as exc:
+        raise ConfigError(f"--images: {exc}") from None
     c2w = torch.from_numpy(cams.c2w).float()
     rays = plucker_rays(c2w, torch.from_numpy(cams.resized(res, res).K).float(), res, res)[None]
     g = net(imgs, rays, c2w[None, :, :3, 3])

@@ -6,14 +6,14 @@ import dataclasses
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from lrmzero.config import _describe_for
+from lrmzero.config import _describe_for, check_layer_shape, load_yaml_file, parse_overrides
 from lrmzero.errors import ConfigError, PluginError
-from lrmzero.params import check_params, param
+from lrmzero.params import check_params, check_references, param
 from lrmzero.registry import Registries
 
 
@@ -22,17 +22,17 @@ class DataConfig:
     input_views: int = param(4, "input views per object", ge=1, le=64)
     target_views: int = param(8, "target views per object (the inputs included)", ge=1, le=128)
     resolution: int = param(64, "training image size (a multiple of the patch size)", ge=8, le=2048)
-    background: list = param([1.0, 1.0, 1.0], "RGB the views are composited over", ge=0.0, le=1.0)
+    background: List[float] = param([1.0, 1.0, 1.0], "RGB the views are composited over", ge=0.0, le=1.0)
     batch_size: int = param(2, "objects per batch (per device)", ge=1)
     num_workers: int = param(0, "data loader worker processes", ge=0)
-    weights: Optional[list] = param(None, "sampling weight of each --data root (null: by object count)", ge=0.0)
+    weights: Optional[List[float]] = param(None, "sampling weight of each --data root (null: by object count)", ge=0.0)
     fixed_views: bool = param(False, "the same input/target views every epoch (to over-fit or debug)")
 
 
 @dataclass
 class OptimConfig:
     lr: float = param(4e-4, "peak AdamW learning rate", gt=0.0)
-    betas: list = param([0.9, 0.95], "AdamW betas", ge=0.0, lt=1.0)
+    betas: List[float] = param([0.9, 0.95], "AdamW betas", ge=0.0, lt=1.0)
     weight_decay: float = param(0.05, "weight decay on >= 2-D weights only", ge=0.0)
     warmup_steps: int = param(2000, "linear warm-up steps, then cosine decay to 0", ge=0)
     max_steps: int = param(80000, "optimizer steps", ge=1)
@@ -83,28 +83,41 @@ def load_train_config(preset: str | None, config: str | Path | None, overrides: 
         raise ConfigError(f"--preset: got {preset!r}; allowed: {', '.join(known)}")
     layers = [OmegaConf.create((folder / name).read_text())]
     if config is not None:
-        if not Path(config).is_file():
-            raise ConfigError(f"--config: {str(config)!r} is not a file")
-        layers.append(OmegaConf.load(config))
-    bad = [o for o in overrides if "=" not in o]
-    if bad:
-        raise ConfigError(f"override {bad[0]!r}: expected key=value, e.g. optim.lr=1e-4")
+        layers.append(load_yaml_file(config))
+    layers.append(parse_overrides(overrides, "optim.lr=1e-4"))
+    for layer in layers:
+        check_layer_shape(layer, TrainConfig)
     try:
-        layers.append(OmegaConf.from_dotlist(list(overrides)))
         merged = OmegaConf.merge(OmegaConf.structured(TrainConfig), *layers)
         cfg: TrainConfig = OmegaConf.to_object(merged)  # type: ignore[assignment]
     except OmegaConfBaseException as exc:
         raise ConfigError(_describe_for(exc, TrainConfig)) from None
-    for section in ("data", "optim", "loss", "trainer"):
-        check_params(getattr(cfg, section), section)
     check_params(cfg, "")
+    d = cfg.data
+    if len(d.background) != 3:
+        raise ConfigError(f"data.background: got {d.background}; allowed: three numbers in [0, 1]")
+    if len(cfg.optim.betas) != 2:
+        raise ConfigError(f"optim.betas: got {cfg.optim.betas}; allowed: two numbers in [0, 1)")
+    if d.target_views < d.input_views:
+        raise ConfigError(f"data.target_views: got {d.target_views}, fewer than data.input_views "
+                          f"{d.input_views}; allowed: >= data.input_views (targets include the inputs)")
     model = dict(cfg.model)
     name = model.pop("name", "gs_lrm")
     if name not in registries.models:
         raise PluginError(f"model.name: unknown models {name!r}; known models: {', '.join(registries.models.names())}")
     model_cfg = registries.models.make_config(name, model, "model")
+    check_references(model_cfg, "model", registries)
+    check_model_resolution(registries.models.get(name).factory(model_cfg), d.resolution, "data.resolution")
     if cfg.rasterizer != "auto" and cfg.rasterizer not in registries.rasterizers:
         raise PluginError(f"rasterizer: unknown rasterizers {cfg.rasterizer!r}; known: auto, "
                           + ", ".join(registries.rasterizers.names()))
     cfg.model = {"name": name, **dataclasses.asdict(model_cfg)}
     return cfg, model_cfg
+
+
+def check_model_resolution(model: Any, resolution: int, key: str) -> None:
+    """Ask the model component whether it takes ``resolution``-pixel images (the optional
+    ``check_resolution(resolution, key)`` of the model contract), before any work starts."""
+    check = getattr(model, "check_resolution", None)
+    if check is not None:
+        check(resolution, key)

@@ -16,13 +16,20 @@ import torch
 from PIL import Image
 
 from lrmzero.data import ObjectViews, StepSampler, ViewSelection, collate, mixed_objects
+from lrmzero.errors import ConfigError, LrmzeroError
 from lrmzero.metrics import psnr
 from lrmzero.model_io import build_network, rasterizer_for, render_gaussians
 from lrmzero.perceptual import PerceptualLoss
 from lrmzero.plugin_manager import get_registries
+from lrmzero.run_folder import (AtomicCheckpointIO, ContinuingCSVLogger, check_same_model,
+                                newest_checkpoint)
 from lrmzero.train_config import TrainConfig
 
 log = logging.getLogger("lrmzero")
+
+
+class TrainingStopped(LrmzeroError):
+    """Training cannot go on: it diverged, or its data yields no usable object."""
 
 
 class ViewsDataModule(pl.LightningDataModule):
@@ -35,7 +42,8 @@ class ViewsDataModule(pl.LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         d = self.cfg.data
-        objects, weights = mixed_objects(self.roots, d.weights)
+        objects, weights = mixed_objects(self.roots, d.weights, min_views=max(d.input_views, d.target_views),
+                                         option="data.input_views/target_views")
         select = ViewSelection(d.input_views, d.target_views, d.resolution, tuple(d.background), d.fixed_views)
         self.train_set = ObjectViews(objects, select, seed=self.cfg.seed)
         # one long epoch covering the whole run (resumable by position, see StepSampler)
@@ -76,6 +84,8 @@ class ReconstructionModule(pl.LightningModule):
         self.rasterizer = None
         self.perceptual = None
         self.consecutive_skips = 0
+        self.consecutive_unusable = 0
+        self.data_roots: list[str] = []
         self.register_buffer("skipped_nonfinite", torch.zeros((), dtype=torch.long))
         self.register_buffer("skipped_spike", torch.zeros((), dtype=torch.long))
         self.register_buffer("background", torch.tensor(cfg["data"]["background"], dtype=torch.float32))
@@ -119,7 +129,16 @@ class ReconstructionModule(pl.LightningModule):
 
     def training_step(self, batch: dict | None, batch_idx: int):
         if batch is None:  # every object of the batch was broken (warned by the dataset)
+            self.consecutive_unusable += 1
+            limit = self.cfg["optim"]["max_consecutive_skips"]
+            if self.consecutive_unusable >= limit:
+                raise TrainingStopped(
+                    f"--data {', '.join(repr(r) for r in self.data_roots) or '?'}: {self.consecutive_unusable} "
+                    f"batches in a row held no usable object (see the warnings above for each object and why); "
+                    "fix or remove those objects"
+                )
             return None
+        self.consecutive_unusable = 0
         opt = self.optimizers()
         sched = self.lr_schedulers()
         loss, logs, pred = self.compute_loss(batch)
@@ -157,7 +176,7 @@ class ReconstructionModule(pl.LightningModule):
         self.consecutive_skips += 1
         limit = self.cfg["optim"]["max_consecutive_skips"]
         if self.consecutive_skips >= limit:
-            raise RuntimeError(
+            raise TrainingStopped(
                 f"training diverged: {self.consecutive_skips} steps in a row were skipped "
                 f"(non-finite loss: {int(self.skipped_nonfinite)}, gradient spikes: {int(self.skipped_spike)}); "
                 "lower optim.lr or check the data"
@@ -205,21 +224,32 @@ def train(roots: Sequence[str], out: str | Path, cfg: TrainConfig, resume: bool 
     last = ckpt_dir / "last.ckpt"
     if max_steps is not None:
         cfg.optim.max_steps = max_steps
-    if resume and not last.is_file():
-        from lrmzero.errors import ConfigError
+    from lrmzero.dataset import check_output_folder
 
-        raise ConfigError(f"--resume: {str(last)!r} does not exist")
+    check_output_folder(out, "--out")
+    resume_from, start_step = None, None
+    if resume:
+        if not ckpt_dir.is_dir():
+            raise ConfigError(f"--resume: {str(ckpt_dir)!r} does not exist; drop --resume to start a new run")
+        resume_from, start_step = newest_checkpoint(ckpt_dir)
+        from lrmzero.model_io import read_checkpoint
+
+        saved = read_checkpoint(resume_from, "--resume", mmap=True)["hyper_parameters"]
+        check_same_model(saved["model"], asdict(cfg)["model"], resume_from)
+        if resume_from != last:
+            log.warning("--resume: continuing from %s (step %d), the newest checkpoint", resume_from, start_step)
     # StepSampler resumes the data stream by position, which Lightning cannot see.
     warnings.filterwarnings("ignore", message=".*your dataloader is not resumable.*")
     # Checkpoints hold the state after the step, which is what resuming needs.
     warnings.filterwarnings("ignore", message=".*ModelCheckpoint with manual optimization.*")
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     module = ReconstructionModule(asdict(cfg))
+    module.data_roots = [str(r) for r in roots]
     data = ViewsDataModule(roots, cfg)
     t = cfg.trainer
     cuda = torch.cuda.is_available() and t.accelerator in ("auto", "gpu", "cuda")
     precision = t.precision if t.precision != "auto" else ("bf16-mixed" if cuda else "32-true")
-    loggers: list = [CSVLogger(out, name="logs", version="")]
+    loggers: list = [ContinuingCSVLogger(out, name="logs", version="", start_step=start_step)]
     try:
         from pytorch_lightning.loggers import TensorBoardLogger
 
@@ -228,21 +258,29 @@ def train(roots: Sequence[str], out: str | Path, cfg: TrainConfig, resume: bool 
         loggers.append(TensorBoardLogger(out, name="tb", version=""))
     except ImportError:
         pass
+    # enable_version_counter=False: a copied or moved run overwrites its own last.ckpt instead of
+    # writing last-v1.ckpt beside it.
     checkpoint = ModelCheckpoint(dirpath=ckpt_dir, save_last=True, every_n_train_steps=t.checkpoint_every,
-                                 save_top_k=0, save_on_train_epoch_end=True)
+                                 save_top_k=0, save_on_train_epoch_end=True, enable_version_counter=False)
     trainer = pl.Trainer(
         default_root_dir=str(out), max_steps=stop_after_steps or cfg.optim.max_steps, accelerator=t.accelerator,
         devices=t.devices, strategy=t.strategy, num_nodes=t.num_nodes, precision=precision,
         logger=loggers, callbacks=[checkpoint], log_every_n_steps=t.log_every,
         enable_progress_bar=progress, enable_model_summary=False, deterministic=False,
-        num_sanity_val_steps=0, max_epochs=-1,
+        num_sanity_val_steps=0, max_epochs=-1, plugins=[AtomicCheckpointIO()],
     )
     if cuda:
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
-    trainer.fit(module, datamodule=data, ckpt_path=str(last) if resume else None)
-    if not last.is_file():  # fewer steps than checkpoint_every: still leave last.ckpt
-        trainer.save_checkpoint(str(last))
+    trainer.fit(module, datamodule=data, ckpt_path=str(resume_from) if resume_from else None, weights_only=True)
+    if not last.is_file() or (trainer.global_step and _saved_step(last) != trainer.global_step):
+        trainer.save_checkpoint(str(last))  # fewer steps than checkpoint_every, or a stop between saves
     return last
+
+
+def _saved_step(path: Path) -> int | None:
+    from lrmzero.run_folder import checkpoint_step
+
+    return checkpoint_step(path)
 
 

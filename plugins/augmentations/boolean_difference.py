@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, List
 
 import manifold3d as m3
 import numpy as np
@@ -71,7 +71,8 @@ class BooleanDifference(Augmentation):
     @dataclass
     class Config:
         probability: float = param(0.5, "chance that an object gets a cut", ge=0.0, le=1.0)
-        cutters: list = param(["sphere", "cube", "cone", "cylinder", "torus"], "primitive kinds used as cutters")
+        cutters: List[str] = param(["sphere", "cube", "cone", "cylinder", "torus"], "primitive kinds used as cutters",
+                                    nonempty=True, names_of="primitives")
         size_min: float = param(0.3, "smallest cutter half-size (object's largest side is 1.8)", gt=0.0)
         size_max: float = param(0.6, "largest cutter half-size", gt=0.0)
         thickness_min: float = param(0.01, "thinnest wall left around the cut (0: solid cut)", ge=0.0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, List
 
 import numpy as np
 import trimesh
@@ -74,7 +74,8 @@ class Wireframe(Augmentation):
     @dataclass
     class Config:
         probability: float = param(0.3, "chance that an object gets a wireframe", ge=0.0, le=1.0)
-        kinds: list = param(["cube", "sphere", "cylinder", "cone", "torus"], "primitive kinds used as bases")
+        kinds: List[str] = param(["cube", "sphere", "cylinder", "cone", "torus"], "primitive kinds used as bases",
+                                 nonempty=True, names_of="primitives")
         size_min: float = param(0.3, "smallest half-size per axis (object's largest side is 1.8)", gt=0.0)
         size_max: float = param(0.6, "largest half-size per axis", gt=0.0)
         thickness_min: float = param(0.01, "thinnest strut diameter", gt=0.0)

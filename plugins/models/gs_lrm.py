@@ -43,8 +43,20 @@ class GSLRM(Component):
         width = self.cfg.width or width
         heads = self.cfg.heads or heads
         if width % heads:
-            raise ConfigError(f"models.gs_lrm.width: got {width}, not divisible by heads {heads}")
+            raise ConfigError(f"model.width: got {width}, not divisible by model.heads {heads}; allowed: a multiple of the heads")
         return layers, width, heads
+
+    def check_resolution(self, resolution: int, key: str) -> None:
+        """Refuse an image size the network cannot patchify, and a width/heads mismatch, before
+        any work starts (the optional ``check_resolution`` of the model contract)."""
+        self.dims()
+        p = self.cfg.patch_size
+        if resolution % p:
+            lower, upper = resolution - resolution % p, resolution - resolution % p + p
+            raise ConfigError(
+                f"{key}: got {resolution}, not a multiple of model.patch_size {p}; allowed: multiples of "
+                f"{p}, e.g. {lower or upper} or {upper}"
+            )
 
     def build_network(self):
         """The ``torch.nn.Module`` (see :class:`~lrmzero.plugins.models.gs_lrm_net.GSLRMNetwork`)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import List
 
 import numpy as np
 
@@ -80,7 +81,8 @@ class Orbit(CameraSampler):
     class Config:
         fov_deg: float = param(50.0, "horizontal field of view", gt=0.0, lt=180.0)
         radius: float = param(2.2, "camera distance", gt=0.0)
-        elevations_deg: list = param([20.0], "ring elevations above the XY plane", ge=-89.9, le=89.9)
+        elevations_deg: List[float] = param([20.0], "ring elevations above the XY plane", ge=-89.9, le=89.9,
+                                             nonempty=True)
         azimuth_start_deg: float = param(0.0, "azimuth of the first view of each ring")
         random_start: bool = param(False, "draw the first azimuth at random instead")
 

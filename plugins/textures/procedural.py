@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import List
 
 import numpy as np
 from PIL import Image
@@ -167,8 +168,9 @@ class Blend(TextureSource):
 
     @dataclass
     class Config:
-        sources: list = param(
-            ["fbm", "cellular", "stripes", "checker", "gradient"], "patterns to mix (two drawn)"
+        sources: List[str] = param(
+            ["fbm", "cellular", "stripes", "checker", "gradient"], "patterns to mix (two drawn)",
+            choices=["fbm", "cellular", "stripes", "checker", "gradient"], nonempty=True,
         )
         sharpness: float = param(6.0, "mask contrast; higher gives crisper patches", gt=0.0, le=100.0)
 

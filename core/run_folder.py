@@ -1,0 +1,144 @@
+"""A training run's folder on disk: atomic checkpoints, the newest checkpoint to resume from, and a
+metrics log that a resumed run continues instead of replacing."""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
+from pytorch_lightning.loggers import CSVLogger
+from pytorch_lightning.loggers.csv_logs import ExperimentWriter
+from pytorch_lightning.loggers.logger import rank_zero_experiment
+
+from lrmzero.dataset import TMP_PREFIX
+from lrmzero.errors import ConfigError
+from lrmzero.model_io import read_checkpoint
+
+log = logging.getLogger("lrmzero")
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Saves each checkpoint to a temp file beside its final path, flushed to disk, then renames it.
+
+    Lightning's own save goes through an fsspec transaction whose temp file lives in the system
+    temp folder, so the final step is a copy across filesystems and a full disk leaves a partial
+    ``.ckpt``. Here the old checkpoint stays intact until the new one is complete.
+    """
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options: Any | None = None) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{TMP_PREFIX}{path.name}-{os.getpid()}")
+        try:
+            with open(tmp, "wb") as f:
+                torch.save(checkpoint, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+
+
+def checkpoint_step(path: Path) -> int | None:
+    """The ``global_step`` stored in a checkpoint (memory-mapped: cheap), or None if unreadable."""
+    try:
+        step = read_checkpoint(path, mmap=True).get("global_step")
+    except ConfigError:
+        return None
+    return int(step) if isinstance(step, int) else None
+
+
+def newest_checkpoint(ckpt_dir: Path) -> tuple[Path, int]:
+    """The checkpoint of ``ckpt_dir`` with the most steps (``last.ckpt`` wins ties), and its step.
+
+    A copied or moved run, or one that Lightning versioned (``last-v1.ckpt``), resumes from where it
+    really got to; unreadable files (a partial write) are passed over with a warning.
+
+    Raises:
+        ConfigError: when the folder holds no readable checkpoint.
+    """
+    candidates = sorted(ckpt_dir.glob("*.ckpt"), key=lambda p: (p.name != "last.ckpt", p.name))
+    best: tuple[Path, int] | None = None
+    for path in candidates:
+        step = checkpoint_step(path)
+        if step is None:
+            log.warning("--resume: passing over %s: not a readable lrmzero checkpoint", path)
+            continue
+        if best is None or step > best[1]:
+            best = (path, step)
+    if best is None:
+        found = ", ".join(p.name for p in candidates) or "no .ckpt files"
+        raise ConfigError(f"--resume: {str(ckpt_dir)!r} holds no readable checkpoint ({found}); "
+                          "start a new run with another --out, or drop --resume")
+    return best
+
+
+def check_same_model(saved: dict[str, Any], current: dict[str, Any], path: Path) -> None:
+    """Refuse to resume a checkpoint whose model settings differ from this run's.
+
+    Raises:
+        ConfigError: naming the first differing key and both values.
+    """
+    for key in sorted(set(saved) | set(current)):
+        if saved.get(key) != current.get(key):
+            raise ConfigError(
+                f"--resume: {str(path)!r} was trained with model.{key}={saved.get(key)!r}, this run has "
+                f"model.{key}={current.get(key)!r}; resume with the same model settings or use a new --out"
+            )
+
+
+class _ContinuingWriter(ExperimentWriter):
+    """Keeps ``metrics.csv`` rows logged before ``start_step`` (Lightning's writer deletes the file
+    when its folder is not empty); rows at or after it are dropped, since the resumed run logs
+    those steps again."""
+
+    def __init__(self, log_dir: str, start_step: int | None) -> None:
+        self.start_step = start_step
+        super().__init__(log_dir)
+
+    def _check_log_dir_exists(self) -> None:
+        path = Path(self.metrics_file_path)
+        if self.start_step is None or not path.is_file():
+            super()._check_log_dir_exists()
+            return
+        with open(path, newline="") as f:
+            reader = csv.DictReader(f)
+            keys = list(reader.fieldnames or [])
+            rows = [r for r in reader if _step_of(r) is not None and _step_of(r) < self.start_step]
+        tmp = path.with_name(f"{TMP_PREFIX}{path.name}")
+        with open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=keys)
+            writer.writeheader()
+            writer.writerows(rows)
+        os.replace(tmp, path)
+        self.metrics_keys = sorted(keys)
+
+
+def _step_of(row: dict) -> int | None:
+    try:
+        return int(float(row.get("step") or ""))
+    except ValueError:
+        return None
+
+
+class ContinuingCSVLogger(CSVLogger):
+    """Lightning's CSVLogger, except that a resumed run appends to ``metrics.csv`` (from
+    ``start_step``) instead of replacing it."""
+
+    def __init__(self, *args: Any, start_step: int | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._start_step = start_step
+
+    @property
+    @rank_zero_experiment
+    def experiment(self) -> ExperimentWriter:  # type: ignore[override]
+        if self._experiment is None:
+            self._fs.makedirs(self.root_dir, exist_ok=True)
+            self._experiment = _ContinuingWriter(self.log_dir, self._start_step)
+        return self._experiment
