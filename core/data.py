@@ -164,7 +164,7 @@ class ObjectViews(torch.utils.data.Dataset):
 
         def views(ids):
             files = [view_path(folder, paths[i]) for i in ids]
-            missing = [f for f in files if not f.is_file()]
+            missing = [paths[i] for i, f in zip(ids, files) if not f.is_file()]
             if missing:
                 raise ValueError(f"missing view {missing[0]}")
             return torch.from_numpy(np.stack([load_view(f, s.resolution, s.background) for f in files]))
@@ -194,6 +194,13 @@ def collate(items: list[dict | None]) -> dict[str, Any] | None:
         if key != "object_id":
             out[key] = torch.stack([i[key] for i in items])
     return out
+
+
+def collate_for_training(items: list[dict | None]) -> dict[str, Any]:
+    """:func:`collate`, except that a batch whose objects were all broken becomes an empty batch
+    (``object_id == []``) rather than None: Lightning silently skips None batches, and the trainer
+    must see them to stop after too many in a row."""
+    return collate(items) or {"object_id": []}
 
 
 class StepSampler(torch.utils.data.Sampler):

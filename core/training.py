@@ -15,7 +15,7 @@ import pytorch_lightning as pl
 import torch
 from PIL import Image
 
-from lrmzero.data import ObjectViews, StepSampler, ViewSelection, collate, mixed_objects
+from lrmzero.data import ObjectViews, StepSampler, ViewSelection, collate_for_training, mixed_objects
 from lrmzero.errors import ConfigError, LrmzeroError
 from lrmzero.metrics import psnr
 from lrmzero.model_io import build_network, rasterizer_for, render_gaussians
@@ -53,7 +53,7 @@ class ViewsDataModule(pl.LightningDataModule):
     def train_dataloader(self):
         d = self.cfg.data
         return torch.utils.data.DataLoader(
-            self.train_set, batch_size=d.batch_size, sampler=self.sampler, collate_fn=collate,
+            self.train_set, batch_size=d.batch_size, sampler=self.sampler, collate_fn=collate_for_training,
             num_workers=d.num_workers, persistent_workers=d.num_workers > 0, drop_last=False,
         )
 
@@ -128,7 +128,7 @@ class ReconstructionModule(pl.LightningModule):
         return loss, logs, pred
 
     def training_step(self, batch: dict | None, batch_idx: int):
-        if batch is None:  # every object of the batch was broken (warned by the dataset)
+        if batch is None or not batch["object_id"]:  # every object was broken (warned by the dataset)
             self.consecutive_unusable += 1
             limit = self.cfg["optim"]["max_consecutive_skips"]
             if self.consecutive_unusable >= limit:

@@ -133,7 +133,9 @@ def test_a_run_that_only_skips_stops_with_an_error(dataset):
     module.compute_loss = lambda batch: (lambda l, g, p: (l * float("inf"), g, p))(*real(batch))
     trainer = type(trainer)(max_steps=5, logger=False, enable_checkpointing=False, enable_progress_bar=False,
                             enable_model_summary=False, accelerator="cpu")
-    with pytest.raises(RuntimeError, match="3 steps in a row were skipped"):
+    from lrmzero.training import TrainingStopped
+
+    with pytest.raises(TrainingStopped, match="3 steps in a row were skipped"):
         trainer.fit(module, datamodule=data)
 
 

@@ -1,0 +1,589 @@
+"""Bad input loses nothing and gets one line: the cases of the 206-case probe, by area.
+
+Each case runs the CLI (in-process where a subprocess is not needed, for speed) and asserts the exit
+code, one error line naming the key / file / value, no traceback, and that nothing was written or
+deleted outside what the command may touch.
+"""
+
+from __future__ import annotations
+
+import csv
+import errno
+import json
+import os
+import pickle
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from lrmzero.cli import main
+from lrmzero.config import load_config
+from lrmzero.dataset import DatasetWriter, read_manifest
+from lrmzero.generate import generate_dataset
+
+DEMO = ["--config", "demo", "render.views=4", "render.resolution=32", "render.renderer=raycast",
+        "render.shading=lambert", "--quiet"]
+TRAIN = ["--quiet", "data.target_views=4", "data.input_views=2", "data.resolution=32",
+         "trainer.checkpoint_every=2", "trainer.log_every=1", "trainer.image_every=1000"]
+
+
+def cli(capsys, *args: str) -> tuple[int, str]:
+    """Run ``lrmzero ARGS`` in this process: (exit code, stderr). A traceback would raise here."""
+    capsys.readouterr()
+    code = main([str(a) for a in args])
+    return code, capsys.readouterr().err
+
+
+def error_line(err: str, command: str) -> str:
+    """The one ``lrmzero COMMAND: error: ...`` line of stderr (asserting there is exactly one)."""
+    lines = [line for line in err.splitlines() if line.startswith(f"lrmzero {command}: error:")]
+    assert len(lines) == 1, err
+    assert "Traceback" not in err, err
+    return lines[0]
+
+
+def tree(path: Path) -> dict[str, bytes]:
+    """Every file under ``path`` -> its bytes (to show that nothing changed)."""
+    return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("bad_input") / "data"
+    run = load_config("demo", DEMO[2:-1])
+    assert generate_dataset(run, root, 3, seed=0, progress=False).done == 3
+    return root
+
+
+@pytest.fixture(scope="module")
+def checkpoint(dataset, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("bad_input_run") / "run"
+    assert main(["train", "--data", str(dataset), "--out", str(out), "--max-steps", "2", *TRAIN]) == 0
+    return out / "checkpoints" / "last.ckpt"
+
+
+# --- generate: config values refused before any output ---------------------------------------
+
+GENERATE_BAD = [
+    # NaN and inf pass comparisons: refused everywhere
+    ("camera_samplers.zeroverse.fov_deg=nan", "camera_samplers.zeroverse.fov_deg"),
+    ("render.depth_scale=nan", "render.depth_scale"),
+    ("render.depth_scale=inf", "render.depth_scale"),
+    ("render.ao_distance=nan", "render.ao_distance"),
+    ("augmentations.wireframe.probability=nan", "augmentations.wireframe.probability"),
+    ("textures.fbm.grain=nan", "textures.fbm.grain"),
+    ("shape.half_axis_min=nan", "shape.half_axis_min"),
+    ("shape.half_axis_max=inf", "shape.half_axis_max"),
+    ("shape.normalized_size=inf", "shape.normalized_size"),
+    ("shape.translation_fraction=nan", "shape.translation_fraction"),
+    ("shape.max_rotation_deg=nan", "shape.max_rotation_deg"),
+    ("shape.material_jitter=nan", "shape.material_jitter"),
+    ("camera_samplers.zeroverse.radius_min=nan", "camera_samplers.zeroverse.radius_min"),
+    ("camera_samplers.zeroverse.radius_max=inf", "camera_samplers.zeroverse.radius_max"),
+    ("augmentations.height_field.max_amplitude=nan", "augmentations.height_field.max_amplitude"),
+    ("augmentations.boolean_difference.size_max=inf", "augmentations.boolean_difference.size_max"),
+    ("render.background=[nan,1,1]", "render.background"),
+    # list elements are type-checked
+    ("render.background=[red,1,1]", "render.background[0]"),
+    ("shape.count_weights=[1,nan]", "shape.count_weights"),
+    ("shape.primitive_weights=[x,1,1,1,1]", "shape.primitive_weights[0]"),
+    # lists where emptiness is meaningless
+    ("augmentations.boolean_difference.cutters=[]", "augmentations.boolean_difference.cutters"),
+    ("augmentations.wireframe.kinds=[]", "augmentations.wireframe.kinds"),
+    ("camera_samplers.orbit.elevations_deg=[]", "camera_samplers.orbit.elevations_deg"),
+    # cross-references to other registries
+    ("augmentations.boolean_difference.cutters=[pyramid]", "augmentations.boolean_difference.cutters"),
+    ("augmentations.boolean_difference.cutters=[blob]", "augmentations.boolean_difference.cutters"),
+    ("augmentations.wireframe.kinds=[pyramid]", "augmentations.wireframe.kinds"),
+    # a scalar where a section belongs
+    ("shape=5", "shape"),
+    ("primitives=5", "primitives"),
+]
+
+
+@pytest.mark.parametrize("override,key", GENERATE_BAD, ids=[c[0] for c in GENERATE_BAD])
+def test_generate_refuses_bad_values_before_any_output(capsys, tmp_path, override, key):
+    out = tmp_path / "out"
+    code, err = cli(capsys, "generate", "--out", out, "--num-objects", "1", "--seed", "0", *DEMO, override)
+    line = error_line(err, "generate")
+    assert code == 2 and line.split("error: ", 1)[1].startswith(key), line
+    assert "allowed" in line or "could not be converted" in line or "unknown" in line
+    assert not out.exists()
+
+
+def test_yaml_errors_keep_their_whole_message(capsys, tmp_path):
+    bad = tmp_path / "dup.yaml"
+    bad.write_text("render:\n  views: 4\n  views: 8\n")
+    for command, extra in (("generate", ["--num-objects", "1", "--seed", "0"]),
+                           ("train", ["--data", tmp_path])):
+        code, err = cli(capsys, command, "--out", tmp_path / "o", "--config", bad, *extra)
+        line = error_line(err, command)
+        assert code == 2 and "duplicate key views" in line and "line 3" in line, line
+    listed = tmp_path / "list.yaml"
+    listed.write_text("- 1\n- 2\n")
+    for command, extra in (("generate", ["--num-objects", "1", "--seed", "0"]),
+                           ("train", ["--data", tmp_path])):
+        code, err = cli(capsys, command, "--out", tmp_path / "o", "--config", listed, *extra)
+        assert code == 2 and "holds a list" in error_line(err, command)
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("args,expect", [
+    (["--shard", "-1/2"], "--shard: got '-1/2'"),
+    (["--shard", "2/2"], "--shard: got '2/2'"),
+    (["--workers", "0"], "--workers: got 0"),
+])
+def test_generate_bad_options(capsys, tmp_path, args, expect):
+    code, err = cli(capsys, "generate", "--out", tmp_path / "o", "--num-objects", "1", "--seed", "0", *DEMO, *args)
+    assert code == 2 and expect in error_line(err, "generate")
+    assert not (tmp_path / "o").exists()
+
+
+def test_out_that_is_a_file_or_under_a_file(capsys, tmp_path):
+    (tmp_path / "f").write_text("mine")
+    for out in (tmp_path / "f", tmp_path / "f" / "sub"):
+        code, err = cli(capsys, "generate", "--out", out, "--num-objects", "1", "--seed", "0", *DEMO)
+        assert code == 2 and "is a file" in error_line(err, "generate")
+    assert (tmp_path / "f").read_text() == "mine"
+
+
+def test_read_only_out_is_refused_before_work(capsys, tmp_path, monkeypatch):
+    # As root (CI containers) permission bits do not stop writes, so the check itself is exercised
+    # through os.access; a real read-only folder gives the same answer to it.
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: False if Path(p) == ro else real_access(p, mode))
+    code, err = cli(capsys, "generate", "--out", ro / "data", "--num-objects", "1", "--seed", "0", *DEMO)
+    assert code == 2 and "not writable" in error_line(err, "generate")
+    assert list(ro.iterdir()) == []
+
+
+def test_dask_without_the_extra_writes_nothing(capsys, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "dask.distributed", None)  # import fails as if not installed
+    code, err = cli(capsys, "generate", "--out", tmp_path / "o", "--num-objects", "1", "--seed", "0",
+                    "--executor", "dask", *DEMO)
+    assert code == 2 and "lrmzero[dask]" in error_line(err, "generate")
+    assert not (tmp_path / "o").exists()
+
+
+def fail_writes_with_enospc(monkeypatch, module, after_bytes: int = 3):
+    """Make ``open(..., "wb")`` in ``module`` write ``after_bytes`` and then fail as a full disk does."""
+    real_open = open
+
+    class FullDisk:
+        def __init__(self, f):
+            self.f = f
+
+        def write(self, data):
+            self.f.write(data[:after_bytes])
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        def __getattr__(self, name):
+            return getattr(self.f, name)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.f.close()
+
+    def fake_open(path, mode="r", *args, **kwargs):
+        f = real_open(path, mode, *args, **kwargs)
+        return FullDisk(f) if "w" in mode and "b" in mode else f
+
+    monkeypatch.setattr(module, "open", fake_open, raising=False)
+
+
+def test_full_disk_at_run_json_is_one_line_and_leaves_no_temp_file(capsys, tmp_path, monkeypatch):
+    import lrmzero.dataset
+
+    fail_writes_with_enospc(monkeypatch, lrmzero.dataset)
+    out = tmp_path / "o"
+    code, err = cli(capsys, "generate", "--out", out, "--num-objects", "1", "--seed", "0", *DEMO)
+    line = error_line(err, "generate")
+    assert code == 2 and "No space left on device" in line
+    assert [p.name for p in out.iterdir()] == []  # no run.json, no 0-byte temp file
+
+
+def test_torn_manifest_line_never_swallows_the_next_record(tmp_path):
+    writer = DatasetWriter(tmp_path)
+    writer.append_manifest({"object_id": "00000000", "status": "done"})
+    with open(tmp_path / "manifest.jsonl", "ab") as f:
+        f.write(b'{"object_id": "00000001", "sta')  # a full disk cut this append short
+    writer.append_manifest({"object_id": "00000002", "status": "done"})
+    assert [r["object_id"] for r in read_manifest(tmp_path)] == ["00000000", "00000002"]
+
+
+def test_torn_manifest_is_healed_by_the_next_run(capsys, tmp_path):
+    out = tmp_path / "o"
+    assert cli(capsys, "generate", "--out", out, "--num-objects", "2", "--seed", "0", *DEMO)[0] == 0
+    lines = (out / "manifest.jsonl").read_bytes().splitlines(keepends=True)
+    (out / "manifest.jsonl").write_bytes(lines[0] + lines[1][:10])  # the second record torn, no newline
+    assert cli(capsys, "generate", "--out", out, "--num-objects", "3", "--seed", "0", *DEMO)[0] == 0
+    done = sorted(r["object_id"] for r in read_manifest(out) if r["status"] == "done")
+    assert done == ["00000000", "00000001", "00000002"]
+
+
+# --- render: object ids from file names ---------------------------------------------------------
+
+def test_render_never_deletes_outside_out(capsys, tmp_path, dataset):
+    mesh = next(dataset.glob("*/mesh.glb"))
+    meshes = tmp_path / "m"
+    meshes.mkdir()
+    for name in ("...glb", "..glb", ".hidden.glb", "<img src=x>.glb", "ok.glb"):
+        shutil.copy(mesh, meshes / name)
+    siblings = tmp_path / "s"
+    (siblings / "other_dataset").mkdir(parents=True)
+    (siblings / "other_dataset" / "keep.txt").write_text("keep")
+    before = tree(siblings)
+    code, err = cli(capsys, "render", meshes, "--out", siblings / "out", "render.views=2", *DEMO[2:])
+    assert code == 0, err
+    after = tree(siblings)
+    assert {k: v for k, v in after.items() if not k.startswith("out/")} == before
+    ids = sorted(p.name for p in (siblings / "out").iterdir() if p.is_dir())
+    assert len(ids) == 5 and all(i[0].isalnum() for i in ids), ids
+    # a second run skips all five and still deletes nothing
+    assert cli(capsys, "render", meshes, "--out", siblings / "out", "render.views=2", *DEMO[2:])[0] == 0
+    assert tree(siblings) == after
+
+
+def test_writer_refuses_unsafe_object_ids(tmp_path):
+    writer = DatasetWriter(tmp_path / "d")
+    (tmp_path / "d").mkdir()
+    (tmp_path / "keep").write_text("keep")
+    for bad in ("..", ".", "../keep", "/abs", "", ".tmp-x"):
+        with pytest.raises(ValueError, match="not a safe folder name"):
+            writer.write_object(bad, {"a.txt": b"x"}, {})
+    with pytest.raises(ValueError, match="leaves the object folder"):
+        writer.write_object("ok", {"../keep": b"x"}, {})
+    assert (tmp_path / "keep").read_text() == "keep"
+
+
+# --- checkpoints: data only, never code ---------------------------------------------------------
+
+class _WritesAFile:
+    def __init__(self, target: str) -> None:
+        self.target = target
+
+    def __reduce__(self):
+        return (Path(self.target).write_text, ("pwned",))
+
+
+def crafted_checkpoint(path: Path, target: Path) -> Path:
+    """A file torch.load(weights_only=False) would execute: it writes ``target`` while loading."""
+    payload = {"hyper_parameters": {"model": {"name": "gs_lrm"}}, "state_dict": {}, "x": _WritesAFile(str(target))}
+    torch.save(payload, path, pickle_module=pickle)
+    return path
+
+
+@pytest.fixture
+def bad_checkpoints(tmp_path, checkpoint) -> dict[str, Path]:
+    good = checkpoint.read_bytes()
+    files = {
+        "truncated": good[: len(good) // 2],
+        "random": os.urandom(4096),
+        "empty": b"",
+        "not lrmzero": None,
+    }
+    out = {}
+    for name, data in files.items():
+        path = tmp_path / f"{name.replace(' ', '_')}.ckpt"
+        if data is None:
+            torch.save({"state_dict": {}, "other": 1}, path)
+        else:
+            path.write_bytes(data)
+        out[name] = path
+    out["crafted"] = crafted_checkpoint(tmp_path / "crafted.ckpt", tmp_path / "PWNED")
+    # hyper-parameters that do not fit the weights (width changed after training)
+    ckpt = torch.load(checkpoint, weights_only=True)
+    ckpt["hyper_parameters"]["model"]["width"] = 64
+    torch.save(ckpt, tmp_path / "mismatch.ckpt")
+    out["mismatch"] = tmp_path / "mismatch.ckpt"
+    return out
+
+
+@pytest.mark.parametrize("kind", ["truncated", "random", "empty", "not lrmzero", "crafted", "mismatch"])
+def test_eval_and_reconstruct_refuse_bad_checkpoints(capsys, tmp_path, dataset, bad_checkpoints, kind):
+    ckpt = bad_checkpoints[kind]
+    obj = sorted(p for p in dataset.iterdir() if p.is_dir())[0]
+    code, err = cli(capsys, "eval", "--checkpoint", ckpt, "--data", dataset, "--json", tmp_path / "e.json")
+    line = error_line(err, "eval")
+    assert code == 2 and str(ckpt) in line
+    code, err = cli(capsys, "reconstruct", "--checkpoint", ckpt, "--images", obj,
+                    "--cameras", obj / "opencv_cameras.json", "--out", tmp_path / "rec")
+    assert code == 2 and str(ckpt) in error_line(err, "reconstruct")
+    assert not (tmp_path / "PWNED").exists(), "loading a checkpoint ran code from it"
+    assert not (tmp_path / "e.json").exists() and not (tmp_path / "rec").exists()
+    if kind == "crafted":
+        assert "other than tensors" in line
+
+
+def test_resume_refuses_crafted_truncated_and_changed_checkpoints(capsys, tmp_path, dataset, checkpoint):
+    for name, make in (
+        ("crafted", lambda p: crafted_checkpoint(p, tmp_path / "PWNED")),
+        ("truncated", lambda p: p.write_bytes(checkpoint.read_bytes()[:5000])),
+    ):
+        run = tmp_path / name
+        (run / "checkpoints").mkdir(parents=True)
+        make(run / "checkpoints" / "last.ckpt")
+        code, err = cli(capsys, "train", "--data", dataset, "--out", run, "--resume", "--max-steps", "4", *TRAIN)
+        assert code == 2 and "no readable checkpoint" in error_line(err, "train")
+    assert not (tmp_path / "PWNED").exists()
+    run = tmp_path / "changed"
+    shutil.copytree(checkpoint.parent.parent, run)
+    code, err = cli(capsys, "train", "--data", dataset, "--out", run, "--resume", "--max-steps", "4", *TRAIN,
+                    "model.width=64")
+    line = error_line(err, "train")
+    assert code == 2 and "model.width=None" in line and "model.width=64" in line
+
+
+# --- train: resume, logs, unusable data --------------------------------------------------------
+
+def test_copied_run_resumes_into_its_own_last_ckpt_and_appends_logs(capsys, tmp_path, dataset):
+    run = tmp_path / "run"
+    assert cli(capsys, "train", "--data", dataset, "--out", run, "--max-steps", "4", *TRAIN)[0] == 0
+    copy = tmp_path / "copy"
+    shutil.copytree(run, copy)
+    code, err = cli(capsys, "train", "--data", dataset, "--out", copy, "--max-steps", "6", "--resume", *TRAIN)
+    assert code == 0, err
+    assert sorted(p.name for p in (copy / "checkpoints").iterdir()) == ["last.ckpt"]
+    assert f"checkpoint: {copy / 'checkpoints' / 'last.ckpt'}" in err
+    assert torch.load(copy / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 6
+    assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 4  # untouched
+    with open(copy / "logs" / "metrics.csv") as f:
+        steps = [int(r["step"]) for r in csv.DictReader(f)]
+    assert steps == [0, 1, 2, 3, 4, 5]
+
+
+def test_resume_after_a_stop_between_checkpoints_keeps_earlier_log_rows(capsys, tmp_path, dataset):
+    from lrmzero.plugin_manager import get_registries
+    from lrmzero.train_config import load_train_config
+    from lrmzero.training import train
+
+    cfg, _ = load_train_config("tiny", None, TRAIN[1:] + ["trainer.checkpoint_every=3"], get_registries())
+    run = tmp_path / "run"
+    train([str(dataset)], run, cfg, max_steps=8, stop_after_steps=5, progress=False)
+    # a kill after step 5 whose last checkpoint holds step 3: rows 3 and 4 are logged again
+    ckpt = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
+    assert ckpt["global_step"] == 5
+    cfg, _ = load_train_config("tiny", None, TRAIN[1:] + ["trainer.checkpoint_every=3"], get_registries())
+    train([str(dataset)], run, cfg, max_steps=8, resume=True, progress=False)
+    with open(run / "logs" / "metrics.csv") as f:
+        steps = [int(r["step"]) for r in csv.DictReader(f)]
+    assert steps == list(range(8))
+
+
+def test_versioned_checkpoint_with_more_steps_is_the_one_resumed(capsys, tmp_path, dataset, caplog):
+    run = tmp_path / "run"
+    assert cli(capsys, "train", "--data", dataset, "--out", run, "--max-steps", "4", *TRAIN)[0] == 0
+    ckpts = run / "checkpoints"
+    shutil.copy(ckpts / "last.ckpt", ckpts / "last-v1.ckpt")
+    old = torch.load(ckpts / "last.ckpt", weights_only=True)
+    old["global_step"] = 2
+    torch.save(old, ckpts / "last.ckpt")  # an older last.ckpt left behind by an earlier version
+    code, err = cli(capsys, "train", "--data", dataset, "--out", run, "--max-steps", "6", "--resume", *TRAIN)
+    assert code == 0 and "last-v1.ckpt (step 4)" in caplog.text
+    with open(run / "logs" / "metrics.csv") as f:
+        assert [int(r["step"]) for r in csv.DictReader(f)] == list(range(6))
+
+
+def test_train_stops_when_no_object_is_usable(capsys, tmp_path, dataset):
+    broken = tmp_path / "broken"
+    shutil.copytree(dataset, broken)
+    for png in broken.glob("*/rgba/*.png"):
+        png.write_bytes(png.read_bytes()[:60])  # truncated PNGs
+    start = time.perf_counter()
+    code, err = cli(capsys, "train", "--data", broken, "--out", tmp_path / "r", "--max-steps", "50", *TRAIN,
+                    "optim.max_consecutive_skips=5")
+    line = error_line(err, "train")
+    assert code == 2 and str(broken) in line and "no usable object" in line
+    assert err.count("skipping object") <= 3  # one warning per object, not one per draw
+    assert time.perf_counter() - start < 60
+
+
+def test_train_refuses_data_without_enough_views_before_starting(capsys, tmp_path, dataset):
+    code, err = cli(capsys, "train", "--data", dataset, "--out", tmp_path / "r", *TRAIN, "data.input_views=12",
+                    "data.target_views=12")
+    line = error_line(err, "train")
+    assert code == 2 and "12 views" in line and "[4]" in line
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("override,key", [
+    ("data.resolution=18", "data.resolution"),
+    ("optim.lr=nan", "optim.lr"),
+    ("data.background=[1,x,1]", "data.background[1]"),
+    ("data=5", "data"),
+    ("data.target_views=1", "data.target_views"),
+])
+def test_train_refuses_bad_values_before_starting(capsys, tmp_path, dataset, override, key):
+    code, err = cli(capsys, "train", "--data", dataset, "--out", tmp_path / "r", *TRAIN, override)
+    line = error_line(err, "train")
+    assert code == 2 and line.split("error: ", 1)[1].startswith(key), line
+    assert not (tmp_path / "r").exists()
+
+
+def test_mixed_view_counts_and_malformed_cameras_do_not_end_the_run(capsys, tmp_path, dataset):
+    data = tmp_path / "mixed"
+    shutil.copytree(dataset, data)
+    objs = sorted(p for p in data.iterdir() if p.is_dir())
+    cams = json.loads((objs[0] / "opencv_cameras.json").read_text())
+    cams["frames"] = cams["frames"] + cams["frames"][:2]  # 6 views beside 4-view objects
+    (objs[0] / "opencv_cameras.json").write_text(json.dumps(cams))
+    (objs[1] / "opencv_cameras.json").write_text(json.dumps({"frames": 5}))
+    code, err = cli(capsys, "train", "--data", data, "--out", tmp_path / "r", "--max-steps", "3", *TRAIN)
+    assert code == 0, err
+    assert "Traceback" not in err
+
+
+def test_dataset_paths_stay_inside_the_object_folder(capsys, tmp_path, dataset, checkpoint, caplog):
+    secret = tmp_path / "secret.png"
+    shutil.copy(next(dataset.glob("*/rgba/000.png")), secret)
+    data = tmp_path / "crafted"
+    shutil.copytree(dataset, data)
+    obj = sorted(p for p in data.iterdir() if p.is_dir())[0]
+    cams = json.loads((obj / "opencv_cameras.json").read_text())
+    cams["frames"][0]["file_path"] = str(secret)
+    cams["frames"][1]["file_path"] = "../../secret.png"
+    (obj / "opencv_cameras.json").write_text(json.dumps(cams))
+    from lrmzero.data import ObjectViews, ViewSelection
+
+    ds = ObjectViews([obj], ViewSelection(2, 4, 32), holdout=True)
+    assert ds[0] is None and "leads outside the object folder" in caplog.text
+    code, err = cli(capsys, "reconstruct", "--checkpoint", checkpoint, "--images", obj,
+                    "--cameras", obj / "opencv_cameras.json", "--out", tmp_path / "rec")
+    assert code == 2 and "leads outside the object folder" in error_line(err, "reconstruct")
+    assert not (tmp_path / "rec").exists()
+
+
+def test_non_square_views_are_refused_not_squashed(capsys, tmp_path, dataset, checkpoint):
+    from PIL import Image
+
+    obj = tmp_path / "obj"
+    shutil.copytree(sorted(p for p in dataset.iterdir() if p.is_dir())[0], obj)
+    cams = json.loads((obj / "opencv_cameras.json").read_text())
+    for fr in cams["frames"]:
+        fr["w"] = 48
+        Image.open(obj / fr["file_path"]).resize((48, 32)).save(obj / fr["file_path"])
+    (obj / "opencv_cameras.json").write_text(json.dumps(cams))
+    code, err = cli(capsys, "reconstruct", "--checkpoint", checkpoint, "--images", obj,
+                    "--cameras", obj / "opencv_cameras.json", "--out", tmp_path / "rec")
+    assert code == 2 and "48x32" in error_line(err, "reconstruct") and "square" in err
+
+
+# --- eval and reconstruct: options, inputs and outputs -----------------------------------------
+
+@pytest.mark.parametrize("args,expect", [
+    (["--views-in", "0"], "--views-in: got 0"),
+    (["--resolution", "0"], "--resolution: got 0"),
+    (["--resolution", "30"], "--resolution: got 30"),
+    (["--max-objects", "-1"], "--max-objects: got -1"),
+    (["--views-in", "4"], "5 views"),  # 4-view objects leave no target view
+    (["--lpips-weights", "/nonexistent/vgg.pth"], "--lpips-weights"),
+])
+def test_eval_refuses_bad_options(capsys, tmp_path, dataset, checkpoint, args, expect):
+    code, err = cli(capsys, "eval", "--checkpoint", checkpoint, "--data", dataset, "--json", tmp_path / "e.json", *args)
+    assert code == 2 and expect in error_line(err, "eval")
+    assert not (tmp_path / "e.json").exists()
+
+
+def test_eval_checks_its_json_path_before_computing(capsys, tmp_path, dataset, checkpoint):
+    (tmp_path / "dir.json").mkdir()
+    code, err = cli(capsys, "eval", "--checkpoint", checkpoint, "--data", dataset, "--json", tmp_path / "dir.json")
+    assert code == 2 and "is a folder" in error_line(err, "eval")
+    code, err = cli(capsys, "eval", "--checkpoint", checkpoint, "--data", dataset, "--json", tmp_path / "e.json")
+    assert code == 0 and json.loads((tmp_path / "e.json").read_text())["objects_evaluated"] == 3
+
+
+@pytest.mark.parametrize("views", ["0", "-1"])
+def test_reconstruct_refuses_turntable_views_before_writing(capsys, tmp_path, dataset, checkpoint, views):
+    obj = sorted(p for p in dataset.iterdir() if p.is_dir())[0]
+    code, err = cli(capsys, "reconstruct", "--checkpoint", checkpoint, "--images", obj,
+                    "--cameras", obj / "opencv_cameras.json", "--out", tmp_path / "rec", "--turntable-views", views)
+    assert code == 2 and f"--turntable-views: got {views}" in error_line(err, "reconstruct")
+    assert not (tmp_path / "rec").exists()
+
+
+def test_reconstruct_bad_cameras_and_images(capsys, tmp_path, dataset, checkpoint):
+    obj = tmp_path / "obj"
+    shutil.copytree(sorted(p for p in dataset.iterdir() if p.is_dir())[0], obj)
+    (tmp_path / "frames5.json").write_text(json.dumps({"frames": 5}))
+    code, err = cli(capsys, "reconstruct", "--checkpoint", checkpoint, "--images", obj,
+                    "--cameras", tmp_path / "frames5.json", "--out", tmp_path / "rec")
+    assert code == 2 and "frames" in error_line(err, "reconstruct")
+    png = obj / "rgba" / "001.png"
+    png.write_bytes(png.read_bytes()[:80])
+    code, err = cli(capsys, "reconstruct", "--checkpoint", checkpoint, "--images", obj,
+                    "--cameras", obj / "opencv_cameras.json", "--out", tmp_path / "rec")
+    assert code == 2 and "001.png" in error_line(err, "reconstruct")
+    (tmp_path / "file").write_text("x")
+    code, err = cli(capsys, "reconstruct", "--checkpoint", checkpoint, "--images", dataset / "00000000",
+                    "--cameras", dataset / "00000000" / "opencv_cameras.json", "--out", tmp_path / "file")
+    assert code == 2 and "is a file" in error_line(err, "reconstruct")
+    assert not (tmp_path / "rec").exists()
+
+
+# --- gallery ------------------------------------------------------------------------------------
+
+def test_gallery_escapes_folder_names(capsys, tmp_path, dataset):
+    data = tmp_path / "d"
+    shutil.copytree(dataset, data)
+    evil = "<img src=x onerror=alert(1)>"
+    (data / "00000000").rename(data / evil)
+    assert cli(capsys, "gallery", data, "--out", tmp_path / "g")[0] == 0
+    page = (tmp_path / "g" / "index.html").read_text()
+    assert evil not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
+
+
+# --- Ctrl-C ---------------------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_ctrl_c_with_workers_prints_no_worker_tracebacks(tmp_path):
+    out = tmp_path / "o"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lrmzero.cli", "generate", "--out", str(out), "--num-objects", "40", "--seed", "0",
+         "--workers", "2", *DEMO], stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(read_manifest(out)) < 2:
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGINT)  # the whole group, as a terminal's Ctrl-C does
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    done = [r for r in read_manifest(out) if r["status"] == "done"]
+    assert done and all((out / r["object_id"] / "meta.json").is_file() for r in done)
+
+
+@pytest.mark.parametrize("delay", [0.3, 1.0])
+def test_ctrl_c_during_start_up_is_one_line(tmp_path, delay):
+    proc = subprocess.Popen([sys.executable, "-m", "lrmzero.cli", "plugins"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    time.sleep(delay)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert "Traceback" not in err and "failed to load" not in err, err
+    assert proc.returncode in (0, 130, -signal.SIGINT), (proc.returncode, err)
+
+
+def test_full_disk_during_a_checkpoint_keeps_the_previous_one(capsys, tmp_path, dataset, monkeypatch):
+    import lrmzero.run_folder
+
+    run = tmp_path / "run"
+    assert cli(capsys, "train", "--data", dataset, "--out", run, "--max-steps", "2", *TRAIN)[0] == 0
+    before = (run / "checkpoints" / "last.ckpt").read_bytes()
+    fail_writes_with_enospc(monkeypatch, lrmzero.run_folder, after_bytes=1000)
+    code, err = cli(capsys, "train", "--data", dataset, "--out", run, "--max-steps", "4", "--resume", *TRAIN)
+    assert code == 2 and "No space left on device" in error_line(err, "train")
+    assert (run / "checkpoints" / "last.ckpt").read_bytes() == before
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["last.ckpt"]
+    monkeypatch.undo()
+    code, err = cli(capsys, "train", "--data", dataset, "--out", run, "--max-steps", "4", "--resume", *TRAIN)
+    assert code == 0, err
+    assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 4
