@@ -249,7 +249,9 @@ def train(roots: Sequence[str], out: str | Path, cfg: TrainConfig, resume: bool 
     t = cfg.trainer
     cuda = torch.cuda.is_available() and t.accelerator in ("auto", "gpu", "cuda")
     precision = t.precision if t.precision != "auto" else ("bf16-mixed" if cuda else "32-true")
-    loggers: list = [ContinuingCSVLogger(out, name="logs", version="", start_step=start_step)]
+    # flushed at every log row, so that every row before the newest checkpoint survives a kill
+    loggers: list = [ContinuingCSVLogger(out, name="logs", version="", start_step=start_step,
+                                         flush_logs_every_n_steps=t.log_every)]
     try:
         from pytorch_lightning.loggers import TensorBoardLogger
 
