@@ -15,10 +15,10 @@ import torch
 
 from lrmzero import get_registries
 from lrmzero.cameras import intrinsics_from_fov, look_at
-from lrmzero.model_io import build_network, make_rasterizer, render_gaussians
-from lrmzero.plugins.models.gs_lrm_net import count_flops_per_token
-from lrmzero.rays import plucker_rays
-from lrmzero.train_config import load_train_config
+from lrmzero.plugins.trainers.lightning.checkpoints import build_model
+from lrmzero.plugins.models.gaussians.gs_lrm_net import count_flops_per_token
+from lrmzero.plugins.trainers.lightning.rays import plucker_rays
+from lrmzero.plugins.trainers.lightning.config import load_train_config
 
 
 def batch(bs: int, views_in: int, views_out: int, res: int, device):
@@ -31,7 +31,8 @@ def batch(bs: int, views_in: int, views_out: int, res: int, device):
     return {
         "images": torch.rand(bs, views_in, 3, res, res, device=device),
         "rays": rays.to(device),
-        "origins": c2w[:, :views_in, :3, 3].to(device),
+        "c2w": c2w[:, :views_in].to(device),
+        "K": K[:, :views_in].contiguous().to(device),
         "target_images": torch.rand(bs, views_out, 3, res, res, device=device),
         "target_w2c": torch.linalg.inv(c2w[:, views_in:]).to(device),
         "target_K": K[:, views_in:].contiguous().to(device),
@@ -53,8 +54,9 @@ def main() -> None:
     cfg, model_cfg = load_train_config(preset, None, args.overrides, reg)
     d = cfg.data
     bs = args.batch_size or d.batch_size
-    net = build_network(cfg.model, reg).to(device)
-    rast = make_rasterizer(cfg.rasterizer, cfg.rasterizers, reg, device)
+    model = build_model(cfg.model, reg)
+    model.prepare(device)
+    net = model.build_network().to(device)
     opt = torch.optim.AdamW(net.parameters(), lr=1e-4)
     b = batch(bs, d.input_views, d.target_views, d.resolution, device)
     dtype = torch.bfloat16 if cuda else torch.float32
@@ -62,9 +64,8 @@ def main() -> None:
 
     def step():
         with torch.autocast(device.type, dtype=dtype, enabled=cuda):
-            g = net(b["images"], b["rays"], b["origins"])
-        g = {k: v.float() for k, v in g.items()}
-        pred, _ = render_gaussians(rast, g, b["target_w2c"], b["target_K"], d.resolution, bg)
+            outputs = net(b)
+        pred = model.render(outputs, b["target_w2c"], b["target_K"], d.resolution, bg)["rgb"]
         loss = ((pred - b["target_images"]) ** 2).mean()
         opt.zero_grad()
         loss.backward()

@@ -1,4 +1,5 @@
-"""The ``lrmzero`` command line: ``generate`` and ``plugins``."""
+"""The ``lrmzero`` command line: core's ``generate``, ``render``, ``gallery`` and ``plugins``, and the
+subcommands plugins contribute (a trainer's ``train``, ``eval``, ``reconstruct``)."""
 
 from __future__ import annotations
 
@@ -50,36 +51,23 @@ def build_parser() -> argparse.ArgumentParser:
     gal.add_argument("--objects", type=int, default=8, help="objects on the contact sheet")
     gal.add_argument("--views", type=int, default=4, help="views per object on the contact sheet")
 
-    tr = sub.add_parser("train", help="train a reconstruction model on generated datasets")
-    tr.add_argument("--data", action="append", required=True, help="dataset folder (repeat to mix several)")
-    tr.add_argument("--out", required=True, help="run folder: checkpoints/last.ckpt, logs, images")
-    tr.add_argument("--preset", default="tiny", help="tiny (CPU, minutes), small, paper")
-    tr.add_argument("--max-steps", type=int, default=None, help="optimizer steps (overrides optim.max_steps)")
-    tr.add_argument("--resume", action="store_true", help="continue from RUN/checkpoints/last.ckpt")
-    tr.add_argument("--config", default=None, help="YAML file merged over the preset")
-    tr.add_argument("--quiet", action="store_true")
-    tr.add_argument("overrides", nargs="*", metavar="key=value")
-
-    ev = sub.add_parser("eval", help="PSNR/SSIM/LPIPS of a checkpoint on held-out views")
-    ev.add_argument("--checkpoint", required=True)
-    ev.add_argument("--data", required=True)
-    ev.add_argument("--json", default=None, help="write the results here")
-    ev.add_argument("--views-in", type=int, default=None, help="input views (default: as trained)")
-    ev.add_argument("--resolution", type=int, default=None, help="image size (default: as trained)")
-    ev.add_argument("--max-objects", type=int, default=None)
-    ev.add_argument("--lpips-weights", default=None, help="local LPIPS (VGG) weights; without: LPIPS null")
-
-    rc = sub.add_parser("reconstruct", help="images + cameras -> 3D Gaussians (.ply) and a turntable")
-    rc.add_argument("--checkpoint", required=True)
-    rc.add_argument("--images", required=True, help="folder the cameras' file_path entries are relative to")
-    rc.add_argument("--cameras", required=True, help="opencv_cameras.json of the input views")
-    rc.add_argument("--out", required=True)
-    rc.add_argument("--turntable-views", type=int, default=24)
-
     plugins = sub.add_parser("plugins", help="list every registered component and its parameters")
     plugins.add_argument("--check", action="store_true",
                          help="also build every component with its defaults; exit 1 if any plugin is broken")
     return parser
+
+
+def add_plugin_commands(parser: argparse.ArgumentParser, registries) -> dict:
+    """Subcommands contributed by plugins (``register_commands``), e.g. a trainer's ``train``."""
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    commands = {}
+    for entry in registries.commands:
+        if entry.name in sub.choices:
+            raise ConfigError(f"plugin command {entry.name!r} from {entry.provider} clashes with a core command")
+        command = entry.factory(entry.config_cls())
+        command.add_arguments(sub.add_parser(entry.name, help=getattr(command, "help", "")))
+        commands[entry.name] = command
+    return commands
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -133,50 +121,14 @@ def cmd_gallery(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    from lrmzero.plugin_manager import get_registries
-    from lrmzero.train_config import load_train_config
-
-    cfg, _ = load_train_config(args.preset, args.config, args.overrides, get_registries())
-    from lrmzero.data import mixed_objects
-
-    d = cfg.data  # fail before any work on a bad --data
-    mixed_objects(args.data, d.weights, min_views=max(d.input_views, d.target_views),
-                  option="data.input_views/target_views")
-    from lrmzero.training import train
-
-    last = train(args.data, args.out, cfg, resume=args.resume, max_steps=args.max_steps, progress=not args.quiet)
-    print(f"checkpoint: {last}", file=sys.stderr)
-    return 0
-
-
-def cmd_eval(args: argparse.Namespace) -> int:
-    from lrmzero.evaluate import evaluate, format_table
-
-    result = evaluate(args.checkpoint, args.data, views_in=args.views_in, resolution=args.resolution,
-                      max_objects=args.max_objects, lpips_weights=args.lpips_weights, json_path=args.json)
-    print(format_table(result))
-    return 0
-
-
-def cmd_reconstruct(args: argparse.Namespace) -> int:
-    from lrmzero.reconstruct import reconstruct
-
-    outputs = reconstruct(args.checkpoint, args.images, args.cameras, args.out, args.turntable_views)
-    for key, path in outputs.items():
-        print(f"{key}: {path}")
-    return 0
-
-
 def cmd_plugins(args: argparse.Namespace) -> int:
     from lrmzero.components import RendererUnavailable
     from lrmzero.params import param_table
     from lrmzero.plugin_manager import get_registries
-    from lrmzero.registry import KINDS
 
     registries = get_registries()
     problems = []
-    for kind in KINDS:
+    for kind in registries.kinds():
         registry = registries.kind(kind)
         print(f"{kind} ({len(registry)})")
         for entry in registry:
@@ -206,7 +158,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="lrmzero: %(message)s")
     command = "?"
     try:
+        from lrmzero.plugin_manager import get_registries
+
         parser = build_parser()
+        plugin_commands = add_plugin_commands(parser, get_registries())
         argv = join_negative_values(list(sys.argv[1:] if argv is None else argv))
         # key=value overrides may come before, between or after options: collect the stragglers that
         # argparse cannot place after a positional argument.
@@ -218,8 +173,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if extra:
             args.overrides = list(args.overrides) + extra
         commands = {"generate": cmd_generate, "render": cmd_render, "gallery": cmd_gallery,
-                    "train": cmd_train, "eval": cmd_eval, "reconstruct": cmd_reconstruct,
                     "plugins": cmd_plugins}
+        commands.update({name: command.run for name, command in plugin_commands.items()})
         return commands[args.command](args)
     except LrmzeroError as exc:
         print(f"lrmzero {command}: error: {exc}", file=sys.stderr)

@@ -10,6 +10,11 @@ import numpy as np
 from lrmzero.mesh import PartMesh
 
 if TYPE_CHECKING:
+    import argparse
+    from pathlib import Path
+
+    import torch
+
     from lrmzero.cameras import Cameras
     from lrmzero.views import ShadingSettings, Views
 
@@ -92,6 +97,71 @@ class Renderer(Component):
     def render(self, asset: Any, cameras: "Cameras", settings: "ShadingSettings", on_view=None) -> "Views":
         """Render every camera. ``on_view(i, rgba [H, W, 4], depth [H, W], normal [H, W, 3])``, if
         given, is called as soon as view ``i`` is done (the caller encodes it meanwhile)."""
+        raise NotImplementedError
+
+
+class ReconstructionModel(Component):
+    """A reconstruction model family: its network, and how the network's outputs become images and
+    files. Trainers, ``eval`` and ``reconstruct`` know models only through this contract.
+
+    **Batch** (what a trainer gives ``network(batch)``): a dict with
+    ``images [B, V, 3, H, W]`` (input views in [0, 1], composited over the background),
+    ``rays [B, V, 6, H, W]`` (Plucker rays ``(d, o x d)`` of every input pixel, world frame),
+    ``c2w [B, V, 4, 4]`` (OpenCV camera-to-world) and ``K [B, V, 3, 3]`` (pixel intrinsics).
+    Other keys (targets) may be present and must be ignored.
+
+    **Outputs**: a dict of tensors, batch-first (``[B, ...]``), whatever the family needs.
+    """
+
+    def build_network(self) -> "torch.nn.Module":
+        """A new ``torch.nn.Module``; ``network(batch) -> outputs``. Weights are the trainer's."""
+        raise NotImplementedError
+
+    def prepare(self, device: "torch.device") -> None:
+        """Called once per process before :meth:`render` runs on ``device`` (e.g. to choose a
+        rasterizer that runs there)."""
+
+    def render(self, outputs: dict, w2c: "torch.Tensor", K: "torch.Tensor", size: int,
+               background: "torch.Tensor") -> dict:
+        """Render outputs into cameras, differentiably.
+
+        Args:
+            outputs: what the network returned for ``B`` objects.
+            w2c: ``[B, T, 4, 4]`` OpenCV world-to-camera of ``T`` cameras per object.
+            K: ``[B, T, 3, 3]`` pixel intrinsics for ``size x size`` images.
+            size: image side in pixels.
+            background: ``[3]`` RGB where nothing is drawn.
+
+        Returns:
+            ``{"rgb": [B, T, 3, S, S], "alpha": [B, T, 1, S, S], "depth": [B, T, 1, S, S]}`` in float32.
+        """
+        raise NotImplementedError
+
+    def export(self, outputs: dict, folder: "Path") -> dict[str, "Path"]:
+        """Write object 0 of ``outputs`` as files other tools open (3DGS ``.ply``, a ``.glb`` mesh);
+        returns ``{what: path}``."""
+        raise NotImplementedError
+
+    def check_resolution(self, resolution: int, key: str) -> None:
+        """Raise :class:`lrmzero.ConfigError` naming ``key`` if the network cannot take
+        ``resolution``-pixel images. Called when a config is loaded, before any work."""
+
+
+class Command(Component):
+    """An ``lrmzero NAME`` subcommand contributed by a plugin (``register_commands``).
+
+    ``name`` is the subcommand; ``help`` its one-line description; ``config_sections`` the config
+    dataclasses it reads, by section name (listed in docs/configs.md).
+    """
+
+    help: ClassVar[str] = ""
+    config_sections: ClassVar[dict[str, type]] = {}
+
+    def add_arguments(self, parser: "argparse.ArgumentParser") -> None:
+        """Declare the subcommand's options on its own parser."""
+
+    def run(self, args: "argparse.Namespace") -> int:
+        """Do the work; return the exit code. Raise :class:`lrmzero.LrmzeroError` for bad input."""
         raise NotImplementedError
 
 

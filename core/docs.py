@@ -13,14 +13,11 @@ from pathlib import Path
 from lrmzero.config import AugmentConfig, MaterialsConfig, OutputConfig, RenderConfig, ShapeConfig
 from lrmzero.params import param_table
 from lrmzero.plugin_manager import get_registries
-from lrmzero.registry import KINDS
-from lrmzero.train_config import DataConfig, LossConfig, OptimConfig, TrainerConfig
 
 CORE_SECTIONS = {
     "shape": ShapeConfig, "materials": MaterialsConfig, "augment": AugmentConfig,
     "render": RenderConfig, "output": OutputConfig,
 }
-TRAIN_SECTIONS = {"data": DataConfig, "optim": OptimConfig, "loss": LossConfig, "trainer": TrainerConfig}
 
 
 def _table(cls: type, prefix: str) -> list[str]:
@@ -39,13 +36,20 @@ def render_configs_md() -> str:
            "", "## `lrmzero generate` / `lrmzero render`", ""]
     for name, cls in CORE_SECTIONS.items():
         out += [f"### `{name}`", "", *_table(cls, name), ""]
-    out += ["## `lrmzero train`", ""]
-    for name, cls in TRAIN_SECTIONS.items():
-        out += [f"### `{name}`", "", *_table(cls, name), ""]
+    for entry in reg.commands:
+        if entry.provider.distribution != "lrmzero":
+            continue
+        sections = entry.factory(entry.config_cls()).config_sections
+        if sections:
+            out += [f"## `lrmzero {entry.name}`", ""]
+            for name, cls in sections.items():
+                out += [f"### `{name}`", "", *_table(cls, name), ""]
     out += ["## Components", "",
-            "Parameters of each registered component, under `<kind>.<name>.<param>` (training: `model.<param>`,",
-            "`rasterizers.<name>.<param>`).", ""]
-    for kind in KINDS:
+            "Parameters of each registered component, under `<kind>.<name>.<param>` (training: the model's under",
+            "`model.<param>`; a model family's own kinds, such as Gaussian rasterizers, under the model).", ""]
+    for kind in reg.kinds():
+        if kind == "commands":
+            continue
         for entry in reg.kind(kind):
             if entry.provider.distribution != "lrmzero":
                 continue  # only what this package ships

@@ -48,16 +48,30 @@ def register_camera_samplers() -> list[type]:
 
 
 @hookspec
-def register_rasterizers() -> list[type]:
-    """Gaussian rasterizer classes: callables with the arguments of
-    :func:`lrmzero.plugins.rasterizers.torch_rasterizer.rasterize_gaussians`."""
+def register_models() -> list[type]:
+    """Reconstruction model classes (:class:`lrmzero.components.ReconstructionModel`): a network
+    and how its outputs become images (``render``) and files (``export``). Trainers, ``eval`` and
+    ``reconstruct`` use models only through that contract, so backbones swap by ``model.name``."""
 
 
 @hookspec
-def register_models() -> list[type]:
-    """Model classes: reconstruction networks trained by ``lrmzero train``.
+def register_commands() -> list[type]:
+    """CLI subcommand classes (:class:`lrmzero.components.Command`): ``lrmzero NAME ...``. Core
+    ships ``generate``, ``render``, ``gallery`` and ``plugins``; a trainer plugin adds ``train``,
+    ``eval`` and ``reconstruct`` this way."""
 
-    A model class gives ``build_network() -> torch.nn.Module`` and may give
-    ``check_resolution(resolution: int, key: str)``, which raises
-    :class:`lrmzero.ConfigError` (naming ``key``) for an image size the network cannot take; it is
-    called when a config is loaded, before any work starts."""
+
+@hookspec
+def register_kinds() -> list[str]:
+    """Names of component kinds a plugin family introduces for its own parts (the Gaussian model
+    family's ``rasterizers``, say). Called once, after the core kinds are filled; other plugins
+    then contribute components of those kinds through :func:`register_components`."""
+
+
+@hookspec
+def register_components(kind: str) -> list[type]:
+    """Component classes of a kind declared through :func:`register_kinds`.
+
+    Args:
+        kind: the kind being filled; return ``[]`` for kinds this plugin does not contribute to.
+    """

@@ -58,18 +58,26 @@ def build_registries(extra_plugins: Iterable[tuple[object, Provider]] = ()) -> R
     """Call every plugin's ``register_*`` hooks once and fill one registry per kind."""
     pm, providers, broken = get_plugin_manager(extra_plugins)
     registries = Registries(broken=broken)
-    for kind in KINDS:
-        caller = getattr(pm.hook, f"register_{kind}")
+
+    def call_each(caller, **kwargs):
+        """(provider, result) of each implementation; a raising one is recorded as broken."""
         for impl in caller.get_hookimpls():  # registration order
             provider = providers.get(id(impl.plugin), Provider("?", "?", impl.plugin_name))
             try:
-                classes = impl.function() or []
-            except Exception as exc:  # noqa: BLE001
-                registries.broken.append(
-                    BrokenPlugin(provider.entry_point, provider.distribution, _one_line(exc))
-                )
-                continue
-            for cls in classes:
+                yield provider, impl.function(**{k: v for k, v in kwargs.items() if k in impl.argnames})
+            except Exception as exc:  # noqa: BLE001 - a broken plugin is reported, the others load
+                registries.broken.append(BrokenPlugin(provider.entry_point, provider.distribution, _one_line(exc)))
+
+    for kind in KINDS:
+        for provider, classes in call_each(getattr(pm.hook, f"register_{kind}")):
+            for cls in classes or []:
+                registries.kind(kind).add(cls, provider)
+    for provider, kinds in call_each(pm.hook.register_kinds):
+        for kind in kinds or []:
+            registries.add_kind(kind)
+    for kind in registries.kinds()[len(KINDS):]:
+        for provider, classes in call_each(pm.hook.register_components, kind=kind):
+            for cls in classes or []:
                 registries.kind(kind).add(cls, provider)
     for b in registries.broken:
         log.warning("plugin %r from %s failed to load: %s", b.entry_point, b.distribution, b.error)

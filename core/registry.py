@@ -12,7 +12,9 @@ from omegaconf.errors import OmegaConfBaseException
 from lrmzero.errors import ConfigError, PluginError
 from lrmzero.params import check_params
 
-KINDS = ("primitives", "textures", "augmentations", "renderers", "camera_samplers", "rasterizers", "models")
+# The kinds core declares a hook for. A plugin family may add kinds of its own (a model family's
+# parts, say) through the ``register_kinds`` hook; those are listed by :meth:`Registries.kinds`.
+KINDS = ("primitives", "textures", "augmentations", "renderers", "camera_samplers", "models", "commands")
 
 
 @dataclass(frozen=True)
@@ -126,18 +128,28 @@ def _omegaconf_message(exc: OmegaConfBaseException, path: str, config_cls: type)
 
 @dataclass
 class Registries:
-    """All registries of one process, plus the plugins that failed to load."""
+    """All registries of one process (one per kind), plus the plugins that failed to load."""
 
-    primitives: Registry = field(default_factory=lambda: Registry("primitives"))
-    textures: Registry = field(default_factory=lambda: Registry("textures"))
-    augmentations: Registry = field(default_factory=lambda: Registry("augmentations"))
-    renderers: Registry = field(default_factory=lambda: Registry("renderers"))
-    camera_samplers: Registry = field(default_factory=lambda: Registry("camera_samplers"))
-    rasterizers: Registry = field(default_factory=lambda: Registry("rasterizers"))
-    models: Registry = field(default_factory=lambda: Registry("models"))
+    registries: dict[str, Registry] = field(default_factory=lambda: {k: Registry(k) for k in KINDS})
     broken: list[BrokenPlugin] = field(default_factory=list)
 
+    def add_kind(self, kind: str) -> Registry:
+        """Declare a kind a plugin family introduces (idempotent); returns its registry."""
+        if not isinstance(kind, str) or not kind.isidentifier():
+            raise PluginError(f"component kind {kind!r}: allowed: a Python identifier")
+        return self.registries.setdefault(kind, Registry(kind))
+
+    def kinds(self) -> list[str]:
+        """Core's kinds in their order, then the kinds plugins declared, sorted."""
+        return list(KINDS) + sorted(k for k in self.registries if k not in KINDS)
+
     def kind(self, kind: str) -> Registry:
-        if kind not in KINDS:
-            raise PluginError(f"unknown component kind {kind!r}; known kinds: {', '.join(KINDS)}")
-        return getattr(self, kind)
+        if kind not in self.registries:
+            raise PluginError(f"unknown component kind {kind!r}; known kinds: {', '.join(self.kinds())}")
+        return self.registries[kind]
+
+    def __getattr__(self, kind: str) -> Registry:
+        registries = self.__dict__.get("registries")
+        if registries is not None and kind in registries:
+            return registries[kind]
+        raise AttributeError(kind)

@@ -118,11 +118,15 @@ def trial_generate(work: Path, clean_seconds: float, rng: np.random.Generator, r
     out = work / "gen"
     shutil.rmtree(out, ignore_errors=True)
     kills = 0
-    for _ in range(3):  # up to three kills in one trial, each at a random moment
-        if kill_after(float(rng.uniform(0.3, clean_seconds)), "generate", "--out", str(out), *GENERATE):
+    for attempt in range(6):  # one to three kills in one trial, each at a random moment
+        if kill_after(float(rng.uniform(0.3, 0.9 * clean_seconds)), "generate", "--out", str(out), *GENERATE):
             kills += 1
-        else:
+            if kills == 3:
+                break
+        elif kills:
             break
+        else:  # finished before the kill: start the trial again
+            shutil.rmtree(out, ignore_errors=True)
     finish("generate", "--out", str(out), *GENERATE)
     digest = dataset_digest(out)
     bad = [k for k in reference if digest.get(k) != reference[k]]
@@ -134,13 +138,17 @@ def trial_train(work: Path, data: Path, clean: Path, clean_seconds: float,
     run = work / "train"
     shutil.rmtree(run, ignore_errors=True)
     kills = 0
-    for _ in range(2):
+    for attempt in range(5):  # one or two kills in one trial, each at a random moment
         resume = ["--resume"] if (run / "checkpoints").is_dir() and any((run / "checkpoints").glob("*.ckpt")) else []
-        if kill_after(float(rng.uniform(2.0, clean_seconds)), "train", "--data", str(data), "--out", str(run),
+        if kill_after(float(rng.uniform(2.0, 0.9 * clean_seconds)), "train", "--data", str(data), "--out", str(run),
                       *TRAIN, *resume):
             kills += 1
-        else:
+            if kills == 2:
+                break
+        elif kills:
             break
+        else:  # finished before the kill: start the trial again
+            shutil.rmtree(run, ignore_errors=True)
     resume = ["--resume"] if (run / "checkpoints" / "last.ckpt").is_file() else []
     finish("train", "--data", str(data), "--out", str(run), *TRAIN, *resume)
     same, why = same_checkpoint(clean / "checkpoints" / "last.ckpt", run / "checkpoints" / "last.ckpt")

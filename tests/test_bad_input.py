@@ -364,8 +364,8 @@ def test_copied_run_resumes_into_its_own_last_ckpt_and_appends_logs(capsys, tmp_
 
 def test_resume_after_a_stop_between_checkpoints_keeps_earlier_log_rows(capsys, tmp_path, dataset):
     from lrmzero.plugin_manager import get_registries
-    from lrmzero.train_config import load_train_config
-    from lrmzero.training import train
+    from lrmzero.plugins.trainers.lightning.config import load_train_config
+    from lrmzero.plugins.trainers.lightning.train import train
 
     cfg, _ = load_train_config("tiny", None, TRAIN[1:] + ["trainer.checkpoint_every=3"], get_registries())
     run = tmp_path / "run"
@@ -453,7 +453,7 @@ def test_dataset_paths_stay_inside_the_object_folder(capsys, tmp_path, dataset, 
     cams["frames"][0]["file_path"] = str(secret)
     cams["frames"][1]["file_path"] = "../../secret.png"
     (obj / "opencv_cameras.json").write_text(json.dumps(cams))
-    from lrmzero.data import ObjectViews, ViewSelection
+    from lrmzero.plugins.trainers.lightning.data import ObjectViews, ViewSelection
 
     ds = ObjectViews([obj], ViewSelection(2, 4, 32), holdout=True)
     assert ds[0] is None and "leads outside the object folder" in caplog.text
@@ -573,12 +573,12 @@ def test_ctrl_c_during_start_up_is_one_line(tmp_path, delay):
 
 
 def test_full_disk_during_a_checkpoint_keeps_the_previous_one(capsys, tmp_path, dataset, monkeypatch):
-    import lrmzero.run_folder
+    import lrmzero.plugins.trainers.lightning.run_folder
 
     run = tmp_path / "run"
     assert cli(capsys, "train", "--data", dataset, "--out", run, "--max-steps", "2", *TRAIN)[0] == 0
     before = (run / "checkpoints" / "last.ckpt").read_bytes()
-    fail_writes_with_enospc(monkeypatch, lrmzero.run_folder, after_bytes=1000)
+    fail_writes_with_enospc(monkeypatch, lrmzero.plugins.trainers.lightning.run_folder, after_bytes=1000)
     code, err = cli(capsys, "train", "--data", dataset, "--out", run, "--max-steps", "4", "--resume", *TRAIN)
     assert code == 2 and "No space left on device" in error_line(err, "train")
     assert (run / "checkpoints" / "last.ckpt").read_bytes() == before

@@ -20,7 +20,7 @@ def test_packaged_configs_validate():
 @pytest.mark.parametrize("preset", ["tiny", "small", "paper"])
 def test_train_presets_validate(preset):
     from lrmzero import get_registries
-    from lrmzero.train_config import load_train_config
+    from lrmzero.plugins.trainers.lightning.config import load_train_config
 
     cfg, model_cfg = load_train_config(preset, None, [], get_registries())
     assert cfg.data.resolution % model_cfg.patch_size == 0

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from lrmzero.cameras import intrinsics_from_fov, look_at
-from lrmzero.plugins.rasterizers.torch_rasterizer import (
+from lrmzero.plugins.models.gaussians.torch_rasterizer import (
     ALPHA_MAX,
     ALPHA_MIN,
     project_gaussians,
@@ -124,7 +124,7 @@ def test_gsplat_matches_torch():
     if not torch.cuda.is_available():
         pytest.skip("needs a CUDA device")
     pytest.importorskip("gsplat")
-    from lrmzero.plugins.rasterizers.gsplat_rasterizer import rasterize_gaussians_gsplat
+    from lrmzero.plugins.models.gaussians.gsplat_rasterizer import rasterize_gaussians_gsplat
 
     W, H = 64, 48
     args = [t.cuda()[None] for t in scene(n=200)]

@@ -7,7 +7,7 @@ import pytest
 from lrmzero import get_registries
 from lrmzero.config import load_config, packaged_configs
 from lrmzero.generate import generate_dataset
-from lrmzero.train_config import load_train_config
+from lrmzero.plugins.trainers.lightning.config import load_train_config
 
 SMALL = ["render.views=2", "render.resolution=32", "render.ao_rays=2", "materials.tile_size=32"]
 
@@ -34,7 +34,7 @@ def tiny_data(tmp_path_factory):
 
 @pytest.mark.parametrize("preset", ["tiny", "small"])
 def test_train_presets_run_a_step(preset, tiny_data, tmp_path):
-    from lrmzero.training import train
+    from lrmzero.plugins.trainers.lightning.train import train
 
     cfg, _ = load_train_config(preset, None, ["data.resolution=16", "data.input_views=2", "data.target_views=2",
                                               "data.batch_size=1", "data.num_workers=0", "model.patch_size=8"],

@@ -13,11 +13,11 @@ import torch
 from lrmzero import get_registries
 from lrmzero.cameras import read_opencv_cameras
 from lrmzero.config import load_config
-from lrmzero.data import ObjectViews, ViewSelection, collate, find_objects
+from lrmzero.plugins.trainers.lightning.data import ObjectViews, ViewSelection, collate, find_objects
 from lrmzero.generate import generate_dataset
-from lrmzero.ply import read_gaussians_ply
-from lrmzero.rays import plucker_rays
-from lrmzero.train_config import load_train_config
+from lrmzero.plugins.models.gaussians.ply import read_gaussians_ply
+from lrmzero.plugins.trainers.lightning.rays import plucker_rays
+from lrmzero.plugins.trainers.lightning.config import load_train_config
 from tests.conftest import run_cli
 
 
@@ -68,7 +68,7 @@ def test_plucker_rays_match_independent_computation(dataset):
 
 @pytest.mark.slow
 def test_tiny_model_overfits_one_object(dataset, tmp_path):
-    from lrmzero.training import train
+    from lrmzero.plugins.trainers.lightning.train import train
 
     one = tmp_path / "one"
     one.mkdir()
@@ -77,28 +77,29 @@ def test_tiny_model_overfits_one_object(dataset, tmp_path):
     cfg = tiny(["data.batch_size=1", "data.fixed_views=true", "data.target_views=4", "optim.lr=2e-3",
                 "optim.warmup_steps=20"])
     last = train([str(one)], tmp_path / "run", cfg, max_steps=400, progress=False)
-    from lrmzero.model_io import load_checkpoint, make_rasterizer, render_gaussians
-    from lrmzero.metrics import psnr
+    from lrmzero.plugins.trainers.lightning.checkpoints import load_checkpoint
+    from lrmzero.plugins.trainers.lightning.metrics import psnr
 
-    net, hp = load_checkpoint(last, get_registries())
+    model, net, hp = load_checkpoint(last, get_registries())
     ds = ObjectViews(find_objects(one), ViewSelection(4, 4, 32, (1.0, 1.0, 1.0), fixed=True))
     batch = collate([ds[0]])
     with torch.no_grad():
-        g = net(batch["images"], batch["rays"], batch["origins"])
-        pred, _ = render_gaussians(make_rasterizer("torch", {}, get_registries(), torch.device("cpu")), g,
-                                   batch["target_w2c"], batch["target_K"], 32, torch.ones(3))
+        pred = model.render(net(batch), batch["target_w2c"], batch["target_K"], 32, torch.ones(3))["rgb"]
     assert float(psnr(pred.clamp(0, 1), batch["target_images"]).mean()) > 25.0
 
 
 def make_module_and_batch(dataset, overrides=()):
     import pytorch_lightning as pl
 
-    from lrmzero.training import ReconstructionModule, ViewsDataModule
-
-    cfg = tiny(overrides)
     from dataclasses import asdict
 
-    module = ReconstructionModule(asdict(cfg))
+    from lrmzero.plugins.trainers.lightning.checkpoints import build_model
+    from lrmzero.plugins.trainers.lightning.datamodule import ViewsDataModule
+    from lrmzero.plugins.trainers.lightning.module import ReconstructionModule
+
+    cfg = tiny(overrides)
+    model = build_model(asdict(cfg)["model"], get_registries())
+    module = ReconstructionModule(asdict(cfg), model, model.build_network())
     data = ViewsDataModule([str(dataset)], cfg)
     trainer = pl.Trainer(max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
                          enable_model_summary=False, accelerator="cpu")
@@ -133,14 +134,14 @@ def test_a_run_that_only_skips_stops_with_an_error(dataset):
     module.compute_loss = lambda batch: (lambda l, g, p: (l * float("inf"), g, p))(*real(batch))
     trainer = type(trainer)(max_steps=5, logger=False, enable_checkpointing=False, enable_progress_bar=False,
                             enable_model_summary=False, accelerator="cpu")
-    from lrmzero.training import TrainingStopped
+    from lrmzero.plugins.trainers.lightning.module import TrainingStopped
 
     with pytest.raises(TrainingStopped, match="3 steps in a row were skipped"):
         trainer.fit(module, datamodule=data)
 
 
 def test_resume_equals_uninterrupted(dataset, tmp_path):
-    from lrmzero.training import train
+    from lrmzero.plugins.trainers.lightning.train import train
 
     # 3 objects, batch 1: an epoch is 3 steps; resume at an epoch boundary
     base = ["data.batch_size=1", "optim.warmup_steps=2"]
@@ -177,14 +178,14 @@ def test_broken_objects_are_skipped_with_a_warning(dataset, tmp_path, caplog):
     assert collate(items) is None
     # training goes on over a mix of good and broken objects
     shutil.copytree(find_objects(dataset)[0], broken / "good")
-    from lrmzero.training import train
+    from lrmzero.plugins.trainers.lightning.train import train
 
     last = train([str(broken)], tmp_path / "run", tiny(["data.batch_size=2"]), max_steps=2, progress=False)
     assert last.is_file()
 
 
 def test_eval_json_and_reconstruct(dataset, tmp_path):
-    from lrmzero.training import train
+    from lrmzero.plugins.trainers.lightning.train import train
 
     last = train([str(dataset)], tmp_path / "run", tiny(), max_steps=2, progress=False)
     assert last == tmp_path / "run" / "checkpoints" / "last.ckpt"
@@ -220,7 +221,7 @@ def test_train_cli_bad_input(tmp_path):
 
 def test_ssim_matches_scikit_image():
     skm = pytest.importorskip("skimage.metrics")
-    from lrmzero.metrics import ssim
+    from lrmzero.plugins.trainers.lightning.metrics import ssim
 
     rng = np.random.default_rng(0)
     a = rng.random((3, 40, 48))
@@ -233,7 +234,7 @@ def test_ssim_matches_scikit_image():
 
 
 def test_perceptual_loss_from_a_local_vgg_file(tmp_path, caplog):
-    from lrmzero.perceptual import PerceptualLoss, vgg19_features
+    from lrmzero.plugins.trainers.lightning.perceptual import PerceptualLoss, vgg19_features
 
     torch.manual_seed(0)
     state = {f"features.{k}": v for k, v in vgg19_features().state_dict().items()}
@@ -246,7 +247,7 @@ def test_perceptual_loss_from_a_local_vgg_file(tmp_path, caplog):
     # the training module switches the term on with a file and says so without one
     from dataclasses import asdict
 
-    from lrmzero.training import ReconstructionModule
+    from lrmzero.plugins.trainers.lightning.train import ReconstructionModule
 
     with_file = ReconstructionModule(asdict(tiny([f"loss.vgg_weights={tmp_path / 'vgg19.pth'}"])))
     assert with_file.perceptual is not None

@@ -1,4 +1,5 @@
-"""Training data: objects written by `lrmzero generate` as (input views + rays, target views)."""
+"""Training data: objects written by `lrmzero generate` as batches of the model contract (input
+views, their Plucker rays and cameras) plus target views."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from PIL import Image
 from lrmzero.cameras import read_opencv_cameras
 from lrmzero.dataset import DONE_MARKER
 from lrmzero.errors import ConfigError
-from lrmzero.rays import plucker_rays
+from lrmzero.plugins.trainers.lightning.rays import plucker_rays
 
 log = logging.getLogger("lrmzero")
 
@@ -175,7 +176,8 @@ class ObjectViews(torch.utils.data.Dataset):
             "object_id": folder.name,
             "images": views(inputs),
             "rays": plucker_rays(c2w[inputs], Kt[inputs], s.resolution, s.resolution),
-            "origins": c2w[inputs, :3, 3],
+            "c2w": c2w[inputs],
+            "K": Kt[inputs],
             "target_images": views(targets),
             "target_w2c": torch.linalg.inv(c2w[targets]),
             "target_K": Kt[targets],

@@ -1,4 +1,5 @@
-"""Rasterizer components: configs and dispatch to the torch reference or gsplat."""
+"""Gaussian rasterizer components (the Gaussian family's own kind, ``rasterizers``): configs and
+dispatch to the torch reference or gsplat."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ class TorchRasterizer(Component):
         max_pairs: int = param(4_000_000, "tile x Gaussian pairs composited at once (bounds memory)", ge=1024)
 
     def __call__(self, *args, **kwargs):
-        from lrmzero.plugins.rasterizers.torch_rasterizer import rasterize_gaussians
+        from lrmzero.plugins.models.gaussians.torch_rasterizer import rasterize_gaussians
 
         return rasterize_gaussians(*args, tile_size=self.cfg.tile_size, max_pairs=self.cfg.max_pairs, **kwargs)
 
@@ -45,6 +46,6 @@ class GsplatRasterizer(Component):
             raise RendererUnavailable(f"gsplat: {type(exc).__name__}: {exc}") from None
 
     def __call__(self, *args, **kwargs):
-        from lrmzero.plugins.rasterizers.gsplat_rasterizer import rasterize_gaussians_gsplat
+        from lrmzero.plugins.models.gaussians.gsplat_rasterizer import rasterize_gaussians_gsplat
 
         return rasterize_gaussians_gsplat(*args, **kwargs)

@@ -1,4 +1,5 @@
-"""`lrmzero train` configuration: packaged presets, a user file and key=value overrides."""
+"""`lrmzero train` configuration: packaged presets, a user file and key=value overrides, loaded by
+core's one YAML loader and validation layer."""
 
 from __future__ import annotations
 
@@ -63,9 +64,8 @@ class TrainerConfig:
 @dataclass
 class TrainConfig:
     seed: int = param(0, "seed of initialization, sampling and view choice")
-    model: Dict[str, Any] = field(default_factory=lambda: {"name": "gs_lrm"})
-    rasterizer: str = param("auto", "Gaussian rasterizer: auto (gsplat on CUDA, else torch), torch, gsplat")
-    rasterizers: Dict[str, Any] = field(default_factory=dict)
+    model: Dict[str, Any] = field(default_factory=dict, metadata={
+        "help": "the model: {name: <registered model>, <its parameters>} (the presets name one)"})
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     loss: LossConfig = field(default_factory=LossConfig)
@@ -74,13 +74,16 @@ class TrainConfig:
 
 def load_train_config(preset: str | None, config: str | Path | None, overrides: Sequence[str],
                       registries: Registries) -> tuple[TrainConfig, Any]:
-    """Packaged ``train-<preset>`` <- file <- overrides; returns (config, the model's Config)."""
+    """Packaged preset <- file <- overrides; returns (config, the model's Config).
+
+    Raises:
+        ConfigError / PluginError: naming the key, the value and what is allowed, before any work.
+    """
     preset = preset or "tiny"
-    folder = resources.files("lrmzero") / "configs"
-    name = f"train-{preset}.yaml"
+    folder = resources.files("lrmzero.plugins.trainers.lightning") / "presets"
+    name = f"{preset}.yaml"
     if not (folder / name).is_file():
-        known = sorted(p.name[6:-5] for p in folder.iterdir() if p.name.startswith("train-"))
-        raise ConfigError(f"--preset: got {preset!r}; allowed: {', '.join(known)}")
+        raise ConfigError(f"--preset: got {preset!r}; allowed: {', '.join(presets())}")
     layers = [OmegaConf.create((folder / name).read_text())]
     if config is not None:
         layers.append(load_yaml_file(config))
@@ -102,17 +105,20 @@ def load_train_config(preset: str | None, config: str | Path | None, overrides: 
         raise ConfigError(f"data.target_views: got {d.target_views}, fewer than data.input_views "
                           f"{d.input_views}; allowed: >= data.input_views (targets include the inputs)")
     model = dict(cfg.model)
-    name = model.pop("name", "gs_lrm")
+    name = model.pop("name", None)
     if name not in registries.models:
         raise PluginError(f"model.name: unknown models {name!r}; known models: {', '.join(registries.models.names())}")
     model_cfg = registries.models.make_config(name, model, "model")
     check_references(model_cfg, "model", registries)
     check_model_resolution(registries.models.get(name).factory(model_cfg), d.resolution, "data.resolution")
-    if cfg.rasterizer != "auto" and cfg.rasterizer not in registries.rasterizers:
-        raise PluginError(f"rasterizer: unknown rasterizers {cfg.rasterizer!r}; known: auto, "
-                          + ", ".join(registries.rasterizers.names()))
     cfg.model = {"name": name, **dataclasses.asdict(model_cfg)}
     return cfg, model_cfg
+
+
+def presets() -> list[str]:
+    """Names of the packaged training presets (``lrmzero train --preset NAME``)."""
+    folder = resources.files("lrmzero.plugins.trainers.lightning") / "presets"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
 
 
 def check_model_resolution(model: Any, resolution: int, key: str) -> None:

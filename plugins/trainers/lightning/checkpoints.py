@@ -1,4 +1,4 @@
-"""Build models and rasterizers from the registries; load trained checkpoints without Lightning."""
+"""Build models from the registries; read trained checkpoints (data only) without Lightning."""
 
 from __future__ import annotations
 
@@ -8,35 +8,21 @@ from typing import Any
 
 import torch
 
-from lrmzero.components import RendererUnavailable
 from lrmzero.errors import ConfigError
 from lrmzero.registry import Registries
 
 log = logging.getLogger("lrmzero")
 
 
-def make_rasterizer(name: str, configs: dict, registries: Registries, device: torch.device):
-    """The named Gaussian rasterizer; ``auto`` takes gsplat on CUDA when it is installed, else torch."""
-    if name != "auto":
-        return registries.rasterizers.build(name, configs.get(name))
-    if device.type == "cuda" and "gsplat" in registries.rasterizers:
-        try:
-            return registries.rasterizers.build("gsplat", configs.get("gsplat"))
-        except RendererUnavailable as exc:
-            log.warning("rasterizer=auto: using torch because %s", exc)
-    return registries.rasterizers.build("torch", configs.get("torch"))
+def build_model(model_cfg: dict, registries: Registries):
+    """The model component of a spec ``{"name": ..., **config}`` (validated against its Config).
 
-
-def rasterizer_for(train: dict, registries: Registries, device: torch.device):
-    """The rasterizer a training config (``train`` section of a checkpoint) names."""
-    return make_rasterizer(train.get("rasterizer", "auto"), train.get("rasterizers", {}), registries, device)
-
-
-def build_network(model_cfg: dict, registries: Registries):
-    """The network of a model spec ``{"name": ..., **config}``."""
+    Raises:
+        PluginError / ConfigError: an unknown model name or a value the model refuses.
+    """
     spec = dict(model_cfg)
     name = spec.pop("name")
-    return registries.models.build(name, spec, "model").build_network()
+    return registries.models.build(name, spec, "model")
 
 
 def read_checkpoint(path: str | Path, option: str = "--checkpoint", mmap: bool = False) -> dict[str, Any]:
@@ -77,7 +63,8 @@ def read_checkpoint(path: str | Path, option: str = "--checkpoint", mmap: bool =
 
 
 def load_checkpoint(path: str | Path, registries: Registries, device: str | torch.device = "cpu"):
-    """(network in eval mode, train config dict) from a checkpoint written by ``lrmzero train``.
+    """(model component, network in eval mode, hyper-parameters) of a checkpoint written by
+    ``lrmzero train``; the component is prepared for ``device``.
 
     Raises:
         ConfigError: the file is not a readable lrmzero checkpoint, or its weights do not fit the
@@ -85,7 +72,8 @@ def load_checkpoint(path: str | Path, registries: Registries, device: str | torc
     """
     ckpt = read_checkpoint(path)
     hparams: dict[str, Any] = ckpt["hyper_parameters"]
-    net = build_network(hparams["model"], registries)
+    model = build_model(hparams["model"], registries)
+    net = model.build_network()
     state = {k[len("net."):]: v for k, v in ckpt["state_dict"].items() if k.startswith("net.")}
     try:
         net.load_state_dict(state)
@@ -95,12 +83,5 @@ def load_checkpoint(path: str | Path, registries: Registries, device: str | torc
             f"--checkpoint: {str(path)!r}: its weights do not fit the model its hyper-parameters "
             f"describe ({first[:300]})"
         ) from None
-    return net.to(device).eval(), hparams
-
-
-def render_gaussians(rasterizer, gaussians: dict, w2c: torch.Tensor, K: torch.Tensor, size: int,
-                     background: torch.Tensor):
-    """Render predicted Gaussians into ``[B, T]`` cameras: rgb ``[B, T, 3, S, S]`` and alpha."""
-    rgb, alpha, _ = rasterizer(gaussians["means"], gaussians["quats"], gaussians["scales"],
-                               gaussians["opacities"], gaussians["colors"], w2c, K, size, size, background)
-    return rgb.permute(0, 1, 4, 2, 3), alpha.permute(0, 1, 4, 2, 3)
+    model.prepare(torch.device(device))
+    return model, net.to(device).eval(), hparams

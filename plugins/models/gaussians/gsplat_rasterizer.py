@@ -7,7 +7,7 @@ import torch
 
 def rasterize_gaussians_gsplat(means, quats, scales, opacities, colors, viewmats, Ks, width, height,
                                background=None, **_unused):
-    """Same shapes as :func:`lrmzero.plugins.rasterizers.torch_rasterizer.rasterize_gaussians`."""
+    """Same shapes as :func:`lrmzero.plugins.models.gaussians.torch_rasterizer.rasterize_gaussians`."""
     from gsplat import rasterization
 
     B, C = viewmats.shape[:2]

@@ -11,13 +11,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from lrmzero.data import ObjectViews, ViewSelection, collate, find_objects, objects_with_views
+from lrmzero.plugins.trainers.lightning.data import ObjectViews, ViewSelection, collate, find_objects, objects_with_views
 from lrmzero.dataset import check_output_file, check_positive, write_atomic
 from lrmzero.errors import ConfigError
-from lrmzero.metrics import LPIPS, psnr, ssim
-from lrmzero.model_io import load_checkpoint, rasterizer_for, render_gaussians
+from lrmzero.plugins.trainers.lightning.metrics import LPIPS, psnr, ssim
+from lrmzero.plugins.trainers.lightning.checkpoints import load_checkpoint
 from lrmzero.plugin_manager import get_registries
-from lrmzero.train_config import check_model_resolution
+from lrmzero.plugins.trainers.lightning.config import check_model_resolution
 
 log = logging.getLogger("lrmzero")
 
@@ -44,14 +44,11 @@ def evaluate(checkpoint: str, data: str, views_in: int | None = None, resolution
     if lpips_weights and not Path(lpips_weights).is_file():
         raise ConfigError(f"--lpips-weights: {lpips_weights!r} is not a file")
     registries = get_registries()
-    net, hparams = load_checkpoint(checkpoint, registries, device)
+    model, net, hparams = load_checkpoint(checkpoint, registries, device)
     train = hparams["train"]
     d = train["data"]
     views_in = d["input_views"] if views_in is None else views_in
     resolution = d["resolution"] if resolution is None else resolution
-    model_spec = dict(hparams["model"])
-    name = model_spec.pop("name")
-    model = registries.models.build(name, model_spec, "model")
     check_model_resolution(model, resolution, "--resolution")
     objects = find_objects(data)
     if not objects:
@@ -61,7 +58,6 @@ def evaluate(checkpoint: str, data: str, views_in: int | None = None, resolution
     objects = objects_with_views(objects, views_in + 1, repr(data), "--views-in (plus one target)")
     select = ViewSelection(views_in, views_in, resolution, tuple(d["background"]))
     dataset = ObjectViews(objects, select, holdout=True)
-    rasterizer = rasterizer_for(train, registries, torch.device(device))
     lpips = LPIPS(lpips_weights)
     background = torch.tensor(d["background"], dtype=torch.float32)
     rows = []
@@ -70,13 +66,13 @@ def evaluate(checkpoint: str, data: str, views_in: int | None = None, resolution
         if item is None or len(item["target_ids"]) == 0:
             continue
         batch = collate([item])
-        g = net(batch["images"], batch["rays"], batch["origins"])
-        pred, _ = render_gaussians(rasterizer, g, batch["target_w2c"], batch["target_K"], resolution, background)
+        outputs = net(batch)
+        pred = model.render(outputs, batch["target_w2c"], batch["target_K"], resolution, background)["rgb"]
         pred, target = pred[0].clamp(0, 1), batch["target_images"][0]
         inputs = batch["images"][0]
         # baselines: the input views' mean colour everywhere; the input view nearest each target
         mean_img = inputs.mean(dim=(0, 2, 3))[None, :, None, None].expand_as(target)
-        in_centres = batch["origins"][0]
+        in_centres = batch["c2w"][0, :, :3, 3]
         tgt_centres = torch.linalg.inv(batch["target_w2c"][0])[:, :3, 3]
         cos = torch.nn.functional.normalize(tgt_centres, dim=-1) @ torch.nn.functional.normalize(in_centres, dim=-1).T
         nearest = inputs[cos.argmax(dim=1)]

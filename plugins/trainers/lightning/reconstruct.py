@@ -1,4 +1,5 @@
-"""`lrmzero reconstruct`: posed images -> 3D Gaussians (.ply) and a turntable of rendered views."""
+"""`lrmzero reconstruct`: posed images -> the model's export (Gaussians as .ply, a mesh, ...) and a
+turntable of rendered views."""
 
 from __future__ import annotations
 
@@ -9,13 +10,12 @@ import torch
 from PIL import Image
 
 from lrmzero.cameras import intrinsics_from_fov, look_at, read_opencv_cameras
-from lrmzero.data import load_view, view_path
+from lrmzero.plugins.trainers.lightning.data import load_view, view_path
 from lrmzero.dataset import check_output_folder, check_positive
 from lrmzero.errors import ConfigError
-from lrmzero.model_io import load_checkpoint, rasterizer_for, render_gaussians
+from lrmzero.plugins.trainers.lightning.checkpoints import load_checkpoint
 from lrmzero.plugin_manager import get_registries
-from lrmzero.ply import write_gaussians_ply
-from lrmzero.rays import plucker_rays
+from lrmzero.plugins.trainers.lightning.rays import plucker_rays
 
 
 def turntable_cameras(radius: float, views: int, size: int, fov_deg: float = 50.0, elevation_deg: float = 20.0):
@@ -39,7 +39,7 @@ def reconstruct(checkpoint: str, images: str, cameras: str, out: str, turntable_
     check_positive(turntable_views, "--turntable-views")
     check_output_folder(out, "--out")
     registries = get_registries()
-    net, hparams = load_checkpoint(checkpoint, registries, device)
+    model, net, hparams = load_checkpoint(checkpoint, registries, device)
     d = hparams["train"]["data"]
     res = d["resolution"]
     try:
@@ -67,23 +67,22 @@ def reconstruct(checkpoint: str, images: str, cameras: str, out: str, turntable_
     except ValueError as exc:
         raise ConfigError(f"--images: {exc}") from None
     c2w = torch.from_numpy(cams.c2w).float()
-    rays = plucker_rays(c2w, torch.from_numpy(cams.resized(res, res).K).float(), res, res)[None]
-    g = net(imgs, rays, c2w[None, :, :3, 3])
+    K = torch.from_numpy(cams.resized(res, res).K).float()
+    batch = {"images": imgs, "rays": plucker_rays(c2w, K, res, res)[None], "c2w": c2w[None], "K": K[None]}
+    outputs = net(batch)
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    ply = write_gaussians_ply(out_dir / "gaussians.ply", *(g[k][0].cpu().numpy() for k in
-                              ("means", "quats", "scales", "opacities", "colors")))
+    written = model.export(outputs, out_dir)
     radius = float(np.linalg.norm(cams.c2w[:, :3, 3], axis=1).mean())
     fov = float(np.degrees(2 * np.arctan(cams.width / 2 / cams.K[0, 0, 0])))
     tc2w, tK = turntable_cameras(radius, turntable_views, turntable_size, fov)
-    rasterizer = rasterizer_for(hparams["train"], registries, torch.device(device))
     w2c = torch.from_numpy(np.linalg.inv(tc2w)).float()[None]
-    rgb, _ = render_gaussians(rasterizer, g, w2c, torch.from_numpy(tK).float()[None], turntable_size,
-                              torch.tensor(d["background"], dtype=torch.float32))
+    rgb = model.render(outputs, w2c, torch.from_numpy(tK).float()[None], turntable_size,
+                       torch.tensor(d["background"], dtype=torch.float32))["rgb"]
     frames = (rgb[0].clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy() * 255).astype(np.uint8)
     strip = out_dir / "turntable.png"
     Image.fromarray(np.concatenate(list(frames[:: max(1, len(frames) // 8)]), axis=1)).save(strip)
     gif = out_dir / "turntable.gif"
     pil = [Image.fromarray(f) for f in frames]
     pil[0].save(gif, save_all=True, append_images=pil[1:], duration=80, loop=0)
-    return {"gaussians": ply, "turntable": strip, "gif": gif}
+    return {**written, "turntable": strip, "gif": gif}

@@ -70,7 +70,13 @@ class GSLRMNetwork(nn.Module):
         if isinstance(m, nn.Linear):
             nn.init.normal_(m.weight, std=0.02)
 
-    def forward(self, images: torch.Tensor, rays: torch.Tensor, origins: torch.Tensor) -> dict:
+    def forward(self, batch: dict) -> dict:
+        """The model contract's ``network(batch)``: uses ``images``, ``rays`` and ``c2w``."""
+        return self.predict(batch["images"], batch["rays"], batch["c2w"][:, :, :3, 3])
+
+    def predict(self, images: torch.Tensor, rays: torch.Tensor, origins: torch.Tensor) -> dict:
+        """Gaussians of ``images [B, V, 3, H, W]`` with Plucker ``rays [B, V, 6, H, W]`` seen from
+        camera centres ``origins [B, V, 3]`` (see the class docstring for the outputs)."""
         B, V, _, H, W = images.shape
         p = self.p
         if H % p or W % p:

@@ -17,7 +17,7 @@ from pytorch_lightning.loggers.logger import rank_zero_experiment
 
 from lrmzero.dataset import TMP_PREFIX
 from lrmzero.errors import ConfigError
-from lrmzero.model_io import read_checkpoint
+from lrmzero.plugins.trainers.lightning.checkpoints import read_checkpoint
 
 log = logging.getLogger("lrmzero")
 

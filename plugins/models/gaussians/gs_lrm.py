@@ -1,0 +1,125 @@
+"""The `gs_lrm` model component: presets, config, and the model contract (rendering through a
+Gaussian rasterizer, export as a 3DGS ``.ply``); the network lives in `gs_lrm_net`."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+from lrmzero import ConfigError, get_registries, param
+from lrmzero.components import ReconstructionModel, RendererUnavailable
+
+log = logging.getLogger("lrmzero")
+
+# (layers, width, heads) per preset; `paper` is GS-LRM's size.
+PRESETS = {
+    "tiny": (4, 128, 4),
+    "small": (12, 512, 8),
+    "paper": (24, 1024, 16),
+}
+
+
+class GSLRM(ReconstructionModel):
+    """GS-LRM: patchify (p x p) posed images with Plucker rays, a pre-LN transformer over all views'
+    tokens, and a head that predicts one 3D Gaussian per input pixel."""
+
+    name = "gs_lrm"
+
+    @dataclass
+    class Config:
+        preset: str = param("tiny", "size preset: tiny (CPU), small, paper (24 x 1024, 16 heads)",
+                            choices=list(PRESETS))
+        layers: Optional[int] = param(None, "transformer blocks (null: from the preset)", ge=1)
+        width: Optional[int] = param(None, "token width (null: from the preset)", ge=8)
+        heads: Optional[int] = param(None, "attention heads (null: from the preset)", ge=1)
+        patch_size: int = param(8, "pixels per side of a patch token", ge=1, le=64)
+        mlp_ratio: float = param(4.0, "MLP hidden width / token width", gt=0.0)
+        gradient_checkpointing: bool = param(False, "recompute each block in the backward pass (saves memory)")
+        max_scale: float = param(0.3, "largest Gaussian scale", gt=0.0)
+        scale_bias: float = param(2.3, "scale = exp(x - scale_bias): GS-LRM's 2.3; larger starts smaller "
+                                  "Gaussians (fewer overlaps: much faster CPU rasterization)", ge=0.0)
+        depth_range: float = param(1.5, "distance along the ray = camera distance +- this", gt=0.0)
+        rasterizer: str = param("auto", "Gaussian rasterizer: auto (gsplat on CUDA when installed, else "
+                                "torch) or a registered rasterizer's name")
+        rasterizers: Dict[str, Any] = field(default_factory=dict, metadata={
+            "help": "parameters of the rasterizers by name, e.g. {torch: {tile_size: 4}}"})
+
+    def __init__(self, cfg=None) -> None:
+        super().__init__(cfg)
+        registry = get_registries().kind("rasterizers")
+        for name in ([self.cfg.rasterizer] if self.cfg.rasterizer != "auto" else []) + list(self.cfg.rasterizers):
+            if name not in registry:
+                raise ConfigError(f"model.rasterizer: unknown rasterizers {name!r}; known: auto, "
+                                  + ", ".join(registry.names()))
+        for name, values in self.cfg.rasterizers.items():
+            registry.make_config(name, values, f"model.rasterizers.{name}")
+        self.rasterizer = None
+
+    def dims(self) -> tuple[int, int, int]:
+        layers, width, heads = PRESETS[self.cfg.preset]
+        layers = self.cfg.layers or layers
+        width = self.cfg.width or width
+        heads = self.cfg.heads or heads
+        if width % heads:
+            raise ConfigError(f"model.width: got {width}, not divisible by model.heads {heads}; allowed: a multiple of the heads")
+        return layers, width, heads
+
+    def check_resolution(self, resolution: int, key: str) -> None:
+        """Refuse an image size the network cannot patchify, and a width/heads mismatch, before
+        any work starts (the optional ``check_resolution`` of the model contract)."""
+        self.dims()
+        p = self.cfg.patch_size
+        if resolution % p:
+            lower, upper = resolution - resolution % p, resolution - resolution % p + p
+            raise ConfigError(
+                f"{key}: got {resolution}, not a multiple of model.patch_size {p}; allowed: multiples of "
+                f"{p}, e.g. {lower or upper} or {upper}"
+            )
+
+    def prepare(self, device) -> None:
+        """Choose the rasterizer: the configured one, or for ``auto`` gsplat on CUDA (when it is
+        installed and runs) and the torch reference otherwise, saying why it fell back."""
+        registry = get_registries().kind("rasterizers")
+        options = self.cfg.rasterizers
+        name = self.cfg.rasterizer
+        if name == "auto":
+            name = "torch"
+            if getattr(device, "type", str(device)) == "cuda" and "gsplat" in registry:
+                try:
+                    self.rasterizer = registry.build("gsplat", options.get("gsplat"))
+                    return
+                except RendererUnavailable as exc:
+                    log.warning("model.rasterizer=auto: using torch because %s", exc)
+        self.rasterizer = registry.build(name, options.get(name), f"model.rasterizers.{name}")
+
+    def render(self, outputs: dict, w2c, K, size: int, background) -> dict:
+        """Rasterize the Gaussians (in float32, outside autocast) into ``[B, T]`` cameras."""
+        import torch
+
+        if self.rasterizer is None:
+            self.prepare(outputs["means"].device)
+        with torch.autocast(outputs["means"].device.type, enabled=False):
+            g = {k: v.float() for k, v in outputs.items()}
+            rgb, alpha, depth = self.rasterizer(g["means"], g["quats"], g["scales"], g["opacities"], g["colors"],
+                                                w2c.float(), K.float(), size, size, background.float())
+        return {"rgb": rgb.permute(0, 1, 4, 2, 3), "alpha": alpha.permute(0, 1, 4, 2, 3),
+                "depth": depth.permute(0, 1, 4, 2, 3)}
+
+    def export(self, outputs: dict, folder: Path) -> dict[str, Path]:
+        """Object 0's Gaussians as ``gaussians.ply`` (the standard 3DGS layout)."""
+        from lrmzero.plugins.models.gaussians.ply import write_gaussians_ply
+
+        arrays = (outputs[k][0].detach().float().cpu().numpy()
+                  for k in ("means", "quats", "scales", "opacities", "colors"))
+        return {"gaussians": write_gaussians_ply(Path(folder) / "gaussians.ply", *arrays)}
+
+    def build_network(self):
+        """The ``torch.nn.Module`` (see :class:`~lrmzero.plugins.models.gaussians.gs_lrm_net.GSLRMNetwork`)."""
+        from lrmzero.plugins.models.gaussians.gs_lrm_net import GSLRMNetwork
+
+        layers, width, heads = self.dims()
+        c = self.cfg
+        return GSLRMNetwork(layers, width, heads, c.patch_size, c.mlp_ratio, c.gradient_checkpointing,
+                            c.max_scale, c.depth_range, c.scale_bias)

@@ -1,0 +1,91 @@
+"""The trainer's subcommands: ``lrmzero train``, ``eval`` and ``reconstruct`` (``register_commands``).
+
+Argument parsing only; torch and Lightning are imported when a command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from lrmzero.components import Command
+
+
+class TrainCommand(Command):
+    name = "train"
+    help = "train a reconstruction model on generated datasets"
+
+    @property
+    def config_sections(self) -> dict[str, type]:  # type: ignore[override]
+        from lrmzero.plugins.trainers.lightning.config import DataConfig, LossConfig, OptimConfig, TrainerConfig
+
+        return {"data": DataConfig, "optim": OptimConfig, "loss": LossConfig, "trainer": TrainerConfig}
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--data", action="append", required=True, help="dataset folder (repeat to mix several)")
+        parser.add_argument("--out", required=True, help="run folder: checkpoints/last.ckpt, logs, images")
+        parser.add_argument("--preset", default="tiny", help="tiny (CPU, minutes), small, paper")
+        parser.add_argument("--max-steps", type=int, default=None, help="optimizer steps (overrides optim.max_steps)")
+        parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint of RUN")
+        parser.add_argument("--config", default=None, help="YAML file merged over the preset")
+        parser.add_argument("--quiet", action="store_true")
+        parser.add_argument("overrides", nargs="*", metavar="key=value")
+
+    def run(self, args: argparse.Namespace) -> int:
+        from lrmzero.dataset import check_positive
+        from lrmzero.plugin_manager import get_registries
+        from lrmzero.plugins.trainers.lightning.config import load_train_config
+        from lrmzero.plugins.trainers.lightning.data import mixed_objects
+
+        check_positive(args.max_steps, "--max-steps")
+        cfg, _ = load_train_config(args.preset, args.config, args.overrides, get_registries())
+        d = cfg.data  # fail before any work on a bad --data
+        mixed_objects(args.data, d.weights, min_views=max(d.input_views, d.target_views),
+                      option="data.input_views/target_views")
+        from lrmzero.plugins.trainers.lightning.train import train
+
+        last = train(args.data, args.out, cfg, resume=args.resume, max_steps=args.max_steps, progress=not args.quiet)
+        print(f"checkpoint: {last}", file=sys.stderr)
+        return 0
+
+
+class EvalCommand(Command):
+    name = "eval"
+    help = "PSNR/SSIM/LPIPS of a checkpoint on held-out views"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--checkpoint", required=True)
+        parser.add_argument("--data", required=True)
+        parser.add_argument("--json", default=None, help="write the results here")
+        parser.add_argument("--views-in", type=int, default=None, help="input views (default: as trained)")
+        parser.add_argument("--resolution", type=int, default=None, help="image size (default: as trained)")
+        parser.add_argument("--max-objects", type=int, default=None)
+        parser.add_argument("--lpips-weights", default=None, help="local LPIPS (VGG) weights; without: LPIPS null")
+
+    def run(self, args: argparse.Namespace) -> int:
+        from lrmzero.plugins.trainers.lightning.evaluate import evaluate, format_table
+
+        result = evaluate(args.checkpoint, args.data, views_in=args.views_in, resolution=args.resolution,
+                          max_objects=args.max_objects, lpips_weights=args.lpips_weights, json_path=args.json)
+        print(format_table(result))
+        return 0
+
+
+class ReconstructCommand(Command):
+    name = "reconstruct"
+    help = "images + cameras -> the model's 3D export (.ply, mesh) and a turntable"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--checkpoint", required=True)
+        parser.add_argument("--images", required=True, help="folder the cameras' file_path entries are relative to")
+        parser.add_argument("--cameras", required=True, help="opencv_cameras.json of the input views")
+        parser.add_argument("--out", required=True)
+        parser.add_argument("--turntable-views", type=int, default=24)
+
+    def run(self, args: argparse.Namespace) -> int:
+        from lrmzero.plugins.trainers.lightning.reconstruct import reconstruct
+
+        outputs = reconstruct(args.checkpoint, args.images, args.cameras, args.out, args.turntable_views)
+        for key, path in outputs.items():
+            print(f"{key}: {path}")
+        return 0

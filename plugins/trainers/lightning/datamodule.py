@@ -1,0 +1,41 @@
+"""The DataModule: objects of one or more dataset roots as training batches, resumable by position."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import pytorch_lightning as pl
+import torch
+
+from lrmzero.plugins.trainers.lightning.config import TrainConfig
+from lrmzero.plugins.trainers.lightning.data import (ObjectViews, StepSampler, ViewSelection, collate_for_training,
+                                                     mixed_objects)
+
+
+class ViewsDataModule(pl.LightningDataModule):
+    """Objects of one or more dataset roots (mixed by ``data.weights``) as training batches."""
+
+    def __init__(self, roots: Sequence[str], cfg: TrainConfig, start_step: int = 0) -> None:
+        """``start_step``: the step a resumed run continues from; the stream starts at its batch."""
+        super().__init__()
+        self.roots = list(roots)
+        self.cfg = cfg
+        self.start_step = start_step
+
+    def setup(self, stage: str | None = None) -> None:
+        d = self.cfg.data
+        objects, weights = mixed_objects(self.roots, d.weights, min_views=max(d.input_views, d.target_views),
+                                         option="data.input_views/target_views")
+        select = ViewSelection(d.input_views, d.target_views, d.resolution, tuple(d.background), d.fixed_views)
+        self.train_set = ObjectViews(objects, select, seed=self.cfg.seed)
+        # one long epoch covering the whole run (resumable by position, see StepSampler)
+        total = self.cfg.optim.max_steps * d.batch_size * 2  # slack for skipped steps
+        self.sampler = StepSampler(len(objects), self.cfg.seed, total, weights)
+        self.sampler.start = self.start_step * d.batch_size
+
+    def train_dataloader(self):
+        d = self.cfg.data
+        return torch.utils.data.DataLoader(
+            self.train_set, batch_size=d.batch_size, sampler=self.sampler, collate_fn=collate_for_training,
+            num_workers=d.num_workers, persistent_workers=d.num_workers > 0, drop_last=False,
+        )

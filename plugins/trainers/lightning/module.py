@@ -1,0 +1,172 @@
+"""The LightningModule: loss, optimizer, stability guards and logging around a model component and
+its network, both given built (the module knows no representation: the model renders)."""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from PIL import Image
+
+from lrmzero.errors import LrmzeroError
+from lrmzero.plugins.trainers.lightning.metrics import psnr
+from lrmzero.plugins.trainers.lightning.perceptual import PerceptualLoss
+
+log = logging.getLogger("lrmzero")
+
+
+class TrainingStopped(LrmzeroError):
+    """Training cannot go on: it diverged, or its data yields no usable object."""
+
+
+def cosine_with_warmup(step: int, warmup: int, total: int) -> float:
+    """Learning-rate factor: linear warm-up to 1, then cosine decay to 0 at ``total``."""
+    if step < warmup:
+        return (step + 1) / max(1, warmup)
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+class ReconstructionModule(pl.LightningModule):
+    """Owns the loss, the optimizer and the stability guards; the network is given built.
+
+    Guards (manual optimization, so that a skipped step leaves the weights untouched):
+    a NaN/Inf loss skips the step; NaN/Inf gradients become finite (``nan_to_num``); a gradient
+    norm above ``grad_clip x skip_factor`` skips the step; otherwise gradients are clipped to
+    ``grad_clip``. Skips are counted and logged (``skipped_nonfinite``, ``skipped_spike``).
+    """
+
+    def __init__(self, cfg: dict, model, net: torch.nn.Module) -> None:
+        """Args:
+            cfg: the whole train config as a dict (saved as hyper-parameters).
+            model: the model component (:class:`lrmzero.components.ReconstructionModel`); renders
+                the network's outputs.
+            net: its network, built (``model.build_network()``).
+        """
+        super().__init__()
+        self.automatic_optimization = False
+        self.save_hyperparameters({"model": cfg["model"], "train": cfg})
+        self.cfg = cfg
+        self.model = model
+        self.net = net
+        self.perceptual = None
+        self.consecutive_skips = 0
+        self.consecutive_unusable = 0
+        self.data_roots: list[str] = []
+        self.register_buffer("skipped_nonfinite", torch.zeros((), dtype=torch.long))
+        self.register_buffer("skipped_spike", torch.zeros((), dtype=torch.long))
+        self.register_buffer("background", torch.tensor(cfg["data"]["background"], dtype=torch.float32))
+        weights = cfg["loss"]["vgg_weights"]
+        if cfg["loss"]["perceptual_weight"] > 0:
+            if weights:
+                self.perceptual = PerceptualLoss(weights)
+            else:
+                log.warning("perceptual loss is off: no local VGG-19 weights (loss.vgg_weights=PATH)")
+
+    def setup(self, stage: str) -> None:
+        self.model.prepare(self.device)
+
+    def forward(self, batch: dict) -> dict:
+        return self.net(batch)
+
+    def render(self, outputs: dict, batch: dict) -> dict:
+        """The model renders its outputs into the batch's target cameras: rgb ``[B, T, 3, S, S]``."""
+        return self.model.render(outputs, batch["target_w2c"], batch["target_K"], batch["target_images"].shape[-1],
+                                 self.background)
+
+    def compute_loss(self, batch: dict) -> tuple[torch.Tensor, dict, torch.Tensor]:
+        pred = self.render(self(batch), batch)["rgb"]
+        target = batch["target_images"]
+        mse = torch.mean((pred - target) ** 2)
+        loss = mse
+        logs = {"mse": mse.detach(), "psnr": psnr(pred.detach(), target).mean()}
+        if self.perceptual is not None and self.global_step >= self.cfg["loss"]["perceptual_start"]:
+            perc = self.perceptual(pred.flatten(0, 1), target.flatten(0, 1))
+            loss = loss + self.cfg["loss"]["perceptual_weight"] * perc
+            logs["perceptual"] = perc.detach()
+        return loss, logs, pred
+
+    def training_step(self, batch: dict | None, batch_idx: int):
+        if batch is None or not batch["object_id"]:  # every object was broken (warned by the dataset)
+            self.consecutive_unusable += 1
+            limit = self.cfg["optim"]["max_consecutive_skips"]
+            if self.consecutive_unusable >= limit:
+                raise TrainingStopped(
+                    f"--data {', '.join(repr(r) for r in self.data_roots) or '?'}: {self.consecutive_unusable} "
+                    f"batches in a row held no usable object (see the warnings above for each object and why); "
+                    "fix or remove those objects"
+                )
+            return None
+        self.consecutive_unusable = 0
+        opt = self.optimizers()
+        sched = self.lr_schedulers()
+        loss, logs, pred = self.compute_loss(batch)
+        o = self.cfg["optim"]
+        if not torch.isfinite(loss):
+            self.skipped_nonfinite += 1
+            opt.zero_grad(set_to_none=True)
+            self.log("skipped_nonfinite", self.skipped_nonfinite.float(), prog_bar=True)
+            return self._skipped()
+        opt.zero_grad(set_to_none=True)
+        self.manual_backward(loss)
+        params = [p for p in self.net.parameters() if p.grad is not None]
+        for p in params:
+            torch.nan_to_num_(p.grad, nan=0.0, posinf=0.0, neginf=0.0)
+        norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(p.grad) for p in params]))
+        if norm > o["grad_clip"] * o["skip_factor"]:
+            self.skipped_spike += 1
+            opt.zero_grad(set_to_none=True)
+            self.log("skipped_spike", self.skipped_spike.float(), prog_bar=True)
+            return self._skipped()
+        self.consecutive_skips = 0
+        torch.nn.utils.clip_grad_norm_(params, o["grad_clip"])
+        opt.step()
+        sched.step()
+        self.log_dict({"loss": loss.detach(), **logs, "grad_norm": norm, "lr": sched.get_last_lr()[0]},
+                      prog_bar=True, on_step=True, batch_size=len(batch["object_id"]))
+        self.log_dict({"skipped_nonfinite": self.skipped_nonfinite.float(),
+                       "skipped_spike": self.skipped_spike.float()}, on_step=True)
+        if self.global_step % self.cfg["trainer"]["image_every"] == 0:
+            self.save_image_grid(pred.detach(), batch["target_images"])
+        return loss.detach()
+
+    def _skipped(self) -> None:
+        """Skipped steps do not advance global_step; a run that only skips must not loop forever."""
+        self.consecutive_skips += 1
+        limit = self.cfg["optim"]["max_consecutive_skips"]
+        if self.consecutive_skips >= limit:
+            raise TrainingStopped(
+                f"training diverged: {self.consecutive_skips} steps in a row were skipped "
+                f"(non-finite loss: {int(self.skipped_nonfinite)}, gradient spikes: {int(self.skipped_spike)}); "
+                "lower optim.lr or check the data"
+            )
+        return None
+
+    def save_image_grid(self, pred: torch.Tensor, target: torch.Tensor) -> None:
+        """RUN/images/step_NNNNNN.png: targets (top) and predictions (bottom) of the first object."""
+        if self.trainer is None or not self.trainer.is_global_zero or not self.trainer.default_root_dir:
+            return
+        rows = [torch.cat(list(target[0]), dim=-1), torch.cat(list(pred[0]), dim=-1)]
+        grid = (torch.cat(rows, dim=-2).clamp(0, 1).permute(1, 2, 0).cpu().numpy() * 255).astype(np.uint8)
+        folder = Path(self.trainer.default_root_dir) / "images"
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(grid).save(folder / f"step_{self.global_step:06d}.png")
+        logger = self.logger
+        if logger is not None and hasattr(getattr(logger, "experiment", None), "add_image"):
+            logger.experiment.add_image("targets_and_predictions", grid.transpose(2, 0, 1), self.global_step)
+
+    def configure_optimizers(self):
+        o = self.cfg["optim"]
+        decay = [p for p in self.net.parameters() if p.ndim >= 2]
+        no_decay = [p for p in self.net.parameters() if p.ndim < 2]
+        opt = torch.optim.AdamW(
+            [{"params": decay, "weight_decay": o["weight_decay"]}, {"params": no_decay, "weight_decay": 0.0}],
+            lr=o["lr"], betas=tuple(o["betas"]),
+        )
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda step: cosine_with_warmup(step, o["warmup_steps"], o["max_steps"]))
+        return [opt], [{"scheduler": sched, "interval": "step"}]

@@ -1,0 +1,102 @@
+"""`train()`: a Lightning run in a run folder: checkpoints, logs, images; resumable after a kill."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import asdict
+from pathlib import Path
+from typing import Sequence
+
+import pytorch_lightning as pl
+import torch
+
+from lrmzero.errors import ConfigError
+from lrmzero.plugin_manager import get_registries
+from lrmzero.plugins.trainers.lightning.checkpoints import build_model
+from lrmzero.plugins.trainers.lightning.config import TrainConfig
+from lrmzero.plugins.trainers.lightning.datamodule import ViewsDataModule
+from lrmzero.plugins.trainers.lightning.module import ReconstructionModule
+from lrmzero.plugins.trainers.lightning.run_folder import (AtomicCheckpointIO, ContinuingCSVLogger,
+                                                           check_same_model, newest_checkpoint)
+
+log = logging.getLogger("lrmzero")
+
+
+def train(roots: Sequence[str], out: str | Path, cfg: TrainConfig, resume: bool = False,
+          max_steps: int | None = None, progress: bool = True, stop_after_steps: int | None = None) -> Path:
+    """Train into ``out`` (checkpoints/last.ckpt, logs, images); returns the last checkpoint.
+
+    ``max_steps`` sets ``optim.max_steps`` (the schedule's length); ``stop_after_steps`` stops
+    earlier with the same schedule, as an interruption would (``resume=True`` continues).
+    """
+    from pytorch_lightning.callbacks import ModelCheckpoint
+
+    out = Path(out)
+    ckpt_dir = out / "checkpoints"
+    last = ckpt_dir / "last.ckpt"
+    if max_steps is not None:
+        cfg.optim.max_steps = max_steps
+    from lrmzero.dataset import check_output_folder
+
+    check_output_folder(out, "--out")
+    resume_from, start_step = None, None
+    if resume:
+        if not ckpt_dir.is_dir():
+            raise ConfigError(f"--resume: {str(ckpt_dir)!r} does not exist; drop --resume to start a new run")
+        resume_from, start_step = newest_checkpoint(ckpt_dir)
+        from lrmzero.plugins.trainers.lightning.checkpoints import read_checkpoint
+
+        saved = read_checkpoint(resume_from, "--resume", mmap=True)["hyper_parameters"]
+        check_same_model(saved["model"], asdict(cfg)["model"], resume_from)
+        if resume_from != last:
+            log.warning("--resume: continuing from %s (step %d), the newest checkpoint", resume_from, start_step)
+    # StepSampler resumes the data stream by position, which Lightning cannot see.
+    warnings.filterwarnings("ignore", message=".*your dataloader is not resumable.*")
+    # Checkpoints hold the state after the step, which is what resuming needs.
+    warnings.filterwarnings("ignore", message=".*ModelCheckpoint with manual optimization.*")
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    model = build_model(asdict(cfg)["model"], get_registries())
+    module = ReconstructionModule(asdict(cfg), model, model.build_network())
+    module.data_roots = [str(r) for r in roots]
+    data = ViewsDataModule(roots, cfg, start_step or 0)
+    t = cfg.trainer
+    cuda = torch.cuda.is_available() and t.accelerator in ("auto", "gpu", "cuda")
+    precision = t.precision if t.precision != "auto" else ("bf16-mixed" if cuda else "32-true")
+    # flushed at every log row, so that every row before the newest checkpoint survives a kill
+    loggers: list = [ContinuingCSVLogger(out, name="logs", version="", start_step=start_step,
+                                         flush_logs_every_n_steps=t.log_every)]
+    try:
+        from pytorch_lightning.loggers import TensorBoardLogger
+
+        import tensorboard  # noqa: F401
+
+        loggers.append(TensorBoardLogger(out, name="tb", version=""))
+    except ImportError:
+        pass
+    # enable_version_counter=False: a copied or moved run overwrites its own last.ckpt instead of
+    # writing last-v1.ckpt beside it.
+    checkpoint = ModelCheckpoint(dirpath=ckpt_dir, save_last=True, every_n_train_steps=t.checkpoint_every,
+                                 save_top_k=0, save_on_train_epoch_end=True, enable_version_counter=False)
+    trainer = pl.Trainer(
+        default_root_dir=str(out), max_steps=stop_after_steps or cfg.optim.max_steps, accelerator=t.accelerator,
+        devices=t.devices, strategy=t.strategy, num_nodes=t.num_nodes, precision=precision,
+        logger=loggers, callbacks=[checkpoint], log_every_n_steps=t.log_every,
+        enable_progress_bar=progress, enable_model_summary=False, deterministic=False,
+        num_sanity_val_steps=0, max_epochs=-1, plugins=[AtomicCheckpointIO()],
+    )
+    if cuda:
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    trainer.fit(module, datamodule=data, ckpt_path=str(resume_from) if resume_from else None, weights_only=True)
+    if not last.is_file() or (trainer.global_step and _saved_step(last) != trainer.global_step):
+        trainer.save_checkpoint(str(last))  # fewer steps than checkpoint_every, or a stop between saves
+    return last
+
+
+def _saved_step(path: Path) -> int | None:
+    from lrmzero.plugins.trainers.lightning.run_folder import checkpoint_step
+
+    return checkpoint_step(path)
+
+
