@@ -12,7 +12,7 @@ import time
 from lrmzero import get_registries
 from lrmzero.asset import encode_glb
 from lrmzero.config import load_config
-from lrmzero.pipeline import ObjectBuilder
+from lrmzero.generate import make_composer
 
 
 def main() -> None:
@@ -22,7 +22,7 @@ def main() -> None:
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_args()
     run = load_config(args.config, args.overrides)
-    builder = ObjectBuilder(run, get_registries())
+    builder = make_composer(run, get_registries())
     builder.build(0, 0)  # warm-up
     stages: dict[str, list[float]] = {}
     verts = []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, Sequence
 
 import numpy as np
 
@@ -15,7 +15,9 @@ if TYPE_CHECKING:
 
     import torch
 
+    from lrmzero.asset import Asset
     from lrmzero.cameras import Cameras
+    from lrmzero.registry import Registries, Registry
     from lrmzero.views import ShadingSettings, Views
 
 
@@ -174,12 +176,52 @@ class AugmentContext:
     """What an augmentation may use besides the parts.
 
     Attributes:
-        primitives: name -> Primitive instance as configured for this run (e.g. for cutters).
-        primitive_registry: the primitives :class:`~lrmzero.registry.Registry`, to build one with
-            other parameters (e.g. a coarse tessellation).
+        primitives: name -> Primitive instance as configured for this run (cutters, wireframe
+            bases: every primitive the run's config names).
+        primitive_registry: the primitives registry, to build one with other parameters.
         new_material: ``() -> int``, allocates a fresh material slot (it gets its own texture).
     """
 
-    primitives: Any
-    primitive_registry: Any
-    new_material: Any
+    primitives: Mapping[str, Primitive]
+    primitive_registry: "Registry"
+    new_material: Callable[[], int]
+
+
+@dataclass
+class ComposeContext:
+    """What a composer builds objects from, made once per worker process.
+
+    Attributes:
+        components: kind -> name -> instance of every component the run's config selects
+            (``primitives``, ``textures``, ``augmentations``; e.g. the primitives its own config
+            names and those augmentations name as cutters).
+        augmentations: ``augment.apply``: (name, instance) in order.
+        normalized_size: the largest side every finished object must have.
+        config_hash: the run's config hash (goes to meta.json).
+        registries: the process's registries (to build a component with other parameters).
+    """
+
+    components: Mapping[str, Mapping[str, Component]]
+    augmentations: Sequence[tuple[str, "Augmentation"]]
+    normalized_size: float
+    config_hash: str
+    registries: "Registries"
+
+
+class Composer(Component):
+    """Builds one object of a run from (seed, index): which parts, their poses and materials, the
+    augmentations, normalization and textures. ``compose.composer`` selects one; the fields of its
+    ``Config`` are top-level config sections (Zeroverse's: ``shape``, ``materials``); fields
+    declared with ``param(..., names_of=KIND)`` select the components it uses.
+    """
+
+    def setup(self, context: ComposeContext) -> None:
+        """Called once per worker process before :meth:`build`."""
+        self.context = context
+
+    def build(self, seed: int, index: int) -> "Asset":
+        """Object ``index`` of seed ``seed``: an :class:`lrmzero.asset.Asset` (one mesh, one UV
+        set, one atlas, normalized to ``normalized_size``, centred) whose ``meta`` holds what was
+        drawn and a ``timings`` dict. Its randomness comes only from
+        :func:`lrmzero.objects.object_streams` ``(seed, index)``."""
+        raise NotImplementedError

@@ -1,16 +1,20 @@
-"""Run configuration: the packaged defaults, a user file and ``key=value`` overrides, validated.
+"""Run configuration: the packaged defaults, a user file and ``key=value`` overrides, validated
+by one loader for every command.
 
 Layout of a config (see ``configs/zeroverse.yaml``)::
 
-    shape:       which primitives are drawn and how they are composed     (ShapeConfig)
-    materials:   which texture sources paint the surfaces, atlas layout    (MaterialsConfig)
-    augment:     which augmentations run, in order                         (AugmentConfig)
-    output:      how files are written                                      (OutputConfig)
-    primitives:    {name: {param: value}}  parameters of primitive plugins
-    textures:      {name: {param: value}}  parameters of texture plugins
-    augmentations: {name: {param: value}}  parameters of augmentation plugins
+    compose:     which composer plugin builds each object; the final object size   (ComposeConfig)
+    <sections of the composer's own Config>   e.g. Zeroverse's ``shape`` and ``materials``
+    augment:     which augmentations run, in order                                   (AugmentConfig)
+    render:      renderer, camera sampler, views, resolution, shading                (RenderConfig)
+    output:      how files are written                                               (OutputConfig)
+    <kind>:      {name: {param: value}}  parameters of components of that kind (primitives, ...)
 
-Each plugin section is validated against that plugin's own ``Config`` dataclass.
+A composer's ``Config`` fields are top-level sections, so ``shape.half_axis_max=1.5`` reads as it
+always did while core names no composer. Every component is validated against its own ``Config``
+dataclass, and every value that names another component (``names_of`` fields, e.g. cutter kinds) is
+checked against the registries, before any output is written. Core names no plugin: the defaults
+that name components live in the packaged YAML.
 """
 
 from __future__ import annotations
@@ -18,72 +22,43 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import typing
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-import typing
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Sequence
 
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from lrmzero.errors import ConfigError, PluginError
-from lrmzero.params import check_params, check_references, param
+from lrmzero.params import check_params, check_references, param, referenced_names
 from lrmzero.registry import Registries
 
 DEFAULT_CONFIG = "zeroverse"
+# Kinds whose components a run config may parameterize under ``<kind>.<name>``.
+COMPONENT_KINDS = ("composers", "primitives", "textures", "augmentations", "renderers", "camera_samplers")
 
 
 @dataclass
-class ShapeConfig:
-    primitives: List[str] = param(
-        ["cube", "sphere", "cylinder", "cone", "torus"], "primitive kinds drawn for the parts", nonempty=True
-    )
-    primitive_weights: Optional[List[float]] = param(
-        None, "relative weight of each kind in `primitives` (null: uniform)", ge=0.0
-    )
-    count_weights: List[float] = param(
-        [5, 5, 5, 4, 4, 3, 2, 1, 1], "relative weight of 1, 2, ... parts per object", ge=0.0, nonempty=True
-    )
-    half_axis_min: float = param(0.25, "smallest half-axis of a part", gt=0.0)
-    half_axis_max: float = param(2.0, "largest half-axis of a part", gt=0.0)
-    max_rotation_deg: float = param(180.0, "rotations are U(0, this) about x, y and z", ge=0.0, le=360.0)
-    translation_fraction: float = param(
-        0.5, "translations are U(0, this * largest side of the new part) per axis", ge=0.0, le=10.0
-    )
-    material_jitter: float = param(
-        0.25, "material-boundary jitter, as a fraction of the part's size", ge=0.0, le=1.0
-    )
-    normalized_size: float = param(1.8, "largest side of the final bounding box", gt=0.0)
-
-
-@dataclass
-class MaterialsConfig:
-    sources: List[str] = param(
-        ["fbm", "cellular", "stripes", "checker", "gradient", "blend"], "texture sources drawn", nonempty=True
-    )
-    source_weights: Optional[List[float]] = param(
-        None, "relative weight of each source in `sources` (null: uniform)", ge=0.0
-    )
-    sampling: str = param(
-        "per_surface",
-        "per_surface: a texture per material slot (paper); per_object: one per object (released code)",
-        choices=["per_surface", "per_object"],
-    )
-    tile_size: int = param(256, "texels per side of each material's tile in the atlas", ge=8, le=4096)
-    gutter: int = param(4, "texels of border kept between tiles against bleeding", ge=0, le=64)
+class ComposeConfig:
+    composer: str = param("", "composer plugin that builds each object (its Config's fields are "
+                          "top-level sections)", names_of="composers")
+    normalized_size: float = param(1.8, "largest side of every object's bounding box (composed and "
+                                   "rendered meshes alike)", gt=0.0)
 
 
 @dataclass
 class AugmentConfig:
-    apply: List[str] = param([], "augmentations applied to each object, in order")
+    apply: List[str] = param([], "augmentations applied to each object, in order", names_of="augmentations")
 
 
 @dataclass
 class RenderConfig:
     enabled: bool = param(True, "render views (false: write meshes only)")
-    renderer: str = param("auto", "renderer plugin; auto: gl when an EGL context can be made, else raycast")
-    cameras: str = param("zeroverse", "camera sampler plugin")
+    renderer: str = param("auto", "renderer plugin, or auto: the first of auto_order that can run here")
+    auto_order: List[str] = param([], "renderers tried in order by renderer=auto", names_of="renderers")
+    cameras: str = param("", "camera sampler plugin", names_of="camera_samplers")
     views: int = param(32, "views per object", ge=1, le=1024)
     resolution: int = param(512, "image width and height in pixels", ge=8, le=4096)
     shading: str = param("ao", "unlit, lambert, or ao (albedo x ambient occlusion)", choices=["unlit", "lambert", "ao"])
@@ -105,16 +80,19 @@ class OutputConfig:
 
 @dataclass
 class GenerateConfig:
-    shape: ShapeConfig = field(default_factory=ShapeConfig)
-    materials: MaterialsConfig = field(default_factory=MaterialsConfig)
+    compose: ComposeConfig = field(default_factory=ComposeConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     render: RenderConfig = field(default_factory=RenderConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    composers: Dict[str, Any] = field(default_factory=dict)
     primitives: Dict[str, Any] = field(default_factory=dict)
     textures: Dict[str, Any] = field(default_factory=dict)
     augmentations: Dict[str, Any] = field(default_factory=dict)
     renderers: Dict[str, Any] = field(default_factory=dict)
     camera_samplers: Dict[str, Any] = field(default_factory=dict)
+
+
+CORE_SECTIONS = ("compose", "augment", "render", "output")
 
 
 @dataclass
@@ -123,6 +101,15 @@ class RunConfig:
 
     generate: GenerateConfig
     components: dict[str, dict[str, Any]]  # kind -> name -> Config instance
+
+    @property
+    def composer_name(self) -> str:
+        return self.generate.compose.composer
+
+    @property
+    def composer(self) -> Any:
+        """The composer's Config instance (its fields are the top-level sections it owns)."""
+        return self.components["composers"][self.composer_name]
 
     def to_dict(self) -> dict:
         """Plain, fully resolved dict (defaults filled in): what the config hash covers."""
@@ -247,89 +234,114 @@ def load_config(
     layers = [_load_yaml(DEFAULT_CONFIG)]
     if config is not None:
         layers.append(_load_yaml(config))
-    layers.append(parse_overrides(overrides, "shape.half_axis_max=1.5"))
+    layers.append(parse_overrides(overrides, "render.views=8"))
+    composer = _chosen_composer(layers, registries)
+    schema = run_schema(composer.config_cls)
     for layer in layers:
-        check_layer_shape(layer, GenerateConfig)
-    schema = OmegaConf.structured(GenerateConfig)
+        check_layer_shape(layer, schema)
     try:
-        merged = OmegaConf.merge(schema, *layers)
-        gen: GenerateConfig = OmegaConf.to_object(merged)  # type: ignore[assignment]
+        merged = OmegaConf.merge(OmegaConf.structured(schema), *layers)
+        whole = OmegaConf.to_object(merged)
     except OmegaConfBaseException as exc:
-        raise ConfigError(_describe(exc)) from None
-    return validate(gen, registries)
+        raise ConfigError(_describe_for(exc, schema)) from None
+    gen = GenerateConfig(**{f.name: getattr(whole, f.name) for f in dataclasses.fields(GenerateConfig)})
+    composer_cfg = composer.config_cls(**{f.name: getattr(whole, f.name)
+                                          for f in dataclasses.fields(composer.config_cls)})
+    return validate(gen, composer_cfg, registries)
 
 
-def validate(gen: GenerateConfig, registries: Registries) -> RunConfig:
-    """Range checks on the core sections and plugin-schema checks on the component sections."""
-    for name in ("shape", "materials", "augment", "render", "output"):
+def _chosen_composer(layers: list, registries: Registries):
+    """The registry entry of ``compose.composer`` as the layers set it (read before the schema,
+    which depends on it)."""
+    name: Any = ""
+    for layer in layers:
+        section = layer.get("compose") if isinstance(layer, DictConfig) else None
+        if isinstance(section, DictConfig) and "composer" in section:
+            name = section.get("composer")
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"compose.composer: got {name!r}; allowed: the name of a registered composer "
+                          f"({', '.join(registries.composers.names()) or 'none installed'})")
+    if name not in registries.composers:
+        raise PluginError(f"compose.composer: unknown composers {name!r}; known composers: "
+                          f"{', '.join(registries.composers.names())}")
+    return registries.composers.get(name)
+
+
+def run_schema(composer_config: type) -> type:
+    """The whole run's schema: core's sections plus the composer's Config fields as top-level sections.
+
+    Raises:
+        PluginError: a composer field that clashes with a core section or a component kind.
+    """
+    core = {f.name for f in dataclasses.fields(GenerateConfig)}
+    hints = typing.get_type_hints(composer_config)
+    extra = []
+    for f in dataclasses.fields(composer_config):
+        if f.name in core:
+            raise PluginError(f"composer Config field {f.name!r} clashes with core's section of that name")
+        if f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+            default = field(default_factory=f.default_factory, metadata=f.metadata)  # type: ignore[misc]
+        else:
+            default = field(default=f.default, metadata=f.metadata)
+        extra.append((f.name, hints[f.name], default))
+    core_fields = [(f.name, typing.get_type_hints(GenerateConfig)[f.name], field(default_factory=f.default_factory))
+                   for f in dataclasses.fields(GenerateConfig)]
+    return dataclasses.make_dataclass("RunConfigSchema", core_fields + extra)
+
+
+def validate(gen: GenerateConfig, composer_cfg: Any, registries: Registries) -> RunConfig:
+    """Check the core sections and the composer's, select every component the config names (and,
+    following ``names_of`` fields, every component those name), and validate each one's config.
+
+    Raises:
+        ConfigError / PluginError: naming the key, the value and what is allowed.
+    """
+    for name in CORE_SECTIONS:
         check_params(getattr(gen, name), name)
-    s, m = gen.shape, gen.materials
-    if s.half_axis_min > s.half_axis_max:
-        raise ConfigError(
-            f"shape.half_axis_min: got {s.half_axis_min}, larger than shape.half_axis_max "
-            f"{s.half_axis_max}; allowed: half_axis_min <= half_axis_max"
-        )
-    _check_weights("shape.count_weights", s.count_weights, None)
-    _check_weights("shape.primitive_weights", s.primitive_weights, s.primitives)
-    _check_weights("materials.source_weights", m.source_weights, m.sources)
-    if not s.primitives:
-        raise ConfigError("shape.primitives: got []; allowed: a non-empty list of primitive names")
-    if not m.sources:
-        raise ConfigError("materials.sources: got []; allowed: a non-empty list of texture names")
+    check_params(composer_cfg, "")
     if len(gen.render.background) != 3:
         raise ConfigError(f"render.background: got {gen.render.background}; allowed: three numbers in [0, 1]")
-
     r = gen.render
-    selected = {
-        "primitives": list(s.primitives),
-        "textures": list(m.sources),
-        "augmentations": list(gen.augment.apply),
-        "renderers": [] if r.renderer == "auto" else [r.renderer],
-        "camera_samplers": [r.cameras],
-    }
-    where = {
-        "primitives": "shape.primitives",
-        "textures": "materials.sources",
-        "augmentations": "augment.apply",
-        "renderers": "render.renderer",
-        "camera_samplers": "render.cameras",
-    }
-    components: dict[str, dict[str, Any]] = {}
-    for kind, names in selected.items():
-        registry = registries.kind(kind)
+    if not r.cameras:
+        raise ConfigError("render.cameras: got ''; allowed: the name of a registered camera sampler "
+                          f"({', '.join(registries.camera_samplers.names())})")
+    if r.renderer == "auto" and r.enabled and not r.auto_order:
+        raise ConfigError("render.auto_order: got []; allowed: renderers to try with render.renderer=auto")
+    for name in CORE_SECTIONS:
+        check_references(getattr(gen, name), name, registries)
+    if r.renderer != "auto" and r.renderer not in registries.renderers:
+        raise PluginError(f"render.renderer: unknown renderers {r.renderer!r}; known renderers: "
+                          f"{', '.join(['auto'] + registries.renderers.names())}")
+
+    components: dict[str, dict[str, Any]] = {kind: {} for kind in COMPONENT_KINDS}
+    composer = gen.compose.composer
+    components["composers"][composer] = composer_cfg
+    registries.composers.get(composer).factory(composer_cfg)  # composer-specific checks, at load time
+    check_references(composer_cfg, "", registries)
+    pending: list[tuple[str, str]] = [("augmentations", n) for n in gen.augment.apply]
+    pending += [("camera_samplers", r.cameras)]
+    pending += [("renderers", n) for n in ([] if r.renderer == "auto" else [r.renderer])]
+    pending += [("renderers", n) for n in (r.auto_order if r.renderer == "auto" else [])]
+    pending += referenced_names(composer_cfg)
+    for kind in COMPONENT_KINDS:  # every component given parameters is validated too
         section: dict = getattr(gen, kind) or {}
-        for key, listed in ((where[kind], names), (kind, section)):
-            for name in listed:
-                if name not in registry:
-                    known = registry.names() + (["auto"] if kind == "renderers" else [])
-                    raise PluginError(f"{key}: unknown {kind} {name!r}; known {kind}: {', '.join(known)}")
-        components[kind] = {}
-        names = list(names) + (registry.names() if kind == "renderers" and r.renderer == "auto" else [])
-        for name in sorted(set(names) | set(section)):
-            values = section.get(name) or {}
-            if not isinstance(values, dict):
-                raise ConfigError(
-                    f"{kind}.{name}: got {values!r}; allowed: a mapping of that plugin's parameters"
-                )
-            components[kind][name] = registry.make_config(name, values, f"{kind}.{name}")
-            check_references(components[kind][name], f"{kind}.{name}", registries)
-    return RunConfig(gen, components)
-
-
-def _check_weights(key: str, weights: list | None, names: list | None) -> None:
-    if weights is None:
-        return
-    if names is not None and len(weights) != len(names):
-        raise ConfigError(
-            f"{key}: got {len(weights)} weights for {len(names)} names {names}; allowed: one "
-            "weight per name, or null for uniform"
-        )
-    if not weights or sum(weights) <= 0:
-        raise ConfigError(f"{key}: got {weights}; allowed: non-negative numbers with a positive sum")
-
-
-def _describe(exc: OmegaConfBaseException) -> str:
-    return _describe_for(exc, GenerateConfig)
+        registry = registries.kind(kind)
+        for name in section:
+            if name not in registry:
+                raise PluginError(f"{kind}: unknown {kind} {name!r}; known {kind}: {', '.join(registry.names())}")
+            pending.append((kind, name))
+    while pending:
+        kind, name = pending.pop(0)
+        if name in components[kind]:
+            continue
+        values = (getattr(gen, kind) or {}).get(name) or {}
+        if not isinstance(values, dict):
+            raise ConfigError(f"{kind}.{name}: got {values!r}; allowed: a mapping of that plugin's parameters")
+        cfg = registries.kind(kind).make_config(name, values, f"{kind}.{name}")
+        check_references(cfg, f"{kind}.{name}", registries)
+        components[kind][name] = cfg
+        pending += referenced_names(cfg)
+    return RunConfig(gen, {k: v for k, v in components.items()})
 
 
 def _describe_for(exc: OmegaConfBaseException, schema: type) -> str:

@@ -10,21 +10,26 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from lrmzero.config import AugmentConfig, MaterialsConfig, OutputConfig, RenderConfig, ShapeConfig
+from lrmzero.config import AugmentConfig, ComposeConfig, OutputConfig, RenderConfig
 from lrmzero.params import param_table
 from lrmzero.plugin_manager import get_registries
 
-CORE_SECTIONS = {
-    "shape": ShapeConfig, "materials": MaterialsConfig, "augment": AugmentConfig,
-    "render": RenderConfig, "output": OutputConfig,
-}
+CORE_SECTIONS = {"compose": ComposeConfig, "augment": AugmentConfig, "render": RenderConfig, "output": OutputConfig}
 
 
 def _table(cls: type, prefix: str) -> list[str]:
-    rows = ["| key | default | allowed | meaning |", "|---|---|---|---|"]
+    return ["| key | default | allowed | meaning |", "|---|---|---|---|", *_rows(cls, prefix)]
+
+
+def _rows(cls: type, prefix: str) -> list[str]:
+    rows = []
     for r in param_table(cls):
+        key = f"{prefix}.{r['name']}" if prefix else r["name"]
+        if dataclasses.is_dataclass(r["default"]):  # a nested section: its fields, one row each
+            rows += _rows(type(r["default"]), key)
+            continue
         default = repr(r["default"]).replace("|", "\\|")
-        rows.append(f"| `{prefix}.{r['name']}` | `{default}` | {r['allowed']} | {r['help']} |")
+        rows.append(f"| `{key}` | `{default}` | {r['allowed']} | {r['help']} |")
     return rows
 
 
@@ -57,8 +62,10 @@ def render_configs_md() -> str:
             doc = (entry.factory.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
             if doc:
                 out += [" ".join(doc.split()), ""]
+            if kind == "composers":
+                out += ["Its fields are top-level sections (`compose.composer: " + entry.name + "`).", ""]
             if dataclasses.fields(entry.config_cls):
-                out += _table(entry.config_cls, f"{kind}.{entry.name}")
+                out += _table(entry.config_cls, "" if kind == "composers" else f"{kind}.{entry.name}")
             else:
                 out += ["(no parameters)"]
             out += [""]

@@ -21,7 +21,8 @@ from lrmzero.config import RunConfig, config_yaml
 from lrmzero.dataset import DatasetWriter, safe_object_id
 from lrmzero.errors import ConfigError
 from lrmzero.mesh_io import load_mesh_asset
-from lrmzero.pipeline import ObjectBuilder, object_id, object_streams
+from lrmzero.components import ComposeContext
+from lrmzero.objects import object_id, object_streams
 from lrmzero.render import RenderStage
 from lrmzero.plugin_manager import get_registries
 
@@ -72,22 +73,22 @@ class ObjectJob:
     """Builds (or loads, given ``inputs``) and writes one object; one instance per worker process."""
 
     def __init__(self, run: RunConfig, seed: int, out: str, inputs: list[str] | None = None,
-                 builder: ObjectBuilder | None = None) -> None:
+                 composer=None) -> None:
         self.run = run
         self.seed = seed
         self.inputs = inputs
         self._input_ids = None if inputs is None else input_object_ids(inputs)
         registries = get_registries()
-        self.builder = builder or ObjectBuilder(run, registries)
+        self.composer = composer or (make_composer(run, registries) if inputs is None else None)
         self.renderer = RenderStage(run, registries) if run.generate.render.enabled else None
         self.writer = DatasetWriter(out)
 
     def __call__(self, index: int) -> dict[str, Any]:
         t0 = time.perf_counter()
         if self.inputs is None:
-            asset = self.builder.build(self.seed, index)
+            asset = self.composer.build(self.seed, index)
         else:
-            asset = load_mesh_asset(self.inputs[index], self.run.generate.shape.normalized_size)
+            asset = load_mesh_asset(self.inputs[index], self.run.generate.compose.normalized_size)
             asset.meta.update({"seed": self.seed, "index": index, "config_hash": self.run.hash()})
         out = self.run.generate.output
         quality = out.jpeg_quality if out.mesh_texture == "jpeg" else out.png_compress_level
@@ -119,6 +120,22 @@ class ObjectJob:
 
     def object_id(self, index: int) -> str:
         return object_id(index) if self._input_ids is None else self._input_ids[index]
+
+
+def make_composer(run: RunConfig, registries):
+    """The run's composer, set up with an instance of every component the config selects (the
+    configs were validated at load time; a component that refuses its config fails here, before
+    any output)."""
+    def instances(kind: str) -> dict[str, Any]:
+        registry = registries.kind(kind)
+        return {name: registry.get(name).factory(cfg) for name, cfg in run.components.get(kind, {}).items()}
+
+    components = {kind: instances(kind) for kind in ("primitives", "textures", "augmentations")}
+    augmentations = [(name, components["augmentations"][name]) for name in run.generate.augment.apply]
+    composer = registries.composers.get(run.composer_name).factory(run.composer)
+    composer.setup(ComposeContext(components, augmentations, run.generate.compose.normalized_size,
+                                  run.hash(), registries))
+    return composer
 
 
 def input_object_ids(inputs: list[str]) -> list[str]:
@@ -197,7 +214,7 @@ def generate_dataset(
             raise ConfigError("--executor dask needs the optional extra: pip install 'lrmzero[dask]'") from None
     out = str(out)
     # components that refuse their config fail here, before any output
-    builder = ObjectBuilder(run, get_registries()) if inputs is None else None
+    composer = make_composer(run, get_registries()) if inputs is None else None
     writer = DatasetWriter(out)
     writer.prepare({"seed": seed, "config_hash": run.hash()}, config_yaml(run))
     indices = shard_indices(num_objects, shard)
@@ -247,7 +264,7 @@ def generate_dataset(
         if executor == "dask":
             _run_dask(run, seed, out, workers, todo, record, failed, scheduler, inputs)
         elif workers == 1:
-            job = ObjectJob(run, seed, out, inputs, builder)
+            job = ObjectJob(run, seed, out, inputs, composer)
             for index in todo:
                 for attempt in range(RETRIES + 1):
                     try:

@@ -20,6 +20,13 @@ hookspec = pluggy.HookspecMarker("lrmzero")
 
 
 @hookspec
+def register_composers() -> list[type]:
+    """Composer classes (:class:`lrmzero.components.Composer`): the rules that build one object from
+    (seed, index) out of the run's primitives, textures and augmentations (Zeroverse's, or others).
+    ``compose.composer`` selects one; its ``Config`` fields are top-level config sections."""
+
+
+@hookspec
 def register_primitives() -> list[type]:
     """Primitive classes (:class:`lrmzero.components.Primitive`): build a closed, outward-oriented,
     UV-mapped mesh that fits the box ``[-size, size]``."""

@@ -120,23 +120,44 @@ def check_params(cfg: Any, path: str) -> None:
 
 
 def check_references(cfg: Any, path: str, registries: Any) -> None:
-    """Check fields declared with ``names_of=KIND``: every name must be registered in that kind.
+    """Check fields declared with ``names_of=KIND`` (in nested sections too): every name must be
+    registered in that kind.
 
     Raises:
-        ConfigError: naming ``path.field``, the unknown name and the known names.
+        PluginError: naming ``path.field``, the unknown name and the known names.
     """
+    from lrmzero.errors import PluginError
+
+    prefix = f"{path}." if path else ""
     for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if dataclasses.is_dataclass(value):
+            check_references(value, f"{prefix}{f.name}", registries)
+            continue
         kind = f.metadata.get("names_of") if f.metadata else None
         if not kind:
             continue
-        value = getattr(cfg, f.name)
         registry = registries.kind(kind)
         for name in value if isinstance(value, (list, tuple)) else [value]:
-            if name is not None and name not in registry:
-                raise ConfigError(
-                    f"{path}.{f.name}: unknown {kind} {name!r} in {value!r}; known {kind}: "
+            if name is not None and name != "" and name not in registry:
+                raise PluginError(
+                    f"{prefix}{f.name}: unknown {kind} {name!r} in {value!r}; known {kind}: "
                     f"{', '.join(registry.names())}"
                 )
+
+
+def referenced_names(cfg: Any) -> list[tuple[str, str]]:
+    """``(kind, name)`` of every component that ``cfg``'s ``names_of`` fields name (nested too)."""
+    out: list[tuple[str, str]] = []
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if dataclasses.is_dataclass(value):
+            out += referenced_names(value)
+            continue
+        kind = f.metadata.get("names_of") if f.metadata else None
+        if kind:
+            out += [(kind, n) for n in (value if isinstance(value, (list, tuple)) else [value]) if n]
+    return out
 
 
 def param_table(config_cls: type) -> list[dict]:

@@ -18,18 +18,17 @@ from lrmzero.registry import Registries
 from lrmzero.views import ShadingSettings, Views
 
 log = logging.getLogger("lrmzero")
-AUTO_ORDER = ("gl", "raycast")
 
 
 def make_renderer(run: RunConfig, registries: Registries):
-    """The configured renderer; ``auto`` takes ``gl`` if it can start here, else ``raycast``, and
-    says once (a warning) why it fell back."""
+    """The configured renderer; ``auto`` takes the first of ``render.auto_order`` that can start
+    here, and says once (a warning) why it passed over the others."""
     name = run.generate.render.renderer
     configs = run.components.get("renderers", {})
     if name != "auto":
         return registries.renderers.get(name).factory(configs[name])
     reasons = []
-    for candidate in AUTO_ORDER:
+    for candidate in run.generate.render.auto_order:
         if candidate not in registries.renderers:
             continue
         try:

@@ -10,7 +10,7 @@ from lrmzero import get_registries
 from lrmzero.asset import encode_glb
 from lrmzero.components import AugmentContext
 from lrmzero.config import load_config
-from lrmzero.pipeline import ObjectBuilder
+from lrmzero.generate import make_composer
 from lrmzero.plugins.augmentations.boolean_difference import cut_part
 from lrmzero.plugins.augmentations.height_field import bump_field, sample_field
 from lrmzero.plugins.augmentations.solids import to_manifold
@@ -96,9 +96,9 @@ def test_probability_zero_leaves_mesh_byte_identical():
     base = load_config("demo", ["augment.apply=[]"])
     off = load_config("demo", ["augment.apply=[height_field]", "augmentations.height_field.probability=0"])
     smooth = load_config("demo", ["augment.apply=[height_field]", "augmentations.height_field.smooth_probability=1"])
-    a = ObjectBuilder(base, regs()).build(0, 3)
+    a = make_composer(base, regs()).build(0, 3)
     for run in (off, smooth):
-        b = ObjectBuilder(run, regs()).build(0, 3)
+        b = make_composer(run, regs()).build(0, 3)
         assert a.vertices.tobytes() == b.vertices.tobytes()
         assert a.faces.tobytes() == b.faces.tobytes()
 
@@ -210,8 +210,8 @@ ALL_ON = [
 
 def test_pipeline_records_and_determinism():
     run = load_config("demo", ALL_ON)
-    a = ObjectBuilder(run, regs()).build(7, 2)
-    b = ObjectBuilder(run, regs()).build(7, 2)
+    a = make_composer(run, regs()).build(7, 2)
+    b = make_composer(run, regs()).build(7, 2)
     assert encode_glb(a) == encode_glb(b)
     names = [r["name"] for r in a.meta["augmentations"]]
     assert names == ["height_field", "boolean_difference", "wireframe"]

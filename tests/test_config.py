@@ -33,9 +33,9 @@ def test_merge_order_file_then_overrides(tmp_path: Path):
     f = tmp_path / "c.yaml"
     f.write_text("shape:\n  half_axis_max: 1.5\n  half_axis_min: 0.3\nprimitives:\n  cube: {segments: 7}\n")
     run = load_config(f, ["shape.half_axis_max=1.2"])
-    assert run.generate.shape.half_axis_max == 1.2  # override wins
-    assert run.generate.shape.half_axis_min == 0.3  # file wins over default
-    assert run.generate.shape.count_weights == [5, 5, 5, 4, 4, 3, 2, 1, 1]  # default kept
+    assert run.composer.shape.half_axis_max == 1.2  # override wins
+    assert run.composer.shape.half_axis_min == 0.3  # file wins over default
+    assert run.composer.shape.count_weights == [5, 5, 5, 4, 4, 3, 2, 1, 1]  # default kept
     assert run.components["primitives"]["cube"].segments == 7
     assert run.components["primitives"]["torus"].segments == 100  # defaults filled in
 
@@ -55,7 +55,7 @@ def test_config_hash_changes_with_content():
         ("primitives.cube.segmnts=3", ConfigError, r"primitives\.cube\.segmnts: unknown key; allowed keys: segments"),
         ("primitives.cube.segments=many", ConfigError, r"primitives\.cube\.segments"),
         ("materials.sampling=per_part", ConfigError, r"materials\.sampling: got 'per_part'; allowed: one of"),
-        ("shape.primitives=[cube,blob]", PluginError, r"shape\.primitives: unknown primitives 'blob'; known primitives: cone, cube"),
+        ("shape.primitives=[cube,blob]", PluginError, r"shape\.primitives: unknown primitives 'blob'.*; known primitives: cone, cube"),
         ("textures.nope.x=1", PluginError, r"textures: unknown textures 'nope'"),
         ("shape.primitive_weights=[1,2]", ConfigError, r"shape\.primitive_weights: got 2 weights for 5 names"),
         ("shape.count_weights=[0,0]", ConfigError, r"shape\.count_weights"),

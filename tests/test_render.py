@@ -16,7 +16,7 @@ from lrmzero.asset import Asset
 from lrmzero.components import RendererUnavailable
 from lrmzero.config import load_config
 from lrmzero.generate import generate_dataset
-from lrmzero.pipeline import ObjectBuilder
+from lrmzero.generate import make_composer
 from lrmzero.views import ShadingSettings
 from tests.conftest import run_cli
 
@@ -99,7 +99,7 @@ def test_vertices_project_into_mask_and_match_depth(dataset):
 
 def test_gl_and_raycast_agree():
     run = load_config("demo")
-    asset = ObjectBuilder(run, get_registries()).build(3, 1)
+    asset = make_composer(run, get_registries()).build(3, 1)
     cams = get_registries().camera_samplers.build("zeroverse").sample(6, 128, 128, np.random.default_rng(0))
     settings = ShadingSettings(shading="lambert")
     a = gl_renderer().render(asset, cams, settings)

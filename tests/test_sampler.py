@@ -9,8 +9,8 @@ from scipy import stats
 from lrmzero import get_registries
 from lrmzero.config import load_config
 from lrmzero.mesh import bounds
-from lrmzero.pipeline import ObjectBuilder
-from lrmzero.shapes import normalize, sample_parts
+from lrmzero.generate import make_composer
+from lrmzero.plugins.composition.zeroverse.shapes import normalize, sample_parts
 
 COARSE = [
     "primitives.cube.segments=1",
@@ -30,9 +30,9 @@ DRAWS = 2000
 
 def draw(overrides=(), n=DRAWS, seed=0):
     run = load_config(overrides=[*COARSE, *overrides])
-    builder = ObjectBuilder(run, get_registries())
+    builder = make_composer(run, get_registries())
     rng = np.random.default_rng(seed)
-    return run, [sample_parts(run.generate.shape, builder.primitives, rng) for _ in range(n)]
+    return run, [sample_parts(run.composer.shape, builder.primitives, rng) for _ in range(n)]
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +43,7 @@ def default_draws():
 def test_part_counts_follow_weights(default_draws):
     run, results = default_draws
     counts = np.bincount([len(parts) for parts, _ in results], minlength=10)[1:]
-    w = np.array(run.generate.shape.count_weights, float)
+    w = np.array(run.composer.shape.count_weights, float)
     expected = w / w.sum() * DRAWS
     assert stats.chisquare(counts, expected).pvalue > 1e-3
     assert counts.sum() == DRAWS and counts[0] > 0 and counts[8] > 0
@@ -85,8 +85,8 @@ def test_primitive_weights_and_kind_subset():
 
 def test_released_code_kind_set_is_one_line():
     run = load_config("zeroverse-code")
-    assert run.generate.shape.primitives == ["cube", "sphere", "cylinder"]
-    assert run.generate.materials.sampling == "per_object"
+    assert run.composer.shape.primitives == ["cube", "sphere", "cylinder"]
+    assert run.composer.materials.sampling == "per_object"
 
 
 def test_custom_count_weights_and_ranges():
@@ -107,13 +107,13 @@ def test_normalization_largest_side_and_centre(default_draws):
 
 def test_material_slots_are_object_wide_and_jittered():
     run = load_config(overrides=["shape.primitives=[cube]", "shape.count_weights=[0,1]"])
-    builder = ObjectBuilder(run, get_registries())
-    parts, _ = sample_parts(run.generate.shape, builder.primitives, np.random.default_rng(1))
+    builder = make_composer(run, get_registries())
+    parts, _ = sample_parts(run.composer.shape, builder.primitives, np.random.default_rng(1))
     assert sorted(np.unique(parts[0].material)) == list(range(6))
     assert sorted(np.unique(parts[1].material)) == list(range(6, 12))
     moved = np.mean(parts[0].material != parts[0].surface)
     assert 0.005 < moved < 0.35, moved  # boundaries wander, regions stay
     run0 = load_config(overrides=["shape.primitives=[cube]", "shape.material_jitter=0"])
-    parts0, _ = sample_parts(run0.generate.shape, ObjectBuilder(run0, get_registries()).primitives,
+    parts0, _ = sample_parts(run0.composer.shape, make_composer(run0, get_registries()).primitives,
                              np.random.default_rng(1))
     assert all(np.array_equal(p.material - p.material.min(), p.surface) for p in parts0)

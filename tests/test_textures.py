@@ -7,8 +7,8 @@ import pytest
 from PIL import Image
 
 from lrmzero import ConfigError, get_registries
-from lrmzero.config import MaterialsConfig
-from lrmzero.materials import bake_uvs, paint_atlas
+from lrmzero.plugins.composition.zeroverse.config import MaterialsConfig
+from lrmzero.plugins.composition.zeroverse.materials import bake_uvs, paint_atlas
 
 PROCEDURAL = ["fbm", "cellular", "stripes", "checker", "gradient", "blend"]
 

@@ -8,8 +8,8 @@ from typing import Any, Mapping
 import numpy as np
 
 from lrmzero.components import TextureSource
-from lrmzero.config import MaterialsConfig
-from lrmzero.shapes import normalized_weights
+from lrmzero.plugins.composition.zeroverse.config import MaterialsConfig
+from lrmzero.plugins.composition.zeroverse.shapes import normalized_weights
 
 
 @dataclass

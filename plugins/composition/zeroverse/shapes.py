@@ -9,7 +9,7 @@ from scipy.spatial import cKDTree
 from scipy.spatial.transform import Rotation
 
 from lrmzero.components import Primitive
-from lrmzero.config import ShapeConfig
+from lrmzero.plugins.composition.zeroverse.config import ShapeConfig
 from lrmzero.mesh import PartMesh, bounds
 
 MAX_JITTER_SAMPLES = 4096

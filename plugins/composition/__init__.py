@@ -1,0 +1,1 @@
+"""Composers: each folder is one set of rules for building objects (Zeroverse's, or others)."""
