@@ -29,10 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--shard", default="0/1", help="I/N: generate every N-th object from I (default 0/1)")
     gen.add_argument("--config", default=None,
                      help="YAML file or packaged config name (zeroverse, zeroverse-code, demo)")
-    gen.add_argument("--executor", default="local", choices=["local", "dask"],
-                     help="local worker processes, or a Dask cluster (optional extra lrmzero[dask])")
-    gen.add_argument("--scheduler", default=None,
-                     help="Dask scheduler address (default with --executor dask: a LocalCluster)")
+    gen.add_argument("--executor", default=None,
+                     help="executor plugin (sets execute.executor; packaged default: local processes)")
     gen.add_argument("--quiet", action="store_true", help="no progress bar")
     gen.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
 
@@ -75,11 +73,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from lrmzero.generate import generate_dataset, parse_shard
 
     shard = parse_shard(args.shard)
-    run = load_config(args.config, args.overrides)
-    summary = generate_dataset(
-        run, args.out, args.num_objects, args.seed, workers=args.workers, shard=shard,
-        progress=not args.quiet, executor=args.executor, scheduler=args.scheduler,
-    )
+    overrides = list(args.overrides) + ([f"execute.executor={args.executor}"] if args.executor else [])
+    run = load_config(args.config, overrides)
+    summary = generate_dataset(run, args.out, args.num_objects, args.seed, workers=args.workers, shard=shard,
+                               progress=not args.quiet)
     return report(summary)
 
 

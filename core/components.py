@@ -225,3 +225,40 @@ class Composer(Component):
         drawn and a ``timings`` dict. Its randomness comes only from
         :func:`lrmzero.objects.object_streams` ``(seed, index)``."""
         raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class ObjectJobSpec:
+    """Everything a worker needs to make objects of a run; picklable, sent to every worker.
+
+    Attributes:
+        run: the validated :class:`lrmzero.config.RunConfig`.
+        seed: the dataset seed.
+        out: the dataset folder.
+        inputs: mesh files to render instead of composing objects (``lrmzero render``), or None.
+        retries: how often a failing object is tried again before it is recorded as failed.
+    """
+
+    run: Any
+    seed: int
+    out: str
+    inputs: tuple[str, ...] | None
+    retries: int = 1
+
+
+class Executor(Component):
+    """Runs a run's per-object jobs: here, in worker processes, or on a cluster.
+
+    :meth:`run` calls :func:`lrmzero.generate.run_object` ``(spec, index)`` for every index (in any
+    process; it builds and writes the object and returns its manifest record), hands each result to
+    ``record`` in the calling thread, retries a failing index ``spec.retries`` times and then records
+    ``failed(index, exc)``. On Ctrl-C it cancels queued work and re-raises ``KeyboardInterrupt``.
+    """
+
+    def check(self) -> None:
+        """Raise :class:`lrmzero.ConfigError` if this executor cannot run here (a missing extra);
+        called before anything is written."""
+
+    def run(self, spec: ObjectJobSpec, indices: list[int], workers: int,
+            record: Callable[[dict], None], failed: Callable[[int, BaseException], dict]) -> None:
+        raise NotImplementedError

@@ -37,7 +37,11 @@ from lrmzero.registry import Registries
 
 DEFAULT_CONFIG = "zeroverse"
 # Kinds whose components a run config may parameterize under ``<kind>.<name>``.
-COMPONENT_KINDS = ("composers", "primitives", "textures", "augmentations", "renderers", "camera_samplers")
+COMPONENT_KINDS = ("composers", "primitives", "textures", "augmentations", "renderers", "camera_samplers",
+                   "executors")
+# Where and how objects are made, not what they are: left out of the config hash, so that a run
+# may resume with another executor and give the same bytes.
+EXECUTION_ONLY = ("execute", "executors")
 
 
 @dataclass
@@ -79,8 +83,15 @@ class OutputConfig:
 
 
 @dataclass
+class ExecuteConfig:
+    executor: str = param("", "executor plugin that runs the per-object jobs", names_of="executors")
+    retries: int = param(1, "tries again of a failing object before it is recorded as failed", ge=0, le=10)
+
+
+@dataclass
 class GenerateConfig:
     compose: ComposeConfig = field(default_factory=ComposeConfig)
+    execute: ExecuteConfig = field(default_factory=ExecuteConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     render: RenderConfig = field(default_factory=RenderConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
@@ -90,9 +101,10 @@ class GenerateConfig:
     augmentations: Dict[str, Any] = field(default_factory=dict)
     renderers: Dict[str, Any] = field(default_factory=dict)
     camera_samplers: Dict[str, Any] = field(default_factory=dict)
+    executors: Dict[str, Any] = field(default_factory=dict)
 
 
-CORE_SECTIONS = ("compose", "augment", "render", "output")
+CORE_SECTIONS = ("compose", "execute", "augment", "render", "output")
 
 
 @dataclass
@@ -112,14 +124,16 @@ class RunConfig:
         return self.components["composers"][self.composer_name]
 
     def to_dict(self) -> dict:
-        """Plain, fully resolved dict (defaults filled in): what the config hash covers."""
+        """Plain, fully resolved dict (defaults filled in), as written to config.yaml."""
         out = dataclasses.asdict(self.generate)
         for kind, comps in self.components.items():
             out[kind] = {name: dataclasses.asdict(c) for name, c in sorted(comps.items())}
         return out
 
     def hash(self) -> str:
-        blob = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        """What the objects depend on: everything but where they are made (``EXECUTION_ONLY``)."""
+        content = {k: v for k, v in self.to_dict().items() if k not in EXECUTION_ONLY}
+        blob = json.dumps(content, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -320,6 +334,10 @@ def validate(gen: GenerateConfig, composer_cfg: Any, registries: Registries) -> 
     check_references(composer_cfg, "", registries)
     pending: list[tuple[str, str]] = [("augmentations", n) for n in gen.augment.apply]
     pending += [("camera_samplers", r.cameras)]
+    if not gen.execute.executor:
+        raise ConfigError("execute.executor: got ''; allowed: the name of a registered executor "
+                          f"({', '.join(registries.executors.names())})")
+    pending += [("executors", gen.execute.executor)]
     pending += [("renderers", n) for n in ([] if r.renderer == "auto" else [r.renderer])]
     pending += [("renderers", n) for n in (r.auto_order if r.renderer == "auto" else [])]
     pending += referenced_names(composer_cfg)

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import multiprocessing as mp
-import signal
 import sys
-import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -21,12 +16,11 @@ from lrmzero.config import RunConfig, config_yaml
 from lrmzero.dataset import DatasetWriter, safe_object_id
 from lrmzero.errors import ConfigError
 from lrmzero.mesh_io import load_mesh_asset
-from lrmzero.components import ComposeContext
+from lrmzero.components import ComposeContext, ObjectJobSpec
 from lrmzero.objects import object_id, object_streams
 from lrmzero.render import RenderStage
 from lrmzero.plugin_manager import get_registries
 
-RETRIES = 1
 
 
 @dataclass
@@ -80,7 +74,7 @@ class ObjectJob:
         self._input_ids = None if inputs is None else input_object_ids(inputs)
         registries = get_registries()
         self.composer = composer or (make_composer(run, registries) if inputs is None else None)
-        self.renderer = RenderStage(run, registries) if run.generate.render.enabled else None
+        self._renderer: RenderStage | None = None
         self.writer = DatasetWriter(out)
 
     def __call__(self, index: int) -> dict[str, Any]:
@@ -118,6 +112,14 @@ class ObjectJob:
             "seconds": round(time.perf_counter() - t0, 4),
         }
 
+    @property
+    def renderer(self) -> RenderStage | None:
+        """The render stage (renderer, camera sampler), made on first use: a GL context is
+        created only in the process that renders."""
+        if self._renderer is None and self.run.generate.render.enabled:
+            self._renderer = RenderStage(self.run, get_registries())
+        return self._renderer
+
     def object_id(self, index: int) -> str:
         return object_id(index) if self._input_ids is None else self._input_ids[index]
 
@@ -149,29 +151,23 @@ def input_object_ids(inputs: list[str]) -> list[str]:
     return [stem if counts[stem] == 1 else f"{stem}-{i:06d}" for i, stem in enumerate(stems)]
 
 
-_JOB: ObjectJob | None = None
-_DASK_JOBS: dict[tuple, ObjectJob] = {}
+_JOBS: dict[tuple, ObjectJob] = {}
 
 
-def _init_worker(run: RunConfig, seed: int, out: str, inputs) -> None:
-    global _JOB
-    # Ctrl-C reaches every process of the terminal's group: the parent cancels the queue and lets
-    # running objects finish; workers ignore it instead of each printing a traceback.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _JOB = ObjectJob(run, seed, out, inputs)
+def _job_key(spec: ObjectJobSpec) -> tuple:
+    return (spec.run.hash(), spec.seed, spec.out, spec.inputs)
 
 
-def _run_in_worker(index: int) -> dict[str, Any]:
-    assert _JOB is not None, "worker not initialized"
-    return _JOB(index)
+def run_object(spec: ObjectJobSpec, index: int) -> dict[str, Any]:
+    """Make and write object ``index`` of the run ``spec`` describes; returns its manifest record.
 
-
-def _run_in_dask(index: int, run: RunConfig, seed: int, out: str, inputs) -> dict[str, Any]:
-    """A Dask task: one ObjectJob per worker process and run, made on first use."""
-    key = (run.hash(), seed, out, None if inputs is None else tuple(inputs))
-    if key not in _DASK_JOBS:
-        _DASK_JOBS[key] = ObjectJob(run, seed, out, inputs)
-    return _DASK_JOBS[key](index)
+    What executors call in their workers: each process keeps one :class:`ObjectJob` per run (its
+    components, its GL context), made on first use.
+    """
+    job = _JOBS.get(_job_key(spec))
+    if job is None:
+        job = _JOBS[_job_key(spec)] = ObjectJob(spec.run, spec.seed, spec.out, None if spec.inputs is None else list(spec.inputs))
+    return job(index)
 
 
 def generate_dataset(
@@ -183,38 +179,35 @@ def generate_dataset(
     shard: tuple[int, int] = (0, 1),
     progress: bool = True,
     on_result: Callable[[dict[str, Any]], None] | None = None,
-    executor: str = "local",
-    scheduler: str | None = None,
     inputs: list[str] | None = None,
 ) -> Summary:
     """Generate objects ``[0, num_objects)`` of shard ``shard`` into ``out``.
 
     Each object depends only on (seed, index), so any split over workers and shards gives the same
-    bytes. Finished objects are skipped; a failing object is retried once, then recorded as failed
-    in the manifest and the run goes on. Ctrl-C stops after cancelling queued work; what finished
-    stays, and re-running the command resumes.
+    bytes. Finished objects are skipped; a failing object is retried (``execute.retries``), then
+    recorded as failed in the manifest and the run goes on. Ctrl-C stops after cancelling queued
+    work; what finished stays, and re-running the command resumes. The run's executor
+    (``execute.executor``) decides where the objects are made, with ``workers`` workers.
 
     Args:
-        executor: ``local`` (worker processes on this machine) or ``dask`` (tasks on the Dask
-            cluster at ``scheduler``, or on a LocalCluster of ``workers`` processes on 127.0.0.1).
-        inputs: mesh files to render instead of generating objects (``lrmzero render``).
+        inputs: mesh files to render instead of composing objects (``lrmzero render``).
     """
-    if executor not in ("local", "dask"):
-        raise ConfigError(f"--executor: got {executor!r}; allowed: local, dask")
     if inputs is not None:
         num_objects = len(inputs)
     if num_objects < 0:
         raise ConfigError(f"--num-objects: got {num_objects}; allowed: >= 0")
     if workers < 1:
         raise ConfigError(f"--workers: got {workers}; allowed: >= 1")
-    if executor == "dask":
-        try:
-            import dask.distributed  # noqa: F401 - checked before anything is written
-        except ImportError:
-            raise ConfigError("--executor dask needs the optional extra: pip install 'lrmzero[dask]'") from None
+    registries = get_registries()
+    name = run.generate.execute.executor
+    executor = registries.executors.get(name).factory(run.components["executors"][name])
+    executor.check()
     out = str(out)
     # components that refuse their config fail here, before any output
-    composer = make_composer(run, get_registries()) if inputs is None else None
+    composer = make_composer(run, registries) if inputs is None else None
+    spec = ObjectJobSpec(run, seed, out, None if inputs is None else tuple(inputs), run.generate.execute.retries)
+    if composer is not None:  # the check above built one here: reuse it when objects are made here
+        _JOBS[_job_key(spec)] = ObjectJob(run, seed, out, None, composer)
     writer = DatasetWriter(out)
     writer.prepare({"seed": seed, "config_hash": run.hash()}, config_yaml(run))
     indices = shard_indices(num_objects, shard)
@@ -261,99 +254,10 @@ def generate_dataset(
         }
 
     try:
-        if executor == "dask":
-            _run_dask(run, seed, out, workers, todo, record, failed, scheduler, inputs)
-        elif workers == 1:
-            job = ObjectJob(run, seed, out, inputs, composer)
-            for index in todo:
-                for attempt in range(RETRIES + 1):
-                    try:
-                        record(job(index))
-                        break
-                    except Exception as exc:  # noqa: BLE001 - one object's failure must not stop the run
-                        if attempt == RETRIES:
-                            record(failed(index, exc))
-        else:
-            _run_pool(run, seed, out, workers, todo, record, failed, inputs)
+        executor.run(spec, todo, workers, record, failed)
     except KeyboardInterrupt:
         summary.interrupted = True
     finally:
         bar.close()
         summary.seconds = time.perf_counter() - start
     return summary
-
-
-def _run_pool(run, seed, out, workers, todo, record, failed, inputs) -> None:
-    ctx = mp.get_context("spawn")  # each worker gets its own, clean state (GL contexts, threads)
-    pending: dict[Future, tuple[int, int]] = {}
-    queue = list(reversed(todo))
-    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
-                             initargs=(run, seed, out, inputs)) as pool:
-        try:
-            with _sigint_ignored_by_children():
-                while queue and len(pending) < 2 * workers:
-                    index = queue.pop()
-                    pending[pool.submit(_run_in_worker, index)] = (index, 0)
-            while queue or pending:
-                while queue and len(pending) < 2 * workers:
-                    index = queue.pop()
-                    pending[pool.submit(_run_in_worker, index)] = (index, 0)
-                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in finished:
-                    index, attempt = pending.pop(fut)
-                    exc = fut.exception()
-                    if exc is None:
-                        record(fut.result())
-                    elif attempt < RETRIES:
-                        pending[pool.submit(_run_in_worker, index)] = (index, attempt + 1)
-                    else:
-                        record(failed(index, exc))
-        except KeyboardInterrupt:
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
-
-
-@contextlib.contextmanager
-def _sigint_ignored_by_children():
-    """Spawn worker processes with SIGINT ignored from their first instruction (an ignored signal
-    is inherited, and Python keeps it ignored), so a Ctrl-C during their imports prints nothing."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-def _run_dask(run, seed, out, workers, todo, record, failed, scheduler, inputs) -> None:
-    """Send the same per-object jobs to a Dask cluster (the optional ``lrmzero[dask]`` extra)."""
-    try:
-        from dask.distributed import Client, LocalCluster, as_completed
-    except ImportError:
-        raise ConfigError("--executor dask needs the optional extra: pip install 'lrmzero[dask]'") from None
-    cluster = None
-    if scheduler:
-        client = Client(scheduler)
-    else:
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               host="127.0.0.1", dashboard_address=None)
-        client = Client(cluster)
-    try:
-        futures = {
-            client.submit(_run_in_dask, index, run, seed, out, inputs, pure=False, retries=RETRIES): index
-            for index in todo
-        }
-        for fut in as_completed(futures):
-            try:
-                record(fut.result())
-            except Exception as exc:  # noqa: BLE001 - a failed object is recorded, the run goes on
-                record(failed(futures[fut], exc))
-    except KeyboardInterrupt:
-        client.cancel(list(futures))
-        raise
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()

@@ -55,6 +55,12 @@ def register_camera_samplers() -> list[type]:
 
 
 @hookspec
+def register_executors() -> list[type]:
+    """Executor classes (:class:`lrmzero.components.Executor`): where ``generate`` and ``render``
+    run their per-object jobs (``execute.executor``: local processes, a Dask cluster, ...)."""
+
+
+@hookspec
 def register_models() -> list[type]:
     """Reconstruction model classes (:class:`lrmzero.components.ReconstructionModel`): a network
     and how its outputs become images (``render``) and files (``export``). Trainers, ``eval`` and

@@ -140,8 +140,9 @@ def check_references(cfg: Any, path: str, registries: Any) -> None:
         registry = registries.kind(kind)
         for name in value if isinstance(value, (list, tuple)) else [value]:
             if name is not None and name != "" and name not in registry:
+                where = f" in {value!r}" if isinstance(value, (list, tuple)) else ""
                 raise PluginError(
-                    f"{prefix}{f.name}: unknown {kind} {name!r} in {value!r}; known {kind}: "
+                    f"{prefix}{f.name}: unknown {kind} {name!r}{where}; known {kind}: "
                     f"{', '.join(registry.names())}"
                 )
 
