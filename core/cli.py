@@ -17,18 +17,18 @@ log = logging.getLogger("lrmzero")
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="lrmzero", description="Zeroverse-style synthetic 3D data and reconstruction models."
+        prog="lrmzero", description="Synthetic 3D training data and reconstruction models, as plugins."
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    gen = sub.add_parser("generate", help="generate a dataset of Zeroverse-style objects")
+    gen = sub.add_parser("generate", help="generate a dataset: compose, augment, render and write objects")
     gen.add_argument("--out", required=True, help="dataset folder (created; re-running resumes)")
     gen.add_argument("--num-objects", type=int, required=True, help="objects in the whole dataset")
     gen.add_argument("--seed", type=int, required=True, help="dataset seed; object i depends on (seed, i)")
     gen.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     gen.add_argument("--shard", default="0/1", help="I/N: generate every N-th object from I (default 0/1)")
     gen.add_argument("--config", default=None,
-                     help="YAML file or packaged config name (zeroverse, zeroverse-code, demo)")
+                     help="YAML file or packaged config name (`lrmzero plugins` lists them)")
     gen.add_argument("--executor", default=None,
                      help="executor plugin (sets execute.executor; packaged default: local processes)")
     gen.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -142,6 +142,9 @@ def cmd_plugins(args: argparse.Namespace) -> int:
                     print(f"      (unavailable on this machine: {exc})")
                 except Exception as exc:  # noqa: BLE001
                     problems.append(f"{kind}.{entry.name}: {type(exc).__name__}: {exc}")
+    from lrmzero.config import packaged_configs
+
+    print(f"packaged configs (--config NAME): {', '.join(packaged_configs())}")
     if registries.broken:
         print("broken plugins")
         for b in registries.broken:

@@ -1,7 +1,7 @@
 """Run configuration: the packaged defaults, a user file and ``key=value`` overrides, validated
 by one loader for every command.
 
-Layout of a config (see ``configs/zeroverse.yaml``)::
+Layout of a config (see ``configs/default.yaml``)::
 
     compose:     which composer plugin builds each object; the final object size   (ComposeConfig)
     <sections of the composer's own Config>   e.g. Zeroverse's ``shape`` and ``materials``
@@ -35,7 +35,7 @@ from lrmzero.errors import ConfigError, PluginError
 from lrmzero.params import check_params, check_references, param, referenced_names
 from lrmzero.registry import Registries
 
-DEFAULT_CONFIG = "zeroverse"
+DEFAULT_CONFIG = "default"  # configs/default.yaml: the layer under every --config
 # Kinds whose components a run config may parameterize under ``<kind>.<name>``.
 COMPONENT_KINDS = ("composers", "primitives", "textures", "augmentations", "renderers", "camera_samplers",
                    "executors")
@@ -141,7 +141,7 @@ def packaged_configs() -> list[str]:
     """Names of the configs shipped in the package (``lrmzero generate --config NAME``)."""
     folder = resources.files("lrmzero") / "configs"
     return sorted(p.name[:-5] for p in folder.iterdir()
-                  if p.name.endswith(".yaml") and not p.name.startswith("train-"))
+                  if p.name.endswith(".yaml"))
 
 
 def _load_yaml(source: str | Path) -> DictConfig:

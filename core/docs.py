@@ -51,7 +51,7 @@ def render_configs_md() -> str:
                 out += [f"### `{name}`", "", *_table(cls, name), ""]
     out += ["## Components", "",
             "Parameters of each registered component, under `<kind>.<name>.<param>` (training: the model's under",
-            "`model.<param>`; a model family's own kinds, such as Gaussian rasterizers, under the model).", ""]
+            "`model.<param>`; the kinds a model family declares for its own parts, under the model).", ""]
     for kind in reg.kinds():
         if kind == "commands":
             continue

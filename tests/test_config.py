@@ -68,7 +68,7 @@ def test_bad_values_name_the_key(override, exc, pattern):
 
 
 def test_missing_config_file_lists_packaged():
-    with pytest.raises(ConfigError, match="neither a file nor a packaged config; packaged configs: demo"):
+    with pytest.raises(ConfigError, match="neither a file nor a packaged config; packaged configs: default, demo"):
         load_config("/no/such/file.yaml")
 
 
