@@ -105,7 +105,15 @@ def load_train_config(preset: str | None, config: str | Path | None, overrides: 
         raise ConfigError(f"data.target_views: got {d.target_views}, fewer than data.input_views "
                           f"{d.input_views}; allowed: >= data.input_views (targets include the inputs)")
     model = dict(cfg.model)
-    name = model.pop("name", None)
+    name = model.get("name")
+    preset_model = OmegaConf.to_container(layers[0]).get("model") or {}
+    if name != preset_model.get("name"):
+        # another model than the preset's: the preset's model parameters belong to that one
+        model = {}
+        for layer in layers[1:]:
+            given = OmegaConf.to_container(layer).get("model") or {}
+            model.update(given if isinstance(given, dict) else {})
+    model.pop("name", None)
     if name not in registries.models:
         raise PluginError(f"model.name: unknown models {name!r}; known models: {', '.join(registries.models.names())}")
     model_cfg = registries.models.make_config(name, model, "model")
