@@ -32,7 +32,8 @@ import numpy as np
 
 GENERATE = ["--num-objects", "12", "--seed", "3", "--workers", "2", "--config", "demo", "render.views=4",
             "render.resolution=32", "--quiet"]
-TRAIN = ["--preset", "tiny", "--max-steps", "12", "--quiet", "data.input_views=2", "data.target_views=4",
+TRAIN_STEPS = 12
+TRAIN = ["--preset", "tiny", "--max-steps", str(TRAIN_STEPS), "--quiet", "data.input_views=2", "data.target_views=4",
          "trainer.checkpoint_every=2", "trainer.log_every=1", "trainer.image_every=1000"]
 
 
@@ -61,6 +62,28 @@ def kill_after(seconds: float, *args: str) -> bool:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
         return True
+
+
+def kill_when(condition, timeout: float, *args: str) -> bool:
+    """Start the command and SIGKILL its process group once ``condition()`` holds; False if the
+    command ended first."""
+    proc = lrmzero(*args)
+    deadline = time.time() + timeout
+    while proc.poll() is None and time.time() < deadline:
+        if condition():
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            return True
+        time.sleep(0.05)
+    proc.wait()
+    return False
+
+
+def logged_steps(run: Path) -> int:
+    try:
+        return max(0, len((run / "logs" / "metrics.csv").read_text().splitlines()) - 1)
+    except OSError:
+        return 0
 
 
 def dataset_digest(root: Path) -> dict[str, str]:
@@ -135,26 +158,28 @@ def trial_generate(work: Path, clean_seconds: float, rng: np.random.Generator, r
 
 def trial_train(work: Path, data: Path, clean: Path, clean_seconds: float,
                 rng: np.random.Generator) -> tuple[bool, str]:
+    """Kill once or twice mid-training, each time after a random number of logged steps (so kills
+    fall before, on and between checkpoints), then resume to the end."""
     run = work / "train"
     shutil.rmtree(run, ignore_errors=True)
-    kills = 0
-    for attempt in range(5):  # one or two kills in one trial, each at a random moment
-        resume = ["--resume"] if (run / "checkpoints").is_dir() and any((run / "checkpoints").glob("*.ckpt")) else []
-        if kill_after(float(rng.uniform(2.0, 0.9 * clean_seconds)), "train", "--data", str(data), "--out", str(run),
-                      *TRAIN, *resume):
-            kills += 1
-            if kills == 2:
-                break
-        elif kills:
+    kills, at = 0, []
+    for _ in range(2):
+        resume = ["--resume"] if (run / "checkpoints" / "last.ckpt").is_file() else []
+        if logged_steps(run) + 1 >= TRAIN_STEPS:
             break
-        else:  # finished before the kill: start the trial again
-            shutil.rmtree(run, ignore_errors=True)
+        target = int(rng.integers(logged_steps(run) + 1, TRAIN_STEPS))
+        if kill_when(lambda: logged_steps(run) >= target, 120, "train", "--data", str(data), "--out", str(run),
+                     *TRAIN, *resume):
+            kills += 1
+            at.append(logged_steps(run))
+        else:
+            break
     resume = ["--resume"] if (run / "checkpoints" / "last.ckpt").is_file() else []
     finish("train", "--data", str(data), "--out", str(run), *TRAIN, *resume)
     same, why = same_checkpoint(clean / "checkpoints" / "last.ckpt", run / "checkpoints" / "last.ckpt")
     if same and metric_rows(run) != metric_rows(clean):
         same, why = False, "metrics.csv rows differ"
-    return same, f"{kills} kill(s)" + (f"; {why}" if why else "")
+    return same, f"{kills} kill(s) after logged steps {at}" + (f"; {why}" if why else "")
 
 
 def main() -> int:
