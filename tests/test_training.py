@@ -247,12 +247,17 @@ def test_perceptual_loss_from_a_local_vgg_file(tmp_path, caplog):
     # the training module switches the term on with a file and says so without one
     from dataclasses import asdict
 
-    from lrmzero.plugins.trainers.lightning.train import ReconstructionModule
+    from lrmzero.plugins.trainers.lightning.checkpoints import build_model
+    from lrmzero.plugins.trainers.lightning.module import ReconstructionModule
 
-    with_file = ReconstructionModule(asdict(tiny([f"loss.vgg_weights={tmp_path / 'vgg19.pth'}"])))
+    def module(cfg):
+        model = build_model(asdict(cfg)["model"], get_registries())
+        return ReconstructionModule(asdict(cfg), model, model.build_network())
+
+    with_file = module(tiny([f"loss.vgg_weights={tmp_path / 'vgg19.pth'}"]))
     assert with_file.perceptual is not None
     with caplog.at_level(logging.WARNING, logger="lrmzero"):
-        without = ReconstructionModule(asdict(tiny()))
+        without = module(tiny())
     assert without.perceptual is None and "perceptual loss is off" in caplog.text
     with pytest.raises(ValueError, match="not a VGG-19 state dict"):
         torch.save({"features.0.weight": torch.zeros(1)}, tmp_path / "bad.pth")
