@@ -35,6 +35,11 @@ class Component:
     def __init__(self, cfg: Any = None) -> None:
         self.cfg = cfg if cfg is not None else self.Config()
 
+    def use_components(self, components: Mapping[str, Mapping[str, "Component"]]) -> None:
+        """Receive the run's instances of every selected component (kind -> name -> instance),
+        once per process before use: how a component uses others it names in ``names_of`` fields
+        (a blended texture its sources), as the user configured them. Default: nothing."""
+
 
 class Primitive(Component):
     """Builds one part that fits the axis-aligned box ``[-size, size]`` (size: half-extents).
@@ -51,6 +56,12 @@ class Primitive(Component):
         Returns a closed, outward-oriented PartMesh with ``material == surface``.
         """
         raise NotImplementedError
+
+    def coarse(self, segments: int) -> "Primitive":
+        """This primitive with a coarse tessellation: about ``segments`` segments around its curved
+        directions and as few as possible elsewhere (a wireframe turns every edge into a strut).
+        The default returns the primitive unchanged."""
+        return self
 
     def analytic_volume(self, mesh: PartMesh) -> float | None:
         """The exact volume of the smooth solid ``mesh`` approximates (from ``mesh.params``)."""

@@ -330,7 +330,8 @@ def validate(gen: GenerateConfig, composer_cfg: Any, registries: Registries) -> 
     components: dict[str, dict[str, Any]] = {kind: {} for kind in COMPONENT_KINDS}
     composer = gen.compose.composer
     components["composers"][composer] = composer_cfg
-    registries.composers.get(composer).factory(composer_cfg)  # composer-specific checks, at load time
+    if callable(getattr(composer_cfg, "check", None)):  # the composer's cross-field rules
+        composer_cfg.check()
     check_references(composer_cfg, "", registries)
     pending: list[tuple[str, str]] = [("augmentations", n) for n in gen.augment.apply]
     pending += [("camera_samplers", r.cameras)]

@@ -133,6 +133,9 @@ def make_composer(run: RunConfig, registries):
         return {name: registry.get(name).factory(cfg) for name, cfg in run.components.get(kind, {}).items()}
 
     components = {kind: instances(kind) for kind in ("primitives", "textures", "augmentations")}
+    for by_name in components.values():
+        for instance in by_name.values():
+            instance.use_components(components)
     augmentations = [(name, components["augmentations"][name]) for name in run.generate.augment.apply]
     composer = registries.composers.get(run.composer_name).factory(run.composer)
     composer.setup(ComposeContext(components, augmentations, run.generate.compose.normalized_size,

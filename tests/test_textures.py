@@ -15,7 +15,9 @@ PROCEDURAL = ["fbm", "cellular", "stripes", "checker", "gradient", "blend"]
 
 @pytest.mark.parametrize("name", PROCEDURAL)
 def test_procedural_tiles(name):
-    src = get_registries().textures.build(name)
+    textures = get_registries().textures
+    src = textures.build(name)
+    src.use_components({"textures": {n: textures.build(n) for n in PROCEDURAL if n != "blend"}})
     a = src.paint(64, np.random.default_rng(7))
     b = src.paint(64, np.random.default_rng(7))
     c = src.paint(64, np.random.default_rng(8))
@@ -23,6 +25,23 @@ def test_procedural_tiles(name):
     assert np.array_equal(a, b), "same generator state must give the same tile"
     assert not np.array_equal(a, c)
     assert a.std() > 2.0, "tile is (nearly) constant"
+
+
+def test_blend_mixes_the_runs_configured_sources():
+    from lrmzero.config import load_config
+    from lrmzero.generate import make_composer
+
+    def blend_tile(overrides):
+        run = load_config("demo", ["materials.sources=[blend]", "textures.blend.sources=[checker]", *overrides])
+        blend = make_composer(run, get_registries()).textures["blend"]
+        assert blend._sources[0] is not None and blend._sources[0].cfg == run.components["textures"]["checker"]
+        return blend.paint(64, np.random.default_rng(3))
+
+    coarse = blend_tile(["textures.checker.min_checks=2", "textures.checker.max_checks=2"])
+    fine = blend_tile(["textures.checker.min_checks=16", "textures.checker.max_checks=16"])
+    assert not np.array_equal(coarse, fine)  # the user's checker settings reach the blended tile
+    with pytest.raises(Exception, match="other texture sources than blend"):
+        load_config("demo", ["materials.sources=[blend]", "textures.blend.sources=[blend,fbm]"])
 
 
 def test_image_folder(tmp_path):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any, List
 
@@ -16,9 +15,6 @@ from lrmzero.geometry import disk, merge_patches, revolve
 from lrmzero.mesh import bounds
 
 # Tessellation parameters a coarse base primitive gets, where its Config has them.
-COARSE_PARAMS = {"segments": None, "rings": "half", "tube_segments": "half", "rows": 1, "cap_rings": 1}
-
-
 def feature_edges(vertices: np.ndarray, faces: np.ndarray, angle_deg: float) -> tuple[np.ndarray, np.ndarray]:
     """Edges where the surface bends by more than ``angle_deg`` (so no diagonal of a flat quad).
 
@@ -86,18 +82,9 @@ class Wireframe(Augmentation):
         strut_segments: int = param(8, "segments around each strut", ge=3, le=64)
 
     def base(self, kind: str, segments: int, context: AugmentContext, size: np.ndarray, rng) -> PartMesh:
-        """The coarse base primitive (tessellation fields it has are set to coarse values)."""
-        entry = context.primitive_registry.get(kind)
-        names = {f.name for f in dataclasses.fields(entry.config_cls)}
-        values: dict[str, Any] = {}
-        for key, rule in COARSE_PARAMS.items():
-            if key in names:
-                values[key] = segments if rule is None else (max(3, segments // 2) if rule == "half" else rule)
-        if kind == "cube":
-            values["segments"] = 1
-        if kind == "sphere" and "rings" in values:
-            values["rings"] = max(2, segments // 2)
-        return context.primitive_registry.build(kind, values).build(size, rng)
+        """The coarse base: the run's ``kind`` primitive asked for a coarse version (the contract's
+        ``Primitive.coarse``), so any primitive plugin can be a wireframe base."""
+        return context.primitives[kind].coarse(segments).build(size, rng)
 
     def apply(self, parts: list[PartMesh], rng: np.random.Generator, context: AugmentContext):
         cfg = self.cfg

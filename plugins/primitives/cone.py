@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +27,10 @@ class Cone(Primitive):
         segments: int = param(150, "segments around the axis", ge=3, le=4096)
         rows: int = param(32, "segments along the side, base to apex", ge=1, le=1024)
         cap_rings: int = param(16, "concentric rings on the base", ge=1, le=1024)
+
+    def coarse(self, segments: int) -> "Cone":
+        """The same cone with ``segments`` segments around (a wireframe base)."""
+        return type(self)(dataclasses.replace(self.cfg, segments=segments, rows=1, cap_rings=1))
 
     def build(self, size: np.ndarray, rng: np.random.Generator) -> PartMesh:
         a, b, c = (float(s) for s in size)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +25,10 @@ class Cube(Primitive):
     @dataclass
     class Config:
         segments: int = param(50, "grid cells along each side of each face", ge=1, le=1024)
+
+    def coarse(self, segments: int) -> "Cube":
+        """The same cube with one cell per face side (a wireframe base: its 12 edges)."""
+        return type(self)(dataclasses.replace(self.cfg, segments=1))
 
     def build(self, size: np.ndarray, rng: np.random.Generator) -> PartMesh:
         size = np.asarray(size, float)

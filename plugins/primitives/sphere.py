@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +23,10 @@ class Sphere(Primitive):
     class Config:
         segments: int = param(100, "segments around the z axis (longitude)", ge=3, le=2048)
         rings: int = param(50, "segments from pole to pole (latitude)", ge=2, le=1024)
+
+    def coarse(self, segments: int) -> "Sphere":
+        """The same sphere with ``segments`` segments around (a wireframe base)."""
+        return type(self)(dataclasses.replace(self.cfg, segments=segments, rings=max(2, segments // 2)))
 
     def build(self, size: np.ndarray, rng: np.random.Generator) -> PartMesh:
         a, b, c = (float(s) for s in size)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +30,10 @@ class Torus(Primitive):
         tube_segments: int = param(50, "segments around the tube", ge=3, le=1024)
         tube_min: float = param(0.15, "smallest tube radius, as a fraction of the outer radius", gt=0.0, lt=0.5)
         tube_max: float = param(0.45, "largest tube radius, as a fraction of the outer radius", gt=0.0, lt=0.5)
+
+    def coarse(self, segments: int) -> "Torus":
+        """The same torus with ``segments`` segments around (a wireframe base)."""
+        return type(self)(dataclasses.replace(self.cfg, segments=segments, tube_segments=max(3, segments // 2)))
 
     def build(self, size: np.ndarray, rng: np.random.Generator) -> PartMesh:
         a, b, c = (float(s) for s in size)

@@ -162,30 +162,35 @@ class Gradient(TextureSource):
 
 
 class Blend(TextureSource):
-    """Two other procedural patterns mixed through a soft noise mask (weathered, layered looks)."""
+    """Two other texture sources mixed through a soft noise mask (weathered, layered looks). The
+    sources are the run's own instances, configured as the user set them (``textures.<name>``)."""
 
     name = "blend"
 
     @dataclass
     class Config:
         sources: List[str] = param(
-            ["fbm", "cellular", "stripes", "checker", "gradient"], "patterns to mix (two drawn)",
-            choices=["fbm", "cellular", "stripes", "checker", "gradient"], nonempty=True,
+            ["fbm", "cellular", "stripes", "checker", "gradient"], "texture sources to mix (two drawn)",
+            nonempty=True, names_of="textures",
         )
         sharpness: float = param(6.0, "mask contrast; higher gives crisper patches", gt=0.0, le=100.0)
 
+        def check(self) -> None:
+            if "blend" in self.sources:
+                raise ConfigError(f"textures.blend.sources: got {self.sources!r}; allowed: other texture "
+                                  "sources than blend itself")
+
     def __init__(self, cfg=None) -> None:
         super().__init__(cfg)
-        known = {cls.name: cls for cls in (Fbm, Cellular, Stripes, Checker, Gradient)}
-        unknown = [s for s in self.cfg.sources if s not in known]
-        if unknown or not self.cfg.sources:
-            raise ConfigError(
-                f"textures.blend.sources: got {self.cfg.sources!r}; allowed: a non-empty list of "
-                f"{', '.join(known)}"
-            )
-        self._sources = [known[s]() for s in self.cfg.sources]
+        self._sources: list[TextureSource] = []
+
+    def use_components(self, components) -> None:
+        """Take the run's instances of ``sources`` (the contract's ``Component.use_components``)."""
+        self._sources = [components["textures"][name] for name in self.cfg.sources]
 
     def paint(self, size: int, rng: np.random.Generator) -> np.ndarray:
+        if not self._sources:
+            raise RuntimeError("textures.blend: use_components() was not called with the run's textures")
         i, j = rng.integers(0, len(self._sources), 2)
         a = self._sources[i].paint(size, rng).astype(np.float32)
         b = self._sources[j].paint(size, rng).astype(np.float32)
