@@ -17,7 +17,7 @@ from lrmzero import get_registries
 from lrmzero.cameras import intrinsics_from_fov, look_at
 from lrmzero.plugins.trainers.lightning.checkpoints import build_model
 from lrmzero.plugins.models.gaussians.gs_lrm_net import count_flops_per_token
-from lrmzero.plugins.trainers.lightning.rays import plucker_rays
+from lrmzero.rays import plucker_rays
 from lrmzero.plugins.trainers.lightning.config import load_train_config
 
 

@@ -78,7 +78,7 @@ def test_triplane_contract_shapes_and_gradients():
     model = build_model({"name": "triplane_lrm", "layers": 1, "width": 32, "heads": 2}, get_registries())
     net = model.build_network()
     w2c, K, c2w, _ = cameras(5, 16)
-    from lrmzero.plugins.trainers.lightning.rays import plucker_rays
+    from lrmzero.rays import plucker_rays
 
     c2w_t = torch.linalg.inv(w2c)
     batch = {"images": torch.rand(1, 2, 3, 16, 16), "rays": plucker_rays(c2w_t[:2], K[:2], 16, 16)[None],

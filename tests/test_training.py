@@ -16,7 +16,7 @@ from lrmzero.config import load_config
 from lrmzero.plugins.trainers.lightning.data import ObjectViews, ViewSelection, collate, find_objects
 from lrmzero.generate import generate_dataset
 from lrmzero.plugins.models.gaussians.ply import read_gaussians_ply
-from lrmzero.plugins.trainers.lightning.rays import plucker_rays
+from lrmzero.rays import plucker_rays
 from lrmzero.plugins.trainers.lightning.config import load_train_config
 from tests.conftest import run_cli
 

@@ -4,8 +4,16 @@ import numpy as np
 import pytest
 import trimesh
 
-from lrmzero import get_registries
+from lrmzero import get_registries, testing
 from lrmzero_extra_shapes.twist import twist_vertices
+
+
+@pytest.mark.parametrize("kind", ["primitives", "augmentations"])
+def test_lrmzero_property_suite(kind):
+    names = testing.component_names(kind, "lrmzero-extra-shapes")
+    assert names  # capsule, twist
+    for name in names:
+        testing.check_component(kind, name)  # the same properties lrmzero's builtins pass
 
 
 def closed(part):

@@ -41,7 +41,7 @@ class TriplaneLRM(ReconstructionModel):
         bound: float = param(1.0, "the box [-bound, bound]^3 that holds the object (normalized: 0.9)", gt=0.0)
         density_bias: float = param(0.0, "added to the raw density before softplus", ge=-20.0, le=20.0)
         gradient_checkpointing: bool = param(False, "recompute each block in the backward pass")
-        mesh_resolution: int = param(96, "density grid per side for the exported mesh", ge=8, le=512)
+        mesh_resolution: int = param(64, "density grid per side for the exported mesh", ge=8, le=512)
         mesh_threshold: float = param(5.0, "density level of the exported surface", gt=0.0)
 
     def __init__(self, cfg=None) -> None:

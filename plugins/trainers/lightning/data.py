@@ -16,7 +16,7 @@ from PIL import Image
 from lrmzero.cameras import read_opencv_cameras
 from lrmzero.dataset import DONE_MARKER
 from lrmzero.errors import ConfigError
-from lrmzero.plugins.trainers.lightning.rays import plucker_rays
+from lrmzero.rays import plucker_rays
 
 log = logging.getLogger("lrmzero")
 

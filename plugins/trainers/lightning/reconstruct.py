@@ -15,7 +15,7 @@ from lrmzero.dataset import check_output_folder, check_positive
 from lrmzero.errors import ConfigError
 from lrmzero.plugins.trainers.lightning.checkpoints import load_checkpoint
 from lrmzero.plugin_manager import get_registries
-from lrmzero.plugins.trainers.lightning.rays import plucker_rays
+from lrmzero.rays import plucker_rays
 
 
 def turntable_cameras(radius: float, views: int, size: int, fov_deg: float = 50.0, elevation_deg: float = 20.0):

@@ -1,4 +1,4 @@
-"""Plucker rays of pinhole cameras (torch), as GS-LRM takes them."""
+"""Plucker rays of pinhole cameras (torch): the ``rays`` of the model contract's batch."""
 
 from __future__ import annotations
 
