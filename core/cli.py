@@ -1,5 +1,5 @@
-"""The ``lrmzero`` command line: core's ``generate``, ``render``, ``gallery`` and ``plugins``, and the
-subcommands plugins contribute (a trainer's ``train``, ``eval``, ``reconstruct``)."""
+"""The ``lrmzero`` command line: core's ``generate``, ``render`` and ``plugins``, and the
+subcommands plugins contribute (``gallery``; a trainer's ``train``, ``eval``, ``reconstruct``)."""
 
 from __future__ import annotations
 
@@ -43,11 +43,6 @@ def build_parser() -> argparse.ArgumentParser:
     ren.add_argument("--quiet", action="store_true")
     ren.add_argument("overrides", nargs="*", metavar="key=value")
 
-    gal = sub.add_parser("gallery", help="contact sheet and HTML page of a dataset")
-    gal.add_argument("dataset")
-    gal.add_argument("--out", default=None, help="folder for gallery.png and index.html (default DATASET/gallery)")
-    gal.add_argument("--objects", type=int, default=8, help="objects on the contact sheet")
-    gal.add_argument("--views", type=int, default=4, help="views per object on the contact sheet")
 
     plugins = sub.add_parser("plugins", help="list every registered component and its parameters")
     plugins.add_argument("--check", action="store_true",
@@ -105,19 +100,6 @@ def cmd_render(args: argparse.Namespace) -> int:
     return report(summary)
 
 
-def cmd_gallery(args: argparse.Namespace) -> int:
-    from lrmzero.gallery import contact_sheet, write_html
-
-    out = args.out or str(Path(args.dataset) / "gallery")
-    try:
-        png = contact_sheet(args.dataset, Path(out) / "gallery.png", args.objects, args.views)
-        page = write_html(args.dataset, out)
-    except (FileNotFoundError, ValueError) as exc:
-        raise ConfigError(str(exc)) from None
-    print(f"contact sheet: {png}\npage: {page}")
-    return 0
-
-
 def cmd_plugins(args: argparse.Namespace) -> int:
     from lrmzero.components import RendererUnavailable
     from lrmzero.params import param_table
@@ -172,8 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(f"unrecognized arguments: {' '.join(stray or extra)}")
         if extra:
             args.overrides = list(args.overrides) + extra
-        commands = {"generate": cmd_generate, "render": cmd_render, "gallery": cmd_gallery,
-                    "plugins": cmd_plugins}
+        commands = {"generate": cmd_generate, "render": cmd_render, "plugins": cmd_plugins}
         commands.update({name: command.run for name, command in plugin_commands.items()})
         return commands[args.command](args)
     except LrmzeroError as exc:
