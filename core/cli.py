@@ -8,7 +8,6 @@ import logging
 import sys
 from typing import Sequence
 
-from pathlib import Path
 
 from lrmzero.errors import ConfigError, LrmzeroError
 

@@ -9,7 +9,7 @@ import re
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, Callable
 
 from lrmzero.errors import ConfigError
 
@@ -162,14 +162,18 @@ def read_manifest(root: str | Path) -> list[dict[str, Any]]:
     return records
 
 
-def write_atomic(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temp file in the same folder (so the rename is atomic
-    on the path's own filesystem), flushed to disk first; the temp file never outlives a failure."""
+def write_atomic(path: str | Path, data: bytes | Callable[[BinaryIO], None]) -> None:
+    """Write ``data`` (bytes, or a function that writes to the open file) to ``path`` through a temp
+    file in the same folder (so the rename is atomic on the path's own filesystem), flushed to disk
+    first; the temp file never outlives a failure, and the old file stays intact until the rename."""
     path = Path(path)
     tmp = path.with_name(f"{TMP_PREFIX}{path.name}-{os.getpid()}")
     try:
         with open(tmp, "wb") as f:
-            f.write(data)
+            if callable(data):
+                data(f)
+            else:
+                f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

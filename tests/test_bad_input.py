@@ -573,12 +573,12 @@ def test_ctrl_c_during_start_up_is_one_line(tmp_path, delay):
 
 
 def test_full_disk_during_a_checkpoint_keeps_the_previous_one(capsys, tmp_path, dataset, monkeypatch):
-    import lrmzero.plugins.trainers.lightning.run_folder
+    import lrmzero.dataset
 
     run = tmp_path / "run"
     assert cli(capsys, "train", "--data", dataset, "--out", run, "--max-steps", "2", *TRAIN)[0] == 0
     before = (run / "checkpoints" / "last.ckpt").read_bytes()
-    fail_writes_with_enospc(monkeypatch, lrmzero.plugins.trainers.lightning.run_folder, after_bytes=1000)
+    fail_writes_with_enospc(monkeypatch, lrmzero.dataset, after_bytes=1000)
     code, err = cli(capsys, "train", "--data", dataset, "--out", run, "--max-steps", "4", "--resume", *TRAIN)
     assert code == 2 and "No space left on device" in error_line(err, "train")
     assert (run / "checkpoints" / "last.ckpt").read_bytes() == before

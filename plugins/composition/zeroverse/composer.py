@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import numpy as np
 
 from lrmzero.asset import Asset
 from lrmzero.components import AugmentContext, ComposeContext, Composer
