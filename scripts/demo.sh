@@ -4,9 +4,9 @@
 # held-out objects, reconstructs one of them, and writes pictures of all of it.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-source scripts/setup-env.sh
 OUT=${1:-demo-out}
 STEPS=${DEMO_STEPS:-300}
+source scripts/setup-env.sh ""   # an explicit (empty) extras argument: the script's own $1 is the output folder
 echo "== 1/5 generate: 24 training objects and 4 held-out objects (demo config: 8 views, 128 px)"
 lrmzero generate --out "$OUT/train" --num-objects 24 --seed 0 --config demo --workers 2
 lrmzero generate --out "$OUT/heldout" --num-objects 4 --seed 1 --config demo --workers 2
