@@ -250,6 +250,19 @@ def check_model(model, steps: int = 8) -> None:
         written = model.export(net(batch), Path(folder))
         assert written and all(Path(p).is_file() and Path(p).stat().st_size > 0 for p in written.values()), \
             f"{what}: export wrote {written}"
+        for path in map(Path, written.values()):
+            _assert_loads(path, what)
+
+
+def _assert_loads(path: Path, what: str) -> None:
+    """An exported file opens with the field's readers: meshes and point clouds with trimesh, JSON."""
+    import trimesh
+
+    if path.suffix.lower() in (".glb", ".gltf", ".ply", ".obj", ".stl", ".off"):
+        loaded = trimesh.load(path)
+        assert loaded is not None, f"{what}: {path.name} does not load"
+    elif path.suffix.lower() == ".json":
+        json.loads(path.read_text())
 
 
 def _takes(model, size: int) -> bool:
