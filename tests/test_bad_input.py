@@ -101,6 +101,14 @@ GENERATE_BAD = [
     ("augmentations.boolean_difference.cutters=[pyramid]", "augmentations.boolean_difference.cutters"),
     ("augmentations.boolean_difference.cutters=[blob]", "augmentations.boolean_difference.cutters"),
     ("augmentations.wireframe.kinds=[pyramid]", "augmentations.wireframe.kinds"),
+    # every value that names a component, checked against its registry at load time
+    ("execute.executor=nope", "execute.executor"),
+    ("render.renderer=nope", "render.renderer"),
+    ("render.cameras=nope", "render.cameras"),
+    ("materials.sources=[fbm,nope]", "materials.sources"),
+    ("augment.apply=[nope]", "augment.apply"),
+    ("compose.composer=nope", "compose.composer"),
+    ("textures.blend.sources=[blend]", "textures.blend.sources"),
     # a scalar where a section belongs
     ("shape=5", "shape"),
     ("primitives=5", "primitives"),
@@ -417,6 +425,8 @@ def test_train_refuses_data_without_enough_views_before_starting(capsys, tmp_pat
 
 
 @pytest.mark.parametrize("override,key", [
+    ("model.name=nope", "model.name"),
+    ("model.rasterizer=nope", "model.rasterizer"),
     ("data.resolution=18", "data.resolution"),
     ("optim.lr=nan", "optim.lr"),
     ("data.background=[1,x,1]", "data.background[1]"),
