@@ -57,7 +57,7 @@ def add_plugin_commands(parser: argparse.ArgumentParser, registries) -> dict:
         if entry.name in sub.choices:
             raise ConfigError(f"plugin command {entry.name!r} from {entry.provider} clashes with a core command")
         command = entry.factory(entry.config_cls())
-        command.add_arguments(sub.add_parser(entry.name, help=getattr(command, "help", "")))
+        command.add_arguments(sub.add_parser(entry.name, help=command.help))
         commands[entry.name] = command
     return commands
 

@@ -330,8 +330,6 @@ def validate(gen: GenerateConfig, composer_cfg: Any, registries: Registries) -> 
     components: dict[str, dict[str, Any]] = {kind: {} for kind in COMPONENT_KINDS}
     composer = gen.compose.composer
     components["composers"][composer] = composer_cfg
-    if callable(getattr(composer_cfg, "check", None)):  # the composer's cross-field rules
-        composer_cfg.check()
     check_references(composer_cfg, "", registries)
     pending: list[tuple[str, str]] = [("augmentations", n) for n in gen.augment.apply]
     pending += [("camera_samplers", r.cameras)]
@@ -360,7 +358,7 @@ def validate(gen: GenerateConfig, composer_cfg: Any, registries: Registries) -> 
         check_references(cfg, f"{kind}.{name}", registries)
         components[kind][name] = cfg
         pending += referenced_names(cfg)
-    return RunConfig(gen, {k: v for k, v in components.items()})
+    return RunConfig(gen, components)
 
 
 def _describe_for(exc: OmegaConfBaseException, schema: type) -> str:

@@ -55,13 +55,9 @@ class DatasetWriter:
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
 
-    def check_writable(self) -> None:
-        """Refuse an ``--out`` that is a file or cannot be written, before any work starts."""
-        check_output_folder(self.root, "--out")
-
     def prepare(self, identity: dict[str, Any], config_yaml: str) -> None:
         """Create the folder, or check that it holds the same run (seed and config hash)."""
-        self.check_writable()
+        check_output_folder(self.root, "--out")
         self.root.mkdir(parents=True, exist_ok=True)
         run_file = self.root / RUN_FILE
         if run_file.exists():
@@ -212,7 +208,7 @@ def check_output_file(path: str | Path, option: str) -> None:
         raise ConfigError(f"{option}: {str(path)!r} is a folder; allowed: a file path")
     if path.exists() and not os.access(path, os.W_OK):
         raise ConfigError(f"{option}: {str(path)!r} is not writable")
-    check_output_folder(path.parent if str(path.parent) else Path("."), option)
+    check_output_folder(path.parent, option)
 
 
 def check_positive(value: int | None, option: str) -> None:

@@ -167,9 +167,11 @@ def run_object(spec: ObjectJobSpec, index: int) -> dict[str, Any]:
     What executors call in their workers: each process keeps one :class:`ObjectJob` per run (its
     components, its GL context), made on first use.
     """
-    job = _JOBS.get(_job_key(spec))
+    key = _job_key(spec)
+    job = _JOBS.get(key)
     if job is None:
-        job = _JOBS[_job_key(spec)] = ObjectJob(spec.run, spec.seed, spec.out, None if spec.inputs is None else list(spec.inputs))
+        inputs = None if spec.inputs is None else list(spec.inputs)
+        job = _JOBS[key] = ObjectJob(spec.run, spec.seed, spec.out, inputs)
     return job(index)
 
 

@@ -89,7 +89,8 @@ def check_params(cfg: Any, path: str) -> None:
     """Check every field of dataclass instance ``cfg`` against what its ``param()`` allows.
 
     Every number must be finite, whatever the field (a comparison with NaN is never out of range,
-    so range checks alone let it through). Nested dataclasses are checked too.
+    so range checks alone let it through). Nested dataclasses are checked too, and a dataclass with
+    a ``check()`` method then checks its cross-field rules there.
 
     Raises:
         ConfigError: naming ``path.field``, the value and what is allowed.
@@ -117,6 +118,9 @@ def check_params(cfg: Any, path: str) -> None:
                 _number(v) and _out_of_bounds(v, meta)
             ):
                 raise ConfigError(f"{key}: got {value!r}; allowed: {describe_bounds(dict(meta))}")
+    check = getattr(cfg, "check", None)
+    if callable(check):  # the Config's own cross-field rules (e.g. min <= max), once its fields pass
+        check()
 
 
 def check_references(cfg: Any, path: str, registries: Any) -> None:

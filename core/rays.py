@@ -1,8 +1,28 @@
-"""Plucker rays of pinhole cameras (torch): the ``rays`` of the model contract's batch."""
+"""Rays of pinhole cameras (torch): per-pixel origins and directions, and the Plucker ``rays`` of
+the model contract's batch."""
 
 from __future__ import annotations
 
 import torch
+
+
+def pixel_rays(c2w: torch.Tensor, K: torch.Tensor, height: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """World rays through the pixel centres (+0.5) of OpenCV cameras.
+
+    Args:
+        c2w: ``[..., 4, 4]`` OpenCV camera-to-world; K: ``[..., 3, 3]`` pixel intrinsics for this size.
+
+    Returns:
+        origins and unit directions, each ``[..., H, W, 3]``.
+    """
+    dtype, device = c2w.dtype, c2w.device
+    v, u = torch.meshgrid(torch.arange(height, dtype=dtype, device=device) + 0.5,
+                          torch.arange(width, dtype=dtype, device=device) + 0.5, indexing="ij")
+    pix = torch.stack([u, v, torch.ones_like(u)], dim=-1)  # [H, W, 3]
+    cam = torch.einsum("...ij,hwj->...hwi", torch.linalg.inv(K), pix)
+    d = torch.einsum("...ij,...hwj->...hwi", c2w[..., :3, :3], cam)
+    d = d / d.norm(dim=-1, keepdim=True)
+    return c2w[..., None, None, :3, 3].expand_as(d), d
 
 
 def plucker_rays(c2w: torch.Tensor, K: torch.Tensor, height: int, width: int) -> torch.Tensor:
@@ -14,12 +34,5 @@ def plucker_rays(c2w: torch.Tensor, K: torch.Tensor, height: int, width: int) ->
     Returns:
         ``[V, 6, H, W]``.
     """
-    dtype, device = c2w.dtype, c2w.device
-    v, u = torch.meshgrid(torch.arange(height, dtype=dtype, device=device) + 0.5,
-                          torch.arange(width, dtype=dtype, device=device) + 0.5, indexing="ij")
-    pix = torch.stack([u, v, torch.ones_like(u)], dim=-1)  # [H, W, 3]
-    cam = torch.einsum("vij,hwj->vhwi", torch.linalg.inv(K), pix)
-    d = torch.einsum("vij,vhwj->vhwi", c2w[:, :3, :3], cam)
-    d = d / d.norm(dim=-1, keepdim=True)
-    o = c2w[:, None, None, :3, 3].expand_as(d)
+    o, d = pixel_rays(c2w, K, height, width)
     return torch.cat([torch.cross(o, d, dim=-1), d], dim=-1).permute(0, 3, 1, 2).contiguous()

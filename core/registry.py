@@ -99,8 +99,7 @@ class Registry:
         """Validate ``values`` against component ``name``'s Config; returns a Config instance.
 
         Unknown keys, wrong types and out-of-range values raise :class:`ConfigError` naming
-        ``path.key``, the value and what is allowed; a Config with a ``check()`` method checks its
-        cross-field rules there.
+        ``path.key``, the value and what is allowed (:func:`~lrmzero.params.check_params`).
         """
         entry = self.get(name)
         schema = OmegaConf.structured(entry.config_cls)
@@ -110,9 +109,6 @@ class Registry:
         except OmegaConfBaseException as exc:
             raise ConfigError(_omegaconf_message(exc, path, entry.config_cls)) from None
         check_params(cfg, path)
-        check = getattr(cfg, "check", None)
-        if callable(check):  # the Config's own cross-field rules (e.g. min <= max)
-            check()
         return cfg
 
     def build(self, name: str, values: Mapping[str, Any] | None = None, path: str | None = None):

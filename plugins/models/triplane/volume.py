@@ -6,6 +6,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from lrmzero.rays import pixel_rays
+
 
 def sample_planes(planes: torch.Tensor, points: torch.Tensor, bound: float) -> torch.Tensor:
     """Features at ``points``: the sum of the bilinear samples of the xy, xz and yz planes.
@@ -23,21 +25,6 @@ def sample_planes(planes: torch.Tensor, points: torch.Tensor, bound: float) -> t
     feats = F.grid_sample(planes.reshape(B * 3, C, R, R), coords.reshape(B * 3, 1, -1, 2), mode="bilinear",
                           padding_mode="border", align_corners=False)  # [B*3, C, 1, N]
     return feats.reshape(B, 3, C, -1).sum(dim=1).transpose(1, 2)
-
-
-def camera_rays(w2c: torch.Tensor, K: torch.Tensor, size: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """World rays through pixel centres (+0.5) of ``[..., 4, 4]`` OpenCV cameras: origins and unit
-    directions, each ``[..., S*S, 3]`` (row-major pixels)."""
-    device, dtype = w2c.device, w2c.dtype
-    v, u = torch.meshgrid(torch.arange(size, device=device, dtype=dtype) + 0.5,
-                          torch.arange(size, device=device, dtype=dtype) + 0.5, indexing="ij")
-    pix = torch.stack([u, v, torch.ones_like(u)], dim=-1).reshape(-1, 3)  # [P, 3]
-    cam = torch.einsum("...ij,pj->...pi", torch.linalg.inv(K), pix)
-    c2w = torch.linalg.inv(w2c)
-    d = torch.einsum("...ij,...pj->...pi", c2w[..., :3, :3], cam)
-    d = d / d.norm(dim=-1, keepdim=True)
-    o = c2w[..., None, :3, 3].expand_as(d)
-    return o, d
 
 
 def box_interval(o: torch.Tensor, d: torch.Tensor, bound: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -68,7 +55,7 @@ def render_triplane(planes: torch.Tensor, decoder, w2c: torch.Tensor, K: torch.T
         distance along the ray of the visible surface, 0 where empty).
     """
     B, T = w2c.shape[:2]
-    o, d = camera_rays(w2c, K, size)  # [B, T, P, 3]
+    o, d = (x.reshape(B, T, -1, 3) for x in pixel_rays(torch.linalg.inv(w2c), K, size, size))  # [B, T, P, 3]
     near, far = box_interval(o, d, bound)
     hit = far > near
     far = torch.where(hit, far, near)

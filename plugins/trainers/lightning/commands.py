@@ -35,14 +35,10 @@ class TrainCommand(Command):
         from lrmzero.dataset import check_positive
         from lrmzero.plugin_manager import get_registries
         from lrmzero.plugins.trainers.lightning.config import load_train_config
-        from lrmzero.plugins.trainers.lightning.data import mixed_objects
+        from lrmzero.plugins.trainers.lightning.train import train
 
         check_positive(args.max_steps, "--max-steps")
         cfg, _ = load_train_config(args.preset, args.config, args.overrides, get_registries())
-        d = cfg.data  # fail before any work on a bad --data
-        mixed_objects(args.data, d.weights, min_views=max(d.input_views, d.target_views),
-                      option="data.input_views/target_views")
-        from lrmzero.plugins.trainers.lightning.train import train
 
         last = train(args.data, args.out, cfg, resume=args.resume, max_steps=args.max_steps, progress=not args.quiet)
         print(f"checkpoint: {last}", file=sys.stderr)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Sequence
 
+import numpy as np
 import pytorch_lightning as pl
 import torch
 
@@ -12,20 +14,33 @@ from lrmzero.plugins.trainers.lightning.data import (ObjectViews, StepSampler, V
                                                      mixed_objects)
 
 
+def training_objects(roots: Sequence[str], cfg: TrainConfig) -> tuple[list[Path], np.ndarray | None]:
+    """The objects of ``roots`` that have the views a step needs, and their sampling weights.
+
+    Raises:
+        ConfigError: a root that holds no such object (see :func:`mixed_objects`).
+    """
+    d = cfg.data
+    return mixed_objects(roots, d.weights, min_views=max(d.input_views, d.target_views),
+                         option="data.input_views/target_views")
+
+
 class ViewsDataModule(pl.LightningDataModule):
     """Objects of one or more dataset roots (mixed by ``data.weights``) as training batches."""
 
-    def __init__(self, roots: Sequence[str], cfg: TrainConfig, start_step: int = 0) -> None:
-        """``start_step``: the step a resumed run continues from; the stream starts at its batch."""
+    def __init__(self, roots: Sequence[str], cfg: TrainConfig, start_step: int = 0,
+                 objects: tuple[list[Path], np.ndarray | None] | None = None) -> None:
+        """``start_step``: the step a resumed run continues from; the stream starts at its batch.
+        ``objects``: :func:`training_objects` of ``roots`` when already found (else found in setup)."""
         super().__init__()
         self.roots = list(roots)
         self.cfg = cfg
         self.start_step = start_step
+        self.objects = objects
 
     def setup(self, stage: str | None = None) -> None:
         d = self.cfg.data
-        objects, weights = mixed_objects(self.roots, d.weights, min_views=max(d.input_views, d.target_views),
-                                         option="data.input_views/target_views")
+        objects, weights = self.objects or training_objects(self.roots, self.cfg)
         select = ViewSelection(d.input_views, d.target_views, d.resolution, tuple(d.background), d.fixed_views)
         self.train_set = ObjectViews(objects, select, seed=self.cfg.seed)
         # one long epoch covering the whole run (resumable by position, see StepSampler)

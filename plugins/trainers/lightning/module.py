@@ -90,8 +90,8 @@ class ReconstructionModule(pl.LightningModule):
             logs["perceptual"] = perc.detach()
         return loss, logs, pred
 
-    def training_step(self, batch: dict | None, batch_idx: int):
-        if batch is None or not batch["object_id"]:  # every object was broken (warned by the dataset)
+    def training_step(self, batch: dict, batch_idx: int):
+        if not batch["object_id"]:  # every object was broken (warned by the dataset)
             self.consecutive_unusable += 1
             limit = self.cfg["optim"]["max_consecutive_skips"]
             if self.consecutive_unusable >= limit:

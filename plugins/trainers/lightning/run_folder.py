@@ -36,17 +36,19 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         write_atomic(path, lambda f: torch.save(checkpoint, f))
 
 
-def checkpoint_step(path: Path) -> int | None:
-    """The ``global_step`` stored in a checkpoint (memory-mapped: cheap), or None if unreadable."""
+def readable_checkpoint(path: Path) -> tuple[int, dict[str, Any]] | None:
+    """(``global_step``, contents) of a checkpoint, memory-mapped (cheap), or None if unreadable."""
     try:
-        step = read_checkpoint(path, mmap=True).get("global_step")
+        ckpt = read_checkpoint(path, mmap=True)
     except ConfigError:
         return None
-    return int(step) if isinstance(step, int) else None
+    step = ckpt.get("global_step")
+    return (int(step), ckpt) if isinstance(step, int) else None
 
 
-def newest_checkpoint(ckpt_dir: Path) -> tuple[Path, int]:
-    """The checkpoint of ``ckpt_dir`` with the most steps (``last.ckpt`` wins ties), and its step.
+def newest_checkpoint(ckpt_dir: Path) -> tuple[Path, int, dict[str, Any]]:
+    """The checkpoint of ``ckpt_dir`` with the most steps (``last.ckpt`` wins ties): its path, step
+    and contents (memory-mapped; each candidate is read once).
 
     A copied or moved run, or one that Lightning versioned (``last-v1.ckpt``), resumes from where it
     really got to; unreadable files (a partial write) are passed over with a warning.
@@ -55,14 +57,14 @@ def newest_checkpoint(ckpt_dir: Path) -> tuple[Path, int]:
         ConfigError: when the folder holds no readable checkpoint.
     """
     candidates = sorted(ckpt_dir.glob("*.ckpt"), key=lambda p: (p.name != "last.ckpt", p.name))
-    best: tuple[Path, int] | None = None
+    best: tuple[Path, int, dict[str, Any]] | None = None
     for path in candidates:
-        step = checkpoint_step(path)
-        if step is None:
+        read = readable_checkpoint(path)
+        if read is None:
             log.warning("--resume: passing over %s: not a readable lrmzero checkpoint", path)
             continue
-        if best is None or step > best[1]:
-            best = (path, step)
+        if best is None or read[0] > best[1]:
+            best = (path, *read)
     if best is None:
         found = ", ".join(p.name for p in candidates) or "no .ckpt files"
         raise ConfigError(f"--resume: {str(ckpt_dir)!r} holds no readable checkpoint ({found}); "

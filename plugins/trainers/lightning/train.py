@@ -11,14 +11,16 @@ from typing import Sequence
 import pytorch_lightning as pl
 import torch
 
+from lrmzero.dataset import check_output_folder
 from lrmzero.errors import ConfigError
 from lrmzero.plugin_manager import get_registries
 from lrmzero.plugins.trainers.lightning.checkpoints import build_model
 from lrmzero.plugins.trainers.lightning.config import TrainConfig
-from lrmzero.plugins.trainers.lightning.datamodule import ViewsDataModule
+from lrmzero.plugins.trainers.lightning.datamodule import ViewsDataModule, training_objects
 from lrmzero.plugins.trainers.lightning.module import ReconstructionModule
 from lrmzero.plugins.trainers.lightning.run_folder import (AtomicCheckpointIO, ContinuingCSVLogger,
-                                                           check_same_model, newest_checkpoint)
+                                                           check_same_model, newest_checkpoint,
+                                                           readable_checkpoint)
 
 log = logging.getLogger("lrmzero")
 
@@ -37,18 +39,15 @@ def train(roots: Sequence[str], out: str | Path, cfg: TrainConfig, resume: bool 
     last = ckpt_dir / "last.ckpt"
     if max_steps is not None:
         cfg.optim.max_steps = max_steps
-    from lrmzero.dataset import check_output_folder
-
+    settings = asdict(cfg)
+    objects = training_objects(roots, cfg)  # a dataset it cannot use fails here, before any work
     check_output_folder(out, "--out")
     resume_from, start_step = None, None
     if resume:
         if not ckpt_dir.is_dir():
             raise ConfigError(f"--resume: {str(ckpt_dir)!r} does not exist; drop --resume to start a new run")
-        resume_from, start_step = newest_checkpoint(ckpt_dir)
-        from lrmzero.plugins.trainers.lightning.checkpoints import read_checkpoint
-
-        saved = read_checkpoint(resume_from, "--resume", mmap=True)["hyper_parameters"]
-        check_same_model(saved["model"], asdict(cfg)["model"], resume_from)
+        resume_from, start_step, saved = newest_checkpoint(ckpt_dir)
+        check_same_model(saved["hyper_parameters"]["model"], settings["model"], resume_from)
         if resume_from != last:
             log.warning("--resume: continuing from %s (step %d), the newest checkpoint", resume_from, start_step)
     # StepSampler resumes the data stream by position, which Lightning cannot see.
@@ -56,10 +55,10 @@ def train(roots: Sequence[str], out: str | Path, cfg: TrainConfig, resume: bool 
     # Checkpoints hold the state after the step, which is what resuming needs.
     warnings.filterwarnings("ignore", message=".*ModelCheckpoint with manual optimization.*")
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
-    model = build_model(asdict(cfg)["model"], get_registries())
-    module = ReconstructionModule(asdict(cfg), model, model.build_network())
+    model = build_model(settings["model"], get_registries())
+    module = ReconstructionModule(settings, model, model.build_network())
     module.data_roots = [str(r) for r in roots]
-    data = ViewsDataModule(roots, cfg, start_step or 0)
+    data = ViewsDataModule(roots, cfg, start_step or 0, objects)
     t = cfg.trainer
     cuda = torch.cuda.is_available() and t.accelerator in ("auto", "gpu", "cuda")
     precision = t.precision if t.precision != "auto" else ("bf16-mixed" if cuda else "32-true")
@@ -89,14 +88,9 @@ def train(roots: Sequence[str], out: str | Path, cfg: TrainConfig, resume: bool 
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
     trainer.fit(module, datamodule=data, ckpt_path=str(resume_from) if resume_from else None, weights_only=True)
-    if not last.is_file() or (trainer.global_step and _saved_step(last) != trainer.global_step):
+    saved_last = readable_checkpoint(last) if last.is_file() else None
+    if not last.is_file() or (trainer.global_step and (saved_last is None or saved_last[0] != trainer.global_step)):
         trainer.save_checkpoint(str(last))  # fewer steps than checkpoint_every, or a stop between saves
     return last
-
-
-def _saved_step(path: Path) -> int | None:
-    from lrmzero.plugins.trainers.lightning.run_folder import checkpoint_step
-
-    return checkpoint_step(path)
 
 
