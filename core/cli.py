@@ -160,13 +160,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"lrmzero {command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"lrmzero {command}: interrupted; finished work is kept, run the same command to resume",
-              file=sys.stderr)
-        return 130
+        return report_interrupted(command)
     except OSError as exc:  # a full disk, a read-only or vanished folder: the system's words, one line
         where = f": {exc.filename!r}" if exc.filename else ""
         print(f"lrmzero {command}: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return 2
+    except Exception as exc:
+        # Ctrl-C while a class body runs (an import at start-up) reaches us wrapped: Python re-raises
+        # it as the cause of "RuntimeError: Error calling __set_name__".
+        if caused_by_interrupt(exc):
+            return report_interrupted(command)
+        raise
+
+
+def report_interrupted(command: str) -> int:
+    print(f"lrmzero {command}: interrupted; finished work is kept, run the same command to resume",
+          file=sys.stderr)
+    return 130
+
+
+def caused_by_interrupt(exc: BaseException) -> bool:
+    """Whether a KeyboardInterrupt is anywhere in ``exc``'s chain of causes and contexts."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 VALUE_OPTIONS_THAT_MAY_LOOK_NEGATIVE = ("--shard",)

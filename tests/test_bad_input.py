@@ -571,6 +571,22 @@ def test_ctrl_c_with_workers_prints_no_worker_tracebacks(tmp_path):
     assert done and all((out / r["object_id"] / "meta.json").is_file() for r in done)
 
 
+def test_ctrl_c_wrapped_by_python_is_still_one_line(capsys, monkeypatch):
+    """Ctrl-C inside a class body at import time arrives as the cause of a RuntimeError."""
+    import lrmzero.cli
+
+    def interrupted_import(args):
+        class Field:
+            def __set_name__(self, owner, name):
+                raise KeyboardInterrupt
+
+        type("Metadata", (), {"field": Field()})
+
+    monkeypatch.setattr(lrmzero.cli, "cmd_plugins", interrupted_import)
+    code, err = cli(capsys, "plugins")
+    assert code == 130 and err.strip().startswith("lrmzero plugins: interrupted") and len(err.splitlines()) == 1
+
+
 @pytest.mark.parametrize("delay", [0.3, 1.0])
 def test_ctrl_c_during_start_up_is_one_line(tmp_path, delay):
     proc = subprocess.Popen([sys.executable, "-m", "lrmzero.cli", "plugins"], stdout=subprocess.DEVNULL,
