@@ -12,7 +12,7 @@ import time
 from lrmzero import get_registries
 from lrmzero.asset import encode_glb
 from lrmzero.config import load_config
-from lrmzero.generate import make_composer
+from lrmzero.plugins.generation.runner import make_composer
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ import time
 
 from lrmzero.components import RendererUnavailable
 from lrmzero.config import load_config
-from lrmzero.generate import ObjectJob
+from lrmzero.plugins.generation.runner import ObjectJob
 
 
 def bench(renderer: str, resolution: int, args) -> None:

@@ -1,5 +1,6 @@
-"""The ``lrmzero`` command line: core's ``generate``, ``render`` and ``plugins``, and the
-subcommands plugins contribute (``gallery``; a trainer's ``train``, ``eval``, ``reconstruct``)."""
+"""The ``lrmzero`` command line: core's ``plugins`` listing and the subcommands plugins contribute
+through ``register_commands`` (the generation pipeline's ``generate`` and ``render``, a trainer's
+``train``, ``eval`` and ``reconstruct``, the tools' ``gallery``)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import argparse
 import logging
 import sys
 from typing import Sequence
-
 
 from lrmzero.errors import ConfigError, LrmzeroError
 
@@ -19,29 +19,6 @@ def build_parser() -> argparse.ArgumentParser:
         prog="lrmzero", description="Synthetic 3D training data and reconstruction models, as plugins."
     )
     sub = parser.add_subparsers(dest="command", required=True)
-
-    gen = sub.add_parser("generate", help="generate a dataset: compose, augment, render and write objects")
-    gen.add_argument("--out", required=True, help="dataset folder (created; re-running resumes)")
-    gen.add_argument("--num-objects", type=int, required=True, help="objects in the whole dataset")
-    gen.add_argument("--seed", type=int, required=True, help="dataset seed; object i depends on (seed, i)")
-    gen.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
-    gen.add_argument("--shard", default="0/1", help="I/N: generate every N-th object from I (default 0/1)")
-    gen.add_argument("--config", default=None,
-                     help="YAML file or packaged config name (`lrmzero plugins` lists them)")
-    gen.add_argument("--executor", default=None,
-                     help="executor plugin (sets execute.executor; packaged default: local processes)")
-    gen.add_argument("--quiet", action="store_true", help="no progress bar")
-    gen.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
-
-    ren = sub.add_parser("render", help="render existing meshes (a file or a folder) into the dataset layout")
-    ren.add_argument("input", help="a mesh file (GLB, OBJ, PLY, ...) or a folder of them")
-    ren.add_argument("--out", required=True, help="dataset folder")
-    ren.add_argument("--seed", type=int, default=0, help="seed of the camera draws")
-    ren.add_argument("--workers", type=int, default=1)
-    ren.add_argument("--config", default=None)
-    ren.add_argument("--quiet", action="store_true")
-    ren.add_argument("overrides", nargs="*", metavar="key=value")
-
 
     plugins = sub.add_parser("plugins", help="list every registered component and its parameters")
     plugins.add_argument("--check", action="store_true",
@@ -60,43 +37,6 @@ def add_plugin_commands(parser: argparse.ArgumentParser, registries) -> dict:
         command.add_arguments(sub.add_parser(entry.name, help=command.help))
         commands[entry.name] = command
     return commands
-
-
-def cmd_generate(args: argparse.Namespace) -> int:
-    from lrmzero.config import load_config
-    from lrmzero.generate import generate_dataset, parse_shard
-
-    shard = parse_shard(args.shard)
-    overrides = list(args.overrides) + ([f"execute.executor={args.executor}"] if args.executor else [])
-    run = load_config(args.config, overrides)
-    summary = generate_dataset(run, args.out, args.num_objects, args.seed, workers=args.workers, shard=shard,
-                               progress=not args.quiet)
-    return report(summary)
-
-
-def report(summary) -> int:
-    print(summary.line(), file=sys.stderr)
-    if summary.interrupted:
-        print("finished objects are kept; run the same command again to resume", file=sys.stderr)
-        return 130
-    return 1 if summary.failed else 0
-
-
-def cmd_render(args: argparse.Namespace) -> int:
-    from lrmzero.config import load_config
-    from lrmzero.generate import generate_dataset
-    from lrmzero.mesh_io import find_meshes
-
-    try:
-        inputs = [str(p) for p in find_meshes(args.input)]
-    except FileNotFoundError as exc:
-        raise ConfigError(str(exc)) from None
-    if not inputs:
-        raise ConfigError(f"INPUT: {args.input!r} holds no mesh files")
-    run = load_config(args.config, args.overrides)
-    summary = generate_dataset(run, args.out, len(inputs), args.seed, workers=args.workers,
-                               progress=not args.quiet, inputs=inputs)
-    return report(summary)
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
@@ -153,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(f"unrecognized arguments: {' '.join(stray or extra)}")
         if extra:
             args.overrides = list(args.overrides) + extra
-        commands = {"generate": cmd_generate, "render": cmd_render, "plugins": cmd_plugins}
+        commands = {"plugins": cmd_plugins}
         commands.update({name: command.run for name, command in plugin_commands.items()})
         return commands[args.command](args)
     except LrmzeroError as exc:
@@ -190,17 +130,15 @@ def caused_by_interrupt(exc: BaseException) -> bool:
     return False
 
 
-VALUE_OPTIONS_THAT_MAY_LOOK_NEGATIVE = ("--shard",)
-
-
 def join_negative_values(argv: list[str]) -> list[str]:
-    """``--shard -1/2`` -> ``--shard=-1/2``: argparse reads a value starting with ``-`` as an option
-    and would print its usage instead of our message about the value."""
+    """``--shard -1/2`` -> ``--shard=-1/2``: argparse reads a value such as ``-1/2`` as an unknown
+    option and would print its usage instead of the command's message about the value."""
     out: list[str] = []
     i = 0
     while i < len(argv):
-        if argv[i] in VALUE_OPTIONS_THAT_MAY_LOOK_NEGATIVE and i + 1 < len(argv) and argv[i + 1].startswith("-"):
-            out.append(f"{argv[i]}={argv[i + 1]}")
+        value = argv[i + 1] if i + 1 < len(argv) else ""
+        if argv[i].startswith("--") and "=" not in argv[i] and value[:2] in {f"-{d}" for d in "0123456789."}:
+            out.append(f"{argv[i]}={value}")
             i += 2
         else:
             out.append(argv[i])

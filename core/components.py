@@ -242,7 +242,11 @@ class Composer(Component):
 class ObjectJobSpec:
     """Everything a worker needs to make objects of a run; picklable, sent to every worker.
 
+    ``spec(index)`` makes and writes object ``index`` and returns its manifest record.
+
     Attributes:
+        make: ``make(spec, index) -> record``, a module-level function (pickled by reference) that
+            keeps whatever it builds per process (components, a GL context) for the next index.
         run: the validated :class:`lrmzero.config.RunConfig`.
         seed: the dataset seed.
         out: the dataset folder.
@@ -250,20 +254,24 @@ class ObjectJobSpec:
         retries: how often a failing object is tried again before it is recorded as failed.
     """
 
+    make: Callable[["ObjectJobSpec", int], dict]
     run: Any
     seed: int
     out: str
     inputs: tuple[str, ...] | None
     retries: int = 1
 
+    def __call__(self, index: int) -> dict:
+        return self.make(self, index)
+
 
 class Executor(Component):
     """Runs a run's per-object jobs: here, in worker processes, or on a cluster.
 
-    :meth:`run` calls :func:`lrmzero.generate.run_object` ``(spec, index)`` for every index (in any
-    process; it builds and writes the object and returns its manifest record), hands each result to
-    ``record`` in the calling thread, retries a failing index ``spec.retries`` times and then records
-    ``failed(index, exc)``. On Ctrl-C it cancels queued work and re-raises ``KeyboardInterrupt``.
+    :meth:`run` calls ``spec(index)`` for every index (in any process; it builds and writes the
+    object and returns its manifest record), hands each result to ``record`` in the calling thread,
+    retries a failing index ``spec.retries`` times and then records ``failed(index, exc)``. On
+    Ctrl-C it cancels queued work and re-raises ``KeyboardInterrupt``.
     """
 
     def check(self) -> None:

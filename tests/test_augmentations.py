@@ -10,7 +10,7 @@ from lrmzero import get_registries
 from lrmzero.asset import encode_glb
 from lrmzero.components import AugmentContext
 from lrmzero.config import load_config
-from lrmzero.generate import make_composer
+from lrmzero.plugins.generation.runner import make_composer
 from lrmzero.plugins.augmentations.boolean_difference import cut_part
 from lrmzero.plugins.augmentations.height_field import bump_field, sample_field
 from lrmzero.plugins.augmentations.solids import to_manifold

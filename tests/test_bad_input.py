@@ -25,7 +25,7 @@ import torch
 from lrmzero.cli import main
 from lrmzero.config import load_config
 from lrmzero.dataset import DatasetWriter, read_manifest
-from lrmzero.generate import generate_dataset
+from lrmzero.plugins.generation.runner import generate_dataset
 
 DEMO = ["--config", "demo", "render.views=4", "render.resolution=32", "render.renderer=raycast",
         "render.shading=lambert", "--quiet"]

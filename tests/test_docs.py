@@ -2,12 +2,12 @@
 
 from pathlib import Path
 
-from lrmzero.docs import render_configs_md
+from lrmzero.plugins.tools.config_docs import render_configs_md
 
 
 def test_configs_md_is_current():
     path = Path(__file__).resolve().parents[1] / "docs" / "configs.md"
-    assert path.read_text() == render_configs_md(), "stale: run `python -m lrmzero.docs`"
+    assert path.read_text() == render_configs_md(), "stale: run `python -m lrmzero.plugins.tools.config_docs`"
 
 
 def test_configs_md_names_every_builtin_component():

@@ -17,7 +17,7 @@ import trimesh
 
 from lrmzero.config import load_config
 from lrmzero.dataset import read_manifest
-from lrmzero.generate import generate_dataset
+from lrmzero.plugins.generation.runner import generate_dataset
 from tests.conftest import run_cli
 
 N = 6
@@ -139,7 +139,7 @@ def test_interrupted_run_resumes_to_the_same_result(tmp_path):
 
 
 def test_failing_object_is_retried_then_recorded(tmp_path, monkeypatch):
-    from lrmzero import generate as gen_mod
+    from lrmzero.plugins.generation import runner as gen_mod
 
     calls = {"n": 0}
     real_call = gen_mod.ObjectJob.__call__

@@ -17,7 +17,7 @@ from lrmzero import get_registries
 from lrmzero.cameras import intrinsics_from_fov, look_at
 from lrmzero.components import ReconstructionModel
 from lrmzero.config import load_config
-from lrmzero.generate import generate_dataset
+from lrmzero.plugins.generation.runner import generate_dataset
 from lrmzero.registry import Provider
 from lrmzero.plugins.trainers.lightning.checkpoints import build_model, load_checkpoint
 from lrmzero.plugins.trainers.lightning.config import load_train_config

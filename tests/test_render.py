@@ -15,8 +15,8 @@ from lrmzero import get_registries
 from lrmzero.asset import Asset
 from lrmzero.components import RendererUnavailable
 from lrmzero.config import load_config
-from lrmzero.generate import generate_dataset
-from lrmzero.generate import make_composer
+from lrmzero.plugins.generation.runner import generate_dataset
+from lrmzero.plugins.generation.runner import make_composer
 from lrmzero.views import ShadingSettings
 from tests.conftest import run_cli
 

@@ -9,7 +9,7 @@ from scipy import stats
 from lrmzero import get_registries
 from lrmzero.config import load_config
 from lrmzero.mesh import bounds
-from lrmzero.generate import make_composer
+from lrmzero.plugins.generation.runner import make_composer
 from lrmzero.plugins.composition.zeroverse.shapes import normalize, sample_parts
 
 COARSE = [

@@ -6,7 +6,7 @@ import pytest
 
 from lrmzero import get_registries
 from lrmzero.config import load_config, packaged_configs
-from lrmzero.generate import generate_dataset
+from lrmzero.plugins.generation.runner import generate_dataset
 from lrmzero.plugins.trainers.lightning.config import load_train_config
 
 SMALL = ["render.views=2", "render.resolution=32", "render.ao_rays=2", "materials.tile_size=32"]

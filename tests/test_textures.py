@@ -29,7 +29,7 @@ def test_procedural_tiles(name):
 
 def test_blend_mixes_the_runs_configured_sources():
     from lrmzero.config import load_config
-    from lrmzero.generate import make_composer
+    from lrmzero.plugins.generation.runner import make_composer
 
     def blend_tile(overrides):
         run = load_config("demo", ["materials.sources=[blend]", "textures.blend.sources=[checker]", *overrides])

@@ -14,7 +14,7 @@ from lrmzero import get_registries
 from lrmzero.cameras import read_opencv_cameras
 from lrmzero.config import load_config
 from lrmzero.plugins.trainers.lightning.data import ObjectViews, ViewSelection, collate, find_objects
-from lrmzero.generate import generate_dataset
+from lrmzero.plugins.generation.runner import generate_dataset
 from lrmzero.plugins.models.gaussians.ply import read_gaussians_ply
 from lrmzero.rays import plucker_rays
 from lrmzero.plugins.trainers.lightning.config import load_train_config

@@ -7,7 +7,6 @@ from typing import Any, Callable
 
 from lrmzero import ConfigError, param
 from lrmzero.components import Executor, ObjectJobSpec
-from lrmzero.generate import run_object
 
 
 class DaskExecutor(Executor):
@@ -39,7 +38,7 @@ class DaskExecutor(Executor):
             client = Client(cluster)
         futures: dict = {}
         try:
-            futures = {client.submit(run_object, spec, index, pure=False, retries=spec.retries): index
+            futures = {client.submit(spec, index, pure=False, retries=spec.retries): index
                        for index in indices}
             for fut in as_completed(futures):
                 try:

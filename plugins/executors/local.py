@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from lrmzero.components import Executor, ObjectJobSpec
-from lrmzero.generate import run_object
 
 
 class LocalExecutor(Executor):
@@ -30,7 +29,7 @@ class LocalExecutor(Executor):
             for index in indices:
                 for attempt in range(spec.retries + 1):
                     try:
-                        record(run_object(spec, index))
+                        record(spec(index))
                         break
                     except Exception as exc:  # noqa: BLE001 - one object's failure must not stop the run
                         if attempt == spec.retries:
@@ -44,11 +43,11 @@ class LocalExecutor(Executor):
                 with _sigint_ignored_by_children():  # the pool spawns its workers on these submits
                     while queue and len(pending) < 2 * workers:
                         index = queue.pop()
-                        pending[pool.submit(run_object, spec, index)] = (index, 0)
+                        pending[pool.submit(spec, index)] = (index, 0)
                 while queue or pending:
                     while queue and len(pending) < 2 * workers:
                         index = queue.pop()
-                        pending[pool.submit(run_object, spec, index)] = (index, 0)
+                        pending[pool.submit(spec, index)] = (index, 0)
                     finished, _ = wait(pending, return_when=FIRST_COMPLETED)
                     for fut in finished:
                         index, attempt = pending.pop(fut)
@@ -56,7 +55,7 @@ class LocalExecutor(Executor):
                         if exc is None:
                             record(fut.result())
                         elif attempt < spec.retries:
-                            pending[pool.submit(run_object, spec, index)] = (index, attempt + 1)
+                            pending[pool.submit(spec, index)] = (index, attempt + 1)
                         else:
                             record(failed(index, exc))
             except KeyboardInterrupt:

@@ -1,4 +1,4 @@
-"""`generate_dataset`: build and write many objects over worker processes, resumably and sharded."""
+"""`generate_dataset`: build and write many objects through the run's executor, resumably and sharded."""
 
 from __future__ import annotations
 
@@ -15,12 +15,11 @@ from lrmzero.asset import encode_glb
 from lrmzero.config import RunConfig, config_yaml
 from lrmzero.dataset import DatasetWriter, safe_object_id
 from lrmzero.errors import ConfigError
-from lrmzero.mesh_io import load_mesh_asset
+from lrmzero.plugins.generation.mesh_import import load_mesh_asset
 from lrmzero.components import ComposeContext, ObjectJobSpec
 from lrmzero.objects import object_id, object_streams
-from lrmzero.render import RenderStage
+from lrmzero.plugins.generation.render_stage import RenderStage
 from lrmzero.plugin_manager import get_registries
-
 
 
 @dataclass
@@ -210,7 +209,8 @@ def generate_dataset(
     out = str(out)
     # components that refuse their config fail here, before any output
     composer = make_composer(run, registries) if inputs is None else None
-    spec = ObjectJobSpec(run, seed, out, None if inputs is None else tuple(inputs), run.generate.execute.retries)
+    spec = ObjectJobSpec(run_object, run, seed, out, None if inputs is None else tuple(inputs),
+                         run.generate.execute.retries)
     if composer is not None:  # the check above built one here: reuse it when objects are made here
         _JOBS[_job_key(spec)] = ObjectJob(run, seed, out, None, composer)
     writer = DatasetWriter(out)

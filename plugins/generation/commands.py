@@ -1,0 +1,78 @@
+"""``lrmzero generate`` and ``lrmzero render`` (``register_commands``): argument parsing only; the
+runner and its components are imported when a command runs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from lrmzero.components import Command
+from lrmzero.errors import ConfigError
+
+
+class GenerateCommand(Command):
+    name = "generate"
+    help = "generate a dataset: compose, augment, render and write objects"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--out", required=True, help="dataset folder (created; re-running resumes)")
+        parser.add_argument("--num-objects", type=int, required=True, help="objects in the whole dataset")
+        parser.add_argument("--seed", type=int, required=True, help="dataset seed; object i depends on (seed, i)")
+        parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+        parser.add_argument("--shard", default="0/1", help="I/N: generate every N-th object from I (default 0/1)")
+        parser.add_argument("--config", default=None,
+                            help="YAML file or packaged config name (`lrmzero plugins` lists them)")
+        parser.add_argument("--executor", default=None,
+                            help="executor plugin (sets execute.executor; packaged default: local processes)")
+        parser.add_argument("--quiet", action="store_true", help="no progress bar")
+        parser.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
+
+    def run(self, args: argparse.Namespace) -> int:
+        from lrmzero.config import load_config
+        from lrmzero.plugins.generation.runner import generate_dataset, parse_shard
+
+        shard = parse_shard(args.shard)
+        overrides = list(args.overrides) + ([f"execute.executor={args.executor}"] if args.executor else [])
+        run = load_config(args.config, overrides)
+        summary = generate_dataset(run, args.out, args.num_objects, args.seed, workers=args.workers, shard=shard,
+                                   progress=not args.quiet)
+        return report(summary)
+
+
+class RenderCommand(Command):
+    name = "render"
+    help = "render existing meshes (a file or a folder) into the dataset layout"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("input", help="a mesh file (GLB, OBJ, PLY, ...) or a folder of them")
+        parser.add_argument("--out", required=True, help="dataset folder")
+        parser.add_argument("--seed", type=int, default=0, help="seed of the camera draws")
+        parser.add_argument("--workers", type=int, default=1)
+        parser.add_argument("--config", default=None)
+        parser.add_argument("--quiet", action="store_true")
+        parser.add_argument("overrides", nargs="*", metavar="key=value")
+
+    def run(self, args: argparse.Namespace) -> int:
+        from lrmzero.config import load_config
+        from lrmzero.plugins.generation.mesh_import import find_meshes
+        from lrmzero.plugins.generation.runner import generate_dataset
+
+        try:
+            inputs = [str(p) for p in find_meshes(args.input)]
+        except FileNotFoundError as exc:
+            raise ConfigError(str(exc)) from None
+        if not inputs:
+            raise ConfigError(f"INPUT: {args.input!r} holds no mesh files")
+        run = load_config(args.config, args.overrides)
+        summary = generate_dataset(run, args.out, len(inputs), args.seed, workers=args.workers,
+                                   progress=not args.quiet, inputs=inputs)
+        return report(summary)
+
+
+def report(summary) -> int:
+    """Print the run's summary line; the exit code: 130 interrupted, 1 if an object failed, else 0."""
+    print(summary.line(), file=sys.stderr)
+    if summary.interrupted:
+        print("finished objects are kept; run the same command again to resume", file=sys.stderr)
+        return 130
+    return 1 if summary.failed else 0
