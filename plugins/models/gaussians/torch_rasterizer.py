@@ -1,21 +1,38 @@
-"""`rasterize_gaussians`: a pure-PyTorch, tiled, differentiable 3D Gaussian splatting rasterizer.
+"""`rasterize_gaussians`: a pure-PyTorch, tiled, differentiable 3D Gaussian splatting rasterizer
+that computes gsplat's classic-mode function.
 
-It follows the 3DGS recipe (EWA projection with a 0.3 px low-pass, 3-sigma radius, per-view depth
-sort, front-to-back compositing with alpha clamped at 0.99 and alpha < 1/255 dropped) and never
-materializes pixels x Gaussians: each Gaussian is paired only with the 16x16 tiles its 3-sigma
-box touches, and pairs are composited in bounded chunks. Written by hand because gsplat has no
-CPU path; it is the reference the CUDA path is tested against.
+The rules, each as gsplat 1.5 applies them (EWA projection, ``rasterize_mode="classic"``):
+
+- projection: camera-space means behind ``NEAR`` (or beyond ``FAR``) are culled; the Jacobian's
+  position is clamped to the image's field of view plus 30 % on each side; 0.3 px^2 is added to
+  the 2D covariance (low-pass);
+- support: a Gaussian reaches a pixel where ``sigma = 0.5 d^T conic d >= 0`` and
+  ``alpha = min(0.999, opacity * exp(-sigma)) >= 1/255``. Its opacity-aware box (per axis
+  ``ceil(extend * sqrt(cov2d_ii))`` with ``extend = min(3.33, sqrt(2 ln(255 opacity)))``) only
+  decides which tiles it is paired with: every pixel with ``alpha >= 1/255`` lies inside it;
+- compositing: front to back by camera depth; a pixel stops before the Gaussian that would take
+  its transmittance to ``<= 1e-4`` (that one and all behind it are left out).
+
+It never materializes pixels x Gaussians: each Gaussian is paired only with the tiles its box
+touches, and pairs are composited in chunks of at most ``max_pairs`` (pixel, Gaussian) values.
+Under autograd each chunk is recomputed in the backward pass (activation checkpointing), so peak
+memory stays bounded by the chunk, not by the scene. Written by hand because gsplat has no CPU
+path; it is the reference the CUDA path is tested against.
 """
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch.utils.checkpoint import checkpoint
 
 ALPHA_MIN = 1.0 / 255.0
-ALPHA_MAX = 0.99
+ALPHA_MAX = 0.999
+TRANSMITTANCE_MIN = 1e-4
 LOW_PASS = 0.3
 NEAR = 0.01
+FAR = 1e10
+MAX_EXTEND = 3.33
 
 
 def quat_to_rotmat(quats: torch.Tensor) -> torch.Tensor:
@@ -31,21 +48,23 @@ def quat_to_rotmat(quats: torch.Tensor) -> torch.Tensor:
     ).reshape(*quats.shape[:-1], 3, 3)
 
 
-def project_gaussians(means, quats, scales, viewmat, K):
+def project_gaussians(means, quats, scales, opacities, viewmat, K, width, height):
     """Project N Gaussians into one camera.
 
     Args:
-        means ``[N, 3]``, quats ``[N, 4]`` wxyz, scales ``[N, 3]``; viewmat ``[4, 4]`` OpenCV
-        world-to-camera; K ``[3, 3]`` pixel intrinsics (pixel centres at +0.5).
+        means ``[N, 3]``, quats ``[N, 4]`` wxyz, scales ``[N, 3]``, opacities ``[N]``; viewmat
+        ``[4, 4]`` OpenCV world-to-camera; K ``[3, 3]`` pixel intrinsics (pixel centres at +0.5);
+        the image size in pixels.
 
     Returns:
         mean2d ``[N, 2]`` pixels, conic ``[N, 3]`` (a, b, c of the inverse 2D covariance
-        [[a, b], [b, c]]), depth ``[N]`` camera z, radius ``[N]`` 3-sigma pixels (0 if culled).
+        [[a, b], [b, c]]), depth ``[N]`` camera z, radii ``[N, 2]`` the opacity-aware box's half
+        sides in pixels (x, y), both 0 where the Gaussian is culled.
     """
     R, t = viewmat[:3, :3], viewmat[:3, 3]
     p = means @ R.T + t
     z = p[:, 2]
-    valid = z > NEAR
+    valid = (z >= NEAR) & (z <= FAR)
     zs = torch.where(valid, z, torch.ones_like(z))
     fx, fy, cx, cy = K[0, 0], K[1, 1], K[0, 2], K[1, 2]
     u = fx * p[:, 0] / zs + cx
@@ -54,11 +73,11 @@ def project_gaussians(means, quats, scales, viewmat, K):
     M = rot * scales[:, None, :]  # R S
     cov3 = M @ M.transpose(1, 2)
     cov_cam = R @ cov3 @ R.T
-    # Clamp the Jacobian's position like 3DGS does (1.3 x the half field of view) for stability.
-    lim_x = 1.3 * (cx / fx)
-    lim_y = 1.3 * (cy / fy)
-    tx = (p[:, 0] / zs).clamp(-lim_x, lim_x) * zs
-    ty = (p[:, 1] / zs).clamp(-lim_y, lim_y) * zs
+    # The Jacobian is taken at the position clamped to the field of view plus 30 % of its half
+    # width on each side (gsplat's persp_proj), which keeps far off-screen Gaussians stable.
+    tan_x, tan_y = 0.5 * width / fx, 0.5 * height / fy
+    tx = (p[:, 0] / zs).clamp(-(cx / fx + 0.3 * tan_x), (width - cx) / fx + 0.3 * tan_x) * zs
+    ty = (p[:, 1] / zs).clamp(-(cy / fy + 0.3 * tan_y), (height - cy) / fy + 0.3 * tan_y) * zs
     zero = torch.zeros_like(zs)
     J = torch.stack(
         [fx / zs, zero, -fx * tx / (zs * zs), zero, fy / zs, -fy * ty / (zs * zs)], dim=-1
@@ -67,29 +86,31 @@ def project_gaussians(means, quats, scales, viewmat, K):
     a = cov2[:, 0, 0] + LOW_PASS
     b = cov2[:, 0, 1]
     c = cov2[:, 1, 1] + LOW_PASS
-    det = (a * c - b * b).clamp_min(1e-12)
+    det = a * c - b * b
+    valid = valid & (det > 0) & (opacities >= ALPHA_MIN)
+    det = torch.where(valid, det, torch.ones_like(det))
     conic = torch.stack([c / det, -b / det, a / det], dim=-1)
-    mid = 0.5 * (a + c)
-    lam = mid + torch.sqrt((mid * mid - det).clamp_min(0.01))
-    radius = torch.ceil(3.0 * torch.sqrt(lam)).detach()
-    radius = torch.where(valid, radius, torch.zeros_like(radius))
-    return torch.stack([u, v], -1), conic, z, radius
+    with torch.no_grad():
+        extend = torch.sqrt(2.0 * torch.log(opacities.clamp_min(ALPHA_MIN) / ALPHA_MIN)).clamp(max=MAX_EXTEND)
+        radii = torch.ceil(extend[:, None] * torch.stack([a, c], -1).clamp_min(0).sqrt())
+        mean2d = torch.stack([u, v], -1)
+        on_image = ((mean2d + radii > 0) & (mean2d - radii < torch.stack([zs.new_tensor(width), zs.new_tensor(height)]))).all(-1)
+        valid = valid & on_image & (radii > 0).any(-1)
+        radii = torch.where(valid[:, None], radii, torch.zeros_like(radii))
+    return torch.stack([u, v], -1), conic, z, radii
 
 
-def _tile_pairs(mean2d, radius, depth, width, height, tile):
-    """(tile id, Gaussian id) pairs for the tiles each Gaussian's 3-sigma box touches, sorted by
-    tile then depth. Returns (tile_ids [P], gauss_ids [P], tiles_x, tiles_y)."""
+def _tile_pairs(mean2d, radii, depth, width, height, tile):
+    """(tile id, Gaussian id) pairs for the tiles each Gaussian's box touches, sorted by tile
+    then depth. Returns (tile_ids [P], gauss_ids [P], tiles_x, tiles_y)."""
     tx_n = (width + tile - 1) // tile
     ty_n = (height + tile - 1) // tile
     with torch.no_grad():
-        on = radius > 0
-        x0 = ((mean2d[:, 0] - radius) / tile).floor().clamp(0, tx_n - 1).long()
-        x1 = ((mean2d[:, 0] + radius) / tile).floor().clamp(0, tx_n - 1).long()
-        y0 = ((mean2d[:, 1] - radius) / tile).floor().clamp(0, ty_n - 1).long()
-        y1 = ((mean2d[:, 1] + radius) / tile).floor().clamp(0, ty_n - 1).long()
-        outside = (mean2d[:, 0] + radius < 0) | (mean2d[:, 0] - radius > width) | \
-                  (mean2d[:, 1] + radius < 0) | (mean2d[:, 1] - radius > height)
-        on = on & ~outside
+        on = (radii > 0).any(-1)
+        x0 = ((mean2d[:, 0] - radii[:, 0]) / tile).floor().clamp(0, tx_n - 1).long()
+        x1 = ((mean2d[:, 0] + radii[:, 0]) / tile).floor().clamp(0, tx_n - 1).long()
+        y0 = ((mean2d[:, 1] - radii[:, 1]) / tile).floor().clamp(0, ty_n - 1).long()
+        y1 = ((mean2d[:, 1] + radii[:, 1]) / tile).floor().clamp(0, ty_n - 1).long()
         nx = torch.where(on, x1 - x0 + 1, torch.zeros_like(x0))
         ny = torch.where(on, y1 - y0 + 1, torch.zeros_like(y0))
         counts = nx * ny
@@ -108,57 +129,85 @@ def _tile_pairs(mean2d, radius, depth, width, height, tile):
         return tile_id[order], gauss[order], tx_n, ty_n
 
 
-def _composite_view(mean2d, conic, depth, radius, opacities, colors, width, height, background,
+def composite_chunk(pix, mean2d, conic, opacity, feats, listed):
+    """Front-to-back compositing of C tiles, each with its depth-sorted list of L Gaussians.
+
+    Args:
+        pix ``[C, P, 2]`` pixel centres; mean2d ``[C, L, 2]``; conic ``[C, L, 3]``; opacity
+        ``[C, L]``; feats ``[C, L, F]`` what is composited (colour, depth); listed ``[C, L]``
+        False for padding.
+
+    Returns:
+        ``[C, P, F + 1]``: the weighted sum of ``feats`` and, last, alpha (the sum of weights).
+    """
+    d = pix[:, :, None, :] - mean2d[:, None, :, :]  # [C, P, L, 2]
+    cn = conic[:, None]
+    sigma = 0.5 * (cn[..., 0] * d[..., 0] ** 2 + cn[..., 2] * d[..., 1] ** 2) + cn[..., 1] * d[..., 0] * d[..., 1]
+    alpha = (opacity[:, None] * torch.exp(-sigma.clamp_min(0.0))).clamp(max=ALPHA_MAX)
+    keep = listed[:, None] & (sigma >= 0) & (alpha >= ALPHA_MIN)
+    alpha = torch.where(keep, alpha, torch.zeros_like(alpha))
+    # early stop: the prefix of the list whose transmittance after it stays above the floor
+    alive = torch.cumprod(1 - alpha, -1) > TRANSMITTANCE_MIN
+    alpha = torch.where(alive, alpha, torch.zeros_like(alpha))
+    trans = torch.cumprod(torch.cat([torch.ones_like(alpha[..., :1]), 1 - alpha[..., :-1]], -1), -1)
+    w = alpha * trans  # [C, P, L]
+    return torch.cat([torch.einsum("cpl,clf->cpf", w, feats), w.sum(-1, keepdim=True)], -1)
+
+
+def _composite_view(mean2d, conic, depth, radii, opacities, colors, width, height, background,
                     tile, max_pairs):
     """Composite one view. Returns rgb ``[H, W, 3]``, alpha ``[H, W, 1]``, depth ``[H, W, 1]``."""
     device, dtype = mean2d.device, mean2d.dtype
-    tile_id, gauss, tx_n, ty_n = _tile_pairs(mean2d, radius, depth, width, height, tile)
+    tile_id, gauss, tx_n, ty_n = _tile_pairs(mean2d, radii, depth, width, height, tile)
     n_tiles = tx_n * ty_n
     T2 = tile * tile
     out = torch.zeros(n_tiles, T2, 5, device=device, dtype=dtype)  # rgb, depth-weighted, alpha
     if gauss.numel():
         counts = torch.bincount(tile_id, minlength=n_tiles)
-        occupied = torch.nonzero(counts).flatten()
         starts = torch.cumsum(counts, 0) - counts
-        # pixel centres of every tile, [n_tiles, T2, 2]
         ly, lx = torch.meshgrid(torch.arange(tile, device=device), torch.arange(tile, device=device), indexing="ij")
         local = torch.stack([lx.flatten(), ly.flatten()], -1).to(dtype) + 0.5
-        # process groups of tiles with similar list lengths in chunks of bounded size
-        order = occupied[torch.argsort(counts[occupied])]
-        i = 0
-        while i < len(order):
-            length = int(counts[order[i]])
-            # tiles of similar list lengths (within 25%) share a chunk, so little is padding
-            similar = int(torch.searchsorted(counts[order[i:]].contiguous(), int(length * 1.25) + 1))
-            n_chunk = max(1, min(similar, max_pairs // max(1, int(length * 1.25) * T2)))
-            chunk = order[i : i + n_chunk]
-            L = int(counts[chunk].max())
+        feats_all = torch.cat([colors, depth[:, None]], -1)
+        recompute = torch.is_grad_enabled() and any(
+            t.requires_grad for t in (mean2d, conic, opacities, colors, depth))
+        for chunk, L in _plan_chunks(counts, T2, max_pairs):
+            chunk = chunk.to(device)
             idx = starts[chunk][:, None] + torch.arange(L, device=device)[None]  # [C, L]
-            valid = torch.arange(L, device=device)[None] < counts[chunk][:, None]
-            idx = torch.where(valid, idx, torch.zeros_like(idx))
-            g = gauss[idx]  # [C, L]
+            listed = torch.arange(L, device=device)[None] < counts[chunk][:, None]
+            g = gauss[torch.where(listed, idx, torch.zeros_like(idx))]  # [C, L]
             origin = torch.stack([(chunk % tx_n) * tile, (chunk // tx_n) * tile], -1).to(dtype)
             pix = origin[:, None, :] + local[None]  # [C, T2, 2]
-            d = pix[:, :, None, :] - mean2d[g][:, None, :, :]  # [C, T2, L, 2]
-            cn = conic[g][:, None]  # [C, 1, L, 3]
-            power = -0.5 * (cn[..., 0] * d[..., 0] ** 2 + cn[..., 2] * d[..., 1] ** 2) - cn[..., 1] * d[..., 0] * d[..., 1]
-            alpha = (opacities[g][:, None] * torch.exp(power.clamp(max=0.0))).clamp(max=ALPHA_MAX)
-            # support: the 3-sigma box (as in 3DGS), whatever tiles the Gaussian was paired with
-            in_box = (d.abs() <= radius[g][:, None, :, None]).all(-1)
-            keep = valid[:, None] & in_box & (power <= 0) & (alpha >= ALPHA_MIN)
-            alpha = torch.where(keep, alpha, torch.zeros_like(alpha))
-            trans = torch.cumprod(torch.cat([torch.ones_like(alpha[..., :1]), 1 - alpha[..., :-1]], -1), -1)
-            w = alpha * trans  # [C, T2, L]
-            feats = torch.cat([colors[g], depth[g][..., None]], -1)  # [C, L, 4]
-            acc = torch.einsum("ctl,clf->ctf", w, feats)
-            out = out.index_put((chunk,), torch.cat([acc, w.sum(-1, keepdim=True)], -1))
-            i += n_chunk
+            args = (pix, mean2d[g], conic[g], opacities[g], feats_all[g], listed)
+            # recompute in the backward pass: autograd keeps this chunk's inputs, not its
+            # [C, T2, L] intermediates, so memory is bounded by one chunk
+            acc = checkpoint(composite_chunk, *args, use_reentrant=False) if recompute else composite_chunk(*args)
+            out = out.index_put((chunk,), acc)
     img = out.reshape(ty_n, tx_n, tile, tile, 5).permute(0, 2, 1, 3, 4).reshape(ty_n * tile, tx_n * tile, 5)
     img = img[:height, :width]
     alpha = img[..., 4:5]
     rgb = img[..., :3] + (1 - alpha) * background
     exp_depth = img[..., 3:4] / alpha.clamp_min(1e-10)
     return rgb, alpha, exp_depth
+
+
+def _plan_chunks(counts: torch.Tensor, pixels_per_tile: int, max_pairs: int) -> list[tuple[torch.Tensor, int]]:
+    """(tile ids, longest list) of groups of occupied tiles with similar list lengths (within
+    25 %, so little is padding), each at most ``max_pairs`` pixel x Gaussian values (one tile at
+    least). Planned on the host from one copy of ``counts``: no device sync per chunk."""
+    counts = counts.cpu()
+    occupied = torch.nonzero(counts).flatten()
+    order = occupied[torch.argsort(counts[occupied], stable=True)]
+    lengths = counts[order].tolist()
+    chunks, i = [], 0
+    while i < len(order):
+        cap = int(lengths[i] * 1.25) + 1
+        n = max(1, max_pairs // (cap * pixels_per_tile))
+        j = i + 1
+        while j < len(order) and j - i < n and lengths[j] <= cap:
+            j += 1
+        chunks.append((order[i:j], lengths[j - 1]))
+        i = j
+    return chunks
 
 
 def rasterize_gaussians(
@@ -196,8 +245,9 @@ def rasterize_gaussians(
     rgbs, alphas, depths = [], [], []
     for b in range(B):
         for c in range(C):
-            m2, conic, z, radius = project_gaussians(means[b], quats[b], scales[b], viewmats[b, c], Ks[b, c])
-            rgb, a, d = _composite_view(m2, conic, z, radius, opacities[b], colors[b], width, height,
+            m2, conic, z, radii = project_gaussians(means[b], quats[b], scales[b], opacities[b], viewmats[b, c],
+                                                    Ks[b, c], width, height)
+            rgb, a, d = _composite_view(m2, conic, z, radii, opacities[b], colors[b], width, height,
                                         bg[b], tile_size, max_pairs)
             rgbs.append(rgb)
             alphas.append(a)
