@@ -206,17 +206,26 @@ def collate_for_training(items: list[dict | None]) -> dict[str, Any]:
 
 
 class StepSampler(torch.utils.data.Sampler):
-    """Yields ``(index, epoch)`` for a whole run: position p of the stream is object
-    ``perm_e[p mod size]`` of epoch ``e = p // size`` (``perm_e`` a permutation from (seed, e), or
-    weighted draws with per-object ``weights``). The stream depends only on the seed, so a run
-    resumed at step s (``start = s * batch_size``) sees exactly the batches an uninterrupted one does.
+    """Yields ``(index, epoch)``: this rank's share of one stream of objects for the whole run.
+
+    Position p of the stream is object ``perm_e[p mod size]`` of epoch ``e = p // size``
+    (``perm_e`` a permutation from (seed, e), or weighted draws with per-object ``weights``).
+    Global batch b is positions ``[b B W, (b + 1) B W)`` for batch size B and W ranks; rank r reads
+    ``b B W + r B + [0, B)``. So ranks never share an object within an epoch, and the stream
+    depends only on the seed: a run resumed after ``start_batch`` global batches (skipped ones
+    included) sees exactly the batches an uninterrupted one does.
     """
 
-    def __init__(self, size: int, seed: int, total: int, weights: np.ndarray | None = None) -> None:
+    def __init__(self, size: int, seed: int, total_batches: int, batch_size: int,
+                 weights: np.ndarray | None = None, rank: int = 0, world_size: int = 1,
+                 start_batch: int = 0) -> None:
         self.size = size
         self.seed = seed
-        self.total = total
-        self.start = 0
+        self.total_batches = total_batches
+        self.batch_size = batch_size
+        self.rank = rank
+        self.world_size = world_size
+        self.start_batch = start_batch
         self.weights = None if weights is None else np.asarray(weights, float) / np.sum(weights)
         self._orders: dict[int, np.ndarray] = {}
 
@@ -227,11 +236,18 @@ class StepSampler(torch.utils.data.Sampler):
                             else rng.choice(self.size, size=self.size, p=self.weights)}
         return self._orders[epoch]
 
+    def positions(self) -> Iterator[int]:
+        """This rank's stream positions, in order."""
+        B, W = self.batch_size, self.world_size
+        for b in range(self.start_batch, self.total_batches):
+            first = (b * W + self.rank) * B
+            yield from range(first, first + B)
+
     def __len__(self) -> int:
-        return max(0, self.total - self.start)
+        return max(0, self.total_batches - self.start_batch) * self.batch_size
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
-        for p in range(self.start, self.total):
+        for p in self.positions():
             epoch = p // self.size
             yield int(self.order(epoch)[p % self.size]), epoch
 

@@ -28,14 +28,15 @@ def training_objects(roots: Sequence[str], cfg: TrainConfig) -> tuple[list[Path]
 class ViewsDataModule(pl.LightningDataModule):
     """Objects of one or more dataset roots (mixed by ``data.weights``) as training batches."""
 
-    def __init__(self, roots: Sequence[str], cfg: TrainConfig, start_step: int = 0,
+    def __init__(self, roots: Sequence[str], cfg: TrainConfig, start_batch: int = 0,
                  objects: tuple[list[Path], np.ndarray | None] | None = None) -> None:
-        """``start_step``: the step a resumed run continues from; the stream starts at its batch.
-        ``objects``: :func:`training_objects` of ``roots`` when already found (else found in setup)."""
+        """``start_batch``: global batches a resumed run has already drawn (skipped ones included);
+        the stream continues after them. ``objects``: :func:`training_objects` of ``roots`` when
+        already found (else found in setup)."""
         super().__init__()
         self.roots = list(roots)
         self.cfg = cfg
-        self.start_step = start_step
+        self.start_batch = start_batch
         self.objects = objects
 
     def setup(self, stage: str | None = None) -> None:
@@ -43,10 +44,13 @@ class ViewsDataModule(pl.LightningDataModule):
         objects, weights = self.objects or training_objects(self.roots, self.cfg)
         select = ViewSelection(d.input_views, d.target_views, d.resolution, tuple(d.background), d.fixed_views)
         self.train_set = ObjectViews(objects, select, seed=self.cfg.seed)
-        # one long epoch covering the whole run (resumable by position, see StepSampler)
-        total = self.cfg.optim.max_steps * d.batch_size * 2  # slack for skipped steps
-        self.sampler = StepSampler(len(objects), self.cfg.seed, total, weights)
-        self.sampler.start = self.start_step * d.batch_size
+        # one long epoch covering the whole run, each rank its own share (resumable by position,
+        # see StepSampler); the trainer must not wrap it in a DistributedSampler
+        trainer = self.trainer
+        rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+        total = self.cfg.optim.max_steps * 2  # global batches, with slack for skipped steps
+        self.sampler = StepSampler(len(objects), self.cfg.seed, total, d.batch_size, weights, rank, world,
+                                   self.start_batch)
 
     def train_dataloader(self):
         d = self.cfg.data

@@ -59,6 +59,8 @@ class ReconstructionModule(pl.LightningModule):
         self.data_roots: list[str] = []
         self.register_buffer("skipped_nonfinite", torch.zeros((), dtype=torch.long))
         self.register_buffer("skipped_spike", torch.zeros((), dtype=torch.long))
+        # global batches drawn, skipped ones included: where a resumed run's data stream continues
+        self.register_buffer("batches_seen", torch.zeros((), dtype=torch.long))
         self.register_buffer("background", torch.tensor(cfg["data"]["background"], dtype=torch.float32))
         weights = cfg["loss"]["vgg_weights"]
         if cfg["loss"]["perceptual_weight"] > 0:
@@ -91,7 +93,15 @@ class ReconstructionModule(pl.LightningModule):
         return loss, logs, pred
 
     def training_step(self, batch: dict, batch_idx: int):
-        if not batch["object_id"]:  # every object was broken (warned by the dataset)
+        self.batches_seen += 1
+        usable = bool(batch["object_id"])  # False: every object was broken (warned by the dataset)
+        loss = logs = pred = None
+        if usable:
+            loss, logs, pred = self.compute_loss(batch)
+        # Every rank takes the same decision before anyone starts the backward pass (whose
+        # gradient all-reduce would wait forever for a rank that skipped it).
+        unusable, nonfinite = self.on_any_rank([not usable, usable and not bool(torch.isfinite(loss))])
+        if unusable:
             self.consecutive_unusable += 1
             limit = self.cfg["optim"]["max_consecutive_skips"]
             if self.consecutive_unusable >= limit:
@@ -104,23 +114,21 @@ class ReconstructionModule(pl.LightningModule):
         self.consecutive_unusable = 0
         opt = self.optimizers()
         sched = self.lr_schedulers()
-        loss, logs, pred = self.compute_loss(batch)
         o = self.cfg["optim"]
-        if not torch.isfinite(loss):
+        if nonfinite:
             self.skipped_nonfinite += 1
             opt.zero_grad(set_to_none=True)
-            self.log("skipped_nonfinite", self.skipped_nonfinite.float(), prog_bar=True)
             return self._skipped()
         opt.zero_grad(set_to_none=True)
         self.manual_backward(loss)
         params = [p for p in self.net.parameters() if p.grad is not None]
         for p in params:
             torch.nan_to_num_(p.grad, nan=0.0, posinf=0.0, neginf=0.0)
+        # the gradients are all-reduced by now: the norm, and so the decision, is the same on every rank
         norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(p.grad) for p in params]))
         if norm > o["grad_clip"] * o["skip_factor"]:
             self.skipped_spike += 1
             opt.zero_grad(set_to_none=True)
-            self.log("skipped_spike", self.skipped_spike.float(), prog_bar=True)
             return self._skipped()
         self.consecutive_skips = 0
         torch.nn.utils.clip_grad_norm_(params, o["grad_clip"])
@@ -128,14 +136,26 @@ class ReconstructionModule(pl.LightningModule):
         sched.step()
         self.log_dict({"loss": loss.detach(), **logs, "grad_norm": norm, "lr": sched.get_last_lr()[0]},
                       prog_bar=True, on_step=True, batch_size=len(batch["object_id"]))
-        self.log_dict({"skipped_nonfinite": self.skipped_nonfinite.float(),
-                       "skipped_spike": self.skipped_spike.float()}, on_step=True)
+        self._log_skip_counters()
         if self.global_step % self.cfg["trainer"]["image_every"] == 0:
             self.save_image_grid(pred.detach(), batch["target_images"])
         return loss.detach()
 
+    def on_any_rank(self, flags: list[bool]) -> list[bool]:
+        """``flags`` OR-ed over all ranks (one all-gather; no communication on one device)."""
+        local = torch.tensor(flags, dtype=torch.uint8, device=self.device)
+        if getattr(self, "_trainer", None) is None or self.trainer.world_size == 1:
+            return [bool(f) for f in local]
+        return [bool(f) for f in self.all_gather(local).reshape(-1, len(flags)).amax(0)]
+
+    def _log_skip_counters(self) -> None:
+        # one call site's arguments for every step: Lightning refuses one name logged two ways
+        self.log_dict({"skipped_nonfinite": self.skipped_nonfinite.float(),
+                       "skipped_spike": self.skipped_spike.float()}, on_step=True, prog_bar=True)
+
     def _skipped(self) -> None:
         """Skipped steps do not advance global_step; a run that only skips must not loop forever."""
+        self._log_skip_counters()
         self.consecutive_skips += 1
         limit = self.cfg["optim"]["max_consecutive_skips"]
         if self.consecutive_skips >= limit:

@@ -42,12 +42,14 @@ def train(roots: Sequence[str], out: str | Path, cfg: TrainConfig, resume: bool 
     settings = asdict(cfg)
     objects = training_objects(roots, cfg)  # a dataset it cannot use fails here, before any work
     check_output_folder(out, "--out")
-    resume_from, start_step = None, None
+    resume_from, start_step, start_batch = None, None, 0
     if resume:
         if not ckpt_dir.is_dir():
             raise ConfigError(f"--resume: {str(ckpt_dir)!r} does not exist; drop --resume to start a new run")
         resume_from, start_step, saved = newest_checkpoint(ckpt_dir)
         check_same_model(saved["hyper_parameters"]["model"], settings["model"], resume_from)
+        # batches drawn so far, skipped ones included (a checkpoint from before the counter: its step)
+        start_batch = int(saved["state_dict"].get("batches_seen", start_step))
         if resume_from != last:
             log.warning("--resume: continuing from %s (step %d), the newest checkpoint", resume_from, start_step)
     # StepSampler resumes the data stream by position, which Lightning cannot see.
@@ -58,7 +60,7 @@ def train(roots: Sequence[str], out: str | Path, cfg: TrainConfig, resume: bool 
     model = build_model(settings["model"], get_registries())
     module = ReconstructionModule(settings, model, model.build_network())
     module.data_roots = [str(r) for r in roots]
-    data = ViewsDataModule(roots, cfg, start_step or 0, objects)
+    data = ViewsDataModule(roots, cfg, start_batch, objects)
     t = cfg.trainer
     cuda = torch.cuda.is_available() and t.accelerator in ("auto", "gpu", "cuda")
     precision = t.precision if t.precision != "auto" else ("bf16-mixed" if cuda else "32-true")
@@ -83,6 +85,7 @@ def train(roots: Sequence[str], out: str | Path, cfg: TrainConfig, resume: bool 
         logger=loggers, callbacks=[checkpoint], log_every_n_steps=t.log_every,
         enable_progress_bar=progress, enable_model_summary=False, deterministic=False,
         num_sanity_val_steps=0, max_epochs=-1, plugins=[AtomicCheckpointIO()],
+        use_distributed_sampler=False,  # StepSampler gives each rank its own share of the stream
     )
     if cuda:
         torch.backends.cuda.matmul.allow_tf32 = True
