@@ -5,6 +5,8 @@ interrupted and resumed equals an uninterrupted one, skipped steps included."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -30,9 +32,15 @@ def data(tmp_path_factory):
 
 def train(data, out, devices, max_steps, *extra) -> dict:
     """Run the helper; a hang fails here (the time limit), not in CI's overall timeout."""
-    proc = subprocess.run([sys.executable, str(HELPER), str(data), str(out), str(devices), str(max_steps), *extra],
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    proc = subprocess.Popen([sys.executable, str(HELPER), str(data), str(out), str(devices), str(max_steps), *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        _, err = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # every rank: the launcher starts them in its session
+        proc.communicate()
+        pytest.fail(f"training on {devices} process(es) hung (no end after 120 s)")
+    assert proc.returncode == 0, err[-3000:]
     return torch.load(Path(out) / "checkpoints" / "last.ckpt", weights_only=True)
 
 
