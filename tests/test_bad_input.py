@@ -497,6 +497,7 @@ def test_non_square_views_are_refused_not_squashed(capsys, tmp_path, dataset, ch
     (["--max-objects", "-1"], "--max-objects: got -1"),
     (["--views-in", "4"], "5 views"),  # 4-view objects leave no target view
     (["--lpips-weights", "/nonexistent/vgg.pth"], "--lpips-weights"),
+    (["--vgg16-weights", "/nonexistent/vgg16.pth"], "--vgg16-weights"),
 ])
 def test_eval_refuses_bad_options(capsys, tmp_path, dataset, checkpoint, args, expect):
     code, err = cli(capsys, "eval", "--checkpoint", checkpoint, "--data", dataset, "--json", tmp_path / "e.json", *args)

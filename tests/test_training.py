@@ -235,10 +235,11 @@ def test_ssim_matches_scikit_image():
 
 
 def test_perceptual_loss_from_a_local_vgg_file(tmp_path, caplog):
-    from lrmzero.plugins.trainers.lightning.perceptual import PerceptualLoss, vgg19_features
+    from lrmzero.plugins.trainers.lightning.perceptual import PerceptualLoss
+    from lrmzero.plugins.trainers.lightning.vgg import vgg_features
 
     torch.manual_seed(0)
-    state = {f"features.{k}": v for k, v in vgg19_features().state_dict().items()}
+    state = {f"features.{k}": v for k, v in vgg_features("vgg19").state_dict().items()}
     torch.save(state, tmp_path / "vgg19.pth")
     loss = PerceptualLoss(str(tmp_path / "vgg19.pth"))
     a = torch.rand(2, 3, 32, 32)
@@ -260,6 +261,98 @@ def test_perceptual_loss_from_a_local_vgg_file(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="lrmzero"):
         without = module(tiny())
     assert without.perceptual is None and "perceptual loss is off" in caplog.text
-    with pytest.raises(ValueError, match="not a VGG-19 state dict"):
+    from lrmzero.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"loss.vgg_weights: .* not a torchvision VGG19 state dict \(missing 31 of 32"):
         torch.save({"features.0.weight": torch.zeros(1)}, tmp_path / "bad.pth")
         PerceptualLoss(str(tmp_path / "bad.pth"))
+
+
+def lpips_files(tmp_path, trunk_keys=None, heads_keys=None):
+    """A VGG-16 trunk in torchvision's format (with its classifier, as the real file has) and
+    lpips-format linear heads, random but non-negative like the trained ones."""
+    from lrmzero.plugins.trainers.lightning.lpips_vgg import LinearHeads
+    from lrmzero.plugins.trainers.lightning.vgg import vgg_features
+
+    torch.manual_seed(1)
+    trunk = {f"features.{k}": v for k, v in vgg_features("vgg16").state_dict().items()}
+    trunk["classifier.0.weight"] = torch.zeros(4, 4)
+    heads = {k: v.abs() for k, v in LinearHeads().state_dict().items()}
+    trunk = {k: v for k, v in trunk.items() if trunk_keys is None or trunk_keys(k)}
+    heads = {k: v for k, v in heads.items() if heads_keys is None or heads_keys(k)}
+    torch.save(trunk, tmp_path / "vgg16.pth")
+    torch.save(heads, tmp_path / "lpips_vgg.pth")
+    return tmp_path / "lpips_vgg.pth", tmp_path / "vgg16.pth", trunk, heads
+
+
+def lpips_reference(x, y, trunk, heads):
+    """The LPIPS formula written out with functional ops, independently of the module: VGG-16's 13
+    convolutions by torchvision index, taps after relu1_2 .. relu5_3."""
+    import torch.nn.functional as F
+
+    shift = torch.tensor([-0.030, -0.088, -0.188])[None, :, None, None]
+    scale = torch.tensor([0.458, 0.448, 0.450])[None, :, None, None]
+    convs = [0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28]
+    pool_after = {2, 7, 14, 21}
+    taps = {2: 0, 7: 1, 14: 2, 21: 3, 28: 4}  # conv index whose ReLU output is a tap
+    feats = []
+    for img in (x, y):
+        h = (img * 2 - 1 - shift) / scale
+        out = []
+        for i in convs:
+            h = F.relu(F.conv2d(h, trunk[f"features.{i}.weight"], trunk[f"features.{i}.bias"], padding=1))
+            if i in taps:
+                out.append(h / (torch.sqrt((h * h).sum(1, keepdim=True)) + 1e-10))
+            if i in pool_after:
+                h = F.max_pool2d(h, 2)
+        feats.append(out)
+    return sum(F.conv2d((a - b) ** 2, heads[f"lin{l}.model.1.weight"]).mean((1, 2, 3))
+               for l, (a, b) in enumerate(zip(*feats)))
+
+
+def test_lpips_loads_every_parameter_and_matches_the_formula(tmp_path):
+    from lrmzero.plugins.trainers.lightning.metrics import LPIPS
+
+    heads_path, trunk_path, trunk, heads = lpips_files(tmp_path)
+    lp = LPIPS(str(heads_path), str(trunk_path))
+    assert lp.available
+    loaded = {**{f"features.{k}": v for k, v in lp.model.features.state_dict().items()},
+              **lp.model.heads.state_dict()}
+    expected = {**{k: v for k, v in trunk.items() if k.startswith("features.")}, **heads}
+    assert loaded.keys() == expected.keys()  # every parameter of the trunk and the heads, nothing else
+    assert all(torch.equal(loaded[k], expected[k]) for k in expected)
+    x, y = torch.rand(2, 2, 3, 32, 32), torch.rand(2, 2, 3, 32, 32)
+    got = lp(x, y)
+    assert got.shape == (2, 2)
+    torch.testing.assert_close(got.flatten(), lpips_reference(x.flatten(0, 1), y.flatten(0, 1), trunk, heads),
+                               atol=1e-6, rtol=1e-5)
+    assert float(lp(x, x).abs().max()) == 0.0
+
+
+@pytest.mark.parametrize("broken,expect", [
+    ("trunk", "--vgg16-weights: .*missing 2 of 26 keys: features.28.weight, features.28.bias"),
+    ("heads", "--lpips-weights: .*missing 1 of 5 keys: lin4.model.1.weight"),
+    ("vgg19", "--vgg16-weights: .*wrong shapes: features.19.weight"),
+])
+def test_lpips_partial_or_wrong_file_names_what_is_missing(tmp_path, broken, expect):
+    from lrmzero.errors import ConfigError
+    from lrmzero.plugins.trainers.lightning.metrics import LPIPS
+    from lrmzero.plugins.trainers.lightning.vgg import vgg_features
+
+    heads_path, trunk_path, _, _ = lpips_files(
+        tmp_path, trunk_keys=(lambda k: not k.startswith("features.28.")) if broken == "trunk" else None,
+        heads_keys=(lambda k: not k.startswith("lin4")) if broken == "heads" else None)
+    if broken == "vgg19":  # the perceptual loss's VGG-19 file given as LPIPS's VGG-16 trunk
+        torch.save({f"features.{k}": v for k, v in vgg_features("vgg19").state_dict().items()}, trunk_path)
+    with pytest.raises(ConfigError, match=expect):
+        LPIPS(str(heads_path), str(trunk_path))
+
+
+def test_lpips_without_a_trunk_is_null_and_says_why(tmp_path, caplog):
+    from lrmzero.plugins.trainers.lightning.metrics import LPIPS
+
+    heads_path, _, _, _ = lpips_files(tmp_path)
+    with caplog.at_level(logging.WARNING, logger="lrmzero"):
+        lp = LPIPS(str(heads_path), None)
+    assert not lp.available and lp(torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 8)) is None
+    assert "--vgg16-weights" in caplog.text and "--lpips-weights" not in caplog.text.split("needs")[1]

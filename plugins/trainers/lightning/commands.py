@@ -56,13 +56,17 @@ class EvalCommand(Command):
         parser.add_argument("--views-in", type=int, default=None, help="input views (default: as trained)")
         parser.add_argument("--resolution", type=int, default=None, help="image size (default: as trained)")
         parser.add_argument("--max-objects", type=int, default=None)
-        parser.add_argument("--lpips-weights", default=None, help="local LPIPS (VGG) weights; without: LPIPS null")
+        parser.add_argument("--lpips-weights", default=None,
+                            help="the lpips package's VGG linear heads (v0.1 vgg.pth); with --vgg16-weights: LPIPS")
+        parser.add_argument("--vgg16-weights", default=None,
+                            help="torchvision VGG-16 state dict (vgg16-*.pth), LPIPS's trunk; without: LPIPS null")
 
     def run(self, args: argparse.Namespace) -> int:
         from lrmzero.plugins.trainers.lightning.evaluate import evaluate, format_table
 
         result = evaluate(args.checkpoint, args.data, views_in=args.views_in, resolution=args.resolution,
-                          max_objects=args.max_objects, lpips_weights=args.lpips_weights, json_path=args.json)
+                          max_objects=args.max_objects, lpips_weights=args.lpips_weights, json_path=args.json,
+                          vgg16_weights=args.vgg16_weights)
         print(format_table(result))
         return 0
 

@@ -30,7 +30,7 @@ def _mean(rows: list[dict], key: str) -> float | None:
 @torch.no_grad()
 def evaluate(checkpoint: str, data: str, views_in: int | None = None, resolution: int | None = None,
              max_objects: int | None = None, lpips_weights: str | None = None,
-             json_path: str | None = None, device: str = "cpu") -> dict[str, Any]:
+             json_path: str | None = None, device: str = "cpu", vgg16_weights: str | None = None) -> dict[str, Any]:
     """PSNR / SSIM / LPIPS of ``checkpoint`` on ``data``'s views that are not inputs, beside two
     baselines; every argument, the checkpoint and the data are checked before any metric is computed.
 
@@ -41,8 +41,7 @@ def evaluate(checkpoint: str, data: str, views_in: int | None = None, resolution
         check_positive(value, option)
     if json_path:
         check_output_file(json_path, "--json")
-    if lpips_weights and not Path(lpips_weights).is_file():
-        raise ConfigError(f"--lpips-weights: {lpips_weights!r} is not a file")
+    lpips = LPIPS(lpips_weights, vgg16_weights)  # both files read and checked here, before any work
     registries = get_registries()
     model, net, hparams = load_checkpoint(checkpoint, registries, device)
     train = hparams["train"]
@@ -58,7 +57,6 @@ def evaluate(checkpoint: str, data: str, views_in: int | None = None, resolution
     objects = objects_with_views(objects, views_in + 1, repr(data), "--views-in (plus one target)")
     select = ViewSelection(views_in, views_in, resolution, tuple(d["background"]))
     dataset = ObjectViews(objects, select, holdout=True)
-    lpips = LPIPS(lpips_weights)
     background = torch.tensor(d["background"], dtype=torch.float32)
     rows = []
     for i in range(len(dataset)):

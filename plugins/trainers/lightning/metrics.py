@@ -47,25 +47,29 @@ def ssim(pred: torch.Tensor, target: torch.Tensor, window: int = 11, sigma: floa
 
 
 class LPIPS:
-    """LPIPS (VGG) from a local ``lpips`` package install plus a local weights file; without them,
-    ``available`` is False and the reason is logged once."""
+    """LPIPS (VGG) from two local files (see :mod:`.lpips_vgg`); without both, ``available`` is
+    False and the reason is logged once. A file that is given but wrong is a ConfigError."""
 
-    def __init__(self, weights: str | None) -> None:
+    def __init__(self, heads: str | None, trunk: str | None = None) -> None:
+        from pathlib import Path
+
+        from lrmzero.errors import ConfigError
+
         self.model = None
         self.reason = ""
-        if not weights:
-            self.reason = "no LPIPS weights given (--lpips-weights PATH); LPIPS is reported as null"
-        else:
-            try:
-                import lpips  # type: ignore
-
-                self.model = lpips.LPIPS(net="vgg", pretrained=False, pnet_rand=True, verbose=False)
-                self.model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True), strict=False)
-                self.model.eval()
-            except Exception as exc:  # noqa: BLE001
-                self.reason = f"LPIPS unavailable ({type(exc).__name__}: {exc}); reported as null"
-        if self.reason:
+        for option, path in (("--lpips-weights", heads), ("--vgg16-weights", trunk)):
+            if path and not Path(path).is_file():
+                raise ConfigError(f"{option}: {str(path)!r} is not a file")
+        if not heads or not trunk:
+            needed = [opt for opt, path in (("--lpips-weights PATH (the lpips package's vgg.pth)", heads),
+                                            ("--vgg16-weights PATH (torchvision's vgg16 state dict)", trunk))
+                      if not path]
+            self.reason = f"LPIPS is reported as null: it needs {' and '.join(needed)}"
             log.warning(self.reason)
+        else:
+            from lrmzero.plugins.trainers.lightning.lpips_vgg import LPIPSVGG
+
+            self.model = LPIPSVGG(heads, trunk)
 
     @property
     def available(self) -> bool:
@@ -76,5 +80,6 @@ class LPIPS:
         if self.model is None:
             return None
         lead = pred.shape[:-3]
-        out = self.model(pred.reshape(-1, *pred.shape[-3:]) * 2 - 1, target.reshape(-1, *target.shape[-3:]) * 2 - 1)
+        self.model.to(pred.device)
+        out = self.model(pred.reshape(-1, *pred.shape[-3:]), target.reshape(-1, *target.shape[-3:]))
         return out.reshape(lead)
