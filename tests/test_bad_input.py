@@ -432,6 +432,9 @@ def test_train_refuses_data_without_enough_views_before_starting(capsys, tmp_pat
     ("data.background=[1,x,1]", "data.background[1]"),
     ("data=5", "data"),
     ("data.target_views=1", "data.target_views"),
+    ("trainer.precision=16-mixed", "trainer.precision"),
+    ("trainer.strategy=fsdp", "trainer.strategy"),
+    ("optim.accumulate=0", "optim.accumulate"),
 ])
 def test_train_refuses_bad_values_before_starting(capsys, tmp_path, dataset, override, key):
     code, err = cli(capsys, "train", "--data", dataset, "--out", tmp_path / "r", *TRAIN, override)

@@ -37,6 +37,8 @@ class OptimConfig:
     weight_decay: float = param(0.05, "weight decay on >= 2-D weights only", ge=0.0)
     warmup_steps: int = param(2000, "linear warm-up steps, then cosine decay to 0", ge=0)
     max_steps: int = param(80000, "optimizer steps", ge=1)
+    accumulate: int = param(1, "batches whose gradients make one optimizer step (global batch = "
+                            "data.batch_size x devices x accumulate)", ge=1, le=4096)
     grad_clip: float = param(1.0, "gradient-norm clip", gt=0.0)
     skip_factor: float = param(10.0, "skip a step whose gradient norm exceeds grad_clip x this", gt=1.0)
     max_consecutive_skips: int = param(100, "stop with an error after this many skipped steps in a row", ge=1)
@@ -59,6 +61,17 @@ class TrainerConfig:
     log_every: int = param(10, "steps between log rows", ge=1)
     image_every: int = param(100, "steps between image grids written to RUN/images", ge=1)
     checkpoint_every: int = param(100, "steps between checkpoints (last.ckpt is kept)", ge=1)
+
+    def check(self) -> None:
+        """Refuse what the stability guards cannot serve correctly (before any work)."""
+        if "16" in self.precision and "bf16" not in self.precision:
+            raise ConfigError(f"trainer.precision: got {self.precision!r}; allowed: auto, bf16-mixed, 32-true, "
+                              "... (fp16 is refused: its loss scaling inflates the gradient norm the spike "
+                              "guard and clipping read; bf16 needs no scaling)")
+        if any(word in self.strategy.lower() for word in ("fsdp", "deepspeed")):
+            raise ConfigError(f"trainer.strategy: got {self.strategy!r}; allowed: auto, ddp, ddp_spawn, ... "
+                              "(sharded strategies are refused: the spike guard and clipping would read one "
+                              "shard's gradient norm)")
 
 
 @dataclass

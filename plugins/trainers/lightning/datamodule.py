@@ -48,7 +48,8 @@ class ViewsDataModule(pl.LightningDataModule):
         # see StepSampler); the trainer must not wrap it in a DistributedSampler
         trainer = self.trainer
         rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
-        total = self.cfg.optim.max_steps * 2  # global batches, with slack for skipped steps
+        # global batches, with slack for skipped steps
+        total = self.cfg.optim.max_steps * self.cfg.optim.accumulate * 2
         self.sampler = StepSampler(len(objects), self.cfg.seed, total, d.batch_size, weights, rank, world,
                                    self.start_batch)
 

@@ -56,6 +56,7 @@ class ReconstructionModule(pl.LightningModule):
         self.perceptual = None
         self.consecutive_skips = 0
         self.consecutive_unusable = 0
+        self.micro = 0  # batches of the current optimizer step so far (optim.accumulate per step)
         self.data_roots: list[str] = []
         self.register_buffer("skipped_nonfinite", torch.zeros((), dtype=torch.long))
         self.register_buffer("skipped_spike", torch.zeros((), dtype=torch.long))
@@ -93,6 +94,7 @@ class ReconstructionModule(pl.LightningModule):
         return loss, logs, pred
 
     def training_step(self, batch: dict, batch_idx: int):
+        """One batch; every ``optim.accumulate``-th batch ends an optimizer step (or skips it)."""
         self.batches_seen += 1
         usable = bool(batch["object_id"])  # False: every object was broken (warned by the dataset)
         loss = logs = pred = None
@@ -101,30 +103,45 @@ class ReconstructionModule(pl.LightningModule):
         # Every rank takes the same decision before anyone starts the backward pass (whose
         # gradient all-reduce would wait forever for a rank that skipped it).
         unusable, nonfinite = self.on_any_rank([not usable, usable and not bool(torch.isfinite(loss))])
+        o = self.cfg["optim"]
+        opt = self.optimizers()
+        if self.micro == 0:
+            opt.zero_grad(set_to_none=True)
+            self.step_batches, self.step_nonfinite = 0, False
+        self.micro += 1
         if unusable:
             self.consecutive_unusable += 1
-            limit = self.cfg["optim"]["max_consecutive_skips"]
-            if self.consecutive_unusable >= limit:
+            if self.consecutive_unusable >= o["max_consecutive_skips"]:
                 raise TrainingStopped(
                     f"--data {', '.join(repr(r) for r in self.data_roots) or '?'}: {self.consecutive_unusable} "
                     f"batches in a row held no usable object (see the warnings above for each object and why); "
                     "fix or remove those objects"
                 )
+        else:
+            self.consecutive_unusable = 0
+            if nonfinite:
+                self.skipped_nonfinite += 1
+                self.step_nonfinite = True
+            else:
+                self.manual_backward(loss / o["accumulate"])
+                self.step_batches += 1
+                self.step_loss, self.step_logs = loss.detach(), logs
+                self.step_images = (pred.detach(), batch["target_images"], len(batch["object_id"]))
+        if self.micro < o["accumulate"]:
             return None
-        self.consecutive_unusable = 0
-        opt = self.optimizers()
-        sched = self.lr_schedulers()
+        self.micro = 0
+        if self.step_batches == 0:  # no batch of this step gave gradients
+            return self._skipped() if self.step_nonfinite else None
+        return self._optimizer_step(opt)
+
+    def _optimizer_step(self, opt):
+        """Guard, clip and step with the accumulated gradients (the same on every rank: DDP has
+        all-reduced them)."""
         o = self.cfg["optim"]
-        if nonfinite:
-            self.skipped_nonfinite += 1
-            opt.zero_grad(set_to_none=True)
-            return self._skipped()
-        opt.zero_grad(set_to_none=True)
-        self.manual_backward(loss)
+        sched = self.lr_schedulers()
         params = [p for p in self.net.parameters() if p.grad is not None]
         for p in params:
             torch.nan_to_num_(p.grad, nan=0.0, posinf=0.0, neginf=0.0)
-        # the gradients are all-reduced by now: the norm, and so the decision, is the same on every rank
         norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(p.grad) for p in params]))
         if norm > o["grad_clip"] * o["skip_factor"]:
             self.skipped_spike += 1
@@ -134,12 +151,13 @@ class ReconstructionModule(pl.LightningModule):
         torch.nn.utils.clip_grad_norm_(params, o["grad_clip"])
         opt.step()
         sched.step()
-        self.log_dict({"loss": loss.detach(), **logs, "grad_norm": norm, "lr": sched.get_last_lr()[0]},
-                      prog_bar=True, on_step=True, batch_size=len(batch["object_id"]))
+        pred, target, objects = self.step_images  # of the step's last batch that gave gradients
+        self.log_dict({"loss": self.step_loss, **self.step_logs, "grad_norm": norm, "lr": sched.get_last_lr()[0]},
+                      prog_bar=True, on_step=True, batch_size=objects)
         self._log_skip_counters()
         if self.global_step % self.cfg["trainer"]["image_every"] == 0:
-            self.save_image_grid(pred.detach(), batch["target_images"])
-        return loss.detach()
+            self.save_image_grid(pred, target)
+        return self.step_loss
 
     def on_any_rank(self, flags: list[bool]) -> list[bool]:
         """``flags`` OR-ed over all ranks (one all-gather; no communication on one device)."""
