@@ -188,3 +188,17 @@ def test_a_backbone_defined_in_a_test_trains_through_the_unchanged_trainer(datas
     assert len(losses) == 30 and np.mean(losses[-5:]) < np.mean(losses[:5])
     model, net, hparams = load_checkpoint(last, get_registries())
     assert isinstance(model, MeanColourModel) and hparams["model"] == {"name": "mean_colour_toy", **asdict(model.cfg)}
+
+
+def test_gs_lrm_head_and_gaussians_are_fp32_under_bf16_autocast():
+    from lrmzero.plugins.models.gaussians.gs_lrm_net import GSLRMNetwork
+
+    net = GSLRMNetwork(layers=1, width=32, heads=2, patch_size=4)
+    images = torch.rand(1, 2, 3, 8, 8)
+    rays = torch.randn(1, 2, 6, 8, 8)
+    origins = torch.randn(1, 2, 3)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = net.predict(images, rays, origins)
+        hidden = net.blocks[0](net.norm_in(net.embed(torch.randn(1, 4, 4 * 4 * 9))))
+    assert hidden.dtype == torch.bfloat16  # the transformer does run in bf16 here
+    assert all(v.dtype == torch.float32 for v in out.values())

@@ -90,9 +90,12 @@ class GSLRMNetwork(nn.Module):
                 x = checkpoint(block, x, use_reentrant=False)
             else:
                 x = block(x)
-        out = self.head(self.norm_out(x))  # [B, V*hp*wp, p*p*12]
-        out = out.reshape(B, V, hp, wp, p, p, 12).permute(0, 1, 2, 4, 3, 5, 6).reshape(B, V, H, W, 12)
-        return self.gaussians(out, rays, origins)
+        # the output head and the activations in fp32, outside autocast: under bf16 a position
+        # t = camera distance +- 1.5 would carry only ~3 significant digits (~1 cm at 2 units)
+        with torch.autocast(x.device.type, enabled=False):
+            out = self.head(self.norm_out(x.float()))  # [B, V*hp*wp, p*p*12]
+            out = out.reshape(B, V, hp, wp, p, p, 12).permute(0, 1, 2, 4, 3, 5, 6).reshape(B, V, H, W, 12)
+            return self.gaussians(out, rays.float(), origins.float())
 
     def gaussians(self, raw: torch.Tensor, rays: torch.Tensor, origins: torch.Tensor) -> dict:
         """Activations of GS-LRM: ``raw [B, V, H, W, 12]`` -> Gaussians (see class docstring)."""
