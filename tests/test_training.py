@@ -382,3 +382,28 @@ def test_accumulating_two_batches_of_one_equals_one_batch_of_two(dataset, tmp_pa
     one = torch.load(train([str(dataset)], tmp_path / "b1", tiny([*common, "data.batch_size=1"]), progress=False),
                      weights_only=True)["state_dict"]
     assert max(float((one[k] - a["state_dict"][k]).abs().max()) for k in one if k.startswith("net.")) > 1e-3
+
+
+def test_validation_on_held_out_objects_during_training(dataset, tmp_path):
+    import csv
+
+    from lrmzero.plugins.trainers.lightning.datamodule import training_objects
+    from lrmzero.plugins.trainers.lightning.train import train
+
+    cfg = tiny(["data.batch_size=1", "data.input_views=2", "data.target_views=2", "data.resolution=16",
+                "optim.warmup_steps=1", "data.val_objects=1", "trainer.val_every=2", "trainer.log_every=1"])
+    (train_objects, _), held_out = training_objects([str(dataset)], cfg)
+    assert len(held_out) == 1 and held_out[0] not in train_objects and len(train_objects) == 2
+    train([str(dataset)], tmp_path / "run", cfg, max_steps=4, progress=False)
+    rows = list(csv.DictReader(open(tmp_path / "run" / "logs" / "metrics.csv")))
+    val = [(int(r["step"]), float(r["val_psnr"]), float(r["val_ssim"])) for r in rows if r.get("val_psnr")]
+    assert [v[0] for v in val] == [1, 3]  # after steps 2 and 4 (Lightning logs the step index)
+    assert all(5 < p < 60 and -1 <= s <= 1 for _, p, s in val)
+
+
+def test_holding_out_every_object_is_refused(dataset):
+    from lrmzero.errors import ConfigError
+    from lrmzero.plugins.trainers.lightning.datamodule import training_objects
+
+    with pytest.raises(ConfigError, match="data.val_objects: got 3; allowed: fewer than the 3"):
+        training_objects([str(dataset)], tiny(["data.val_objects=3"]))

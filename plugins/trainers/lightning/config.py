@@ -28,6 +28,8 @@ class DataConfig:
     num_workers: int = param(0, "data loader worker processes", ge=0)
     weights: Optional[List[float]] = param(None, "sampling weight of each --data root (null: by object count)", ge=0.0)
     fixed_views: bool = param(False, "the same input/target views every epoch (to over-fit or debug)")
+    val_objects: int = param(0, "objects held out of training (the last ones found) and validated every "
+                             "trainer.val_every steps: val_psnr, val_ssim in the logs", ge=0)
 
 
 @dataclass
@@ -61,6 +63,7 @@ class TrainerConfig:
     log_every: int = param(10, "steps between log rows", ge=1)
     image_every: int = param(100, "steps between image grids written to RUN/images", ge=1)
     checkpoint_every: int = param(100, "steps between checkpoints (last.ckpt is kept)", ge=1)
+    val_every: int = param(1000, "steps between validations on the held-out objects (data.val_objects)", ge=1)
 
     def check(self) -> None:
         """Refuse what the stability guards cannot serve correctly (before any work)."""

@@ -9,39 +9,51 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 
+from lrmzero.errors import ConfigError
 from lrmzero.plugins.trainers.lightning.config import TrainConfig
 from lrmzero.plugins.trainers.lightning.data import (ObjectViews, StepSampler, ViewSelection, collate_for_training,
                                                      mixed_objects)
 
 
-def training_objects(roots: Sequence[str], cfg: TrainConfig) -> tuple[list[Path], np.ndarray | None]:
-    """The objects of ``roots`` that have the views a step needs, and their sampling weights.
+def training_objects(roots: Sequence[str], cfg: TrainConfig
+                     ) -> tuple[tuple[list[Path], np.ndarray | None], list[Path]]:
+    """The objects of ``roots`` that have the views a step needs with their sampling weights, and
+    the last ``data.val_objects`` of them, held out for validation.
 
     Raises:
-        ConfigError: a root that holds no such object (see :func:`mixed_objects`).
+        ConfigError: a root that holds no such object (see :func:`mixed_objects`), or no object
+            left for training.
     """
     d = cfg.data
-    return mixed_objects(roots, d.weights, min_views=max(d.input_views, d.target_views),
-                         option="data.input_views/target_views")
+    objects, weights = mixed_objects(roots, d.weights, min_views=max(d.input_views, d.target_views),
+                                     option="data.input_views/target_views")
+    keep = len(objects) - d.val_objects
+    if keep < 1:
+        raise ConfigError(f"data.val_objects: got {d.val_objects}; allowed: fewer than the {len(objects)} "
+                          "usable objects of --data (at least one must stay for training)")
+    return (objects[:keep], None if weights is None else weights[:keep]), objects[keep:]
 
 
 class ViewsDataModule(pl.LightningDataModule):
     """Objects of one or more dataset roots (mixed by ``data.weights``) as training batches."""
 
     def __init__(self, roots: Sequence[str], cfg: TrainConfig, start_batch: int = 0,
-                 objects: tuple[list[Path], np.ndarray | None] | None = None) -> None:
+                 objects: tuple[list[Path], np.ndarray | None] | None = None,
+                 val_objects: Sequence[Path] = ()) -> None:
         """``start_batch``: global batches a resumed run has already drawn (skipped ones included);
         the stream continues after them. ``objects``: :func:`training_objects` of ``roots`` when
-        already found (else found in setup)."""
+        already found (else found in setup). ``val_objects``: held-out objects validated during
+        training (the same views every time)."""
         super().__init__()
         self.roots = list(roots)
         self.cfg = cfg
         self.start_batch = start_batch
         self.objects = objects
+        self.val_objects = list(val_objects)
 
     def setup(self, stage: str | None = None) -> None:
         d = self.cfg.data
-        objects, weights = self.objects or training_objects(self.roots, self.cfg)
+        objects, weights = self.objects or training_objects(self.roots, self.cfg)[0]
         select = ViewSelection(d.input_views, d.target_views, d.resolution, tuple(d.background), d.fixed_views)
         self.train_set = ObjectViews(objects, select, seed=self.cfg.seed)
         # one long epoch covering the whole run, each rank its own share (resumable by position,
@@ -52,6 +64,13 @@ class ViewsDataModule(pl.LightningDataModule):
         total = self.cfg.optim.max_steps * self.cfg.optim.accumulate * 2
         self.sampler = StepSampler(len(objects), self.cfg.seed, total, d.batch_size, weights, rank, world,
                                    self.start_batch)
+
+    def val_dataloader(self):
+        d = self.cfg.data
+        select = ViewSelection(d.input_views, d.target_views, d.resolution, tuple(d.background), fixed=True)
+        return torch.utils.data.DataLoader(ObjectViews(self.val_objects, select, seed=self.cfg.seed),
+                                           batch_size=d.batch_size, collate_fn=collate_for_training,
+                                           num_workers=0)
 
     def train_dataloader(self):
         d = self.cfg.data

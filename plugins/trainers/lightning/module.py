@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 from lrmzero.errors import LrmzeroError
-from lrmzero.plugins.trainers.lightning.metrics import psnr
+from lrmzero.plugins.trainers.lightning.metrics import psnr, ssim
 from lrmzero.plugins.trainers.lightning.perceptual import PerceptualLoss
 
 log = logging.getLogger("lrmzero")
@@ -158,6 +158,15 @@ class ReconstructionModule(pl.LightningModule):
         if self.global_step % self.cfg["trainer"]["image_every"] == 0:
             self.save_image_grid(pred, target)
         return self.step_loss
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        """PSNR and SSIM on a held-out batch's target views, averaged over the validation."""
+        if not batch["object_id"]:
+            return
+        pred = self.render(self(batch), batch)["rgb"].clamp(0, 1)
+        target = batch["target_images"]
+        self.log_dict({"val_psnr": psnr(pred, target).mean(), "val_ssim": ssim(pred, target).mean()},
+                      on_epoch=True, sync_dist=True, batch_size=len(batch["object_id"]))
 
     def on_any_rank(self, flags: list[bool]) -> list[bool]:
         """``flags`` OR-ed over all ranks (one all-gather; no communication on one device)."""

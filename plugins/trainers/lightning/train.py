@@ -40,7 +40,7 @@ def train(roots: Sequence[str], out: str | Path, cfg: TrainConfig, resume: bool 
     if max_steps is not None:
         cfg.optim.max_steps = max_steps
     settings = asdict(cfg)
-    objects = training_objects(roots, cfg)  # a dataset it cannot use fails here, before any work
+    objects, val_objects = training_objects(roots, cfg)  # a dataset it cannot use fails here, before any work
     check_output_folder(out, "--out")
     resume_from, start_step, start_batch = None, None, 0
     if resume:
@@ -60,7 +60,7 @@ def train(roots: Sequence[str], out: str | Path, cfg: TrainConfig, resume: bool 
     model = build_model(settings["model"], get_registries())
     module = ReconstructionModule(settings, model, model.build_network())
     module.data_roots = [str(r) for r in roots]
-    data = ViewsDataModule(roots, cfg, start_batch, objects)
+    data = ViewsDataModule(roots, cfg, start_batch, objects, val_objects)
     t = cfg.trainer
     cuda = torch.cuda.is_available() and t.accelerator in ("auto", "gpu", "cuda")
     precision = t.precision if t.precision != "auto" else ("bf16-mixed" if cuda else "32-true")
@@ -86,6 +86,9 @@ def train(roots: Sequence[str], out: str | Path, cfg: TrainConfig, resume: bool 
         enable_progress_bar=progress, enable_model_summary=False, deterministic=False,
         num_sanity_val_steps=0, max_epochs=-1, plugins=[AtomicCheckpointIO()],
         use_distributed_sampler=False,  # StepSampler gives each rank its own share of the stream
+        # validation counts training batches: a step is optim.accumulate of them
+        limit_val_batches=1.0 if val_objects else 0, check_val_every_n_epoch=None,
+        val_check_interval=t.val_every * cfg.optim.accumulate,
     )
     if cuda:
         torch.backends.cuda.matmul.allow_tf32 = True
