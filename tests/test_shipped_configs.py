@@ -41,3 +41,37 @@ def test_train_presets_run_a_step(preset, tiny_data, tmp_path):
                                get_registries())
     last = train([str(tiny_data)], tmp_path, cfg, max_steps=1, progress=False)
     assert last.is_file()
+
+
+@pytest.mark.parametrize("preset", __import__("lrmzero.plugins.trainers.lightning.config",
+                                              fromlist=["presets"]).presets())
+def test_every_train_preset_validates(preset):
+    cfg, _ = load_train_config(preset, None, [], get_registries())
+    assert cfg.data.target_views >= cfg.data.input_views and cfg.optim.max_steps > 0
+
+
+def test_second_stage_starts_from_the_first_stage_weights(tiny_data, tmp_path):
+    import torch
+
+    from lrmzero.errors import ConfigError
+    from lrmzero.plugins.trainers.lightning.train import train
+
+    small = ["data.input_views=2", "data.target_views=2", "data.batch_size=1", "optim.warmup_steps=1"]
+
+    def cfg(*extra):
+        return load_train_config("tiny", None, [*small, *extra], get_registries())[0]
+
+    first = train([str(tiny_data)], tmp_path / "s1", cfg("data.resolution=16"), max_steps=2, progress=False)
+    # a larger resolution and an lr too small to move anything: the second stage starts where the first ended
+    second = train([str(tiny_data)], tmp_path / "s2", cfg("data.resolution=32", "optim.lr=1e-20"), max_steps=1,
+                   progress=False, init=first)
+    a = torch.load(first, weights_only=True)["state_dict"]
+    b = torch.load(second, weights_only=True)
+    assert b["global_step"] == 1
+    assert all(torch.allclose(a[k], b["state_dict"][k], atol=1e-7) for k in a if k.startswith("net."))
+    with pytest.raises(ConfigError, match="--init: .* model.width"):
+        train([str(tiny_data)], tmp_path / "s3", cfg("data.resolution=16", "model.width=48"), max_steps=1,
+              progress=False, init=first)
+    with pytest.raises(ConfigError, match="--init: given with --resume"):
+        train([str(tiny_data)], tmp_path / "s2", cfg("data.resolution=32"), max_steps=2, progress=False,
+              init=first, resume=True)

@@ -27,6 +27,9 @@ class TrainCommand(Command):
         parser.add_argument("--preset", default="tiny", help="tiny (CPU, minutes), small, paper")
         parser.add_argument("--max-steps", type=int, default=None, help="optimizer steps (overrides optim.max_steps)")
         parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint of RUN")
+        parser.add_argument("--init", default=None,
+                            help="start from this checkpoint's network weights (same model; new optimizer and "
+                                 "schedule), e.g. --preset paper-512 from a paper run")
         parser.add_argument("--config", default=None, help="YAML file merged over the preset")
         parser.add_argument("--quiet", action="store_true")
         parser.add_argument("overrides", nargs="*", metavar="key=value")
@@ -40,7 +43,8 @@ class TrainCommand(Command):
         check_positive(args.max_steps, "--max-steps")
         cfg, _ = load_train_config(args.preset, args.config, args.overrides, get_registries())
 
-        last = train(args.data, args.out, cfg, resume=args.resume, max_steps=args.max_steps, progress=not args.quiet)
+        last = train(args.data, args.out, cfg, resume=args.resume, max_steps=args.max_steps, progress=not args.quiet,
+                     init=args.init)
         print(f"checkpoint: {last}", file=sys.stderr)
         return 0
 

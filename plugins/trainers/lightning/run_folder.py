@@ -72,17 +72,18 @@ def newest_checkpoint(ckpt_dir: Path) -> tuple[Path, int, dict[str, Any]]:
     return best
 
 
-def check_same_model(saved: dict[str, Any], current: dict[str, Any], path: Path) -> None:
-    """Refuse to resume a checkpoint whose model settings differ from this run's.
+def check_same_model(saved: dict[str, Any], current: dict[str, Any], path: Path, option: str = "--resume") -> None:
+    """Refuse to resume from (or initialize with) a checkpoint whose model settings differ.
 
     Raises:
-        ConfigError: naming the first differing key and both values.
+        ConfigError: naming ``option``, the first differing key and both values.
     """
     for key in sorted(set(saved) | set(current)):
         if saved.get(key) != current.get(key):
             raise ConfigError(
-                f"--resume: {str(path)!r} was trained with model.{key}={saved.get(key)!r}, this run has "
-                f"model.{key}={current.get(key)!r}; resume with the same model settings or use a new --out"
+                f"{option}: {str(path)!r} was trained with model.{key}={saved.get(key)!r}, this run has "
+                f"model.{key}={current.get(key)!r}; use the same model settings"
+                + (" or a new --out" if option == "--resume" else "")
             )
 
 

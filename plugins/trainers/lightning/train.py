@@ -14,7 +14,7 @@ import torch
 from lrmzero.dataset import check_output_folder
 from lrmzero.errors import ConfigError
 from lrmzero.plugin_manager import get_registries
-from lrmzero.plugins.trainers.lightning.checkpoints import build_model
+from lrmzero.plugins.trainers.lightning.checkpoints import build_model, read_checkpoint
 from lrmzero.plugins.trainers.lightning.config import TrainConfig
 from lrmzero.plugins.trainers.lightning.datamodule import ViewsDataModule, training_objects
 from lrmzero.plugins.trainers.lightning.module import ReconstructionModule
@@ -26,11 +26,14 @@ log = logging.getLogger("lrmzero")
 
 
 def train(roots: Sequence[str], out: str | Path, cfg: TrainConfig, resume: bool = False,
-          max_steps: int | None = None, progress: bool = True, stop_after_steps: int | None = None) -> Path:
+          max_steps: int | None = None, progress: bool = True, stop_after_steps: int | None = None,
+          init: str | Path | None = None) -> Path:
     """Train into ``out`` (checkpoints/last.ckpt, logs, images); returns the last checkpoint.
 
     ``max_steps`` sets ``optim.max_steps`` (the schedule's length); ``stop_after_steps`` stops
     earlier with the same schedule, as an interruption would (``resume=True`` continues).
+    ``init``: start from this checkpoint's network weights (same model settings; a new optimizer
+    and schedule from step 0), e.g. the 512 px stage from a 256 px run.
     """
     from pytorch_lightning.callbacks import ModelCheckpoint
 
@@ -43,6 +46,14 @@ def train(roots: Sequence[str], out: str | Path, cfg: TrainConfig, resume: bool 
     objects, val_objects = training_objects(roots, cfg)  # a dataset it cannot use fails here, before any work
     check_output_folder(out, "--out")
     resume_from, start_step, start_batch = None, None, 0
+    init_weights = None
+    if init is not None:
+        if resume:
+            raise ConfigError("--init: given with --resume; --resume continues a run, --init starts a new one "
+                              "from another run's weights: use one")
+        saved = read_checkpoint(init, "--init")
+        check_same_model(saved["hyper_parameters"]["model"], settings["model"], Path(init), "--init")
+        init_weights = {k[len("net."):]: v for k, v in saved["state_dict"].items() if k.startswith("net.")}
     if resume:
         if not ckpt_dir.is_dir():
             raise ConfigError(f"--resume: {str(ckpt_dir)!r} does not exist; drop --resume to start a new run")
@@ -59,6 +70,8 @@ def train(roots: Sequence[str], out: str | Path, cfg: TrainConfig, resume: bool 
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     model = build_model(settings["model"], get_registries())
     module = ReconstructionModule(settings, model, model.build_network())
+    if init_weights is not None:
+        module.net.load_state_dict(init_weights, strict=True)
     module.data_roots = [str(r) for r in roots]
     data = ViewsDataModule(roots, cfg, start_batch, objects, val_objects)
     t = cfg.trainer
