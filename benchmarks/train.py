@@ -1,8 +1,11 @@
-"""Training throughput: steps/s and images/s of `lrmzero train` presets; on a GPU also the
-`paper` size at 256 px in bf16 with tokens/s and model FLOP utilization (MFU).
+"""Training throughput of `lrmzero train` presets: steps/s, images/s, tokens/s, and where a step's
+time goes (transformer forward+backward, rendering forward+backward, loss and optimizer, and, with
+--data, waiting for the loader); on a GPU the `paper` preset in bf16 with model FLOP utilization.
 
-Usage: python benchmarks/train.py [--preset tiny] [--steps 20] [--peak-tflops 989]
-Synthetic batches (random images, real cameras) so the figure is the model + rasterizer alone.
+Usage: python benchmarks/train.py [--preset tiny|small|paper] [--steps 10] [--data DIR] [key=value ...]
+MFU counts 3x the transformer's forward matmul FLOPs (count_flops_per_token) over --peak-tflops.
+The step is the trainer's: the model's network and renderer, MSE, fused AdamW on CUDA; batches are
+synthetic (random images, real cameras) unless --data measures the real loader too.
 """
 
 from __future__ import annotations
@@ -15,22 +18,22 @@ import torch
 
 from lrmzero import get_registries
 from lrmzero.cameras import intrinsics_from_fov, look_at
-from lrmzero.plugins.trainers.lightning.checkpoints import build_model
 from lrmzero.plugins.models.gaussians.gs_lrm_net import count_flops_per_token
-from lrmzero.rays import plucker_rays
+from lrmzero.plugins.trainers.lightning.checkpoints import build_model
 from lrmzero.plugins.trainers.lightning.config import load_train_config
+from lrmzero.rays import plucker_rays
 
 
-def batch(bs: int, views_in: int, views_out: int, res: int, device):
+def synthetic_batch(bs: int, views_in: int, views_out: int, res: int, device) -> dict:
     rng = np.random.default_rng(0)
     d = rng.normal(size=(bs * (views_in + views_out), 3))
     eyes = d / np.linalg.norm(d, axis=1, keepdims=True) * 2.2
     c2w = torch.tensor(look_at(eyes), dtype=torch.float32).reshape(bs, -1, 4, 4)
     K = torch.tensor(intrinsics_from_fov(res, res, 50.0), dtype=torch.float32).expand(bs, views_in + views_out, 3, 3)
-    rays = torch.stack([plucker_rays(c2w[b, :views_in], K[b, :views_in], res, res) for b in range(bs)])
+    rays = plucker_rays(c2w[:, :views_in].flatten(0, 1), K[:, :views_in].flatten(0, 1), res, res)
     return {
         "images": torch.rand(bs, views_in, 3, res, res, device=device),
-        "rays": rays.to(device),
+        "rays": rays.reshape(bs, views_in, 6, res, res).to(device),
         "c2w": c2w[:, :views_in].to(device),
         "K": K[:, :views_in].contiguous().to(device),
         "target_images": torch.rand(bs, views_out, 3, res, res, device=device),
@@ -39,16 +42,42 @@ def batch(bs: int, views_in: int, views_out: int, res: int, device):
     }
 
 
+class Timer:
+    """Wall time of phases, synchronized with the device at each boundary."""
+
+    def __init__(self, cuda: bool) -> None:
+        self.cuda = cuda
+        self.totals: dict[str, float] = {}
+        self.t = 0.0
+
+    def start(self) -> None:
+        self._sync()
+        self.t = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        self._sync()
+        now = time.perf_counter()
+        self.totals[name] = self.totals.get(name, 0.0) + now - self.t
+        self.t = now
+
+    def _sync(self) -> None:
+        if self.cuda:
+            torch.cuda.synchronize()
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--preset", default=None, help="default: tiny on CPU, paper on CUDA")
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--peak-tflops", type=float, default=989.0, help="accelerator bf16 dense peak (H100 SXM: 989)")
+    p.add_argument("--data", default=None, help="a generated dataset: also time the real loader")
     p.add_argument("overrides", nargs="*")
     args = p.parse_args()
     cuda = torch.cuda.is_available()
     device = torch.device("cuda" if cuda else "cpu")
+    if cuda:
+        torch.backends.cuda.matmul.allow_tf32 = True
     preset = args.preset or ("paper" if cuda else "tiny")
     reg = get_registries()
     cfg, model_cfg = load_train_config(preset, None, args.overrides, reg)
@@ -57,8 +86,8 @@ def main() -> None:
     model = build_model(cfg.model, reg)
     model.prepare(device)
     net = model.build_network().to(device)
-    opt = torch.optim.AdamW(net.parameters(), lr=1e-4)
-    b = batch(bs, d.input_views, d.target_views, d.resolution, device)
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-4, fused=cuda)
+    b = synthetic_batch(bs, d.input_views, d.target_views, d.resolution, device)
     dtype = torch.bfloat16 if cuda else torch.float32
     bg = torch.ones(3, device=device)
 
@@ -67,26 +96,77 @@ def main() -> None:
             outputs = net(b)
         pred = model.render(outputs, b["target_w2c"], b["target_K"], d.resolution, bg)["rgb"]
         loss = ((pred - b["target_images"]) ** 2).mean()
-        opt.zero_grad()
+        opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+
+    def timed_step(timer: Timer):
+        """The same step, cut at the network's outputs so each part's backward is timed on its own."""
+        timer.start()
+        with torch.autocast(device.type, dtype=dtype, enabled=cuda):
+            outputs = net(b)
+        timer.lap("transformer")
+        leaves = {k: v.detach().requires_grad_() for k, v in outputs.items()}
+        pred = model.render(leaves, b["target_w2c"], b["target_K"], d.resolution, bg)["rgb"]
+        loss = ((pred - b["target_images"]) ** 2).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        timer.lap("rendering")
+        torch.autograd.backward([outputs[k] for k in leaves], [leaves[k].grad for k in leaves])
+        timer.lap("transformer")
+        opt.step()
+        timer.lap("loss + optimizer")
 
     step()
     if cuda:
         torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
     t = time.perf_counter()
     for _ in range(args.steps):
         step()
     if cuda:
         torch.cuda.synchronize()
     dt = (time.perf_counter() - t) / args.steps
+    timer = Timer(cuda)
+    for _ in range(max(2, args.steps // 2)):
+        timed_step(timer)
+    n = max(2, args.steps // 2)
+    if args.data:
+        timer.totals["waiting for data"] = loader_seconds(args.data, cfg, device, n) * n
     layers, width, heads = reg.models.build("gs_lrm", {k: v for k, v in cfg.model.items() if k != "name"}).dims()
     tokens = bs * d.input_views * (d.resolution // model_cfg.patch_size) ** 2
     flops = 3 * count_flops_per_token(width, layers, tokens // bs, model_cfg.mlp_ratio) * tokens
     print(f"device: {torch.cuda.get_device_name() if cuda else 'cpu'}  preset: {preset}  "
-          f"{layers}x{width}  batch {bs}  {d.resolution}px  {d.input_views} in / {d.target_views} target views")
+          f"{layers}x{width}  batch {bs}  {d.resolution}px  {d.input_views} in / {d.target_views} target views  "
+          f"checkpointing: {model_cfg.gradient_checkpointing}  rasterizer: {type(model.rasterizer).__name__}")
     print(f"steps/s: {1 / dt:.3f}  images/s (targets): {bs * d.target_views / dt:.1f}  tokens/s: {tokens / dt:.0f}")
-    print(f"transformer TFLOP/s: {flops / dt / 1e12:.2f}" + (f"  MFU: {100 * flops / dt / 1e12 / args.peak_tflops:.1f}%" if cuda else ""))
+    print(f"transformer TFLOP/s: {flops / dt / 1e12:.2f}"
+          + (f"  MFU: {100 * flops / dt / 1e12 / args.peak_tflops:.1f}%" if cuda else "")
+          + (f"  peak memory: {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB" if cuda else ""))
+    parts = "  ".join(f"{k} {1000 * v / n:.1f} ms" for k, v in timer.totals.items())
+    print(f"per step (synchronized at each boundary): {parts}")
+
+
+def loader_seconds(data: str, cfg, device, batches: int) -> float:
+    """Seconds per batch the real loader takes to deliver a batch on the device, model-ready."""
+    from lrmzero.plugins.trainers.lightning.data import to_model_batch
+    from lrmzero.plugins.trainers.lightning.datamodule import ViewsDataModule, training_objects
+
+    objects, _ = training_objects([data], cfg)
+    module = ViewsDataModule([data], cfg, 0, objects)
+    module.setup()
+    it = iter(module.train_dataloader())
+    background = torch.tensor(cfg.data.background, device=device)
+    next(it)  # workers start
+    t = time.perf_counter()
+    for _ in range(batches):
+        batch = next(it)
+        batch = {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
+        if batch["object_id"]:
+            to_model_batch(batch, background)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return (time.perf_counter() - t) / batches
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from lrmzero.plugins.generation.runner import generate_dataset
 from lrmzero.registry import Provider
 from lrmzero.plugins.trainers.lightning.checkpoints import build_model, load_checkpoint
 from lrmzero.plugins.trainers.lightning.config import load_train_config
-from lrmzero.plugins.trainers.lightning.data import ObjectViews, ViewSelection, collate, find_objects
+from lrmzero.plugins.trainers.lightning.data import ObjectViews, ViewSelection, collate, find_objects, to_model_batch
 from lrmzero.plugins.trainers.lightning.metrics import psnr
 from lrmzero.plugins.trainers.lightning.train import train
 
@@ -112,7 +112,7 @@ def test_triplane_overfits_one_object_then_eval_and_reconstruct(dataset, tmp_pat
     last = train([str(one)], tmp_path / "run", cfg, max_steps=TRIPLANE_STEPS, progress=False)
     model, net, _ = load_checkpoint(last, get_registries())
     ds = ObjectViews(find_objects(one), ViewSelection(4, 4, 32, (1.0, 1.0, 1.0), fixed=True))
-    batch = collate([ds[0]])
+    batch = to_model_batch(collate([ds[0]]), torch.ones(3))
     with torch.no_grad():
         pred = model.render(net(batch), batch["target_w2c"], batch["target_K"], 32, torch.ones(3))["rgb"]
     value = float(psnr(pred.clamp(0, 1), batch["target_images"]).mean())

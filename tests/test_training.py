@@ -13,7 +13,7 @@ import torch
 from lrmzero import get_registries
 from lrmzero.cameras import read_opencv_cameras
 from lrmzero.config import load_config
-from lrmzero.plugins.trainers.lightning.data import ObjectViews, ViewSelection, collate, find_objects
+from lrmzero.plugins.trainers.lightning.data import ObjectViews, ViewSelection, collate, find_objects, to_model_batch
 from lrmzero.plugins.generation.runner import generate_dataset
 from lrmzero.plugins.models.gaussians.ply import read_gaussians_ply
 from lrmzero.rays import plucker_rays
@@ -83,7 +83,7 @@ def test_tiny_model_overfits_one_object(dataset, tmp_path):
 
     model, net, hp = load_checkpoint(last, get_registries())
     ds = ObjectViews(find_objects(one), ViewSelection(2, 4, 32, (1.0, 1.0, 1.0), fixed=True))
-    batch = collate([ds[0]])
+    batch = to_model_batch(collate([ds[0]]), torch.ones(3))
     with torch.no_grad():
         pred = model.render(net(batch), batch["target_w2c"], batch["target_K"], 32, torch.ones(3))["rgb"]
     assert float(psnr(pred.clamp(0, 1), batch["target_images"]).mean()) > 23.0
@@ -407,3 +407,31 @@ def test_holding_out_every_object_is_refused(dataset):
 
     with pytest.raises(ConfigError, match="data.val_objects: got 3; allowed: fewer than the 3"):
         training_objects([str(dataset)], tiny(["data.val_objects=3"]))
+
+
+def test_loader_sends_each_view_once_as_uint8_and_the_device_side_batch_matches(dataset):
+    """Items carry each needed view once (inputs are also targets) as uint8 RGBA; to_model_batch
+    composites them as the straight-alpha formula over the background and computes the rays."""
+    from PIL import Image
+
+    from lrmzero.cameras import read_opencv_cameras
+    from lrmzero.plugins.trainers.lightning.data import view_path
+    from lrmzero.rays import plucker_rays
+
+    obj = find_objects(dataset)[0]
+    item = ObjectViews([obj], ViewSelection(2, 4, 32, (0.2, 0.4, 0.6)), seed=3)[(0, 1)]
+    assert item["views"].dtype == torch.uint8 and item["views"].shape == (4, 4, 32, 32)
+    background = torch.tensor([0.2, 0.4, 0.6])
+    batch = to_model_batch(collate([item, item]), background)
+    cams, paths = read_opencv_cameras(obj / "opencv_cameras.json")
+    for key, ids in (("images", item["input_ids"]), ("target_images", item["target_ids"])):
+        expected = []
+        for i in ids.tolist():
+            with Image.open(view_path(obj, paths[i])) as im:
+                rgba = np.asarray(im.convert("RGBA").resize((32, 32), Image.BOX), np.float32) / 255.0
+            rgb = rgba[..., :3] * rgba[..., 3:] + np.array([0.2, 0.4, 0.6], np.float32) * (1 - rgba[..., 3:])
+            expected.append(rgb.transpose(2, 0, 1))
+        assert batch[key].shape == (2, len(ids), 3, 32, 32)
+        np.testing.assert_allclose(batch[key][1].numpy(), np.stack(expected), atol=1e-6)
+    torch.testing.assert_close(batch["rays"][0], plucker_rays(item["c2w"], item["K"], 32, 32))
+    assert "views" not in batch and "input_index" not in batch

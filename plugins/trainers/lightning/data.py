@@ -75,8 +75,8 @@ def view_path(folder: Path, file_path: str) -> Path:
     return path
 
 
-def load_view(path: Path, size: int, background: Sequence[float]) -> np.ndarray:
-    """An RGBA view resized to ``size`` and composited over ``background``: ``[3, S, S]`` float32.
+def load_rgba(path: Path, size: int) -> np.ndarray:
+    """An RGBA view resized to ``size``: ``[4, S, S]`` uint8 (straight alpha).
 
     Raises:
         ValueError: for a non-square view (it would be squashed) or an image that cannot be decoded.
@@ -91,9 +91,19 @@ def load_view(path: Path, size: int, background: Sequence[float]) -> np.ndarray:
         raise ValueError(f"{path}: the view is {rgba.size[0]}x{rgba.size[1]}; allowed: square views")
     if rgba.size != (size, size):
         rgba = rgba.resize((size, size), Image.BOX if rgba.size[0] > size else Image.BILINEAR)
-    a = np.asarray(rgba, np.float32) / 255.0
-    rgb = a[..., :3] * a[..., 3:4] + np.asarray(background, np.float32) * (1 - a[..., 3:4])
-    return rgb.transpose(2, 0, 1)
+    return np.asarray(rgba).transpose(2, 0, 1)
+
+
+def composite(rgba: torch.Tensor, background: torch.Tensor) -> torch.Tensor:
+    """uint8 RGBA ``[..., 4, H, W]`` over an RGB ``background [3]``: float ``[..., 3, H, W]`` in [0, 1]."""
+    f = rgba.float() / 255.0
+    alpha = f[..., 3:, :, :]
+    return f[..., :3, :, :] * alpha + background.to(f.device, f.dtype)[:, None, None] * (1 - alpha)
+
+
+def load_view(path: Path, size: int, background: Sequence[float]) -> np.ndarray:
+    """An RGBA view resized to ``size`` and composited over ``background``: ``[3, S, S]`` float32."""
+    return composite(torch.from_numpy(load_rgba(path, size)), torch.tensor(background, dtype=torch.float32)).numpy()
 
 
 @dataclass
@@ -163,27 +173,44 @@ class ObjectViews(torch.utils.data.Dataset):
         if cams.width != cams.height:
             raise ValueError(f"views are {cams.width}x{cams.height}; allowed: square views")
 
-        def views(ids):
-            files = [view_path(folder, paths[i]) for i in ids]
-            missing = [paths[i] for i, f in zip(ids, files) if not f.is_file()]
-            if missing:
-                raise ValueError(f"missing view {missing[0]}")
-            return torch.from_numpy(np.stack([load_view(f, s.resolution, s.background) for f in files]))
-
+        # every view once (the inputs are also targets in training), as uint8 RGBA: composited
+        # and turned into rays on the device (to_model_batch), a quarter of the bytes of float RGB
+        unique = list(dict.fromkeys([*inputs.tolist(), *targets.tolist()]))
+        files = [view_path(folder, paths[i]) for i in unique]
+        missing = [paths[i] for i, f in zip(unique, files) if not f.is_file()]
+        if missing:
+            raise ValueError(f"missing view {missing[0]}")
+        position = {view: n for n, view in enumerate(unique)}
         c2w = torch.from_numpy(cams.c2w).float()
         Kt = torch.from_numpy(K).float()
         return {
             "object_id": folder.name,
-            "images": views(inputs),
-            "rays": plucker_rays(c2w[inputs], Kt[inputs], s.resolution, s.resolution),
+            "views": torch.from_numpy(np.stack([load_rgba(f, s.resolution) for f in files])),
+            "input_index": torch.as_tensor([position[i] for i in inputs.tolist()]),
+            "target_index": torch.as_tensor([position[i] for i in targets.tolist()]),
             "c2w": c2w[inputs],
             "K": Kt[inputs],
-            "target_images": views(targets),
             "target_w2c": torch.linalg.inv(c2w[targets]),
             "target_K": Kt[targets],
             "input_ids": torch.as_tensor(inputs),
             "target_ids": torch.as_tensor(targets),
         }
+
+
+def to_model_batch(batch: dict[str, Any], background: torch.Tensor) -> dict[str, Any]:
+    """A collated batch as the model contract takes it, computed where ``batch`` is (the GPU in
+    training): ``images [B, V, 3, S, S]`` and ``target_images [B, T, 3, S, S]`` composited over
+    ``background``, Plucker ``rays [B, V, 6, S, S]``; c2w, K, target_w2c, target_K as given."""
+    views = batch["views"]  # [B, U, 4, S, S] uint8
+    B, _, _, S, _ = views.shape
+    rgb = composite(views, background)
+    rows = torch.arange(B, device=views.device)[:, None]
+    out = {k: v for k, v in batch.items() if k not in ("views", "input_index", "target_index")}
+    out["images"] = rgb[rows, batch["input_index"]]
+    out["target_images"] = rgb[rows, batch["target_index"]]
+    V = batch["c2w"].shape[1]
+    out["rays"] = plucker_rays(batch["c2w"].flatten(0, 1), batch["K"].flatten(0, 1), S, S).reshape(B, V, 6, S, S)
+    return out
 
 
 def collate(items: list[dict | None]) -> dict[str, Any] | None:

@@ -77,4 +77,5 @@ class ViewsDataModule(pl.LightningDataModule):
         return torch.utils.data.DataLoader(
             self.train_set, batch_size=d.batch_size, sampler=self.sampler, collate_fn=collate_for_training,
             num_workers=d.num_workers, persistent_workers=d.num_workers > 0, drop_last=False,
+            pin_memory=torch.cuda.is_available(),  # uint8 views copied to the GPU asynchronously
         )

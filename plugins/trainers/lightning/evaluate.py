@@ -11,7 +11,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from lrmzero.plugins.trainers.lightning.data import ObjectViews, ViewSelection, collate, find_objects, objects_with_views
+from lrmzero.plugins.trainers.lightning.data import (ObjectViews, ViewSelection, collate, find_objects,
+                                                     objects_with_views, to_model_batch)
 from lrmzero.dataset import check_output_file, check_positive, write_atomic
 from lrmzero.errors import ConfigError
 from lrmzero.plugins.trainers.lightning.metrics import LPIPS, psnr, ssim
@@ -63,7 +64,7 @@ def evaluate(checkpoint: str, data: str, views_in: int | None = None, resolution
         item = dataset[i]
         if item is None or len(item["target_ids"]) == 0:
             continue
-        batch = collate([item])
+        batch = to_model_batch(collate([item]), background)
         outputs = net(batch)
         pred = model.render(outputs, batch["target_w2c"], batch["target_K"], resolution, background)["rgb"]
         pred, target = pred[0].clamp(0, 1), batch["target_images"][0]

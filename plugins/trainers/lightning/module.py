@@ -13,6 +13,7 @@ import torch
 from PIL import Image
 
 from lrmzero.errors import LrmzeroError
+from lrmzero.plugins.trainers.lightning.data import to_model_batch
 from lrmzero.plugins.trainers.lightning.metrics import psnr, ssim
 from lrmzero.plugins.trainers.lightning.perceptual import PerceptualLoss
 
@@ -72,6 +73,10 @@ class ReconstructionModule(pl.LightningModule):
 
     def setup(self, stage: str) -> None:
         self.model.prepare(self.device)
+
+    def on_after_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
+        """Images composited and rays computed on the device, from the uint8 views the loader sent."""
+        return to_model_batch(batch, self.background) if batch["object_id"] else batch
 
     def forward(self, batch: dict) -> dict:
         return self.net(batch)
@@ -213,6 +218,7 @@ class ReconstructionModule(pl.LightningModule):
         opt = torch.optim.AdamW(
             [{"params": decay, "weight_decay": o["weight_decay"]}, {"params": no_decay, "weight_decay": 0.0}],
             lr=o["lr"], betas=tuple(o["betas"]),
+            fused=self.device.type == "cuda",  # one kernel for all parameters instead of a loop of small ones
         )
         sched = torch.optim.lr_scheduler.LambdaLR(
             opt, lambda step: cosine_with_warmup(step, o["warmup_steps"], o["max_steps"]))

@@ -65,6 +65,8 @@ def train(roots: Sequence[str], out: str | Path, cfg: TrainConfig, resume: bool 
             log.warning("--resume: continuing from %s (step %d), the newest checkpoint", resume_from, start_step)
     # StepSampler resumes the data stream by position, which Lightning cannot see.
     warnings.filterwarnings("ignore", message=".*your dataloader is not resumable.*")
+    # The module turns the loader's uint8 views into the model's batch on the device (by design).
+    warnings.filterwarnings("ignore", message=".*overridden `on_after_batch_transfer`.*")
     # Checkpoints hold the state after the step, which is what resuming needs.
     warnings.filterwarnings("ignore", message=".*ModelCheckpoint with manual optimization.*")
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
