@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The project's one GPU check (about 7 minutes on a fresh H100, gsplat's build included), printing
+# one summary at the end:
+#   1. every `gpu` test (torch vs gsplat parity: colour, alpha, depth, gradients)
+#   2. throughput of the `paper` step (bf16, gsplat): steps/s, MFU, where the time goes; the same
+#      without gradient checkpointing; the torch rasterizer's peak memory on the paper step
+#   3. a two-minute `small` run on freshly generated data, killed with -9 and resumed
+# On the offline GPU machine: source .gpu/preamble.sh && OUT=$OUT bash benchmarks/gpu_check.sh
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+OUT=${OUT:-gpu-out}
+mkdir -p "$OUT"
+W=$(mktemp -d)
+SUMMARY="$OUT/summary.txt"
+: > "$SUMMARY"
+step() { echo "== $(date +%T) $*"; }
+note() { echo "$*" | tee -a "$SUMMARY"; }
+
+note "device: $(nvidia-smi --query-gpu=name,memory.total --format=csv,noheader) | $(python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda)')"
+
+step "1/3 gpu tests (gsplat builds on first use)"
+timeout 300 python3 -m pytest -q -m gpu tests/ -p no:cacheprovider 2>&1 | tee "$OUT/pytest-gpu.txt" | tail -15
+note "gpu tests: $(tail -1 "$OUT/pytest-gpu.txt")"
+
+step "2/3 throughput"
+timeout 150 python3 benchmarks/train.py --preset paper --steps 10 2>&1 | tee "$OUT/bench-paper.txt" | tail -4
+note "paper (checkpointing): $(grep -h 'steps/s\|MFU\|per step' "$OUT/bench-paper.txt" | tr '\n' ' ')"
+timeout 120 python3 benchmarks/train.py --preset paper --steps 10 model.gradient_checkpointing=false 2>&1 \
+  | tee "$OUT/bench-paper-nockpt.txt" | tail -4
+note "paper (no checkpointing): $(grep -h 'steps/s\|MFU\|per step' "$OUT/bench-paper-nockpt.txt" | tr '\n' ' ')"
+timeout 150 python3 benchmarks/train.py --preset paper --steps 1 --batch-size 1 model.rasterizer=torch 2>&1 \
+  | tee "$OUT/bench-paper-torch.txt" | tail -4
+note "paper, torch rasterizer, batch 1: $(grep -h 'steps/s\|MFU' "$OUT/bench-paper-torch.txt" | tr '\n' ' ')"
+
+step "3/3 small preset: generate, train two minutes, kill -9, --resume"
+python3 -m lrmzero.cli generate --out "$W/data" --num-objects 64 --seed 0 --workers 14 --quiet \
+  --config demo render.views=8 render.resolution=128 2>&1 | tail -1
+ARGS=(--data "$W/data" --out "$W/run" --preset small --max-steps 1200 --quiet trainer.checkpoint_every=200
+      trainer.log_every=10 data.num_workers=6 data.val_objects=4 trainer.val_every=400)
+setsid python3 -m lrmzero.cli train "${ARGS[@]}" > "$OUT/train-first.txt" 2>&1 &
+PID=$!
+for _ in $(seq 1 240); do
+  [ -f "$W/run/checkpoints/last.ckpt" ] && [ "$(wc -l < "$W/run/logs/metrics.csv" 2>/dev/null || echo 0)" -gt 45 ] && break
+  sleep 0.5
+done
+kill -9 -- -$PID 2>/dev/null; wait $PID 2>/dev/null
+t0=$(date +%s.%N)
+timeout 200 python3 -m lrmzero.cli train "${ARGS[@]}" --resume 2>&1 | tail -3 | tee "$OUT/train-resume.txt"
+python3 - "$W/run" "$t0" <<'PY' | tee -a "$SUMMARY"
+import csv, sys, time, torch
+run, t0 = sys.argv[1], float(sys.argv[2])
+ck = torch.load(f"{run}/checkpoints/last.ckpt", map_location="cpu", weights_only=True)
+rows = list(csv.DictReader(open(f"{run}/logs/metrics.csv")))
+val = [r for r in rows if r.get("val_psnr")]
+steps = [int(r["step"]) for r in rows if r.get("loss")]
+print(f"small run: global_step {ck['global_step']}, resumed part {time.time() - t0:.0f} s, "
+      f"loss {rows[0].get('loss')} -> {[r['loss'] for r in rows if r.get('loss')][-1]}, "
+      f"val_psnr {[round(float(r['val_psnr']), 2) for r in val]}, log rows increasing: {steps == sorted(set(steps))}")
+PY
+rm -rf "$W"
+step "done"
+echo "==== summary"
+cat "$SUMMARY"
