@@ -210,6 +210,7 @@ def test_eval_json_and_reconstruct(dataset, tmp_path):
     assert len(ply["x"]) == 8 * 32 * 32  # one Gaussian per input pixel
     assert {"f_dc_0", "opacity", "scale_0", "rot_3"} <= set(ply)
     assert np.all(np.abs(ply["x"]) <= 1.0)
+    assert (out / "gaussians.splat").stat().st_size == 32 * len(ply["x"])  # the web viewers' layout
     assert (out / "turntable.png").is_file() and (out / "turntable.gif").is_file()
 
 

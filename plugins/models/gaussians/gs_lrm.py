@@ -108,12 +108,14 @@ class GSLRM(ReconstructionModel):
                 "depth": depth.permute(0, 1, 4, 2, 3)}
 
     def export(self, outputs: dict, folder: Path) -> dict[str, Path]:
-        """Object 0's Gaussians as ``gaussians.ply`` (the standard 3DGS layout)."""
-        from lrmzero.plugins.models.gaussians.ply import write_gaussians_ply
+        """Object 0's Gaussians as ``gaussians.ply`` (the 3DGS reference layout) and
+        ``gaussians.splat`` (web viewers' layout)."""
+        from lrmzero.plugins.models.gaussians.ply import write_gaussians_ply, write_gaussians_splat
 
-        arrays = (outputs[k][0].detach().float().cpu().numpy()
-                  for k in ("means", "quats", "scales", "opacities", "colors"))
-        return {"gaussians": write_gaussians_ply(Path(folder) / "gaussians.ply", *arrays)}
+        arrays = [outputs[k][0].detach().float().cpu().numpy()
+                  for k in ("means", "quats", "scales", "opacities", "colors")]
+        return {"gaussians": write_gaussians_ply(Path(folder) / "gaussians.ply", *arrays),
+                "splat": write_gaussians_splat(Path(folder) / "gaussians.splat", *arrays)}
 
     def build_network(self):
         """The ``torch.nn.Module`` (see :class:`~lrmzero.plugins.models.gaussians.gs_lrm_net.GSLRMNetwork`)."""
