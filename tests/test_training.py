@@ -191,9 +191,24 @@ def test_eval_json_and_reconstruct(dataset, tmp_path):
     last = train([str(dataset)], tmp_path / "run", tiny(), max_steps=2, progress=False)
     assert last == tmp_path / "run" / "checkpoints" / "last.ckpt"
     out_json = tmp_path / "eval.json"
-    res = run_cli("eval", "--checkpoint", str(last), "--data", str(dataset), "--json", str(out_json))
+    report = tmp_path / "report"
+    res = run_cli("eval", "--checkpoint", str(last), "--data", str(dataset), "--json", str(out_json),
+                  "--report", str(report))
     assert res.returncode == 0, res.stderr
     assert "nearest input view" in res.stdout
+    import csv
+
+    from PIL import Image
+
+    per_view = list(csv.DictReader(open(report / "per_view.csv")))
+    assert len(per_view) == 3 * 4 and {r["view"] for r in per_view} == {"1", "3", "5", "7"}  # inputs 0, 2, 4, 6
+    by_object = {}
+    for r in per_view:
+        by_object.setdefault(r["object_id"], []).append(float(r["psnr"]))
+    # one image per object: 4 inputs on top, then truth | prediction | error for each of 4 targets
+    for oid in by_object:
+        with Image.open(report / f"{oid}.png") as im:
+            assert im.size == (4 * 34, 5 * 34)
     result = json.loads(out_json.read_text())
     assert result["mean"]["lpips"] is None
     for key in ("psnr", "ssim"):
@@ -201,6 +216,8 @@ def test_eval_json_and_reconstruct(dataset, tmp_path):
     assert np.isfinite(result["baselines"]["nearest_view"]["psnr"])
     assert np.isfinite(result["baselines"]["mean_color"]["psnr"])
     assert len(result["objects"]) == 3 and result["objects"][0]["views"] == 4  # 8 views, 4 inputs
+    for row in result["objects"]:  # the per-view rows average to the object's figure
+        assert abs(np.mean(by_object[row["object_id"]]) - row["psnr"]) < 1e-4
     obj = find_objects(dataset)[1]
     out = tmp_path / "rec"
     res = run_cli("reconstruct", "--checkpoint", str(last), "--images", str(obj), "--cameras",

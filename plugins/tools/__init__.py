@@ -1,4 +1,5 @@
-"""Tools: subcommands that look at datasets (``lrmzero gallery``)."""
+"""Tools: subcommands that look at datasets (``lrmzero gallery``) and their cameras
+(``lrmzero cameras convert|check``)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,41 @@ class GalleryCommand(Command):
         return 0
 
 
+class CamerasCommand(Command):
+    name = "cameras"
+    help = "convert camera files (opencv, nerfstudio, colmap) or check an object's cameras against its mesh"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        sub = parser.add_subparsers(dest="action", required=True)
+        convert = sub.add_parser("convert", help="opencv_cameras.json <-> transforms.json <-> COLMAP text model")
+        convert.add_argument("input", help="opencv_cameras.json, transforms.json, or a COLMAP folder (cameras.txt)")
+        convert.add_argument("--to", required=True, help="opencv, nerfstudio or colmap")
+        convert.add_argument("--out", required=True, help="the file (opencv, nerfstudio) or folder (colmap) to write")
+        check = sub.add_parser("check", help="project an object's mesh into its views and compare with the alpha masks")
+        check.add_argument("object", help="an object folder (mesh.glb, opencv_cameras.json, views)")
+
+    def run(self, args: argparse.Namespace) -> int:
+        from lrmzero.plugins.tools.camera_formats import (FORMATS, read_cameras, reprojection_report,
+                                                          write_cameras)
+
+        if args.action == "check":
+            folder = Path(args.object)
+            if not (folder / "mesh.glb").is_file() or not (folder / "opencv_cameras.json").is_file():
+                raise ConfigError(f"OBJECT: {args.object!r} holds no mesh.glb and opencv_cameras.json")
+            try:
+                ok, lines = reprojection_report(folder)
+            except (OSError, ValueError) as exc:
+                raise ConfigError(f"OBJECT: {args.object!r}: {exc}") from None
+            print("\n".join(lines))
+            print("cameras agree with the mesh" if ok else "some cameras disagree with the mesh")
+            return 0 if ok else 1
+        if args.to not in FORMATS:
+            raise ConfigError(f"--to: got {args.to!r}; allowed: {', '.join(FORMATS)}")
+        cameras, paths = read_cameras(args.input)
+        print(f"wrote {len(paths)} cameras: {write_cameras(args.out, args.to, cameras, paths)}")
+        return 0
+
+
 @hookimpl
 def register_commands() -> list[type]:
-    return [GalleryCommand]
+    return [GalleryCommand, CamerasCommand]

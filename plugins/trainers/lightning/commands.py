@@ -57,6 +57,8 @@ class EvalCommand(Command):
         parser.add_argument("--checkpoint", required=True)
         parser.add_argument("--data", required=True)
         parser.add_argument("--json", default=None, help="write the results here")
+        parser.add_argument("--report", default=None,
+                            help="folder: per_view.csv and per object inputs | truth | prediction | error images")
         parser.add_argument("--views-in", type=int, default=None, help="input views (default: as trained)")
         parser.add_argument("--resolution", type=int, default=None, help="image size (default: as trained)")
         parser.add_argument("--max-objects", type=int, default=None)
@@ -70,7 +72,7 @@ class EvalCommand(Command):
 
         result = evaluate(args.checkpoint, args.data, views_in=args.views_in, resolution=args.resolution,
                           max_objects=args.max_objects, lpips_weights=args.lpips_weights, json_path=args.json,
-                          vgg16_weights=args.vgg16_weights)
+                          vgg16_weights=args.vgg16_weights, report=args.report)
         print(format_table(result))
         return 0
 

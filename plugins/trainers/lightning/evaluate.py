@@ -3,6 +3,8 @@ two baselines (the mean-colour image and the nearest input view)."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import logging
 from pathlib import Path
@@ -10,10 +12,11 @@ from typing import Any
 
 import numpy as np
 import torch
+from PIL import Image
 
 from lrmzero.plugins.trainers.lightning.data import (ObjectViews, ViewSelection, collate, find_objects,
                                                      objects_with_views, to_model_batch)
-from lrmzero.dataset import check_output_file, check_positive, write_atomic
+from lrmzero.dataset import check_output_file, check_output_folder, check_positive, write_atomic
 from lrmzero.errors import ConfigError
 from lrmzero.plugins.trainers.lightning.metrics import LPIPS, psnr, ssim
 from lrmzero.plugins.trainers.lightning.checkpoints import load_checkpoint
@@ -31,9 +34,14 @@ def _mean(rows: list[dict], key: str) -> float | None:
 @torch.no_grad()
 def evaluate(checkpoint: str, data: str, views_in: int | None = None, resolution: int | None = None,
              max_objects: int | None = None, lpips_weights: str | None = None,
-             json_path: str | None = None, device: str = "cpu", vgg16_weights: str | None = None) -> dict[str, Any]:
+             json_path: str | None = None, device: str = "cpu", vgg16_weights: str | None = None,
+             report: str | None = None) -> dict[str, Any]:
     """PSNR / SSIM / LPIPS of ``checkpoint`` on ``data``'s views that are not inputs, beside two
     baselines; every argument, the checkpoint and the data are checked before any metric is computed.
+
+    ``report``: a folder for ``per_view.csv`` (one row per object and target view) and one
+    ``<object>.png`` per object: its input views on top, then per target view ground truth |
+    prediction | error map (see :func:`comparison_image`).
 
     Raises:
         ConfigError: naming the option, file or value that is wrong.
@@ -42,6 +50,8 @@ def evaluate(checkpoint: str, data: str, views_in: int | None = None, resolution
         check_positive(value, option)
     if json_path:
         check_output_file(json_path, "--json")
+    if report:
+        check_output_folder(report, "--report")
     lpips = LPIPS(lpips_weights, vgg16_weights)  # both files read and checked here, before any work
     registries = get_registries()
     model, net, hparams = load_checkpoint(checkpoint, registries, device)
@@ -59,7 +69,9 @@ def evaluate(checkpoint: str, data: str, views_in: int | None = None, resolution
     select = ViewSelection(views_in, views_in, resolution, tuple(d["background"]))
     dataset = ObjectViews(objects, select, holdout=True)
     background = torch.tensor(d["background"], dtype=torch.float32)
-    rows = []
+    rows, per_view = [], []
+    if report:
+        Path(report).mkdir(parents=True, exist_ok=True)
     for i in range(len(dataset)):
         item = dataset[i]
         if item is None or len(item["target_ids"]) == 0:
@@ -76,6 +88,14 @@ def evaluate(checkpoint: str, data: str, views_in: int | None = None, resolution
         cos = torch.nn.functional.normalize(tgt_centres, dim=-1) @ torch.nn.functional.normalize(in_centres, dim=-1).T
         nearest = inputs[cos.argmax(dim=1)]
         lp = lpips(pred, target)
+        if report:
+            view_psnr, view_ssim = psnr(pred, target), ssim(pred, target)
+            for n, view in enumerate(item["target_ids"].tolist()):
+                per_view.append({"object_id": item["object_id"], "view": view, "psnr": float(view_psnr[n]),
+                                 "ssim": float(view_ssim[n]), "lpips": None if lp is None else float(lp[n]),
+                                 "nearest_view_psnr": float(psnr(nearest[n], target[n]))})
+            image = comparison_image(inputs, target, pred)
+            write_atomic(Path(report) / f"{item['object_id']}.png", lambda f, im=image: im.save(f, format="PNG"))
         rows.append({
             "object_id": item["object_id"],
             "views": int(len(target)),
@@ -105,7 +125,40 @@ def evaluate(checkpoint: str, data: str, views_in: int | None = None, resolution
     if json_path:
         Path(json_path).parent.mkdir(parents=True, exist_ok=True)
         write_atomic(Path(json_path), json.dumps(result, indent=2).encode())
+    if report:
+        write_atomic(Path(report) / "per_view.csv", lambda f: _write_csv(f, per_view))
     return result
+
+
+def _write_csv(binary_file, rows: list[dict[str, Any]]) -> None:
+    text = io.TextIOWrapper(binary_file, encoding="utf-8", newline="")
+    writer = csv.DictWriter(text, fieldnames=list(rows[0]) if rows else ["object_id", "view"])
+    writer.writeheader()
+    writer.writerows({k: ("" if v is None else v) for k, v in r.items()} for r in rows)
+    text.flush()
+    text.detach()
+
+
+def comparison_image(inputs: torch.Tensor, target: torch.Tensor, pred: torch.Tensor, gap: int = 2) -> Image.Image:
+    """One picture of an object: the input views ``[V, 3, S, S]`` in the top row; below, one row per
+    target view ``[T, 3, S, S]``: ground truth | prediction | error map (mean absolute error over
+    the channels, x4, black 0 -> red -> yellow -> white >= 0.25). White gaps between tiles."""
+    S = target.shape[-1]
+    cols = max(len(inputs), 3)
+    canvas = np.ones(((len(target) + 1) * (S + gap), cols * (S + gap), 3), np.float32)
+
+    def put(row: int, col: int, img: np.ndarray) -> None:
+        canvas[row * (S + gap):row * (S + gap) + S, col * (S + gap):col * (S + gap) + S] = img
+
+    for c, view in enumerate(inputs):
+        put(0, c, view.permute(1, 2, 0).cpu().numpy())
+    err = ((pred - target).abs().mean(dim=1) * 4).clamp(0, 1).cpu().numpy()  # [T, S, S]
+    heat = np.stack([np.clip(3 * err, 0, 1), np.clip(3 * err - 1, 0, 1), np.clip(3 * err - 2, 0, 1)], -1)
+    for r in range(len(target)):
+        put(r + 1, 0, target[r].permute(1, 2, 0).cpu().numpy())
+        put(r + 1, 1, pred[r].permute(1, 2, 0).cpu().numpy())
+        put(r + 1, 2, heat[r])
+    return Image.fromarray((canvas * 255).round().astype(np.uint8))
 
 
 def format_table(result: dict[str, Any]) -> str:

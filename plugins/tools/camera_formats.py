@@ -1,0 +1,194 @@
+"""Camera files of the field, to and from lrmzero's ``opencv_cameras.json``.
+
+Formats (see docs/cameras.md for the axes):
+
+- ``opencv``: lrmzero / Zeroverse ``opencv_cameras.json``: per frame ``w2c`` (OpenCV: x right,
+  y down, z forward), pixel ``fx fy cx cy``, ``w h``, ``file_path``; world Z up.
+- ``nerfstudio``: ``transforms.json``: per frame ``transform_matrix`` = camera-to-world with
+  OpenGL/Blender camera axes (x right, y up, looking along -z), intrinsics per frame or at the top
+  level (``fl_x fl_y cx cy w h``, or ``camera_angle_x`` as the NeRF-synthetic files have it).
+- ``colmap``: a text model folder: ``cameras.txt`` (PINHOLE ``fx fy cx cy``; SIMPLE_PINHOLE read
+  too), ``images.txt`` (``QW QX QY QZ TX TY TZ`` = world-to-camera rotation as a unit quaternion
+  and translation, OpenCV axes), and an empty ``points3D.txt``.
+
+Every reader returns ``(Cameras, file_paths)``; every writer takes them. Rotations go through
+scipy's ``Rotation`` (quaternions) and the axis changes through :func:`lrmzero.cameras.convert_c2w`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from lrmzero.cameras import Cameras, convert_c2w, read_opencv_cameras, write_opencv_cameras
+from lrmzero.errors import ConfigError
+
+FORMATS = ("opencv", "nerfstudio", "colmap")
+
+
+def detect_format(path: str | Path) -> str:
+    """``colmap`` for a folder with ``cameras.txt``; for a JSON file, ``nerfstudio`` when its frames
+    have ``transform_matrix``, else ``opencv``."""
+    path = Path(path)
+    if path.is_dir():
+        if (path / "cameras.txt").is_file():
+            return "colmap"
+        raise ConfigError(f"INPUT: {str(path)!r} is a folder without cameras.txt; allowed: a COLMAP text model "
+                          "folder, opencv_cameras.json or transforms.json")
+    if not path.is_file():
+        raise ConfigError(f"INPUT: {str(path)!r} does not exist")
+    try:
+        frames = json.loads(path.read_text()).get("frames") or [{}]
+    except (ValueError, AttributeError):
+        raise ConfigError(f"INPUT: {str(path)!r} is not a JSON object with frames") from None
+    return "nerfstudio" if "transform_matrix" in frames[0] else "opencv"
+
+
+def read_cameras(path: str | Path, fmt: str | None = None) -> tuple[Cameras, list[str]]:
+    fmt = fmt or detect_format(path)
+    readers = {"opencv": read_opencv_cameras, "nerfstudio": read_nerfstudio, "colmap": read_colmap}
+    try:
+        return readers[fmt](path)
+    except (KeyError, ValueError, IndexError, TypeError) as exc:
+        raise ConfigError(f"INPUT: {str(path)!r} cannot be read as {fmt} cameras ({exc})") from None
+
+
+def write_cameras(path: str | Path, fmt: str, cameras: Cameras, file_paths: list[str]) -> Path:
+    if fmt not in FORMATS:
+        raise ConfigError(f"--to: got {fmt!r}; allowed: {', '.join(FORMATS)}")
+    path = Path(path)
+    {"opencv": write_opencv_cameras, "nerfstudio": write_nerfstudio, "colmap": write_colmap}[fmt](
+        path, cameras, file_paths)
+    return path
+
+
+# --- nerfstudio ------------------------------------------------------------------------------
+
+def nerfstudio_dict(cameras: Cameras, file_paths: list[str]) -> dict:
+    gl = convert_c2w(cameras.c2w, "opencv", "blender")  # OpenGL camera axes, the same Z-up world
+    frames = [{"file_path": fp, "transform_matrix": m.tolist(), "fl_x": float(K[0, 0]), "fl_y": float(K[1, 1]),
+               "cx": float(K[0, 2]), "cy": float(K[1, 2]), "w": int(cameras.width), "h": int(cameras.height)}
+              for m, K, fp in zip(gl, cameras.K, file_paths)]
+    return {"camera_model": "OPENCV", "frames": frames}
+
+
+def write_nerfstudio(path: Path, cameras: Cameras, file_paths: list[str]) -> None:
+    path.write_text(json.dumps(nerfstudio_dict(cameras, file_paths), indent=1))
+
+
+def read_nerfstudio(path: str | Path) -> tuple[Cameras, list[str]]:
+    data = json.loads(Path(path).read_text())
+    c2w, Ks, paths, sizes = [], [], [], set()
+    for frame in data["frames"]:
+        get = lambda key: frame.get(key, data.get(key))  # noqa: E731 - per-frame values override the top level
+        w, h = int(get("w")), int(get("h"))
+        if get("fl_x") is not None:
+            fx, fy = float(get("fl_x")), float(get("fl_y") if get("fl_y") is not None else get("fl_x"))
+        else:  # NeRF-synthetic style: horizontal field of view
+            fx = fy = 0.5 * w / math.tan(0.5 * float(get("camera_angle_x")))
+        cx = float(get("cx")) if get("cx") is not None else w / 2
+        cy = float(get("cy")) if get("cy") is not None else h / 2
+        Ks.append([[fx, 0, cx], [0, fy, cy], [0, 0, 1]])
+        c2w.append(np.asarray(frame["transform_matrix"], float))
+        paths.append(frame["file_path"])
+        sizes.add((w, h))
+    if len(sizes) != 1:
+        raise ValueError(f"frames of several image sizes {sorted(sizes)}; allowed: one size")
+    (w, h), = sizes
+    cv = convert_c2w(np.stack(c2w), "blender", "opencv")
+    return Cameras(cv, np.asarray(Ks, float), w, h), paths
+
+
+# --- COLMAP ----------------------------------------------------------------------------------
+
+def write_colmap(folder: Path, cameras: Cameras, file_paths: list[str]) -> None:
+    """A COLMAP text model: one PINHOLE camera per distinct intrinsics, one image per frame."""
+    folder.mkdir(parents=True, exist_ok=True)
+    intrinsics: dict[tuple, int] = {}
+    image_lines = []
+    for i, (w2c, K, fp) in enumerate(zip(cameras.w2c, cameras.K, file_paths)):
+        key = (float(K[0, 0]), float(K[1, 1]), float(K[0, 2]), float(K[1, 2]))
+        cam_id = intrinsics.setdefault(key, len(intrinsics) + 1)
+        qx, qy, qz, qw = Rotation.from_matrix(w2c[:3, :3]).as_quat()
+        numbers = " ".join(repr(float(x)) for x in (qw, qx, qy, qz, *w2c[:3, 3]))  # repr: exact round trip
+        image_lines.append(f"{i + 1} {numbers} {cam_id} {fp}\n\n")
+    cams = [f"{cid} PINHOLE {cameras.width} {cameras.height} {fx!r} {fy!r} {cx!r} {cy!r}\n"
+            for (fx, fy, cx, cy), cid in intrinsics.items()]
+    (folder / "cameras.txt").write_text("# CAMERA_ID, MODEL, WIDTH, HEIGHT, PARAMS[]\n" + "".join(cams))
+    (folder / "images.txt").write_text("# IMAGE_ID, QW, QX, QY, QZ, TX, TY, TZ, CAMERA_ID, NAME\n"
+                                       "# POINTS2D[] as (X, Y, POINT3D_ID): none\n" + "".join(image_lines))
+    (folder / "points3D.txt").write_text("# no points\n")
+
+
+def read_colmap(folder: str | Path) -> tuple[Cameras, list[str]]:
+    folder = Path(folder)
+    intrinsics, sizes = {}, set()
+    for line in _data_lines(folder / "cameras.txt"):
+        cid, model, w, h, *params = line.split()
+        p = [float(x) for x in params]
+        if model == "PINHOLE":
+            fx, fy, cx, cy = p
+        elif model == "SIMPLE_PINHOLE":
+            fx, cx, cy = p
+            fy = fx
+        else:
+            raise ValueError(f"camera {cid} has model {model}; allowed: PINHOLE, SIMPLE_PINHOLE (undistorted)")
+        intrinsics[cid] = np.array([[fx, 0, cx], [0, fy, cy], [0, 0, 1.0]])
+        sizes.add((int(w), int(h)))
+    if len(sizes) != 1:
+        raise ValueError(f"cameras of several image sizes {sorted(sizes)}; allowed: one size")
+    lines = _data_lines(folder / "images.txt", keep_blank=True)
+    c2w, Ks, names = [], [], []
+    for line in lines[0::2]:  # each image line is followed by its (here ignored) 2D points line
+        image_id, qw, qx, qy, qz, tx, ty, tz, cid, *name = line.split()
+        w2c = np.eye(4)
+        w2c[:3, :3] = Rotation.from_quat([float(qx), float(qy), float(qz), float(qw)]).as_matrix()
+        w2c[:3, 3] = [float(tx), float(ty), float(tz)]
+        c2w.append(np.linalg.inv(w2c))
+        Ks.append(intrinsics[cid])
+        names.append(" ".join(name))
+    (w, h), = sizes
+    return Cameras(np.stack(c2w), np.stack(Ks), w, h), names
+
+
+def _data_lines(path: Path, keep_blank: bool = False) -> list[str]:
+    lines = [line.rstrip("\n") for line in path.read_text().splitlines() if not line.startswith("#")]
+    return lines if keep_blank else [line for line in lines if line.strip()]
+
+
+# --- reprojection check ----------------------------------------------------------------------
+
+def reprojection_report(object_folder: str | Path, min_inside: float = 0.98) -> tuple[bool, list[str]]:
+    """Project the object's mesh vertices into every view and look them up in the view's alpha
+    mask (dilated by one pixel): every vertex, seen or hidden, lies inside the silhouette when the
+    cameras are right. Returns (ok, one line per view)."""
+    import trimesh
+    from PIL import Image
+
+    folder = Path(object_folder)
+    cams, paths = read_opencv_cameras(folder / "opencv_cameras.json")
+    mesh = trimesh.load(folder / "mesh.glb", force="mesh")
+    vertices = np.asarray(mesh.vertices)
+    uv, z = cams.project(vertices)
+    ok, lines = True, []
+    for v, fp in enumerate(paths):
+        image = (folder / fp).resolve()
+        if not image.is_relative_to(folder.resolve()):
+            raise ValueError(f"{fp!r} leads outside the object folder")
+        with Image.open(image) as im:
+            alpha = np.asarray(im.convert("RGBA"))[..., 3] > 0
+        grown = alpha.copy()  # one-pixel dilation: silhouette edges are antialiased
+        grown[1:] |= alpha[:-1]; grown[:-1] |= alpha[1:]; grown[:, 1:] |= alpha[:, :-1]; grown[:, :-1] |= alpha[:, 1:]  # noqa: E702
+        px = np.floor(uv[v]).astype(int)
+        on = (z[v] > 0) & (px[:, 0] >= 0) & (px[:, 1] >= 0) & (px[:, 0] < alpha.shape[1]) & (px[:, 1] < alpha.shape[0])
+        inside = np.zeros(len(px), bool)
+        inside[on] = grown[px[on, 1], px[on, 0]]
+        frac = float(inside.mean())
+        ok &= frac >= min_inside
+        lines.append(f"{fp}: {100 * frac:.1f}% of {len(px)} vertices inside the silhouette"
+                     + ("" if frac >= min_inside else f"  <- below {100 * min_inside:.0f}%: this camera is wrong"))
+    return ok, lines
