@@ -209,6 +209,8 @@ def test_eval_json_and_reconstruct(dataset, tmp_path):
     for oid in by_object:
         with Image.open(report / f"{oid}.png") as im:
             assert im.size == (4 * 34, 5 * 34)
+    with Image.open(report / "summary.png") as im:  # the numbers, then 3 objects x (inputs + 2 targets)
+        assert im.height > 3 * 3 * 3 * 34 and im.width >= 4 * 34 * 3
     result = json.loads(out_json.read_text())
     assert result["mean"]["lpips"] is None
     for key in ("psnr", "ssim"):

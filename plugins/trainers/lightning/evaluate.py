@@ -69,7 +69,7 @@ def evaluate(checkpoint: str, data: str, views_in: int | None = None, resolution
     select = ViewSelection(views_in, views_in, resolution, tuple(d["background"]))
     dataset = ObjectViews(objects, select, holdout=True)
     background = torch.tensor(d["background"], dtype=torch.float32)
-    rows, per_view = [], []
+    rows, per_view, figures = [], [], []
     if report:
         Path(report).mkdir(parents=True, exist_ok=True)
     for i in range(len(dataset)):
@@ -96,6 +96,7 @@ def evaluate(checkpoint: str, data: str, views_in: int | None = None, resolution
                                  "nearest_view_psnr": float(psnr(nearest[n], target[n]))})
             image = comparison_image(inputs, target, pred)
             write_atomic(Path(report) / f"{item['object_id']}.png", lambda f, im=image: im.save(f, format="PNG"))
+            figures.append((item["object_id"], comparison_image(inputs, target[:2], pred[:2])))
         rows.append({
             "object_id": item["object_id"],
             "views": int(len(target)),
@@ -127,7 +128,36 @@ def evaluate(checkpoint: str, data: str, views_in: int | None = None, resolution
         write_atomic(Path(json_path), json.dumps(result, indent=2).encode())
     if report:
         write_atomic(Path(report) / "per_view.csv", lambda f: _write_csv(f, per_view))
+        figure = summary_figure(figures[:4], result)
+        write_atomic(Path(report) / "summary.png", lambda f: figure.save(f, format="PNG"))
     return result
+
+
+def summary_figure(figures: list[tuple[str, Image.Image]], result: dict[str, Any], zoom: int = 3) -> Image.Image:
+    """One picture for a reader: the numbers against the baselines on top, then per object its
+    inputs and, for two target views, truth | prediction | error (enlarged ``zoom`` times)."""
+    from PIL import ImageDraw
+
+    m, b = result["mean"], result["baselines"]
+    header = [f"{result['objects_evaluated']} held-out objects, {result['views_in']} input views, "
+              f"{result['resolution']} px    (rows: inputs; then truth | prediction | error per target view)",
+              f"model PSNR {m['psnr']:.2f}  SSIM {m['ssim']:.3f}    nearest input view PSNR "
+              f"{b['nearest_view']['psnr']:.2f}  SSIM {b['nearest_view']['ssim']:.3f}    mean colour PSNR "
+              f"{b['mean_color']['psnr']:.2f}  SSIM {b['mean_color']['ssim']:.3f}"]
+    tiles = [im.resize((im.width * zoom, im.height * zoom), Image.NEAREST) for _, im in figures]
+    line = 14
+    width = max([800] + [t.width for t in tiles])
+    height = line * (len(header) + 1) + sum(t.height + line for t in tiles)
+    canvas = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(canvas)
+    for i, text in enumerate(header):
+        draw.text((4, 2 + i * line), text, fill="black")
+    y = line * (len(header) + 1)
+    for (oid, _), tile in zip(figures, tiles):
+        draw.text((4, y), oid, fill="black")
+        canvas.paste(tile, (0, y + line))
+        y += tile.height + line
+    return canvas
 
 
 def _write_csv(binary_file, rows: list[dict[str, Any]]) -> None:
