@@ -11,7 +11,7 @@ import time
 
 from lrmzero import get_registries
 from lrmzero.asset import encode_glb
-from lrmzero.config import load_config
+from lrmzero.plugins.generation.config import load_config
 from lrmzero.plugins.generation.runner import make_composer
 
 

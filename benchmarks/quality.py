@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 
 from lrmzero import get_registries
-from lrmzero.config import load_config
+from lrmzero.plugins.generation.config import load_config
 from lrmzero.plugins.trainers.lightning.evaluate import evaluate, format_table
 from lrmzero.plugins.generation.runner import generate_dataset
 from lrmzero.plugins.trainers.lightning.config import load_train_config

@@ -13,7 +13,7 @@ import tempfile
 import time
 
 from lrmzero.components import RendererUnavailable
-from lrmzero.config import load_config
+from lrmzero.plugins.generation.config import load_config
 from lrmzero.plugins.generation.runner import ObjectJob
 
 

@@ -63,9 +63,6 @@ def cmd_plugins(args: argparse.Namespace) -> int:
                     print(f"      (unavailable on this machine: {exc})")
                 except Exception as exc:  # noqa: BLE001
                     problems.append(f"{kind}.{entry.name}: {type(exc).__name__}: {exc}")
-    from lrmzero.config import packaged_configs
-
-    print(f"packaged configs (--config NAME): {', '.join(packaged_configs())}")
     if registries.broken:
         print("broken plugins")
         for b in registries.broken:

@@ -9,7 +9,7 @@ import trimesh
 from lrmzero import get_registries
 from lrmzero.asset import encode_glb
 from lrmzero.components import AugmentContext
-from lrmzero.config import load_config
+from lrmzero.plugins.generation.config import load_config
 from lrmzero.plugins.generation.runner import make_composer
 from lrmzero.plugins.augmentations.boolean_difference import cut_part
 from lrmzero.plugins.augmentations.height_field import bump_field, sample_field

@@ -23,7 +23,7 @@ import pytest
 import torch
 
 from lrmzero.cli import main
-from lrmzero.config import load_config
+from lrmzero.plugins.generation.config import load_config
 from lrmzero.dataset import DatasetWriter, read_manifest
 from lrmzero.plugins.generation.runner import generate_dataset
 

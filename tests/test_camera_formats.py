@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from lrmzero.cameras import Cameras, intrinsics_from_fov, look_at, read_opencv_cameras
-from lrmzero.config import load_config
+from lrmzero.plugins.generation.config import load_config
 from lrmzero.plugins.generation.runner import generate_dataset
 from lrmzero.plugins.tools.camera_formats import (nerfstudio_dict, read_cameras, read_colmap, reprojection_report,
                                                   write_cameras)

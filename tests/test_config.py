@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from lrmzero import ConfigError, PluginError
-from lrmzero.config import load_config, packaged_configs
+from lrmzero.plugins.generation.config import load_config, packaged_configs
 from tests.conftest import run_cli
 
 

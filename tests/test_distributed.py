@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from lrmzero.config import load_config
+from lrmzero.plugins.generation.config import load_config
 from lrmzero.plugins.generation.runner import generate_dataset
 
 HELPER = Path(__file__).with_name("ddp_train.py")

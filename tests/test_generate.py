@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import trimesh
 
-from lrmzero.config import load_config
+from lrmzero.plugins.generation.config import load_config
 from lrmzero.dataset import read_manifest
 from lrmzero.plugins.generation.runner import generate_dataset
 from tests.conftest import run_cli

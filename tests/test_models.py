@@ -16,7 +16,7 @@ import trimesh
 from lrmzero import get_registries
 from lrmzero.cameras import intrinsics_from_fov, look_at
 from lrmzero.components import ReconstructionModel
-from lrmzero.config import load_config
+from lrmzero.plugins.generation.config import load_config
 from lrmzero.plugins.generation.runner import generate_dataset
 from lrmzero.registry import Provider
 from lrmzero.plugins.trainers.lightning.checkpoints import build_model, load_checkpoint

@@ -14,7 +14,7 @@ from scipy import ndimage
 from lrmzero import get_registries
 from lrmzero.asset import Asset
 from lrmzero.components import RendererUnavailable
-from lrmzero.config import load_config
+from lrmzero.plugins.generation.config import load_config
 from lrmzero.plugins.generation.runner import generate_dataset
 from lrmzero.plugins.generation.runner import make_composer
 from lrmzero.views import ShadingSettings

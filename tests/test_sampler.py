@@ -7,7 +7,7 @@ import pytest
 from scipy import stats
 
 from lrmzero import get_registries
-from lrmzero.config import load_config
+from lrmzero.plugins.generation.config import load_config
 from lrmzero.mesh import bounds
 from lrmzero.plugins.generation.runner import make_composer
 from lrmzero.plugins.composition.zeroverse.shapes import normalize, sample_parts

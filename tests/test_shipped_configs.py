@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lrmzero import get_registries
-from lrmzero.config import load_config, packaged_configs
+from lrmzero.plugins.generation.config import load_config, packaged_configs
 from lrmzero.plugins.generation.runner import generate_dataset
 from lrmzero.plugins.trainers.lightning.config import load_train_config
 

@@ -28,7 +28,7 @@ def test_procedural_tiles(name):
 
 
 def test_blend_mixes_the_runs_configured_sources():
-    from lrmzero.config import load_config
+    from lrmzero.plugins.generation.config import load_config
     from lrmzero.plugins.generation.runner import make_composer
 
     def blend_tile(overrides):

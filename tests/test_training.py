@@ -12,7 +12,7 @@ import torch
 
 from lrmzero import get_registries
 from lrmzero.cameras import read_opencv_cameras
-from lrmzero.config import load_config
+from lrmzero.plugins.generation.config import load_config
 from lrmzero.plugins.trainers.lightning.data import ObjectViews, ViewSelection, collate, find_objects, to_model_batch
 from lrmzero.plugins.generation.runner import generate_dataset
 from lrmzero.plugins.models.gaussians.ply import read_gaussians_ply

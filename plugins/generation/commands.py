@@ -14,21 +14,31 @@ class GenerateCommand(Command):
     name = "generate"
     help = "generate a dataset: compose, augment, render and write objects"
 
+    @property
+    def config_sections(self) -> dict[str, type]:  # type: ignore[override]
+        from lrmzero.plugins.generation.config import (AugmentConfig, ComposeConfig, ExecuteConfig, OutputConfig,
+                                                       RenderConfig)
+
+        return {"compose": ComposeConfig, "augment": AugmentConfig, "render": RenderConfig, "output": OutputConfig,
+                "execute": ExecuteConfig}
+
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--out", required=True, help="dataset folder (created; re-running resumes)")
         parser.add_argument("--num-objects", type=int, required=True, help="objects in the whole dataset")
         parser.add_argument("--seed", type=int, required=True, help="dataset seed; object i depends on (seed, i)")
         parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
         parser.add_argument("--shard", default="0/1", help="I/N: generate every N-th object from I (default 0/1)")
+        from lrmzero.plugins.generation.config import packaged_configs
+
         parser.add_argument("--config", default=None,
-                            help="YAML file or packaged config name (`lrmzero plugins` lists them)")
+                            help=f"YAML file or packaged config name: {', '.join(packaged_configs())}")
         parser.add_argument("--executor", default=None,
                             help="executor plugin (sets execute.executor; packaged default: local processes)")
         parser.add_argument("--quiet", action="store_true", help="no progress bar")
         parser.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
 
     def run(self, args: argparse.Namespace) -> int:
-        from lrmzero.config import load_config
+        from lrmzero.plugins.generation.config import load_config
         from lrmzero.plugins.generation.runner import generate_dataset, parse_shard
 
         shard = parse_shard(args.shard)
@@ -53,7 +63,7 @@ class RenderCommand(Command):
         parser.add_argument("overrides", nargs="*", metavar="key=value")
 
     def run(self, args: argparse.Namespace) -> int:
-        from lrmzero.config import load_config
+        from lrmzero.plugins.generation.config import load_config
         from lrmzero.plugins.generation.mesh_import import find_meshes
         from lrmzero.plugins.generation.runner import generate_dataset
 

@@ -13,7 +13,7 @@ from PIL import Image
 
 from lrmzero.cameras import opencv_cameras_dict
 from lrmzero.components import RendererUnavailable
-from lrmzero.config import RenderConfig, RunConfig
+from lrmzero.plugins.generation.config import RenderConfig, RunConfig
 from lrmzero.registry import Registries
 from lrmzero.views import ShadingSettings, Views
 

@@ -12,7 +12,7 @@ from typing import Any, Callable
 from tqdm import tqdm
 
 from lrmzero.asset import encode_glb
-from lrmzero.config import RunConfig, config_yaml
+from lrmzero.plugins.generation.config import RunConfig, config_yaml
 from lrmzero.dataset import DatasetWriter, safe_object_id
 from lrmzero.errors import ConfigError
 from lrmzero.plugins.generation.mesh_import import load_mesh_asset

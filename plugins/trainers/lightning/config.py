@@ -10,9 +10,8 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
 from omegaconf import OmegaConf
-from omegaconf.errors import OmegaConfBaseException
 
-from lrmzero.config import _describe_for, check_layer_shape, load_yaml_file, parse_overrides
+from lrmzero.config import load_yaml_file, merge_layers, parse_overrides
 from lrmzero.errors import ConfigError, PluginError
 from lrmzero.params import check_params, check_references, param
 from lrmzero.registry import Registries
@@ -104,13 +103,7 @@ def load_train_config(preset: str | None, config: str | Path | None, overrides: 
     if config is not None:
         layers.append(load_yaml_file(config))
     layers.append(parse_overrides(overrides, "optim.lr=1e-4"))
-    for layer in layers:
-        check_layer_shape(layer, TrainConfig)
-    try:
-        merged = OmegaConf.merge(OmegaConf.structured(TrainConfig), *layers)
-        cfg: TrainConfig = OmegaConf.to_object(merged)  # type: ignore[assignment]
-    except OmegaConfBaseException as exc:
-        raise ConfigError(_describe_for(exc, TrainConfig)) from None
+    cfg: TrainConfig = merge_layers(TrainConfig, layers)
     check_params(cfg, "")
     d = cfg.data
     if len(d.background) != 3:
