@@ -144,6 +144,20 @@ class DatasetWriter:
             os.close(fd)
 
 
+def view_path(folder: Path, file_path: str) -> Path:
+    """``folder / file_path``, refused when ``file_path`` is absolute or leads outside ``folder``
+    (a crafted ``opencv_cameras.json`` must not make a reader open other files).
+
+    Raises:
+        ValueError: naming the path.
+    """
+    rel = Path(file_path)
+    path = folder / rel
+    if rel.is_absolute() or ".." in rel.parts or not path.resolve().is_relative_to(folder.resolve()):
+        raise ValueError(f"file_path {file_path!r} leads outside the object folder {str(folder)!r}")
+    return path
+
+
 def read_manifest(root: str | Path) -> list[dict[str, Any]]:
     """Records of ``manifest.jsonl`` (a torn last line from a crash is ignored)."""
     path = Path(root) / MANIFEST

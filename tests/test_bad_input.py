@@ -40,6 +40,13 @@ def cli(capsys, *args: str) -> tuple[int, str]:
     return code, capsys.readouterr().err
 
 
+def cli_out(capsys, *args: str) -> tuple[int, str]:
+    """Run ``lrmzero ARGS`` in this process: (exit code, stdout)."""
+    capsys.readouterr()
+    code = main([str(a) for a in args])
+    return code, capsys.readouterr().out
+
+
 def error_line(err: str, command: str) -> str:
     """The one ``lrmzero COMMAND: error: ...`` line of stderr (asserting there is exactly one)."""
     lines = [line for line in err.splitlines() if line.startswith(f"lrmzero {command}: error:")]
@@ -409,7 +416,7 @@ def test_train_stops_when_no_object_is_usable(capsys, tmp_path, dataset):
         png.write_bytes(png.read_bytes()[:60])  # truncated PNGs
     start = time.perf_counter()
     code, err = cli(capsys, "train", "--data", broken, "--out", tmp_path / "r", "--max-steps", "50", *TRAIN,
-                    "optim.max_consecutive_skips=5")
+                    "optim.max_consecutive_skips=5", "data.validate=none")  # the run-time path
     line = error_line(err, "train")
     assert code == 2 and str(broken) in line and "no usable object" in line
     assert err.count("skipping object") <= 3  # one warning per object, not one per draw
@@ -451,9 +458,37 @@ def test_mixed_view_counts_and_malformed_cameras_do_not_end_the_run(capsys, tmp_
     cams["frames"] = cams["frames"] + cams["frames"][:2]  # 6 views beside 4-view objects
     (objs[0] / "opencv_cameras.json").write_text(json.dumps(cams))
     (objs[1] / "opencv_cameras.json").write_text(json.dumps({"frames": 5}))
-    code, err = cli(capsys, "train", "--data", data, "--out", tmp_path / "r", "--max-steps", "3", *TRAIN)
+    code, err = cli(capsys, "train", "--data", data, "--out", tmp_path / "r", "--max-steps", "3", *TRAIN,
+                    "data.validate=none")  # the run-time path: broken objects skipped with a warning
     assert code == 0, err
     assert "Traceback" not in err
+
+
+def test_validate_names_each_bad_object_and_train_refuses_before_the_first_step(capsys, tmp_path, dataset):
+    import numpy as np
+    from PIL import Image
+
+    data = tmp_path / "bad"
+    shutil.copytree(dataset, data)
+    objs = sorted(p for p in data.iterdir() if p.is_dir())
+    png = objs[0] / "rgba" / "002.png"
+    png.write_bytes(png.read_bytes()[:200])  # a corrupt (truncated) PNG
+    cams = json.loads((objs[1] / "opencv_cameras.json").read_text())
+    cams["frames"][3]["w2c"] = np.diag([1.0, 1.0, 0.0, 1.0]).tolist()  # a singular camera
+    (objs[1] / "opencv_cameras.json").write_text(json.dumps(cams))
+    Image.new("RGBA", (16, 16)).save(objs[2] / "rgba" / "003.png")  # a view of the wrong size
+    code, out = cli_out(capsys, "validate", data)
+    assert code == 1
+    lines = out.splitlines()
+    assert "3 objects" in lines[0] and lines[0].endswith("3 bad")  # each object: its first problem
+    assert "frame 2: rgba/002.png cannot be decoded" in lines[1]
+    assert "frame 3: w2c must be a rigid transform" in lines[2]
+    assert "frame 3: rgba/003.png is 16x16, the cameras say 32x32" in lines[3]
+    code, err = cli(capsys, "train", "--data", data, "--out", tmp_path / "r", *TRAIN)
+    line = error_line(err, "train")
+    assert code == 2 and "fails validation" in line and "3 bad" in line and "rgba/003.png is 16x16" in line
+    assert not (tmp_path / "r").exists()
+    assert cli_out(capsys, "validate", dataset)[0] == 0
 
 
 def test_dataset_paths_stay_inside_the_object_folder(capsys, tmp_path, dataset, checkpoint, caplog):

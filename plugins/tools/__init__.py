@@ -1,5 +1,5 @@
-"""Tools: subcommands that look at datasets (``lrmzero gallery``) and their cameras
-(``lrmzero cameras convert|check``)."""
+"""Tools: subcommands that look at datasets (``lrmzero gallery``, ``lrmzero validate``) and their
+cameras (``lrmzero cameras convert|check``)."""
 
 from __future__ import annotations
 
@@ -31,6 +31,26 @@ class GalleryCommand(Command):
             raise ConfigError(str(exc)) from None
         print(f"contact sheet: {png}\npage: {page}")
         return 0
+
+
+class ValidateCommand(Command):
+    name = "validate"
+    help = "check every object of a dataset (cameras, views, depth, manifest) and list the bad ones"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("dataset", nargs="+", help="dataset folders")
+        parser.add_argument("--headers-only", action="store_true",
+                            help="read image headers (sizes) without decoding every pixel")
+
+    def run(self, args: argparse.Namespace) -> int:
+        from lrmzero.dataset_check import check_dataset
+
+        ok = True
+        for root in args.dataset:
+            report = check_dataset(root, decode=not args.headers_only)
+            print("\n".join(report.lines()))
+            ok &= report.ok
+        return 0 if ok else 1
 
 
 class CamerasCommand(Command):
@@ -70,4 +90,4 @@ class CamerasCommand(Command):
 
 @hookimpl
 def register_commands() -> list[type]:
-    return [GalleryCommand, CamerasCommand]
+    return [GalleryCommand, ValidateCommand, CamerasCommand]

@@ -27,6 +27,9 @@ class DataConfig:
     num_workers: int = param(0, "data loader worker processes", ge=0)
     weights: Optional[List[float]] = param(None, "sampling weight of each --data root (null: by object count)", ge=0.0)
     fixed_views: bool = param(False, "the same input/target views every epoch (to over-fit or debug)")
+    validate: str = param("full", "check every object before the first step (see lrmzero validate): full "
+                          "(decode every view), headers (sizes only), none (broken objects are skipped with a "
+                          "warning as they come)", choices=["full", "headers", "none"])
     val_objects: int = param(0, "objects held out of training (the last ones found) and validated every "
                              "trainer.val_every steps: val_psnr, val_ssim in the logs", ge=0)
 

@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 
 from lrmzero.cameras import read_opencv_cameras
-from lrmzero.dataset import DONE_MARKER
+from lrmzero.dataset import DONE_MARKER, view_path  # noqa: F401 - view_path: part of this module's API
 from lrmzero.errors import ConfigError
 from lrmzero.rays import plucker_rays
 
@@ -59,20 +59,6 @@ def objects_with_views(objects: Sequence[Path], needed: int, where: str, option:
         log.warning("--data %s: %d of %d objects have fewer than %d views (or unreadable cameras) and "
                     "are left out", where, len(objects) - len(usable), len(objects), needed)
     return usable
-
-
-def view_path(folder: Path, file_path: str) -> Path:
-    """``folder / file_path``, refused when ``file_path`` is absolute or leads outside ``folder``
-    (a crafted ``opencv_cameras.json`` must not make the loader read other files).
-
-    Raises:
-        ValueError: naming the path.
-    """
-    rel = Path(file_path)
-    path = folder / rel
-    if rel.is_absolute() or ".." in rel.parts or not path.resolve().is_relative_to(folder.resolve()):
-        raise ValueError(f"file_path {file_path!r} leads outside the object folder {str(folder)!r}")
-    return path
 
 
 def load_rgba(path: Path, size: int) -> np.ndarray:

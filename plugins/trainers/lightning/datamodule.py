@@ -25,6 +25,8 @@ def training_objects(roots: Sequence[str], cfg: TrainConfig
             left for training.
     """
     d = cfg.data
+    if d.validate != "none":
+        refuse_invalid(roots, decode=d.validate == "full")
     objects, weights = mixed_objects(roots, d.weights, min_views=max(d.input_views, d.target_views),
                                      option="data.input_views/target_views")
     keep = len(objects) - d.val_objects
@@ -32,6 +34,23 @@ def training_objects(roots: Sequence[str], cfg: TrainConfig
         raise ConfigError(f"data.val_objects: got {d.val_objects}; allowed: fewer than the {len(objects)} "
                           "usable objects of --data (at least one must stay for training)")
     return (objects[:keep], None if weights is None else weights[:keep]), objects[keep:]
+
+
+def refuse_invalid(roots: Sequence[str], decode: bool = True) -> None:
+    """Check every object of every root (:func:`lrmzero.dataset_check.check_dataset`).
+
+    Raises:
+        ConfigError: listing each bad object and why (up to 20), and how to go on anyway.
+    """
+    from lrmzero.dataset_check import check_dataset
+
+    for root in roots:
+        report = check_dataset(root, decode=decode)
+        if report.problems and report.objects:
+            lines = report.lines(limit=20)
+            raise ConfigError(f"--data: {str(root)!r} fails validation: {lines[0].split(': ', 1)[1]}: "
+                              + "; ".join(lines[1:]) + " (fix or remove them, or set data.validate=none to skip "
+                              "broken objects with a warning during the run)")
 
 
 class ViewsDataModule(pl.LightningDataModule):

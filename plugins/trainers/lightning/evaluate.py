@@ -20,6 +20,7 @@ from lrmzero.dataset import check_output_file, check_output_folder, check_positi
 from lrmzero.errors import ConfigError
 from lrmzero.plugins.trainers.lightning.metrics import LPIPS, psnr, ssim
 from lrmzero.plugins.trainers.lightning.checkpoints import load_checkpoint
+from lrmzero.plugins.trainers.lightning.datamodule import refuse_invalid
 from lrmzero.plugin_manager import get_registries
 from lrmzero.plugins.trainers.lightning.config import check_model_resolution
 
@@ -61,6 +62,7 @@ def evaluate(checkpoint: str, data: str, views_in: int | None = None, resolution
     resolution = d["resolution"] if resolution is None else resolution
     check_model_resolution(model, resolution, "--resolution")
     objects = find_objects(data)
+    refuse_invalid([data])  # a dataset with broken objects is refused with their list, before any metric
     if not objects:
         raise ConfigError(f"--data: {data!r} holds no rendered objects")
     objects = objects[:max_objects] if max_objects else objects

@@ -1,0 +1,101 @@
+"""Checking a dataset folder against the format: every object's cameras, views, depth maps and
+its place in the manifest, with one line per bad object saying why (``lrmzero validate``, and the
+trainer's start-up check)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from lrmzero.cameras import read_opencv_cameras
+from lrmzero.dataset import DONE_MARKER, read_manifest, view_path
+
+
+@dataclass
+class DatasetReport:
+    """What :func:`check_dataset` found: objects and views checked, and each bad object's problem."""
+
+    root: str
+    objects: int = 0
+    views: int = 0
+    problems: dict[str, str] = field(default_factory=dict)  # object id -> the first problem found
+
+    @property
+    def ok(self) -> bool:
+        return self.objects > 0 and not self.problems
+
+    def lines(self, limit: int | None = None) -> list[str]:
+        bad = [f"{oid}: {why}" for oid, why in sorted(self.problems.items())]
+        shown = bad if limit is None else bad[:limit]
+        more = [f"... and {len(bad) - len(shown)} more"] if len(shown) < len(bad) else []
+        head = f"{self.root}: {self.objects} objects, {self.views} views checked, {len(bad)} bad"
+        return [head, *shown, *more]
+
+
+def check_object(folder: Path, decode: bool = True) -> tuple[int, str | None]:
+    """(views checked, the first problem or None) of one object folder: complete (``meta.json``),
+    readable finite rigid cameras, every view present, of the cameras' size and (``decode``)
+    decodable, depth maps likewise with a finite positive depth scale."""
+    if not (folder / DONE_MARKER).is_file():
+        return 0, f"incomplete: no {DONE_MARKER}"
+    try:
+        cams, paths = read_opencv_cameras(folder / "opencv_cameras.json")
+        meta = json.loads((folder / DONE_MARKER).read_text())
+    except (OSError, ValueError) as exc:
+        return 0, str(exc).replace(str(folder) + "/", "")
+    depth = (meta.get("render") or {}).get("depth") or {}
+    scale = depth.get("scale")
+    if depth and not (isinstance(scale, (int, float)) and np.isfinite(scale) and scale > 0):
+        return 0, f"meta.json: render.depth.scale is {scale!r}; allowed: a finite number > 0"
+    for i, file_path in enumerate(paths):
+        try:
+            files = [view_path(folder, file_path)]
+        except ValueError as exc:
+            return i, f"frame {i}: {exc}"
+        name = Path(file_path).name
+        if depth.get("format") == "png16" and (folder / "depth" / name).exists():
+            files.append(folder / "depth" / name)
+        for path in files:
+            rel = path.relative_to(folder)
+            if not path.is_file():
+                return i, f"frame {i}: {rel} is missing"
+            try:
+                with Image.open(path) as im:
+                    size = im.size
+                    if decode:
+                        im.load()
+            except (OSError, SyntaxError, Image.DecompressionBombError) as exc:
+                return i, f"frame {i}: {rel} cannot be decoded ({' '.join(str(exc).split())})"
+            if size != (cams.width, cams.height):
+                return i, (f"frame {i}: {rel} is {size[0]}x{size[1]}, the cameras say "
+                           f"{cams.width}x{cams.height}")
+    return len(paths), None
+
+
+def check_dataset(root: str | Path, decode: bool = True) -> DatasetReport:
+    """Check every object folder of ``root`` (see :func:`check_object`) and the manifest: an object
+    recorded as done whose folder is gone is a problem too."""
+    root = Path(root)
+    report = DatasetReport(str(root))
+    if not root.is_dir():
+        report.problems["(dataset)"] = "not a folder"
+        return report
+    folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")
+                     and ((p / "opencv_cameras.json").exists() or (p / DONE_MARKER).exists()))
+    for folder in folders:
+        views, problem = check_object(folder, decode)
+        report.objects += 1
+        report.views += views
+        if problem:
+            report.problems[folder.name] = problem
+    for record in read_manifest(root):
+        oid = record.get("object_id")
+        if record.get("status") == "done" and isinstance(oid, str) and not (root / oid).is_dir():
+            report.problems[oid] = "listed as done in manifest.jsonl, but its folder is missing"
+    if not folders:
+        report.problems["(dataset)"] = "holds no object folders (opencv_cameras.json and meta.json)"
+    return report
