@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import torch
 
 
 def rasterize_gaussians_gsplat(means, quats, scales, opacities, colors, viewmats, Ks, width, height,
