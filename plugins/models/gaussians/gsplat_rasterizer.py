@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 
-
 def rasterize_gaussians_gsplat(means, quats, scales, opacities, colors, viewmats, Ks, width, height,
                                background=None, **_unused):
     """Same shapes as :func:`lrmzero.plugins.models.gaussians.torch_rasterizer.rasterize_gaussians`:
