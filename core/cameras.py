@@ -158,9 +158,18 @@ def read_opencv_cameras(path: str | Path) -> tuple[Cameras, list[str]]:
     """
     path = Path(path)
     try:
-        data = json.loads(path.read_text())
+        text = path.read_bytes()
+    except OSError as exc:
+        raise ValueError(f"{path}: not a readable opencv_cameras.json ({exc})") from None
+    return parse_opencv_cameras(text, path)
+
+
+def parse_opencv_cameras(text: str | bytes, path: str | Path) -> tuple[Cameras, list[str]]:
+    """:func:`read_opencv_cameras` of the file's contents; ``path`` names it in errors."""
+    try:
+        data = json.loads(text)
         frames = data["frames"]
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
         raise ValueError(f"{path}: not a readable opencv_cameras.json ({exc})") from None
     if not isinstance(frames, list) or not all(isinstance(fr, dict) for fr in frames):
         raise ValueError(f"{path}: \"frames\" is {type(frames).__name__}; allowed: a list of frame objects")

@@ -1,9 +1,10 @@
-"""Checking a dataset folder against the format: every object's cameras, views, depth maps and
+"""Checking a dataset (folders or shards) against the format: every object's cameras, views, depth maps and
 its place in the manifest, with one line per bad object saying why (``lrmzero validate``, and the
 trainer's start-up check)."""
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,8 +12,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from lrmzero.cameras import read_opencv_cameras
+from lrmzero.cameras import parse_opencv_cameras
 from lrmzero.dataset import DONE_MARKER, read_manifest, view_path
+from lrmzero.shards import ShardObject, is_shard_dataset, member_field, read_index
 
 
 @dataclass
@@ -42,29 +44,49 @@ def check_object(folder: Path, decode: bool = True) -> tuple[int, str | None]:
     decodable, depth maps likewise with a finite positive depth scale."""
     if not (folder / DONE_MARKER).is_file():
         return 0, f"incomplete: no {DONE_MARKER}"
+
+    def read(rel: str) -> bytes:
+        path = view_path(folder, rel)
+        if not path.is_file():
+            raise FileNotFoundError(f"{rel} is missing")
+        return path.read_bytes()
+
+    return _check(read, lambda rel: (folder / rel).is_file(), decode)
+
+
+def check_shard_object(obj: ShardObject, decode: bool = True) -> tuple[int, str | None]:
+    """:func:`check_object` for an object inside a shard (members instead of files)."""
+    def read(rel: str) -> bytes:
+        field = member_field(rel)
+        if field not in obj.members:
+            raise FileNotFoundError(f"{rel} is missing ({obj.shard.name} has no member {obj.object_id}.{field})")
+        return obj.read(field)
+
+    return _check(read, lambda rel: member_field(rel) in obj.members, decode)
+
+
+def _check(read, has, decode: bool) -> tuple[int, str | None]:
     try:
-        cams, paths = read_opencv_cameras(folder / "opencv_cameras.json")
-        meta = json.loads((folder / DONE_MARKER).read_text())
+        cams, paths = parse_opencv_cameras(read("opencv_cameras.json"), "opencv_cameras.json")
+        meta = json.loads(read(DONE_MARKER))
     except (OSError, ValueError) as exc:
-        return 0, str(exc).replace(str(folder) + "/", "")
+        return 0, str(exc)
     depth = (meta.get("render") or {}).get("depth") or {}
     scale = depth.get("scale")
     if depth and not (isinstance(scale, (int, float)) and np.isfinite(scale) and scale > 0):
         return 0, f"meta.json: render.depth.scale is {scale!r}; allowed: a finite number > 0"
     for i, file_path in enumerate(paths):
-        try:
-            files = [view_path(folder, file_path)]
-        except ValueError as exc:
-            return i, f"frame {i}: {exc}"
-        name = Path(file_path).name
-        if depth.get("format") == "png16" and (folder / "depth" / name).exists():
-            files.append(folder / "depth" / name)
-        for path in files:
-            rel = path.relative_to(folder)
-            if not path.is_file():
-                return i, f"frame {i}: {rel} is missing"
+        files = [file_path]
+        depth_file = f"depth/{Path(file_path).name}"
+        if depth.get("format") == "png16" and has(depth_file):
+            files.append(depth_file)
+        for rel in files:
             try:
-                with Image.open(path) as im:
+                data = read(rel)
+            except (OSError, ValueError) as exc:
+                return i, f"frame {i}: {exc}"
+            try:
+                with Image.open(io.BytesIO(data)) as im:
                     size = im.size
                     if decode:
                         im.load()
@@ -83,6 +105,21 @@ def check_dataset(root: str | Path, decode: bool = True) -> DatasetReport:
     report = DatasetReport(str(root))
     if not root.is_dir():
         report.problems["(dataset)"] = "not a folder"
+        return report
+    if is_shard_dataset(root):
+        try:
+            objects = read_index(root)
+        except ValueError as exc:
+            report.problems["(dataset)"] = str(exc)
+            return report
+        for obj in objects:
+            views, problem = check_shard_object(obj, decode)
+            report.objects += 1
+            report.views += views
+            if problem:
+                report.problems[obj.object_id] = f"{obj.shard.name}: {problem}"
+        if not objects:
+            report.problems["(dataset)"] = "its index lists no objects"
         return report
     folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")
                      and ((p / "opencv_cameras.json").exists() or (p / DONE_MARKER).exists()))

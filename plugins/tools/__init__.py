@@ -1,5 +1,5 @@
-"""Tools: subcommands that look at datasets (``lrmzero gallery``, ``lrmzero validate``) and their
-cameras (``lrmzero cameras convert|check``)."""
+"""Tools: subcommands that look at and convert datasets (``lrmzero gallery``, ``validate``,
+``pack``) and their cameras (``lrmzero cameras convert|check``)."""
 
 from __future__ import annotations
 
@@ -53,6 +53,31 @@ class ValidateCommand(Command):
         return 0 if ok else 1
 
 
+class PackCommand(Command):
+    name = "pack"
+    help = "write a folder dataset as webdataset-layout tar shards with an index (resumable)"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("dataset", help="a folder dataset (lrmzero generate/render)")
+        parser.add_argument("--out", required=True, help="folder for shard-NNNNNN.tar and index.json")
+        parser.add_argument("--objects-per-shard", type=int, default=256)
+
+    def run(self, args: argparse.Namespace) -> int:
+        from lrmzero.dataset import check_output_folder, check_positive
+        from lrmzero.shards import pack_dataset
+
+        check_positive(args.objects_per_shard, "--objects-per-shard")
+        if not Path(args.dataset).is_dir():
+            raise ConfigError(f"DATASET: {args.dataset!r} is not a folder")
+        check_output_folder(args.out, "--out")
+        try:
+            written, kept = pack_dataset(args.dataset, args.out, args.objects_per_shard)
+        except ValueError as exc:
+            raise ConfigError(f"DATASET: {exc}") from None
+        print(f"{written} shards written, {kept} already there: {Path(args.out) / 'index.json'}")
+        return 0
+
+
 class CamerasCommand(Command):
     name = "cameras"
     help = "convert camera files (opencv, nerfstudio, colmap) or check an object's cameras against its mesh"
@@ -90,4 +115,4 @@ class CamerasCommand(Command):
 
 @hookimpl
 def register_commands() -> list[type]:
-    return [GalleryCommand, ValidateCommand, CamerasCommand]
+    return [GalleryCommand, ValidateCommand, PackCommand, CamerasCommand]

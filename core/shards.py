@@ -1,0 +1,128 @@
+"""Datasets as webdataset-layout tar shards: ``pack`` a folder dataset, and read objects back by
+random access through the shards' index.
+
+Layout: ``shard-000000.tar``, ``shard-000001.tar``, ... and ``index.json``. In a shard, object
+``ID``'s files are members ``ID.<field>`` where the field is its path in the object folder with
+``/`` as ``.`` (``ID.cameras.json`` for ``opencv_cameras.json``, ``ID.meta.json``,
+``ID.rgba.000.png``, ``ID.depth.000.png``, ...): webdataset's rule (key = name up to the first dot)
+groups them into one sample, so plain ``webdataset`` code reads a shard with no lrmzero code. The
+bytes are the folder's files, unchanged. ``index.json`` records each member's offset and size, so
+a loader reads one object without scanning a shard.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from lrmzero.dataset import DONE_MARKER, write_atomic
+
+INDEX = "index.json"
+CAMERAS_FIELD = "cameras.json"
+
+
+def member_field(relative_path: str) -> str:
+    """An object file's field name in a shard: ``opencv_cameras.json`` -> ``cameras.json``,
+    ``rgba/000.png`` -> ``rgba.000.png``."""
+    return CAMERAS_FIELD if relative_path == "opencv_cameras.json" else relative_path.replace("/", ".")
+
+
+@dataclass(frozen=True)
+class ShardObject:
+    """One object inside a shard: ``read(field)`` returns a member's bytes (one seek, one read)."""
+
+    shard: Path
+    object_id: str
+    members: dict  # field -> [offset, size]
+
+    @property
+    def name(self) -> str:  # the object id, as a folder's name is
+        return self.object_id
+
+    def read(self, field: str) -> bytes:
+        if field not in self.members:
+            raise ValueError(f"{self.shard.name}: object {self.object_id} has no member {self.object_id}.{field}")
+        offset, size = self.members[field]
+        with open(self.shard, "rb") as f:
+            f.seek(offset)
+            data = f.read(size)
+        if len(data) != size:
+            raise ValueError(f"{self.shard.name}: member {self.object_id}.{field} is cut short "
+                             f"({len(data)} of {size} bytes): the shard is truncated")
+        return data
+
+
+def is_shard_dataset(root: str | Path) -> bool:
+    return (Path(root) / INDEX).is_file()
+
+
+def read_index(root: str | Path) -> list[ShardObject]:
+    """Every object of a shard dataset, in index order.
+
+    Raises:
+        ValueError: an unreadable index, or a shard it lists that is missing.
+    """
+    root = Path(root)
+    try:
+        index = json.loads((root / INDEX).read_text())
+        shards = index["shards"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{root / INDEX}: not a readable shard index ({exc})") from None
+    objects = []
+    for shard in shards:
+        path = root / shard["file"]
+        if not path.is_file():
+            raise ValueError(f"{root / INDEX} lists {shard['file']}, which is missing")
+        objects += [ShardObject(path, oid, members) for oid, members in shard["objects"].items()]
+    return objects
+
+
+def pack_dataset(source: str | Path, out: str | Path, objects_per_shard: int = 256) -> tuple[int, int]:
+    """Write the finished objects of folder dataset ``source`` as shards into ``out``; returns
+    (shards written, shards already there). Object i (by sorted id) goes to shard i // objects_per_shard.
+
+    Each shard is written to a temporary file and renamed into place with its index entry beside it
+    (``shard-NNNNNN.json``), so a crash leaves finished shards intact and re-running resumes;
+    ``index.json`` is written last from the entries.
+    """
+    source, out = Path(source), Path(out)
+    folders = sorted(p for p in source.iterdir() if p.is_dir() and (p / DONE_MARKER).is_file())
+    if not folders:
+        raise ValueError(f"{str(source)!r} holds no finished objects")
+    out.mkdir(parents=True, exist_ok=True)
+    written = kept = 0
+    entries = []
+    for number, start in enumerate(range(0, len(folders), objects_per_shard)):
+        name = f"shard-{number:06d}"
+        entry_path = out / f"{name}.json"
+        if (out / f"{name}.tar").is_file() and entry_path.is_file():
+            entries.append(json.loads(entry_path.read_text()))
+            kept += 1
+            continue
+        buffer = io.BytesIO()
+        objects: dict[str, dict] = {}
+        with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+            for folder in folders[start:start + objects_per_shard]:
+                members = objects[folder.name] = {}
+                for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+                    field = member_field(path.relative_to(folder).as_posix())
+                    data = path.read_bytes()
+                    info = tarfile.TarInfo(f"{folder.name}.{field}")
+                    info.size, info.mtime, info.mode = len(data), 0, 0o644  # same bytes on every run
+                    data_offset = tar.offset + len(info.tobuf(tarfile.USTAR_FORMAT, "utf-8", "surrogateescape"))
+                    tar.addfile(info, io.BytesIO(data))
+                    members[field] = [data_offset, len(data)]
+        entry = {"file": f"{name}.tar", "objects": objects}
+        write_atomic(out / f"{name}.tar", buffer.getvalue())
+        write_atomic(entry_path, json.dumps(entry).encode())
+        entries.append(entry)
+        written += 1
+    write_atomic(out / INDEX, json.dumps({"format": "lrmzero-shards-1", "shards": entries}).encode())
+    for stale in out.glob("shard-*.tar"):  # shards of an earlier, larger packing
+        if stale.name not in {e["file"] for e in entries}:
+            os.remove(stale)
+    return written, kept

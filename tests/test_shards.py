@@ -1,0 +1,77 @@
+"""Shards: pack a folder dataset, read it back byte for byte through the index and with plain
+webdataset code, resume a packing, and report a truncated shard with the shard and member."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lrmzero.dataset_check import check_dataset
+from lrmzero.plugins.generation.config import load_config
+from lrmzero.plugins.generation.runner import generate_dataset
+from lrmzero.shards import member_field, pack_dataset, read_index
+from tests.conftest import run_cli
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory):
+    root = tmp_path_factory.mktemp("shard_src")
+    run = load_config("demo", ["render.views=3", "render.resolution=32", "render.renderer=raycast",
+                               "render.shading=lambert"])
+    assert generate_dataset(run, root, 5, seed=3, progress=False).done == 5
+    return root
+
+
+def object_files(folder):
+    return {member_field(p.relative_to(folder).as_posix()): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_pack_then_read_gives_the_same_bytes(folders, tmp_path):
+    res = run_cli("pack", str(folders), "--out", str(tmp_path / "s"), "--objects-per-shard", "2")
+    assert res.returncode == 0, res.stderr
+    assert sorted(p.name for p in (tmp_path / "s").glob("*.tar")) == [f"shard-00000{i}.tar" for i in range(3)]
+    objects = read_index(tmp_path / "s")
+    assert [o.object_id for o in objects] == [f"{i:08d}" for i in range(5)]
+    for obj in objects:
+        expected = object_files(folders / obj.object_id)
+        assert set(obj.members) == set(expected)
+        assert all(obj.read(field) == data for field, data in expected.items())
+    report = check_dataset(tmp_path / "s")
+    assert report.ok and report.objects == 5 and report.views == 15
+
+
+def test_plain_webdataset_reads_a_shard(folders, tmp_path):
+    import webdataset as wds
+
+    pack_dataset(folders, tmp_path / "s", objects_per_shard=8)
+    samples = list(wds.WebDataset(str(tmp_path / "s" / "shard-000000.tar"), shardshuffle=False))
+    assert [s["__key__"] for s in samples] == [f"{i:08d}" for i in range(5)]
+    first = samples[0]
+    cameras = json.loads(first["cameras.json"])
+    assert len(cameras["frames"]) == 3
+    field = member_field(cameras["frames"][1]["file_path"])
+    assert first[field] == (folders / "00000000" / cameras["frames"][1]["file_path"]).read_bytes()
+
+
+def test_packing_resumes_and_is_deterministic(folders, tmp_path):
+    out = tmp_path / "s"
+    assert pack_dataset(folders, out, objects_per_shard=2) == (3, 0)
+    before = (out / "shard-000001.tar").read_bytes()
+    (out / "shard-000001.tar").unlink()  # as if the run died while writing it
+    assert pack_dataset(folders, out, objects_per_shard=2) == (1, 2)
+    assert (out / "shard-000001.tar").read_bytes() == before
+
+
+def test_a_truncated_shard_is_reported_with_the_shard_and_member(folders, tmp_path):
+    out = tmp_path / "s"
+    pack_dataset(folders, out, objects_per_shard=8)
+    shard = out / "shard-000000.tar"
+    data = shard.read_bytes()
+    shard.write_bytes(data[: len(data) * 2 // 3])
+    report = check_dataset(out)
+    assert not report.ok
+    lines = report.lines()
+    assert any("shard-000000.tar" in line and "cut short" in line and "the shard is truncated" in line for line in lines)
+    res = run_cli("validate", str(out))
+    assert res.returncode == 1 and "shard-000000.tar" in res.stdout
