@@ -31,7 +31,7 @@ def member_field(relative_path: str) -> str:
     return CAMERAS_FIELD if relative_path == "opencv_cameras.json" else relative_path.replace("/", ".")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity (its members are a dict)
 class ShardObject:
     """One object inside a shard: ``read(field)`` returns a member's bytes (one seek, one read)."""
 

@@ -75,3 +75,23 @@ def test_a_truncated_shard_is_reported_with_the_shard_and_member(folders, tmp_pa
     assert any("shard-000000.tar" in line and "cut short" in line and "the shard is truncated" in line for line in lines)
     res = run_cli("validate", str(out))
     assert res.returncode == 1 and "shard-000000.tar" in res.stdout
+
+
+def test_training_from_shards_equals_training_from_folders(folders, tmp_path):
+    import torch
+
+    from lrmzero import get_registries
+    from lrmzero.plugins.trainers.lightning.config import load_train_config
+    from lrmzero.plugins.trainers.lightning.train import train
+
+    pack_dataset(folders, tmp_path / "s", objects_per_shard=2)
+    cfg = lambda: load_train_config("tiny", None, ["data.batch_size=1", "data.input_views=2",  # noqa: E731
+                                                   "data.target_views=3", "data.resolution=16",
+                                                   "optim.warmup_steps=1"], get_registries())[0]
+    a = train([str(folders)], tmp_path / "ra", cfg(), max_steps=3, progress=False)
+    b = train([str(tmp_path / "s")], tmp_path / "rb", cfg(), max_steps=3, progress=False)
+    sa = torch.load(a, weights_only=True)["state_dict"]
+    sb = torch.load(b, weights_only=True)["state_dict"]
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    res = run_cli("eval", "--checkpoint", str(b), "--data", str(tmp_path / "s"), "--views-in", "2")
+    assert res.returncode == 0, res.stderr

@@ -3,6 +3,7 @@ views, their Plucker rays and cameras) plus target views."""
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 from dataclasses import dataclass
@@ -13,27 +14,53 @@ import numpy as np
 import torch
 from PIL import Image
 
-from lrmzero.cameras import read_opencv_cameras
+from lrmzero.cameras import parse_opencv_cameras
 from lrmzero.dataset import DONE_MARKER, view_path  # noqa: F401 - view_path: part of this module's API
 from lrmzero.errors import ConfigError
 from lrmzero.rays import plucker_rays
+from lrmzero.shards import ShardObject, is_shard_dataset, member_field, read_index
 
 log = logging.getLogger("lrmzero")
 
 
-def find_objects(root: str | Path) -> list[Path]:
-    """Finished object folders of a dataset (sorted), those with cameras and views."""
+def find_objects(root: str | Path) -> list[Path | ShardObject]:
+    """The objects of a dataset: its finished object folders (sorted), or, for a packed dataset
+    (``index.json``), its objects inside the shards in index order. Either kind is read through
+    :func:`read_object_file`."""
     root = Path(root)
     if not root.is_dir():
         raise ConfigError(f"--data: {str(root)!r} is not a folder")
+    if is_shard_dataset(root):
+        try:
+            return read_index(root)
+        except ValueError as exc:
+            raise ConfigError(f"--data: {exc}") from None
     return sorted(p for p in root.iterdir()
                   if p.is_dir() and (p / DONE_MARKER).is_file() and (p / "opencv_cameras.json").is_file())
 
 
-def view_count(folder: Path) -> int | None:
-    """Frames in ``folder/opencv_cameras.json``, or None if the file cannot be read."""
+def read_object_file(obj: Path | ShardObject, rel: str) -> bytes:
+    """A file of an object by its path in the object folder (``rgba/000.png``): from the folder
+    (never outside it) or from the object's shard member.
+
+    Raises:
+        ValueError: a path leading outside the folder, a missing file or member, a truncated shard.
+    """
+    if isinstance(obj, ShardObject):
+        field = member_field(rel)
+        if field not in obj.members:
+            raise ValueError(f"missing view {rel}")
+        return obj.read(field)
+    path = view_path(obj, rel)
+    if not path.is_file():
+        raise ValueError(f"missing view {rel}")
+    return path.read_bytes()
+
+
+def view_count(obj: Path | ShardObject) -> int | None:
+    """Frames in the object's ``opencv_cameras.json``, or None if it cannot be read."""
     try:
-        frames = json.loads((folder / "opencv_cameras.json").read_text()).get("frames")
+        frames = json.loads(read_object_file(obj, "opencv_cameras.json")).get("frames")
     except (OSError, UnicodeDecodeError, ValueError, AttributeError):
         return None
     return len(frames) if isinstance(frames, list) else None
@@ -61,14 +88,15 @@ def objects_with_views(objects: Sequence[Path], needed: int, where: str, option:
     return usable
 
 
-def load_rgba(path: Path, size: int) -> np.ndarray:
-    """An RGBA view resized to ``size``: ``[4, S, S]`` uint8 (straight alpha).
+def load_rgba(path: Path | str, size: int, data: bytes | None = None) -> np.ndarray:
+    """An RGBA view (the file ``path``, or its bytes ``data``) resized to ``size``: ``[4, S, S]``
+    uint8 (straight alpha).
 
     Raises:
         ValueError: for a non-square view (it would be squashed) or an image that cannot be decoded.
     """
     try:
-        with Image.open(path) as im:
+        with Image.open(path if data is None else io.BytesIO(data)) as im:
             im.load()
             rgba = im.convert("RGBA")
     except (OSError, SyntaxError, Image.DecompressionBombError) as exc:
@@ -150,9 +178,10 @@ class ObjectViews(torch.utils.data.Dataset):
                 log.warning("skipping object %s: %s", folder, exc)
             return None
 
-    def load(self, folder: Path, index: int, epoch: int) -> dict[str, Any]:
+    def load(self, folder: Path | ShardObject, index: int, epoch: int) -> dict[str, Any]:
         s = self.select
-        cams, paths = read_opencv_cameras(folder / "opencv_cameras.json")
+        cams, paths = parse_opencv_cameras(read_object_file(folder, "opencv_cameras.json"),
+                                           f"{folder}/opencv_cameras.json")
         inputs, targets = self.choose(len(cams), index, epoch)
         K = cams.resized(s.resolution, s.resolution).K
 
@@ -162,16 +191,13 @@ class ObjectViews(torch.utils.data.Dataset):
         # every view once (the inputs are also targets in training), as uint8 RGBA: composited
         # and turned into rays on the device (to_model_batch), a quarter of the bytes of float RGB
         unique = list(dict.fromkeys([*inputs.tolist(), *targets.tolist()]))
-        files = [view_path(folder, paths[i]) for i in unique]
-        missing = [paths[i] for i, f in zip(unique, files) if not f.is_file()]
-        if missing:
-            raise ValueError(f"missing view {missing[0]}")
+        views = np.stack([load_rgba(paths[i], s.resolution, read_object_file(folder, paths[i])) for i in unique])
         position = {view: n for n, view in enumerate(unique)}
         c2w = torch.from_numpy(cams.c2w).float()
         Kt = torch.from_numpy(K).float()
         return {
             "object_id": folder.name,
-            "views": torch.from_numpy(np.stack([load_rgba(f, s.resolution) for f in files])),
+            "views": torch.from_numpy(views),
             "input_index": torch.as_tensor([position[i] for i in inputs.tolist()]),
             "target_index": torch.as_tensor([position[i] for i in targets.tolist()]),
             "c2w": c2w[inputs],
