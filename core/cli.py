@@ -5,8 +5,11 @@ through ``register_commands`` (the generation pipeline's ``generate`` and ``rend
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import signal
 import sys
+import threading
 from typing import Sequence
 
 from lrmzero.errors import ConfigError, LrmzeroError
@@ -76,10 +79,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="lrmzero: %(message)s")
     command = "?"
     try:
-        from lrmzero.plugin_manager import get_registries
+        with sigint_deferred():  # plugins import native modules; a Ctrl-C inside one aborts the process
+            from lrmzero.plugin_manager import get_registries
 
-        parser = build_parser()
-        plugin_commands = add_plugin_commands(parser, get_registries())
+            parser = build_parser()
+            plugin_commands = add_plugin_commands(parser, get_registries())
         argv = join_negative_values(list(sys.argv[1:] if argv is None else argv))
         # key=value overrides may come before, between or after options: collect the stragglers that
         # argparse cannot place after a positional argument.
@@ -108,6 +112,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         if caused_by_interrupt(exc):
             return report_interrupted(command)
         raise
+
+
+@contextlib.contextmanager
+def sigint_deferred():
+    """Hold Ctrl-C back while the plugins load: a KeyboardInterrupt raised inside a native module's
+    initialisation (manifold3d, torch) cannot unwind and aborts the process with a C++ message. A
+    Ctrl-C pressed meanwhile is delivered when the block ends, as a KeyboardInterrupt here."""
+    block = hasattr(signal, "pthread_sigmask") and threading.current_thread() is threading.main_thread()
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}) if block else None
+    try:
+        yield
+    finally:
+        if block:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def report_interrupted(command: str) -> int:
