@@ -28,6 +28,9 @@ note "paper (checkpointing): $(grep -h 'steps/s\|MFU\|per step' "$OUT/bench-pape
 timeout 120 python3 benchmarks/train.py --preset paper --steps 10 model.gradient_checkpointing=false 2>&1 \
   | tee "$OUT/bench-paper-nockpt.txt" | tail -4
 note "paper (no checkpointing): $(grep -h 'steps/s\|MFU\|per step' "$OUT/bench-paper-nockpt.txt" | tr '\n' ' ')"
+timeout 200 python3 benchmarks/train.py --preset paper --steps 10 --compile model.gradient_checkpointing=false 2>&1 \
+  | tee "$OUT/bench-paper-compiled.txt" | tail -4
+note "paper (compiled, no checkpointing): $(grep -h 'steps/s\|MFU\|per step' "$OUT/bench-paper-compiled.txt" | tr '\n' ' ')"
 timeout 150 python3 benchmarks/train.py --preset paper --steps 1 --batch-size 1 model.rasterizer=torch 2>&1 \
   | tee "$OUT/bench-paper-torch.txt" | tail -4
 note "paper, torch rasterizer, batch 1: $(grep -h 'steps/s\|MFU' "$OUT/bench-paper-torch.txt" | tr '\n' ' ')"

@@ -72,6 +72,7 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--peak-tflops", type=float, default=989.0, help="accelerator bf16 dense peak (H100 SXM: 989)")
     p.add_argument("--data", default=None, help="a generated dataset: also time the real loader")
+    p.add_argument("--compile", action="store_true", help="torch.compile the network (compiling is not timed)")
     p.add_argument("overrides", nargs="*")
     args = p.parse_args()
     cuda = torch.cuda.is_available()
@@ -86,6 +87,8 @@ def main() -> None:
     model = build_model(cfg.model, reg)
     model.prepare(device)
     net = model.build_network().to(device)
+    if args.compile:
+        net.compile()
     opt = torch.optim.AdamW(net.parameters(), lr=1e-4, fused=cuda)
     b = synthetic_batch(bs, d.input_views, d.target_views, d.resolution, device)
     dtype = torch.bfloat16 if cuda else torch.float32
@@ -138,7 +141,8 @@ def main() -> None:
     flops = 3 * count_flops_per_token(width, layers, tokens // bs, model_cfg.mlp_ratio) * tokens
     print(f"device: {torch.cuda.get_device_name() if cuda else 'cpu'}  preset: {preset}  "
           f"{layers}x{width}  batch {bs}  {d.resolution}px  {d.input_views} in / {d.target_views} target views  "
-          f"checkpointing: {model_cfg.gradient_checkpointing}  rasterizer: {type(model.rasterizer).__name__}")
+          f"checkpointing: {model_cfg.gradient_checkpointing}  compiled: {args.compile}  "
+          f"rasterizer: {type(model.rasterizer).__name__}")
     print(f"steps/s: {1 / dt:.3f}  images/s (targets): {bs * d.target_views / dt:.1f}  tokens/s: {tokens / dt:.0f}")
     print(f"transformer TFLOP/s: {flops / dt / 1e12:.2f}"
           + (f"  MFU: {100 * flops / dt / 1e12 / args.peak_tflops:.1f}%" if cuda else "")

@@ -74,6 +74,8 @@ def train(roots: Sequence[str], out: str | Path, cfg: TrainConfig, resume: bool 
     module = ReconstructionModule(settings, model, model.build_network())
     if init_weights is not None:
         module.net.load_state_dict(init_weights, strict=True)
+    if cfg.trainer.compile:
+        module.net.compile()  # in place: parameter names, and so checkpoints, stay as they are
     module.data_roots = [str(r) for r in roots]
     data = ViewsDataModule(roots, cfg, start_batch, objects, val_objects)
     t = cfg.trainer
