@@ -265,6 +265,22 @@ class ObjectJobSpec:
         return self.make(self, index)
 
 
+class DataSource(Component):
+    """Objects for training and evaluation that are made or fetched rather than read from a
+    dataset folder: ``--data NAME:key=value,...`` builds this component with those parameters.
+
+    :meth:`objects` returns picklable handles, one per object, in a fixed order (the trainer's
+    stream indexes them, so the order must depend only on the parameters). Each handle has
+    ``name`` (its object id), ``views`` (how many views it has, known without making it) and
+    ``read(rel_path) -> bytes``, the file an object folder would hold at that path
+    (``opencv_cameras.json``, ``rgba/000.png``, ...); a handle may make its object on first read,
+    in whatever process reads it.
+    """
+
+    def objects(self) -> Sequence[Any]:
+        raise NotImplementedError
+
+
 class Executor(Component):
     """Runs a run's per-object jobs: here, in worker processes, or on a cluster.
 

@@ -61,6 +61,13 @@ def register_executors() -> list[type]:
 
 
 @hookspec
+def register_data_sources() -> list[type]:
+    """Data source classes (:class:`lrmzero.components.DataSource`): objects a trainer reads that
+    are not dataset folders or shards, named as ``--data NAME:key=value,...`` (objects made on the
+    fly by the generation pipeline, say)."""
+
+
+@hookspec
 def register_models() -> list[type]:
     """Reconstruction model classes (:class:`lrmzero.components.ReconstructionModel`): a network
     and how its outputs become images (``render``) and files (``export``). Trainers, ``eval`` and

@@ -15,7 +15,7 @@ from lrmzero.params import check_params
 # The kinds core declares a hook for. A plugin family may add kinds of its own (a model family's
 # parts, say) through the ``register_kinds`` hook; those are listed by :meth:`Registries.kinds`.
 KINDS = ("composers", "primitives", "textures", "augmentations", "renderers", "camera_samplers", "executors",
-         "models", "commands")
+         "data_sources", "models", "commands")
 
 
 @dataclass(frozen=True)

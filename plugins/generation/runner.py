@@ -65,7 +65,7 @@ def shard_indices(num_objects: int, shard: tuple[int, int]) -> list[int]:
 class ObjectJob:
     """Builds (or loads, given ``inputs``) and writes one object; one instance per worker process."""
 
-    def __init__(self, run: RunConfig, seed: int, out: str, inputs: list[str] | None = None,
+    def __init__(self, run: RunConfig, seed: int, out: str | None, inputs: list[str] | None = None,
                  composer=None) -> None:
         self.run = run
         self.seed = seed
@@ -74,10 +74,25 @@ class ObjectJob:
         registries = get_registries()
         self.composer = composer or (make_composer(run, registries) if inputs is None else None)
         self._renderer: RenderStage | None = None
-        self.writer = DatasetWriter(out)
+        self.writer = DatasetWriter(out) if out is not None else None  # None: make_files only
 
     def __call__(self, index: int) -> dict[str, Any]:
         t0 = time.perf_counter()
+        oid, files, meta, views = self.make_files(index)
+        self.writer.write_object(oid, files, meta)
+        return {
+            "object_id": oid,
+            "index": index,
+            "status": "done",
+            "num_parts": meta.get("num_parts"),
+            "num_faces": meta["num_faces"],
+            "views": views,
+            "seconds": round(time.perf_counter() - t0, 4),
+        }
+
+    def make_files(self, index: int) -> tuple[str, dict[str, bytes], dict[str, Any], int]:
+        """Object ``index``: (object id, its files by relative path, its meta, views rendered) —
+        exactly what is written into its folder (``meta.json`` is ``meta`` as JSON)."""
         if self.inputs is None:
             asset = self.composer.build(self.seed, index)
         else:
@@ -100,16 +115,7 @@ class ObjectJob:
             views = len(rendered.rgba)
         oid = self.object_id(index)
         asset.meta["object_id"] = oid
-        self.writer.write_object(oid, files, asset.meta)
-        return {
-            "object_id": oid,
-            "index": index,
-            "status": "done",
-            "num_parts": asset.meta.get("num_parts"),
-            "num_faces": asset.meta["num_faces"],
-            "views": views,
-            "seconds": round(time.perf_counter() - t0, 4),
-        }
+        return oid, files, asset.meta, views
 
     @property
     def renderer(self) -> RenderStage | None:

@@ -27,6 +27,9 @@ def find_objects(root: str | Path) -> list[Path | ShardObject]:
     """The objects of a dataset: its finished object folders (sorted), or, for a packed dataset
     (``index.json``), its objects inside the shards in index order. Either kind is read through
     :func:`read_object_file`."""
+    source = data_source(root)
+    if source is not None:
+        return list(source.objects())
     root = Path(root)
     if not root.is_dir():
         raise ConfigError(f"--data: {str(root)!r} is not a folder")
@@ -37,6 +40,24 @@ def find_objects(root: str | Path) -> list[Path | ShardObject]:
             raise ConfigError(f"--data: {exc}") from None
     return sorted(p for p in root.iterdir()
                   if p.is_dir() and (p / DONE_MARKER).is_file() and (p / "opencv_cameras.json").is_file())
+
+
+def data_source(spec: str | Path):
+    """The data source component ``--data NAME:key=value,...`` names (e.g. ``procedural:objects=1000,
+    seed=0,config=demo``), built and validated; None when ``spec`` is a path."""
+    text = str(spec)
+    name, sep, params = text.partition(":")
+    if not sep or Path(text).exists():
+        return None
+    from omegaconf import OmegaConf
+
+    from lrmzero.plugin_manager import get_registries
+
+    registry = get_registries().kind("data_sources")
+    if name not in registry:
+        return None  # not a data source: treated as a path (and refused as one if missing)
+    values = OmegaConf.to_container(OmegaConf.from_dotlist([p for p in params.split(",") if p])) if params else {}
+    return registry.build(name, values, f"--data {name}")
 
 
 def read_object_file(obj: Path | ShardObject, rel: str) -> bytes:
@@ -51,6 +72,8 @@ def read_object_file(obj: Path | ShardObject, rel: str) -> bytes:
         if field not in obj.members:
             raise ValueError(f"missing view {rel}")
         return obj.read(field)
+    if not isinstance(obj, Path):  # a data source's handle (lrmzero.components.DataSource)
+        return obj.read(rel)
     path = view_path(obj, rel)
     if not path.is_file():
         raise ValueError(f"missing view {rel}")
@@ -58,7 +81,10 @@ def read_object_file(obj: Path | ShardObject, rel: str) -> bytes:
 
 
 def view_count(obj: Path | ShardObject) -> int | None:
-    """Frames in the object's ``opencv_cameras.json``, or None if it cannot be read."""
+    """Frames in the object's ``opencv_cameras.json``, or None if it cannot be read (a data
+    source's handle says how many it will have, without making the object)."""
+    if not isinstance(obj, (Path, ShardObject)):
+        return obj.views
     try:
         frames = json.loads(read_object_file(obj, "opencv_cameras.json")).get("frames")
     except (OSError, UnicodeDecodeError, ValueError, AttributeError):
