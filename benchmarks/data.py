@@ -4,6 +4,8 @@ that the workers one GPU needs for the `small` and `paper` presets.
 
 Usage: python benchmarks/data.py [--objects 16] [--items 64] [--small-steps-per-s 13.3] [--paper-steps-per-s 2.0]
 The step rates default to the H100 figures measured so far (small: 13.3 steps/s, paper: ~2 steps/s).
+Procedural rows: objects made by the demo config (8 views at the row's size is rendered at the
+config's 128 px and resized) in the worker; "x8" draws 8 samples per object (data.samples_per_object).
 """
 
 from __future__ import annotations
@@ -19,15 +21,18 @@ from lrmzero.plugins.trainers.lightning.data import ObjectViews, ViewSelection, 
 from lrmzero.shards import pack_dataset
 
 
-def views_per_second(root: Path, resolution: int, items: int, input_views: int = 4, target_views: int = 8) -> float:
-    """One worker: items drawn as the training loader draws them (decode, resize, stack); views per
-    second. Compositing and rays happen on the GPU in training (to_model_batch), not in the worker."""
+def views_per_second(root: Path | str, resolution: int, items: int, input_views: int = 4, target_views: int = 8,
+                     repeats: int = 1) -> float:
+    """One worker: items drawn as the training loader draws them (decode, resize, stack; for the
+    procedural source also make the object); views per second. ``repeats``: consecutive samples per
+    object (data.samples_per_object). Compositing and rays happen on the GPU in training."""
     ds = ObjectViews(find_objects(root), ViewSelection(input_views, target_views, resolution), seed=0)
-    ds[(0, 0)]  # warm caches (imports, file system)
+    ds[(len(ds) - 1, 0)]  # warm up (imports, file system, a pipeline's components)
     start = time.perf_counter()
     views = 0
     for i in range(items):
-        batch = collate([ds[(i % len(ds), i // len(ds))]])
+        obj, k = divmod(i, repeats)
+        batch = collate([ds[(obj % len(ds), k)]])
         views += batch["views"].shape[1]  # every distinct view decoded once
     return views / (time.perf_counter() - start)
 
@@ -49,14 +54,20 @@ def main() -> None:
             pack_dataset(folders, shards, objects_per_shard=8)
             for source, root in (("folders (PNG)", folders), ("shards (PNG)", shards)):
                 rows.append((source, resolution, views_per_second(root, resolution, args.items)))
+            for repeats in (1, 8):
+                spec = f"procedural:objects={args.items},seed=5,config=demo,cache=2"
+                items = max(8, args.items // 4) if repeats == 1 else args.items
+                rows.append((f"procedural x{repeats}", resolution,
+                             views_per_second(spec, resolution, items, repeats=repeats)))
     print(f"{'source':<16}{'px':>6}{'views/s/worker':>16}")
     for source, resolution, rate in rows:
         print(f"{source:<16}{resolution:>6}{rate:>16.0f}")
     need = {"small (128 px, batch 8 x 8 views)": (128, 8 * 8 * args.small_steps_per_s),
             "paper (256 px, batch 8 x 8 views)": (256, 8 * 8 * args.paper_steps_per_s)}
     for preset, (resolution, demand) in need.items():
-        rate = max(r for s, res, r in rows if res == resolution and s.startswith("shards"))
-        print(f"{preset}: {demand:.0f} views/s needed -> {demand / rate:.1f} shard workers")
+        rates = {s: r for s, res, r in rows if res == resolution}
+        print(f"{preset}: {demand:.0f} views/s needed -> " + ", ".join(
+            f"{demand / rate:.1f} workers of {source}" for source, rate in rates.items()))
 
 
 if __name__ == "__main__":

@@ -69,3 +69,16 @@ def test_training_on_the_procedural_source_equals_training_on_the_files_and_resu
     a, b, c = (torch.load(p, weights_only=True)["state_dict"] for p in (files, made, resumed))
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert all(torch.allclose(b[k], c[k], atol=1e-6) for k in b)
+
+
+def test_samples_per_object_repeats_each_object_with_other_views():
+    from lrmzero.plugins.trainers.lightning.data import StepSampler
+
+    plain = list(StepSampler(5, seed=1, total_batches=5, batch_size=2))
+    assert sorted(i for i, _ in plain[:5]) == list(range(5))  # one epoch: every object once
+    repeated = list(StepSampler(5, seed=1, total_batches=15, batch_size=2, repeats=3))
+    objects = [i for i, _ in repeated]
+    assert objects[::3] == [i for i, _ in plain[:10]]  # the same order of objects, each three times
+    assert all(objects[k] == objects[k + 1] == objects[k + 2] for k in range(0, 30, 3))
+    draws = [d for _, d in repeated]
+    assert all(len({draws[k], draws[k + 1], draws[k + 2]}) == 3 for k in range(0, 30, 3))  # other views

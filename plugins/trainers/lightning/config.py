@@ -30,6 +30,8 @@ class DataConfig:
     validate: str = param("full", "check every object before the first step (see lrmzero validate): full "
                           "(decode every view), headers (sizes only), none (broken objects are skipped with a "
                           "warning as they come)", choices=["full", "headers", "none"])
+    samples_per_object: int = param(1, "consecutive samples drawn from each object, each with other views: "
+                                    "with --data procedural, objects generated per sample = 1 / this", ge=1, le=64)
     val_objects: int = param(0, "objects held out of training (the last ones found) and validated every "
                              "trainer.val_every steps: val_psnr, val_ssim in the logs", ge=0)
 

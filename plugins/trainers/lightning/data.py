@@ -276,14 +276,17 @@ class StepSampler(torch.utils.data.Sampler):
     Position p of the stream is object ``perm_e[p mod size]`` of epoch ``e = p // size``
     (``perm_e`` a permutation from (seed, e), or weighted draws with per-object ``weights``).
     Global batch b is positions ``[b B W, (b + 1) B W)`` for batch size B and W ranks; rank r reads
-    ``b B W + r B + [0, B)``. So ranks never share an object within an epoch, and the stream
+    ``b B W + r B + [0, B)``. With ``repeats`` r > 1, r consecutive positions share one object, each
+    with its own views (a generated object serves r samples: see ``data.samples_per_object``). So
+    ranks never share an object within an epoch (r = 1), and the stream
     depends only on the seed: a run resumed after ``start_batch`` global batches (skipped ones
     included) sees exactly the batches an uninterrupted one does.
     """
 
     def __init__(self, size: int, seed: int, total_batches: int, batch_size: int,
                  weights: np.ndarray | None = None, rank: int = 0, world_size: int = 1,
-                 start_batch: int = 0) -> None:
+                 start_batch: int = 0, repeats: int = 1) -> None:
+        self.repeats = repeats
         self.size = size
         self.seed = seed
         self.total_batches = total_batches
@@ -312,9 +315,13 @@ class StepSampler(torch.utils.data.Sampler):
         return max(0, self.total_batches - self.start_batch) * self.batch_size
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
+        r = self.repeats
         for p in self.positions():
-            epoch = p // self.size
-            yield int(self.order(epoch)[p % self.size]), epoch
+            # with repeats r, r consecutive positions take one object (each with its own draw of
+            # views: the second value keys the view choice); r = 1 is the plain stream
+            q, k = divmod(p, r)
+            epoch = q // self.size
+            yield int(self.order(epoch)[q % self.size]), epoch * r + k
 
 
 def mixed_objects(roots: Sequence[str | Path], weights: Sequence[float] | None,

@@ -86,7 +86,7 @@ class ViewsDataModule(pl.LightningDataModule):
         # global batches, with slack for skipped steps
         total = self.cfg.optim.max_steps * self.cfg.optim.accumulate * 2
         self.sampler = StepSampler(len(objects), self.cfg.seed, total, d.batch_size, weights, rank, world,
-                                   self.start_batch)
+                                   self.start_batch, d.samples_per_object)
 
     def val_dataloader(self):
         d = self.cfg.data
