@@ -52,7 +52,9 @@ def main() -> None:
             generate_dataset(run, folders, args.objects, seed=0, progress=False)
             shards = Path(tmp) / f"s{resolution}"
             pack_dataset(folders, shards, objects_per_shard=8)
-            for source, root in (("folders (PNG)", folders), ("shards (PNG)", shards)):
+            jpeg = Path(tmp) / f"j{resolution}"
+            pack_dataset(folders, jpeg, objects_per_shard=8, image_format="jpeg")
+            for source, root in (("folders (PNG)", folders), ("shards (PNG)", shards), ("shards (JPEG)", jpeg)):
                 rows.append((source, resolution, views_per_second(root, resolution, args.items)))
             for repeats in (1, 8):
                 spec = f"procedural:objects={args.items},seed=5,config=demo,cache=2"

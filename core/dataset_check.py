@@ -77,7 +77,9 @@ def _check(read, has, decode: bool) -> tuple[int, str | None]:
         return 0, f"meta.json: render.depth.scale is {scale!r}; allowed: a finite number > 0"
     for i, file_path in enumerate(paths):
         files = [file_path]
-        depth_file = f"depth/{Path(file_path).name}"
+        if file_path.endswith(".jpg"):  # a JPEG view keeps its alpha beside it
+            files.append(f"alpha/{Path(file_path).stem}.png")
+        depth_file = f"depth/{Path(file_path).stem}.png"
         if depth.get("format") == "png16" and has(depth_file):
             files.append(depth_file)
         for rel in files:

@@ -81,9 +81,38 @@ def read_index(root: str | Path) -> list[ShardObject]:
     return objects
 
 
-def pack_dataset(source: str | Path, out: str | Path, objects_per_shard: int = 256) -> tuple[int, int]:
+def jpeg_views(files: dict[str, bytes], quality: int) -> dict[str, bytes]:
+    """An object's files with each RGBA view ``rgba/N.png`` as an RGB JPEG ``rgba/N.jpg`` plus its
+    alpha as an 8-bit PNG ``alpha/N.png`` (JPEG has no alpha), and ``opencv_cameras.json`` pointing
+    at the JPEGs. Readers take the alpha of ``X/N.jpg`` from ``alpha/N.png``."""
+    from PIL import Image
+
+    out = {}
+    renamed = {}
+    for rel, data in files.items():
+        if rel.startswith("rgba/") and rel.endswith(".png"):
+            with Image.open(io.BytesIO(data)) as im:
+                rgba = im.convert("RGBA")
+            stem = rel[len("rgba/"):-len(".png")]
+            rgb, alpha = io.BytesIO(), io.BytesIO()
+            rgba.convert("RGB").save(rgb, format="JPEG", quality=quality, subsampling=0)  # 4:4:4: no colour bleeding
+            rgba.getchannel("A").save(alpha, format="PNG", compress_level=1)
+            out[f"rgba/{stem}.jpg"], out[f"alpha/{stem}.png"] = rgb.getvalue(), alpha.getvalue()
+            renamed[rel] = f"rgba/{stem}.jpg"
+        else:
+            out[rel] = data
+    cameras = json.loads(out["opencv_cameras.json"])
+    for frame in cameras["frames"]:
+        frame["file_path"] = renamed.get(frame["file_path"], frame["file_path"])
+    out["opencv_cameras.json"] = json.dumps(cameras).encode()
+    return out
+
+
+def pack_dataset(source: str | Path, out: str | Path, objects_per_shard: int = 256, image_format: str = "png",
+                 jpeg_quality: int = 95) -> tuple[int, int]:
     """Write the finished objects of folder dataset ``source`` as shards into ``out``; returns
     (shards written, shards already there). Object i (by sorted id) goes to shard i // objects_per_shard.
+    ``image_format="jpeg"``: views as JPEG with their alpha beside them (:func:`jpeg_views`).
 
     Each shard is written to a temporary file and renamed into place with its index entry beside it
     (``shard-NNNNNN.json``), so a crash leaves finished shards intact and re-running resumes;
@@ -100,23 +129,28 @@ def pack_dataset(source: str | Path, out: str | Path, objects_per_shard: int = 2
         name = f"shard-{number:06d}"
         entry_path = out / f"{name}.json"
         if (out / f"{name}.tar").is_file() and entry_path.is_file():
-            entries.append(json.loads(entry_path.read_text()))
-            kept += 1
-            continue
+            entry = json.loads(entry_path.read_text())
+            if entry.get("images", "png") == image_format:
+                entries.append(entry)
+                kept += 1
+                continue
         buffer = io.BytesIO()
         objects: dict[str, dict] = {}
         with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as tar:
             for folder in folders[start:start + objects_per_shard]:
                 members = objects[folder.name] = {}
-                for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-                    field = member_field(path.relative_to(folder).as_posix())
-                    data = path.read_bytes()
+                files = {p.relative_to(folder).as_posix(): p.read_bytes()
+                         for p in sorted(folder.rglob("*")) if p.is_file()}
+                if image_format == "jpeg":
+                    files = jpeg_views(files, jpeg_quality)
+                for rel, data in sorted(files.items()):
+                    field = member_field(rel)
                     info = tarfile.TarInfo(f"{folder.name}.{field}")
                     info.size, info.mtime, info.mode = len(data), 0, 0o644  # same bytes on every run
                     data_offset = tar.offset + len(info.tobuf(tarfile.USTAR_FORMAT, "utf-8", "surrogateescape"))
                     tar.addfile(info, io.BytesIO(data))
                     members[field] = [data_offset, len(data)]
-        entry = {"file": f"{name}.tar", "objects": objects}
+        entry = {"file": f"{name}.tar", "objects": objects, "images": image_format}
         write_atomic(out / f"{name}.tar", buffer.getvalue())
         write_atomic(entry_path, json.dumps(entry).encode())
         entries.append(entry)

@@ -61,17 +61,23 @@ class PackCommand(Command):
         parser.add_argument("dataset", help="a folder dataset (lrmzero generate/render)")
         parser.add_argument("--out", required=True, help="folder for shard-NNNNNN.tar and index.json")
         parser.add_argument("--objects-per-shard", type=int, default=256)
+        parser.add_argument("--image-format", default="png", choices=["png", "jpeg"],
+                            help="png: the views' bytes unchanged; jpeg: RGB JPEG + alpha PNG (faster to decode)")
+        parser.add_argument("--jpeg-quality", type=int, default=95)
 
     def run(self, args: argparse.Namespace) -> int:
         from lrmzero.dataset import check_output_folder, check_positive
         from lrmzero.shards import pack_dataset
 
         check_positive(args.objects_per_shard, "--objects-per-shard")
+        if not 1 <= args.jpeg_quality <= 100:
+            raise ConfigError(f"--jpeg-quality: got {args.jpeg_quality}; allowed: 1 to 100")
         if not Path(args.dataset).is_dir():
             raise ConfigError(f"DATASET: {args.dataset!r} is not a folder")
         check_output_folder(args.out, "--out")
         try:
-            written, kept = pack_dataset(args.dataset, args.out, args.objects_per_shard)
+            written, kept = pack_dataset(args.dataset, args.out, args.objects_per_shard, args.image_format,
+                                         args.jpeg_quality)
         except ValueError as exc:
             raise ConfigError(f"DATASET: {exc}") from None
         print(f"{written} shards written, {kept} already there: {Path(args.out) / 'index.json'}")

@@ -114,9 +114,16 @@ def objects_with_views(objects: Sequence[Path], needed: int, where: str, option:
     return usable
 
 
-def load_rgba(path: Path | str, size: int, data: bytes | None = None) -> np.ndarray:
-    """An RGBA view (the file ``path``, or its bytes ``data``) resized to ``size``: ``[4, S, S]``
-    uint8 (straight alpha).
+def read_view(obj: Path | ShardObject, rel: str, size: int) -> np.ndarray:
+    """View ``rel`` of an object as :func:`load_rgba` gives it; a JPEG view ``X/N.jpg`` (JPEG
+    shards) takes its alpha from ``alpha/N.png``."""
+    alpha = read_object_file(obj, f"alpha/{Path(rel).stem}.png") if rel.endswith(".jpg") else None
+    return load_rgba(rel, size, read_object_file(obj, rel), alpha)
+
+
+def load_rgba(path: Path | str, size: int, data: bytes | None = None, alpha: bytes | None = None) -> np.ndarray:
+    """An RGBA view (the file ``path``, or its bytes ``data``; ``alpha``: the bytes of a separate
+    8-bit alpha image) resized to ``size``: ``[4, S, S]`` uint8 (straight alpha).
 
     Raises:
         ValueError: for a non-square view (it would be squashed) or an image that cannot be decoded.
@@ -125,6 +132,9 @@ def load_rgba(path: Path | str, size: int, data: bytes | None = None) -> np.ndar
         with Image.open(path if data is None else io.BytesIO(data)) as im:
             im.load()
             rgba = im.convert("RGBA")
+        if alpha is not None:
+            with Image.open(io.BytesIO(alpha)) as a:
+                rgba.putalpha(a.convert("L"))
     except (OSError, SyntaxError, Image.DecompressionBombError) as exc:
         raise ValueError(f"{path}: cannot be decoded as an image ({' '.join(str(exc).split())})") from None
     if rgba.size[0] != rgba.size[1]:
@@ -217,7 +227,7 @@ class ObjectViews(torch.utils.data.Dataset):
         # every view once (the inputs are also targets in training), as uint8 RGBA: composited
         # and turned into rays on the device (to_model_batch), a quarter of the bytes of float RGB
         unique = list(dict.fromkeys([*inputs.tolist(), *targets.tolist()]))
-        views = np.stack([load_rgba(paths[i], s.resolution, read_object_file(folder, paths[i])) for i in unique])
+        views = np.stack([read_view(folder, paths[i], s.resolution) for i in unique])
         position = {view: n for n, view in enumerate(unique)}
         c2w = torch.from_numpy(cams.c2w).float()
         Kt = torch.from_numpy(K).float()
