@@ -155,7 +155,7 @@ def composite_chunk(pix, mean2d, conic, opacity, feats, listed):
 
 
 def _composite_view(mean2d, conic, depth, radii, opacities, colors, width, height, background,
-                    tile, max_pairs):
+                    tile, max_pairs, recompute_chunks=True):
     """Composite one view. Returns rgb ``[H, W, 3]``, alpha ``[H, W, 1]``, depth ``[H, W, 1]``."""
     device, dtype = mean2d.device, mean2d.dtype
     tile_id, gauss, tx_n, ty_n = _tile_pairs(mean2d, radii, depth, width, height, tile)
@@ -168,7 +168,7 @@ def _composite_view(mean2d, conic, depth, radii, opacities, colors, width, heigh
         ly, lx = torch.meshgrid(torch.arange(tile, device=device), torch.arange(tile, device=device), indexing="ij")
         local = torch.stack([lx.flatten(), ly.flatten()], -1).to(dtype) + 0.5
         feats_all = torch.cat([colors, depth[:, None]], -1)
-        recompute = torch.is_grad_enabled() and any(
+        recompute = recompute_chunks and torch.is_grad_enabled() and any(
             t.requires_grad for t in (mean2d, conic, opacities, colors, depth))
         for chunk, L in _plan_chunks(counts, T2, max_pairs):
             chunk = chunk.to(device)
@@ -223,8 +223,13 @@ def rasterize_gaussians(
     background: torch.Tensor | None = None,  # [3] or [B, 3]
     tile_size: int = 16,
     max_pairs: int = 4_000_000,
+    recompute_chunks: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Render B scenes of N Gaussians into C cameras each.
+
+    ``recompute_chunks``: under autograd, recompute each chunk in the backward pass, so memory is
+    bounded by ``max_pairs`` (the backward costs ~40 % more); off, autograd keeps every chunk's
+    intermediates (faster for small scenes, e.g. the tiny preset on a CPU).
 
     Returns:
         rgb ``[B, C, H, W, 3]`` (composited over ``background``), alpha ``[B, C, H, W, 1]``,
@@ -248,7 +253,7 @@ def rasterize_gaussians(
             m2, conic, z, radii = project_gaussians(means[b], quats[b], scales[b], opacities[b], viewmats[b, c],
                                                     Ks[b, c], width, height)
             rgb, a, d = _composite_view(m2, conic, z, radii, opacities[b], colors[b], width, height,
-                                        bg[b], tile_size, max_pairs)
+                                        bg[b], tile_size, max_pairs, recompute_chunks)
             rgbs.append(rgb)
             alphas.append(a)
             depths.append(d)
