@@ -14,7 +14,7 @@ from PIL import Image
 
 from lrmzero.cameras import parse_opencv_cameras
 from lrmzero.dataset import DONE_MARKER, read_manifest, view_path
-from lrmzero.shards import ShardObject, is_shard_dataset, member_field, read_index
+from lrmzero.shards import INDEX, ShardObject, is_shard_dataset, is_url, member_field, read_index
 
 
 @dataclass
@@ -59,7 +59,7 @@ def check_shard_object(obj: ShardObject, decode: bool = True) -> tuple[int, str 
     def read(rel: str) -> bytes:
         field = member_field(rel)
         if field not in obj.members:
-            raise FileNotFoundError(f"{rel} is missing ({obj.shard.name} has no member {obj.object_id}.{field})")
+            raise FileNotFoundError(f"{rel} is missing ({obj.shard_name} has no member {obj.object_id}.{field})")
         return obj.read(field)
 
     return _check(read, lambda rel: member_field(rel) in obj.members, decode)
@@ -103,9 +103,8 @@ def _check(read, has, decode: bool) -> tuple[int, str | None]:
 def check_dataset(root: str | Path, decode: bool = True) -> DatasetReport:
     """Check every object folder of ``root`` (see :func:`check_object`) and the manifest: an object
     recorded as done whose folder is gone is a problem too."""
-    root = Path(root)
     report = DatasetReport(str(root))
-    if not root.is_dir():
+    if not is_url(root) and not Path(root).is_dir():
         report.problems["(dataset)"] = "not a folder"
         return report
     if is_shard_dataset(root):
@@ -119,10 +118,14 @@ def check_dataset(root: str | Path, decode: bool = True) -> DatasetReport:
             report.objects += 1
             report.views += views
             if problem:
-                report.problems[obj.object_id] = f"{obj.shard.name}: {problem}"
+                report.problems[obj.object_id] = f"{obj.shard_name}: {problem}"
         if not objects:
             report.problems["(dataset)"] = "its index lists no objects"
         return report
+    if is_url(root):
+        report.problems["(dataset)"] = f"no {INDEX} there: a URL must hold shards (lrmzero pack)"
+        return report
+    root = Path(root)
     folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")
                      and ((p / "opencv_cameras.json").exists() or (p / DONE_MARKER).exists()))
     for folder in folders:

@@ -31,11 +31,30 @@ def member_field(relative_path: str) -> str:
     return CAMERAS_FIELD if relative_path == "opencv_cameras.json" else relative_path.replace("/", ".")
 
 
+def is_url(root: str | Path) -> bool:
+    """``scheme://...`` (an fsspec URL: s3://, gs://, https://, memory://, ...), not a local path."""
+    return "://" in str(root)
+
+
+def _open(location: str | Path):
+    """A local file, or an fsspec URL (read through fsspec, installed with Lightning)."""
+    if not is_url(location):
+        return open(location, "rb")
+    import fsspec
+
+    return fsspec.open(str(location), "rb").open()
+
+
+def _join(root: str | Path, name: str) -> str | Path:
+    return f"{str(root).rstrip('/')}/{name}" if is_url(root) else Path(root) / name
+
+
 @dataclass(frozen=True, eq=False)  # compared and hashed by identity (its members are a dict)
 class ShardObject:
-    """One object inside a shard: ``read(field)`` returns a member's bytes (one seek, one read)."""
+    """One object inside a shard (a local file or an fsspec URL): ``read(field)`` returns a
+    member's bytes (one seek, one read)."""
 
-    shard: Path
+    shard: str | Path
     object_id: str
     members: dict  # field -> [offset, size]
 
@@ -43,40 +62,49 @@ class ShardObject:
     def name(self) -> str:  # the object id, as a folder's name is
         return self.object_id
 
+    @property
+    def shard_name(self) -> str:
+        return str(self.shard).rstrip("/").rsplit("/", 1)[-1]
+
     def read(self, field: str) -> bytes:
         if field not in self.members:
-            raise ValueError(f"{self.shard.name}: object {self.object_id} has no member {self.object_id}.{field}")
+            raise ValueError(f"{self.shard_name}: object {self.object_id} has no member {self.object_id}.{field}")
         offset, size = self.members[field]
-        with open(self.shard, "rb") as f:
+        with _open(self.shard) as f:
             f.seek(offset)
             data = f.read(size)
         if len(data) != size:
-            raise ValueError(f"{self.shard.name}: member {self.object_id}.{field} is cut short "
+            raise ValueError(f"{self.shard_name}: member {self.object_id}.{field} is cut short "
                              f"({len(data)} of {size} bytes): the shard is truncated")
         return data
 
 
 def is_shard_dataset(root: str | Path) -> bool:
-    return (Path(root) / INDEX).is_file()
+    if not is_url(root):
+        return (Path(root) / INDEX).is_file()
+    import fsspec
+
+    fs, path = fsspec.core.url_to_fs(str(root))
+    return fs.isfile(f"{path.rstrip('/')}/{INDEX}")
 
 
 def read_index(root: str | Path) -> list[ShardObject]:
-    """Every object of a shard dataset, in index order.
+    """Every object of a shard dataset (a folder or an fsspec URL), in index order.
 
     Raises:
         ValueError: an unreadable index, or a shard it lists that is missing.
     """
-    root = Path(root)
+    index_path = _join(root, INDEX)
     try:
-        index = json.loads((root / INDEX).read_text())
-        shards = index["shards"]
+        with _open(index_path) as f:
+            shards = json.loads(f.read())["shards"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ValueError(f"{root / INDEX}: not a readable shard index ({exc})") from None
+        raise ValueError(f"{index_path}: not a readable shard index ({exc})") from None
     objects = []
     for shard in shards:
-        path = root / shard["file"]
-        if not path.is_file():
-            raise ValueError(f"{root / INDEX} lists {shard['file']}, which is missing")
+        path = _join(root, shard["file"])
+        if not is_url(path) and not Path(path).is_file():
+            raise ValueError(f"{index_path} lists {shard['file']}, which is missing")
         objects += [ShardObject(path, oid, members) for oid, members in shard["objects"].items()]
     return objects
 

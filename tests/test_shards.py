@@ -117,3 +117,33 @@ def test_jpeg_shards_keep_alpha_exactly_and_colour_within_tolerance(folders, tmp
         # stated tolerance at quality 95, 4:4:4, on these 32 px views of fine procedural texture:
         # mean colour error under 4/255, none beyond 24/255 (measured: 3.2 and 17)
         assert diff.mean() < 4.0 and diff.max() <= 24, (diff.mean(), diff.max())
+
+
+def test_shards_behind_an_fsspec_url_read_like_local_ones(folders, tmp_path):
+    """fsspec's in-memory filesystem stands in for object storage (s3://, gs://, https://)."""
+    import fsspec
+    import torch
+
+    from lrmzero import get_registries
+    from lrmzero.plugins.trainers.lightning.config import load_train_config
+    from lrmzero.plugins.trainers.lightning.data import find_objects
+    from lrmzero.plugins.trainers.lightning.train import train
+
+    pack_dataset(folders, tmp_path / "s", objects_per_shard=2)
+    fs = fsspec.filesystem("memory")
+    for path in (tmp_path / "s").iterdir():
+        fs.pipe(f"/bucket/shards/{path.name}", path.read_bytes())
+    url = "memory://bucket/shards"
+    remote = find_objects(url)
+    assert [o.object_id for o in remote] == [f"{i:08d}" for i in range(5)]
+    assert remote[3].read("rgba.001.png") == (folders / "00000003" / "rgba" / "001.png").read_bytes()
+    assert check_dataset(url).ok
+    cfg = lambda: load_train_config("tiny", None, ["data.batch_size=1", "data.input_views=2",  # noqa: E731
+                                                   "data.target_views=3", "data.resolution=16"], get_registries())[0]
+    a = train([str(tmp_path / "s")], tmp_path / "ra", cfg(), max_steps=2, progress=False)
+    b = train([url], tmp_path / "rb", cfg(), max_steps=2, progress=False)
+    sa, sb = (torch.load(p, weights_only=True)["state_dict"] for p in (a, b))
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    fs.rm("/bucket/shards/shard-000001.tar")
+    report = check_dataset(url)
+    assert not report.ok and any("shard-000001.tar" in line for line in report.lines())

@@ -18,7 +18,7 @@ from lrmzero.cameras import parse_opencv_cameras
 from lrmzero.dataset import DONE_MARKER, view_path  # noqa: F401 - view_path: part of this module's API
 from lrmzero.errors import ConfigError
 from lrmzero.rays import plucker_rays
-from lrmzero.shards import ShardObject, is_shard_dataset, member_field, read_index
+from lrmzero.shards import ShardObject, is_shard_dataset, is_url, member_field, read_index
 
 log = logging.getLogger("lrmzero")
 
@@ -30,6 +30,13 @@ def find_objects(root: str | Path) -> list[Path | ShardObject]:
     source = data_source(root)
     if source is not None:
         return list(source.objects())
+    if is_url(root):  # shards behind an fsspec URL (s3://, gs://, https://, ...)
+        try:
+            if is_shard_dataset(root):
+                return read_index(root)
+        except (OSError, ValueError, ImportError) as exc:
+            raise ConfigError(f"--data: {root}: {exc}") from None
+        raise ConfigError(f"--data: {root} holds no index.json; allowed at a URL: shards (lrmzero pack)")
     root = Path(root)
     if not root.is_dir():
         raise ConfigError(f"--data: {str(root)!r} is not a folder")
