@@ -136,6 +136,47 @@ def jpeg_views(files: dict[str, bytes], quality: int) -> dict[str, bytes]:
     return out
 
 
+def write_shard(out: Path, number: int, folders: list[Path], image_format: str = "png",
+                jpeg_quality: int = 95) -> dict:
+    """Write ``folders`` (finished object folders) as ``out/shard-NNNNNN.tar`` with its index entry
+    ``shard-NNNNNN.json`` beside it, each atomically; returns the entry."""
+    name = f"shard-{number:06d}"
+    buffer = io.BytesIO()
+    objects: dict[str, dict] = {}
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        for folder in folders:
+            members = objects[folder.name] = {}
+            files = {p.relative_to(folder).as_posix(): p.read_bytes()
+                     for p in sorted(folder.rglob("*")) if p.is_file()}
+            if image_format == "jpeg":
+                files = jpeg_views(files, jpeg_quality)
+            for rel, data in sorted(files.items()):
+                field = member_field(rel)
+                info = tarfile.TarInfo(f"{folder.name}.{field}")
+                info.size, info.mtime, info.mode = len(data), 0, 0o644  # same bytes on every run
+                data_offset = tar.offset + len(info.tobuf(tarfile.USTAR_FORMAT, "utf-8", "surrogateescape"))
+                tar.addfile(info, io.BytesIO(data))
+                members[field] = [data_offset, len(data)]
+    entry = {"file": f"{name}.tar", "objects": objects, "images": image_format}
+    write_atomic(out / f"{name}.tar", buffer.getvalue())
+    write_atomic(out / f"{name}.json", json.dumps(entry).encode())
+    return entry
+
+
+def shard_entries(out: Path) -> dict[int, dict]:
+    """The index entries of the shards written into ``out`` so far, by shard number."""
+    entries = {}
+    for path in sorted(out.glob("shard-*.json")):
+        if (out / f"{path.stem}.tar").is_file():
+            entries[int(path.stem.split("-")[1])] = json.loads(path.read_text())
+    return entries
+
+
+def write_index(out: Path, entries: dict[int, dict]) -> None:
+    write_atomic(out / INDEX, json.dumps({"format": "lrmzero-shards-1",
+                                          "shards": [entries[n] for n in sorted(entries)]}).encode())
+
+
 def pack_dataset(source: str | Path, out: str | Path, objects_per_shard: int = 256, image_format: str = "png",
                  jpeg_quality: int = 95) -> tuple[int, int]:
     """Write the finished objects of folder dataset ``source`` as shards into ``out``; returns
@@ -151,40 +192,22 @@ def pack_dataset(source: str | Path, out: str | Path, objects_per_shard: int = 2
     if not folders:
         raise ValueError(f"{str(source)!r} holds no finished objects")
     out.mkdir(parents=True, exist_ok=True)
+    existing = shard_entries(out)
     written = kept = 0
-    entries = []
+    entries = {}
     for number, start in enumerate(range(0, len(folders), objects_per_shard)):
-        name = f"shard-{number:06d}"
-        entry_path = out / f"{name}.json"
-        if (out / f"{name}.tar").is_file() and entry_path.is_file():
-            entry = json.loads(entry_path.read_text())
-            if entry.get("images", "png") == image_format:
-                entries.append(entry)
-                kept += 1
-                continue
-        buffer = io.BytesIO()
-        objects: dict[str, dict] = {}
-        with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as tar:
-            for folder in folders[start:start + objects_per_shard]:
-                members = objects[folder.name] = {}
-                files = {p.relative_to(folder).as_posix(): p.read_bytes()
-                         for p in sorted(folder.rglob("*")) if p.is_file()}
-                if image_format == "jpeg":
-                    files = jpeg_views(files, jpeg_quality)
-                for rel, data in sorted(files.items()):
-                    field = member_field(rel)
-                    info = tarfile.TarInfo(f"{folder.name}.{field}")
-                    info.size, info.mtime, info.mode = len(data), 0, 0o644  # same bytes on every run
-                    data_offset = tar.offset + len(info.tobuf(tarfile.USTAR_FORMAT, "utf-8", "surrogateescape"))
-                    tar.addfile(info, io.BytesIO(data))
-                    members[field] = [data_offset, len(data)]
-        entry = {"file": f"{name}.tar", "objects": objects, "images": image_format}
-        write_atomic(out / f"{name}.tar", buffer.getvalue())
-        write_atomic(entry_path, json.dumps(entry).encode())
-        entries.append(entry)
+        group = folders[start:start + objects_per_shard]
+        old = existing.get(number)
+        if old is not None and old.get("images", "png") == image_format and \
+                list(old["objects"]) == [f.name for f in group]:
+            entries[number] = old
+            kept += 1
+            continue
+        entries[number] = write_shard(out, number, group, image_format, jpeg_quality)
         written += 1
-    write_atomic(out / INDEX, json.dumps({"format": "lrmzero-shards-1", "shards": entries}).encode())
+    write_index(out, entries)
     for stale in out.glob("shard-*.tar"):  # shards of an earlier, larger packing
-        if stale.name not in {e["file"] for e in entries}:
+        if int(stale.stem.split("-")[1]) not in entries:
             os.remove(stale)
+            (out / f"{stale.stem}.json").unlink(missing_ok=True)
     return written, kept

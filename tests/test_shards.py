@@ -147,3 +147,39 @@ def test_shards_behind_an_fsspec_url_read_like_local_ones(folders, tmp_path):
     fs.rm("/bucket/shards/shard-000001.tar")
     report = check_dataset(url)
     assert not report.ok and any("shard-000001.tar" in line for line in report.lines())
+
+
+def test_generate_writes_shards_directly_and_resumes_after_an_interruption(folders, tmp_path, monkeypatch):
+    from lrmzero.errors import ConfigError
+    from lrmzero.plugins.generation import runner
+    from lrmzero.plugins.generation.to_shards import generate_shards
+
+    run = load_config("demo", ["render.views=3", "render.resolution=32", "render.renderer=raycast",
+                               "render.shading=lambert"])
+    real = runner.ObjectJob.__call__
+
+    def interrupted(self, index):
+        if index == 3:
+            raise KeyboardInterrupt  # Ctrl-C while object 3 is made
+        return real(self, index)
+
+    monkeypatch.setattr(runner.ObjectJob, "__call__", interrupted)
+    out = tmp_path / "s"
+    summary = generate_shards(run, out, 5, seed=3, progress=False, objects_per_shard=2)
+    assert summary.interrupted
+    assert [o.object_id for o in read_index(out)] == ["00000000", "00000001"]  # shard 0 only: 2 and 3 pending
+    assert (out / ".objects" / "00000002").is_dir() and not (out / ".objects" / "00000000").exists()
+    monkeypatch.undo()
+    summary = generate_shards(run, out, 5, seed=3, progress=False, objects_per_shard=2)
+    assert summary.done == 2 and summary.skipped == 3  # 0 and 1 packed, 2 staged: only 3 and 4 made
+    objects = read_index(out)
+    assert [o.object_id for o in objects] == [f"{i:08d}" for i in range(5)]
+    for obj in objects:  # the same objects as `generate` writes into folders
+        expected = object_files(folders / obj.object_id)
+        assert all(obj.read(f) == data for f, data in expected.items() if f != "meta.json")
+    assert check_dataset(out).ok and not any((out / ".objects").glob("0*"))
+    with pytest.raises(ConfigError, match="--num-objects/--objects-per-shard: shard-000002.tar"):
+        generate_shards(run, out, 6, seed=3, progress=False, objects_per_shard=2)
+    res = run_cli("generate", "--out", str(tmp_path / "x"), "--num-objects", "2", "--seed", "0", "--format",
+                  "shards", "--shard", "1/2", "--quiet")
+    assert res.returncode == 2 and "--format shards: got --shard 1/2" in res.stderr

@@ -35,17 +35,31 @@ class GenerateCommand(Command):
         parser.add_argument("--executor", default=None,
                             help="executor plugin (sets execute.executor; packaged default: local processes)")
         parser.add_argument("--quiet", action="store_true", help="no progress bar")
+        parser.add_argument("--format", default="folders", choices=["folders", "shards"],
+                            help="folders (one per object) or shards (webdataset tars + index, as lrmzero pack)")
+        parser.add_argument("--objects-per-shard", type=int, default=256, help="with --format shards")
         parser.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
 
     def run(self, args: argparse.Namespace) -> int:
+        from lrmzero.dataset import check_positive
         from lrmzero.plugins.generation.config import load_config
         from lrmzero.plugins.generation.runner import generate_dataset, parse_shard
 
         shard = parse_shard(args.shard)
+        check_positive(args.objects_per_shard, "--objects-per-shard")
+        if args.format == "shards" and shard != (0, 1):
+            raise ConfigError(f"--format shards: got --shard {args.shard}; allowed: 0/1 (a shard needs all its "
+                              "objects: on several machines, generate folders and lrmzero pack them)")
         overrides = list(args.overrides) + ([f"execute.executor={args.executor}"] if args.executor else [])
         run = load_config(args.config, overrides)
-        summary = generate_dataset(run, args.out, args.num_objects, args.seed, workers=args.workers, shard=shard,
-                                   progress=not args.quiet)
+        if args.format == "shards":
+            from lrmzero.plugins.generation.to_shards import generate_shards
+
+            summary = generate_shards(run, args.out, args.num_objects, args.seed, workers=args.workers,
+                                      progress=not args.quiet, objects_per_shard=args.objects_per_shard)
+        else:
+            summary = generate_dataset(run, args.out, args.num_objects, args.seed, workers=args.workers,
+                                       shard=shard, progress=not args.quiet)
         return report(summary)
 
 

@@ -190,6 +190,7 @@ def generate_dataset(
     progress: bool = True,
     on_result: Callable[[dict[str, Any]], None] | None = None,
     inputs: list[str] | None = None,
+    done_elsewhere: set[str] | frozenset[str] = frozenset(),
 ) -> Summary:
     """Generate objects ``[0, num_objects)`` of shard ``shard`` into ``out``.
 
@@ -201,6 +202,7 @@ def generate_dataset(
 
     Args:
         inputs: mesh files to render instead of composing objects (``lrmzero render``).
+        done_elsewhere: object ids already finished outside ``out`` (packed into shards): skipped.
     """
     if inputs is not None:
         num_objects = len(inputs)
@@ -230,7 +232,9 @@ def generate_dataset(
     todo = []
     for i in indices:
         oid = oid_of(i)
-        if writer.is_done(oid):
+        if oid in done_elsewhere:
+            summary.skipped += 1
+        elif writer.is_done(oid):
             summary.skipped += 1
             if oid not in listed:  # finished, but the run stopped before the manifest line
                 meta = json.loads((writer.object_dir(oid) / "meta.json").read_text())
