@@ -160,7 +160,8 @@ def composite(rgba: torch.Tensor, background: torch.Tensor) -> torch.Tensor:
 
 def load_view(path: Path, size: int, background: Sequence[float]) -> np.ndarray:
     """An RGBA view resized to ``size`` and composited over ``background``: ``[3, S, S]`` float32."""
-    return composite(torch.from_numpy(load_rgba(path, size)), torch.tensor(background, dtype=torch.float32)).numpy()
+    rgba = torch.from_numpy(load_rgba(path, size).copy())  # a writable copy of the decoded image
+    return composite(rgba, torch.tensor(background, dtype=torch.float32)).numpy()
 
 
 @dataclass
