@@ -13,8 +13,9 @@ import numpy as np
 from PIL import Image
 
 from lrmzero.cameras import parse_opencv_cameras
-from lrmzero.dataset import DONE_MARKER, read_manifest, view_path
-from lrmzero.shards import INDEX, ShardObject, is_shard_dataset, is_url, member_field, read_index
+from lrmzero.dataset import DONE_MARKER, read_manifest
+from lrmzero.shards import (INDEX, ShardObject, has_object_file, is_shard_dataset, is_url, read_index,
+                            read_object_file)
 
 
 @dataclass
@@ -38,31 +39,13 @@ class DatasetReport:
         return [head, *shown, *more]
 
 
-def check_object(folder: Path, decode: bool = True) -> tuple[int, str | None]:
-    """(views checked, the first problem or None) of one object folder: complete (``meta.json``),
-    readable finite rigid cameras, every view present, of the cameras' size and (``decode``)
-    decodable, depth maps likewise with a finite positive depth scale."""
-    if not (folder / DONE_MARKER).is_file():
+def check_object(obj: Path | ShardObject, decode: bool = True) -> tuple[int, str | None]:
+    """(views checked, the first problem or None) of one object (a folder or an object inside a
+    shard): complete (``meta.json``), readable finite rigid cameras, every view present, of the
+    cameras' size and (``decode``) decodable, depth maps likewise with a finite positive depth scale."""
+    if isinstance(obj, Path) and not (obj / DONE_MARKER).is_file():
         return 0, f"incomplete: no {DONE_MARKER}"
-
-    def read(rel: str) -> bytes:
-        path = view_path(folder, rel)
-        if not path.is_file():
-            raise FileNotFoundError(f"{rel} is missing")
-        return path.read_bytes()
-
-    return _check(read, lambda rel: (folder / rel).is_file(), decode)
-
-
-def check_shard_object(obj: ShardObject, decode: bool = True) -> tuple[int, str | None]:
-    """:func:`check_object` for an object inside a shard (members instead of files)."""
-    def read(rel: str) -> bytes:
-        field = member_field(rel)
-        if field not in obj.members:
-            raise FileNotFoundError(f"{rel} is missing ({obj.shard_name} has no member {obj.object_id}.{field})")
-        return obj.read(field)
-
-    return _check(read, lambda rel: member_field(rel) in obj.members, decode)
+    return _check(lambda rel: read_object_file(obj, rel), lambda rel: has_object_file(obj, rel), decode)
 
 
 def _check(read, has, decode: bool) -> tuple[int, str | None]:
@@ -114,7 +97,7 @@ def check_dataset(root: str | Path, decode: bool = True) -> DatasetReport:
             report.problems["(dataset)"] = str(exc)
             return report
         for obj in objects:
-            views, problem = check_shard_object(obj, decode)
+            views, problem = check_object(obj, decode)
             report.objects += 1
             report.views += views
             if problem:

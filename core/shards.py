@@ -18,8 +18,9 @@ import os
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from lrmzero.dataset import DONE_MARKER, write_atomic
+from lrmzero.dataset import DONE_MARKER, view_path, write_atomic
 
 INDEX = "index.json"
 CAMERAS_FIELD = "cameras.json"
@@ -77,6 +78,33 @@ class ShardObject:
             raise ValueError(f"{self.shard_name}: member {self.object_id}.{field} is cut short "
                              f"({len(data)} of {size} bytes): the shard is truncated")
         return data
+
+
+def read_object_file(obj: Any, rel: str) -> bytes:
+    """A file of an object by its path in the object folder (``rgba/000.png``): from the folder
+    ``obj`` (never outside it), from a :class:`ShardObject`'s member, or from a data source's
+    handle (``obj.read(rel)``, see :class:`lrmzero.components.DataSource`).
+
+    Raises:
+        FileNotFoundError: a missing file or member. ValueError: a path leading outside the
+            folder, a truncated shard.
+    """
+    if isinstance(obj, ShardObject):
+        field = member_field(rel)
+        if field not in obj.members:
+            raise FileNotFoundError(f"missing view {rel} ({obj.shard_name} has no member {obj.object_id}.{field})")
+        return obj.read(field)
+    if not isinstance(obj, Path):
+        return obj.read(rel)
+    path = view_path(obj, rel)
+    if not path.is_file():
+        raise FileNotFoundError(f"missing view {rel}")
+    return path.read_bytes()
+
+
+def has_object_file(obj: Path | ShardObject, rel: str) -> bool:
+    """Whether a folder or shard object holds the file ``rel``."""
+    return member_field(rel) in obj.members if isinstance(obj, ShardObject) else (obj / rel).is_file()
 
 
 def is_shard_dataset(root: str | Path) -> bool:

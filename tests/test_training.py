@@ -437,7 +437,7 @@ def test_loader_sends_each_view_once_as_uint8_and_the_device_side_batch_matches(
     from PIL import Image
 
     from lrmzero.cameras import read_opencv_cameras
-    from lrmzero.plugins.trainers.lightning.data import view_path
+    from lrmzero.dataset import view_path
     from lrmzero.rays import plucker_rays
 
     obj = find_objects(dataset)[0]

@@ -15,10 +15,10 @@ import torch
 from PIL import Image
 
 from lrmzero.cameras import parse_opencv_cameras
-from lrmzero.dataset import DONE_MARKER, view_path  # noqa: F401 - view_path: part of this module's API
+from lrmzero.dataset import DONE_MARKER
 from lrmzero.errors import ConfigError
 from lrmzero.rays import plucker_rays
-from lrmzero.shards import ShardObject, is_shard_dataset, is_url, member_field, read_index
+from lrmzero.shards import ShardObject, is_shard_dataset, is_url, read_index, read_object_file
 
 log = logging.getLogger("lrmzero")
 
@@ -30,61 +30,45 @@ def find_objects(root: str | Path) -> list[Path | ShardObject]:
     source = data_source(root)
     if source is not None:
         return list(source.objects())
-    if is_url(root):  # shards behind an fsspec URL (s3://, gs://, https://, ...)
-        try:
-            if is_shard_dataset(root):
-                return read_index(root)
-        except (OSError, ValueError, ImportError) as exc:
-            raise ConfigError(f"--data: {root}: {exc}") from None
+    if not is_url(root) and not Path(root).is_dir():
+        raise ConfigError(f"--data: {str(root)!r} is not a folder")
+    try:  # shards, in a folder or behind an fsspec URL (s3://, gs://, https://, ...)
+        if is_shard_dataset(root):
+            return read_index(root)
+    except (OSError, ValueError, ImportError) as exc:
+        raise ConfigError(f"--data: {root}: {exc}") from None
+    if is_url(root):
         raise ConfigError(f"--data: {root} holds no index.json; allowed at a URL: shards (lrmzero pack)")
     root = Path(root)
-    if not root.is_dir():
-        raise ConfigError(f"--data: {str(root)!r} is not a folder")
-    if is_shard_dataset(root):
-        try:
-            return read_index(root)
-        except ValueError as exc:
-            raise ConfigError(f"--data: {exc}") from None
     return sorted(p for p in root.iterdir()
                   if p.is_dir() and (p / DONE_MARKER).is_file() and (p / "opencv_cameras.json").is_file())
+
+
+def data_source_name(spec: str | Path) -> str | None:
+    """The registered data source ``--data NAME:key=value,...`` names, or None when ``spec`` is a
+    path or a URL (cheap: nothing is built)."""
+    text = str(spec)
+    name, sep, _ = text.partition(":")
+    if not sep or Path(text).exists():
+        return None
+    from lrmzero.plugin_manager import get_registries
+
+    return name if name in get_registries().kind("data_sources") else None
 
 
 def data_source(spec: str | Path):
     """The data source component ``--data NAME:key=value,...`` names (e.g. ``procedural:objects=1000,
     seed=0,config=demo``), built and validated; None when ``spec`` is a path."""
-    text = str(spec)
-    name, sep, params = text.partition(":")
-    if not sep or Path(text).exists():
-        return None
+    name = data_source_name(spec)
+    if name is None:
+        return None  # not a data source: treated as a path (and refused as one if missing)
     from omegaconf import OmegaConf
 
     from lrmzero.plugin_manager import get_registries
 
-    registry = get_registries().kind("data_sources")
-    if name not in registry:
-        return None  # not a data source: treated as a path (and refused as one if missing)
+    params = str(spec).partition(":")[2]
     values = OmegaConf.to_container(OmegaConf.from_dotlist([p for p in params.split(",") if p])) if params else {}
-    return registry.build(name, values, f"--data {name}")
-
-
-def read_object_file(obj: Path | ShardObject, rel: str) -> bytes:
-    """A file of an object by its path in the object folder (``rgba/000.png``): from the folder
-    (never outside it) or from the object's shard member.
-
-    Raises:
-        ValueError: a path leading outside the folder, a missing file or member, a truncated shard.
-    """
-    if isinstance(obj, ShardObject):
-        field = member_field(rel)
-        if field not in obj.members:
-            raise ValueError(f"missing view {rel}")
-        return obj.read(field)
-    if not isinstance(obj, Path):  # a data source's handle (lrmzero.components.DataSource)
-        return obj.read(rel)
-    path = view_path(obj, rel)
-    if not path.is_file():
-        raise ValueError(f"missing view {rel}")
-    return path.read_bytes()
+    return get_registries().kind("data_sources").build(name, values, f"--data {name}")
 
 
 def view_count(obj: Path | ShardObject) -> int | None:

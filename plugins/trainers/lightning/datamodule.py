@@ -44,10 +44,10 @@ def refuse_invalid(roots: Sequence[str], decode: bool = True) -> None:
     """
     from lrmzero.dataset_check import check_dataset
 
-    from lrmzero.plugins.trainers.lightning.data import data_source
+    from lrmzero.plugins.trainers.lightning.data import data_source_name
 
     for root in roots:
-        if data_source(root) is not None:
+        if data_source_name(root) is not None:
             continue  # made on the fly: nothing on disk to check
         report = check_dataset(root, decode=decode)
         if report.problems and report.objects:

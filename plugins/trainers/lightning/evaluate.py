@@ -90,20 +90,22 @@ def evaluate(checkpoint: str, data: str, views_in: int | None = None, resolution
         cos = torch.nn.functional.normalize(tgt_centres, dim=-1) @ torch.nn.functional.normalize(in_centres, dim=-1).T
         nearest = inputs[cos.argmax(dim=1)]
         lp = lpips(pred, target)
+        view_psnr, view_ssim = psnr(pred, target), ssim(pred, target)
         if report:
-            view_psnr, view_ssim = psnr(pred, target), ssim(pred, target)
             for n, view in enumerate(item["target_ids"].tolist()):
                 per_view.append({"object_id": item["object_id"], "view": view, "psnr": float(view_psnr[n]),
                                  "ssim": float(view_ssim[n]), "lpips": None if lp is None else float(lp[n]),
                                  "nearest_view_psnr": float(psnr(nearest[n], target[n]))})
             image = comparison_image(inputs, target, pred)
             write_atomic(Path(report) / f"{item['object_id']}.png", lambda f, im=image: im.save(f, format="PNG"))
-            figures.append((item["object_id"], comparison_image(inputs, target[:2], pred[:2])))
+            # the summary's tile: the inputs' row and the first two target rows of the same picture
+            rows_kept = min(len(target), 2) + 1
+            figures.append((item["object_id"], image.crop((0, 0, image.width, rows_kept * (resolution + GAP)))))
         rows.append({
             "object_id": item["object_id"],
             "views": int(len(target)),
-            "psnr": float(psnr(pred, target).mean()),
-            "ssim": float(ssim(pred, target).mean()),
+            "psnr": float(view_psnr.mean()),
+            "ssim": float(view_ssim.mean()),
             "lpips": None if lp is None else float(lp.mean()),
             "nearest_view_psnr": float(psnr(nearest, target).mean()),
             "nearest_view_ssim": float(ssim(nearest, target).mean()),
@@ -171,7 +173,10 @@ def _write_csv(binary_file, rows: list[dict[str, Any]]) -> None:
     text.detach()
 
 
-def comparison_image(inputs: torch.Tensor, target: torch.Tensor, pred: torch.Tensor, gap: int = 2) -> Image.Image:
+GAP = 2  # white pixels between the tiles of a comparison image
+
+
+def comparison_image(inputs: torch.Tensor, target: torch.Tensor, pred: torch.Tensor, gap: int = GAP) -> Image.Image:
     """One picture of an object: the input views ``[V, 3, S, S]`` in the top row; below, one row per
     target view ``[T, 3, S, S]``: ground truth | prediction | error map (mean absolute error over
     the channels, x4, black 0 -> red -> yellow -> white >= 0.25). White gaps between tiles."""

@@ -175,9 +175,9 @@ class ReconstructionModule(pl.LightningModule):
 
     def on_any_rank(self, flags: list[bool]) -> list[bool]:
         """``flags`` OR-ed over all ranks (one all-gather; no communication on one device)."""
-        local = torch.tensor(flags, dtype=torch.uint8, device=self.device)
         if getattr(self, "_trainer", None) is None or self.trainer.world_size == 1:
-            return [bool(f) for f in local]
+            return [bool(f) for f in flags]  # no tensor, no trip to the device and back
+        local = torch.tensor(flags, dtype=torch.uint8, device=self.device)
         return [bool(f) for f in self.all_gather(local).reshape(-1, len(flags)).amax(0)]
 
     def _log_skip_counters(self) -> None:

@@ -10,8 +10,8 @@ import torch
 from PIL import Image
 
 from lrmzero.cameras import intrinsics_from_fov, look_at, read_opencv_cameras
-from lrmzero.plugins.trainers.lightning.data import load_view, view_path
-from lrmzero.dataset import check_output_folder, check_positive
+from lrmzero.dataset import check_output_folder, check_positive, view_path
+from lrmzero.plugins.trainers.lightning.data import load_view
 from lrmzero.errors import ConfigError
 from lrmzero.plugins.trainers.lightning.checkpoints import load_checkpoint
 from lrmzero.plugin_manager import get_registries
