@@ -1,5 +1,5 @@
 """Shards: pack a folder dataset, read it back byte for byte through the index and with plain
-webdataset code, resume a packing, and report a truncated shard with the shard and member."""
+webdataset code and with Hugging Face datasets, resume a packing, and report a truncated shard with the shard and member."""
 
 from __future__ import annotations
 
@@ -52,6 +52,28 @@ def test_plain_webdataset_reads_a_shard(folders, tmp_path):
     assert len(cameras["frames"]) == 3
     field = member_field(cameras["frames"][1]["file_path"])
     assert first[field] == (folders / "00000000" / cameras["frames"][1]["file_path"]).read_bytes()
+
+
+def test_hugging_face_datasets_reads_a_shard(folders, tmp_path, monkeypatch):
+    """`datasets.load_dataset("webdataset", ...)` opens a shard with no lrmzero code: one row per
+    object, PNG members decoded to the same pixels, cameras JSON parsed to the same numbers."""
+    datasets = pytest.importorskip("datasets", reason="Hugging Face datasets is not installed (pip install -e '.[test]')")
+    import numpy as np
+    from PIL import Image
+
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    pack_dataset(folders, tmp_path / "s", objects_per_shard=8)
+    rows = datasets.load_dataset("webdataset", data_files={"train": [str(tmp_path / "s" / "shard-000000.tar")]},
+                                 split="train", cache_dir=str(tmp_path / "hf_cache"))
+    assert rows["__key__"] == [f"{i:08d}" for i in range(5)]
+    for row in rows:
+        folder = folders / row["__key__"]
+        expected = json.loads((folder / "opencv_cameras.json").read_text())
+        assert row["cameras.json"]["frames"] == expected["frames"]
+        for frame in expected["frames"]:
+            decoded = np.asarray(row[member_field(frame["file_path"])])
+            assert decoded.shape == (32, 32, 4)
+            assert np.array_equal(decoded, np.asarray(Image.open(folder / frame["file_path"])))
 
 
 def test_packing_resumes_and_is_deterministic(folders, tmp_path):
