@@ -9,6 +9,7 @@ import shutil
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from lrmzero import get_registries
 from lrmzero.cameras import read_opencv_cameras
@@ -233,6 +234,17 @@ def test_eval_json_and_reconstruct(dataset, tmp_path):
     assert np.all(np.abs(ply["x"]) <= 1.0)
     assert (out / "gaussians.splat").stat().st_size == 32 * len(ply["x"])  # the web viewers' layout
     assert (out / "turntable.png").is_file() and (out / "turntable.gif").is_file()
+    # inputs as the model saw them and the rendered predictions, posed, for `lrmzero view OUT`
+    seen, seen_paths = read_opencv_cameras(out / "inputs" / "opencv_cameras.json")
+    given, _ = read_opencv_cameras(obj / "opencv_cameras.json")
+    assert np.allclose(seen.c2w, given.c2w) and seen.width == 32 and len(seen_paths) == 8
+    assert np.asarray(Image.open(out / "inputs" / seen_paths[0])).shape == (32, 32, 3)
+    spun, spun_paths = read_opencv_cameras(out / "turntable" / "opencv_cameras.json")
+    assert len(spun) == 6 and all((out / "turntable" / p).is_file() for p in spun_paths)
+    from lrmzero.plugins.tools.view_scene import folder_scene
+
+    scene = folder_scene(out)
+    assert len(scene.splats["gaussians"].centers) == 8 * 32 * 32 and len(scene.frusta) == 8 + 6
 
 
 def test_train_cli_bad_input(tmp_path):

@@ -1,5 +1,5 @@
-"""Tools: subcommands that look at and convert datasets (``lrmzero gallery``, ``validate``,
-``pack``) and their cameras (``lrmzero cameras convert|check``)."""
+"""Tools: subcommands that look at and convert datasets (``lrmzero gallery``, ``view``,
+``validate``, ``pack``) and their cameras (``lrmzero cameras convert|check``)."""
 
 from __future__ import annotations
 
@@ -119,6 +119,37 @@ class CamerasCommand(Command):
         return 0
 
 
+class ViewCommand(Command):
+    name = "view"
+    help = "open a local web page (viser) showing a dataset, an object, a reconstruction, Gaussians or a mesh"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("path", help="a dataset (object folders or shards), one object folder, a "
+                                         "reconstruct --out folder, a .ply of Gaussians or a mesh file")
+        parser.add_argument("--host", default="127.0.0.1",
+                            help="address to bind (default 127.0.0.1: this machine only; 0.0.0.0 shares it)")
+        parser.add_argument("--port", type=int, default=8080, help="port (the next free one is taken if busy)")
+        parser.add_argument("--max-views", type=int, default=None, help="cameras shown per object (default all)")
+
+    def run(self, args: argparse.Namespace) -> int:
+        from lrmzero.dataset import check_positive
+
+        check_positive(args.max_views, "--max-views")
+        if not 1 <= args.port <= 65535:
+            raise ConfigError(f"--port: got {args.port}; allowed: 1 to 65535")
+        try:
+            import viser  # noqa: F401
+        except ImportError:
+            raise ConfigError("lrmzero view needs viser, which is not installed: pip install 'lrmzero[view]'") from None
+        from lrmzero.plugins.tools.viewer import serve
+
+        try:
+            serve(args.path, args.host, args.port, args.max_views)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(str(exc) if str(exc).startswith("PATH") else f"PATH: {exc}") from None
+        return 0
+
+
 @hookimpl
 def register_commands() -> list[type]:
-    return [GalleryCommand, ValidateCommand, PackCommand, CamerasCommand]
+    return [GalleryCommand, ViewCommand, ValidateCommand, PackCommand, CamerasCommand]

@@ -11,6 +11,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from lrmzero.dataset import DONE_MARKER
+from lrmzero.plugins.tools.view_scene import layer_image
 
 
 def list_objects(dataset: str | Path) -> list[Path]:
@@ -21,22 +22,8 @@ def list_objects(dataset: str | Path) -> list[Path]:
 
 
 def _thumb(path: Path, size: int, kind: str) -> np.ndarray:
-    im = Image.open(path)
-    if kind == "depth":
-        d = np.asarray(im, np.float32)
-        valid = d > 0
-        if valid.any():
-            lo, hi = d[valid].min(), d[valid].max()
-            g = np.where(valid, 1.0 - 0.85 * (d - lo) / max(hi - lo, 1e-6), 0.0)
-        else:
-            g = np.zeros_like(d)
-        rgb = np.repeat((g * 255).astype(np.uint8)[..., None], 3, -1)
-    else:
-        rgba = np.asarray(im.convert("RGBA"), np.float32) / 255.0
-        a = rgba[..., 3:4]
-        bg = 1.0 if kind == "rgb" else 0.5
-        rgb = ((rgba[..., :3] * a + bg * (1 - a)) * 255).astype(np.uint8)
-    return np.asarray(Image.fromarray(rgb).resize((size, size), Image.BILINEAR))
+    """A view file (``kind``: rgba, depth or normal) as a ``size``-pixel RGB thumbnail."""
+    return np.asarray(Image.fromarray(layer_image(path.read_bytes(), kind)).resize((size, size), Image.BILINEAR))
 
 
 def contact_sheet(dataset: str | Path, out_png: str | Path, objects: int = 8, views: int = 4,
@@ -47,7 +34,7 @@ def contact_sheet(dataset: str | Path, out_png: str | Path, objects: int = 8, vi
         names = sorted(p.name for p in (obj / "rgba").glob("*.png"))[:views]
         if not names:
             continue
-        tiles = [_thumb(obj / "rgba" / n, size, "rgb") for n in names]
+        tiles = [_thumb(obj / "rgba" / n, size, "rgba") for n in names]
         tiles += [_thumb(obj / "normal" / n, size, "normal") for n in names if (obj / "normal" / n).exists()]
         tiles += [_thumb(obj / "depth" / n, size, "depth") for n in names if (obj / "depth" / n).exists()]
         row = np.concatenate(tiles, axis=1)

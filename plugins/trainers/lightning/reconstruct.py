@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from lrmzero.cameras import intrinsics_from_fov, look_at, read_opencv_cameras
+from lrmzero.cameras import Cameras, intrinsics_from_fov, look_at, read_opencv_cameras, write_opencv_cameras
 from lrmzero.dataset import check_output_folder, check_positive, view_path
 from lrmzero.plugins.trainers.lightning.data import load_view
 from lrmzero.errors import ConfigError
@@ -30,8 +30,11 @@ def turntable_cameras(radius: float, views: int, size: int, fov_deg: float = 50.
 @torch.no_grad()
 def reconstruct(checkpoint: str, images: str, cameras: str, out: str, turntable_views: int = 24,
                 turntable_size: int = 128, device: str = "cpu") -> dict[str, Path]:
-    """Gaussians of the object seen in ``images`` (posed by ``cameras``) written to ``out`` as
-    ``gaussians.ply``, with a turntable; arguments, checkpoint and images are all checked first.
+    """The model's export of the object seen in ``images`` (posed by ``cameras``) written to
+    ``out`` (``gaussians.ply`` and ``.splat`` for GS-LRM), with ``inputs/`` (the views as the model
+    saw them) and ``turntable/`` (rendered predictions), each an ``opencv_cameras.json`` with its
+    PNGs so ``lrmzero view OUT`` shows them around the reconstruction, and ``turntable.png``/``.gif``.
+    Arguments, checkpoint and images are all checked first.
 
     Raises:
         ConfigError: naming the option, file or value that is wrong; nothing is written then.
@@ -80,9 +83,21 @@ def reconstruct(checkpoint: str, images: str, cameras: str, out: str, turntable_
     rgb = model.render(outputs, w2c, torch.from_numpy(tK).float()[None], turntable_size,
                        torch.tensor(d["background"], dtype=torch.float32))["rgb"]
     frames = (rgb[0].clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy() * 255).astype(np.uint8)
+    seen = (imgs[0].permute(0, 2, 3, 1).clamp(0, 1).numpy() * 255 + 0.5).astype(np.uint8)
+    _write_views(out_dir / "inputs", cams.resized(res, res), seen)
+    _write_views(out_dir / "turntable", Cameras(tc2w, tK, turntable_size, turntable_size), frames)
     strip = out_dir / "turntable.png"
     Image.fromarray(np.concatenate(list(frames[:: max(1, len(frames) // 8)]), axis=1)).save(strip)
     gif = out_dir / "turntable.gif"
     pil = [Image.fromarray(f) for f in frames]
     pil[0].save(gif, save_all=True, append_images=pil[1:], duration=80, loop=0)
     return {**written, "turntable": strip, "gif": gif}
+
+
+def _write_views(folder: Path, cameras: Cameras, images: np.ndarray) -> None:
+    """``images`` ``[V, H, W, 3]`` uint8 as ``folder/NNN.png`` with their ``opencv_cameras.json``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    names = [f"{i:03d}.png" for i in range(len(images))]
+    for name, image in zip(names, images):
+        Image.fromarray(image).save(folder / name)
+    write_opencv_cameras(folder / "opencv_cameras.json", cameras, names)
