@@ -27,10 +27,19 @@ def cameras(n=5, seed=0):
     return Cameras(look_at(eyes), K, 64, 48), [f"rgba/{i:03d}.png" for i in range(n)]
 
 
-@pytest.mark.parametrize("fmt", ["opencv", "nerfstudio", "colmap"])
+def shared_intrinsics(cams: Cameras) -> Cameras:
+    return Cameras(cams.c2w, np.repeat(cams.K[:1], len(cams), 0), cams.width, cams.height)
+
+
+@pytest.mark.parametrize("fmt", ["opencv", "nerfstudio", "colmap", "openlrm", "lgm"])
 def test_round_trip_every_format(tmp_path, fmt):
     cams, paths = cameras()
-    out = write_cameras(tmp_path / ("model" if fmt == "colmap" else "cams.json"), fmt, cams, paths)
+    if fmt == "openlrm":  # one intrinsics.npy for every view
+        cams = shared_intrinsics(cams)
+    if fmt in ("openlrm", "lgm"):  # views by index in the layout's image folder
+        paths = [f"{'rgba' if fmt == 'openlrm' else 'rgb'}/{i:03d}.png" for i in range(len(cams))]
+    folder = fmt in ("colmap", "openlrm", "lgm")
+    out = write_cameras(tmp_path / ("model" if folder else "cams.json"), fmt, cams, paths)
     back, back_paths = read_cameras(out)
     assert back_paths == paths and (back.width, back.height) == (64, 48)
     np.testing.assert_allclose(back.c2w, cams.c2w, atol=1e-9, rtol=0)
@@ -67,6 +76,57 @@ def test_colmap_model_projects_like_opencv(tmp_path):
         np.testing.assert_allclose([fx * p[0] / p[2] + cx, fy * p[1] / p[2] + cy], expected[v, 0], atol=1e-9)
         assert name == paths[v]
     assert read_colmap(tmp_path / "m")[1] == paths
+
+
+def test_openlrm_pose_files_project_like_opencv(tmp_path):
+    """OpenLRM's files read by hand: pose/NNN.npy is Blender's camera-to-world (the camera looks
+    along its -z with y up) and intrinsics.npy is [[fx, fy], [cx, cy], [w, h]]."""
+    cams, _ = cameras()
+    cams = shared_intrinsics(cams)
+    write_cameras(tmp_path / "obj", "openlrm", cams, [f"rgba/{i:03d}.png" for i in range(len(cams))])
+    (fx, fy), (cx, cy), (w, h) = np.load(tmp_path / "obj" / "intrinsics.npy")
+    assert (w, h) == (64, 48)
+    point = np.array([0.1, -0.2, 0.3])
+    expected, _ = cams.project(point[None])
+    for v in range(len(cams)):
+        pose = np.load(tmp_path / "obj" / "pose" / f"{v:03d}.npy")
+        assert pose.shape == (3, 4)
+        x, y, z = pose[:, :3].T @ (point - pose[:, 3])
+        np.testing.assert_allclose([fx * x / -z + cx, fy * -y / -z + cy], expected[v, 0], atol=1e-9)
+
+
+def test_lgm_pose_files_and_its_fixed_field_of_view(tmp_path):
+    """LGM's pose/NNN.txt holds OpenCV camera-to-world numbers row by row; without lrmzero's
+    intrinsics.json the reader takes LGM's 49.1 degree vertical field of view and the image size."""
+    from PIL import Image
+
+    cams, _ = cameras(3)
+    paths = [f"rgb/{i:03d}.png" for i in range(3)]
+    write_cameras(tmp_path / "obj", "lgm", cams, paths)
+    for v in range(3):
+        numbers = [float(x) for x in (tmp_path / "obj" / "pose" / f"{v:03d}.txt").read_text().split()]
+        np.testing.assert_array_equal(np.reshape(numbers, (4, 4)), cams.c2w[v])
+    (tmp_path / "obj" / "intrinsics.json").unlink()
+    (tmp_path / "obj" / "rgb").mkdir()
+    Image.new("RGBA", (64, 48)).save(tmp_path / "obj" / "rgb" / "000.png")
+    back, back_paths = read_cameras(tmp_path / "obj")
+    assert back_paths == paths and (back.width, back.height) == (64, 48)
+    np.testing.assert_allclose(back.K[:, 1, 1], 24 / np.tan(np.radians(49.1) / 2), rtol=1e-12)
+    np.testing.assert_allclose(back.c2w, cams.c2w, atol=1e-12)
+
+
+def test_openlrm_and_lgm_refuse_what_they_cannot_hold(tmp_path):
+    from lrmzero.errors import ConfigError
+
+    cams, paths = cameras()  # five different fields of view
+    with pytest.raises(ConfigError, match="--to openlrm: the views have different intrinsics"):
+        write_cameras(tmp_path / "a", "openlrm", cams, paths)
+    with pytest.raises(ConfigError, match="--to lgm: frame 1 is 'views/b.png'; this layout names views 001.png"):
+        write_cameras(tmp_path / "b", "lgm", cams, ["views/000.png", "views/b.png", *paths[2:]])
+    (tmp_path / "c" / "pose").mkdir(parents=True)
+    (tmp_path / "c" / "pose" / "000.txt").write_text("1 0 0")
+    with pytest.raises(ConfigError, match=r"cannot be read as lgm cameras \(pose/000.txt holds 3 numbers"):
+        read_cameras(tmp_path / "c")
 
 
 def test_nerf_synthetic_style_transforms_are_read(tmp_path):

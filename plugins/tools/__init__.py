@@ -86,14 +86,17 @@ class PackCommand(Command):
 
 class CamerasCommand(Command):
     name = "cameras"
-    help = "convert camera files (opencv, nerfstudio, colmap) or check an object's cameras against its mesh"
+    help = "convert camera files (opencv, nerfstudio, colmap, openlrm, lgm) or check an object's cameras against its mesh"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
-        convert = sub.add_parser("convert", help="opencv_cameras.json <-> transforms.json <-> COLMAP text model")
-        convert.add_argument("input", help="opencv_cameras.json, transforms.json, or a COLMAP folder (cameras.txt)")
-        convert.add_argument("--to", required=True, help="opencv, nerfstudio or colmap")
-        convert.add_argument("--out", required=True, help="the file (opencv, nerfstudio) or folder (colmap) to write")
+        convert = sub.add_parser("convert", help="opencv_cameras.json <-> transforms.json <-> COLMAP text model "
+                                                 "<-> OpenLRM / LGM object folders")
+        convert.add_argument("input", help="opencv_cameras.json, transforms.json, a COLMAP folder (cameras.txt), "
+                                           "an OpenLRM folder (intrinsics.npy, pose/*.npy) or an LGM folder (pose/*.txt)")
+        convert.add_argument("--to", required=True, help="opencv, nerfstudio, colmap, openlrm or lgm")
+        convert.add_argument("--out", required=True,
+                             help="the file (opencv, nerfstudio) or folder (colmap, openlrm, lgm) to write")
         check = sub.add_parser("check", help="project an object's mesh into its views and compare with the alpha masks")
         check.add_argument("object", help="an object folder (mesh.glb, opencv_cameras.json, views)")
 
@@ -116,6 +119,8 @@ class CamerasCommand(Command):
             raise ConfigError(f"--to: got {args.to!r}; allowed: {', '.join(FORMATS)}")
         cameras, paths = read_cameras(args.input)
         print(f"wrote {len(paths)} cameras: {write_cameras(args.out, args.to, cameras, paths)}")
+        if args.to in ("openlrm", "lgm"):
+            print(f"{args.to} reads the views as {'rgba' if args.to == 'openlrm' else 'rgb'}/NNN.png beside pose/")
         return 0
 
 

@@ -10,6 +10,14 @@ Formats (see docs/cameras.md for the axes):
 - ``colmap``: a text model folder: ``cameras.txt`` (PINHOLE ``fx fy cx cy``; SIMPLE_PINHOLE read
   too), ``images.txt`` (``QW QX QY QZ TX TY TZ`` = world-to-camera rotation as a unit quaternion
   and translation, OpenCV axes), and an empty ``points3D.txt``.
+- ``openlrm``: an object folder as OpenLRM's Objaverse loader reads it: ``pose/NNN.npy`` = ``[3, 4]``
+  camera-to-world ``[R|t]`` of Blender's camera (x right, y up, looking along -z), Z-up world;
+  ``intrinsics.npy`` = ``[[fx, fy], [cx, cy], [w, h]]`` shared by every view; views ``rgba/NNN.png``.
+- ``lgm``: an object folder as LGM's Objaverse provider reads it: ``pose/NNN.txt`` = the 16 numbers
+  of the ``4x4`` camera-to-world with OpenCV camera axes in the Z-up (Blender) world; views
+  ``rgb/NNN.png``. LGM stores no intrinsics (it assumes a 49.1 degree vertical field of view), so
+  the writer adds ``intrinsics.json`` (``fx fy cx cy w h`` per view, ignored by LGM) and the reader
+  uses it where present, else 49.1 degrees and the size of ``rgb/000.png``.
 
 Every reader returns ``(Cameras, file_paths)``; every writer takes them. Rotations go through
 scipy's ``Rotation`` (quaternions) and the axis changes through :func:`lrmzero.cameras.convert_c2w`.
@@ -27,18 +35,25 @@ from scipy.spatial.transform import Rotation
 from lrmzero.cameras import Cameras, convert_c2w, read_opencv_cameras, write_opencv_cameras
 from lrmzero.errors import ConfigError
 
-FORMATS = ("opencv", "nerfstudio", "colmap")
+FORMATS = ("opencv", "nerfstudio", "colmap", "openlrm", "lgm")
+LGM_FOVY_DEG = 49.1  # LGM's fixed opt.fovy
 
 
 def detect_format(path: str | Path) -> str:
-    """``colmap`` for a folder with ``cameras.txt``; for a JSON file, ``nerfstudio`` when its frames
-    have ``transform_matrix``, else ``opencv``."""
+    """For a folder: ``colmap`` (``cameras.txt``), ``openlrm`` (``intrinsics.npy`` and ``pose/``),
+    ``lgm`` (``pose/*.txt``); for a JSON file, ``nerfstudio`` when its frames have
+    ``transform_matrix``, else ``opencv``."""
     path = Path(path)
     if path.is_dir():
         if (path / "cameras.txt").is_file():
             return "colmap"
-        raise ConfigError(f"INPUT: {str(path)!r} is a folder without cameras.txt; allowed: a COLMAP text model "
-                          "folder, opencv_cameras.json or transforms.json")
+        if (path / "intrinsics.npy").is_file() and (path / "pose").is_dir():
+            return "openlrm"
+        if any((path / "pose").glob("*.txt")):
+            return "lgm"
+        raise ConfigError(f"INPUT: {str(path)!r} is a folder without cameras.txt, intrinsics.npy or pose/*.txt; "
+                          "allowed: a COLMAP text model, an OpenLRM or LGM object folder, opencv_cameras.json "
+                          "or transforms.json")
     if not path.is_file():
         raise ConfigError(f"INPUT: {str(path)!r} does not exist")
     try:
@@ -50,10 +65,11 @@ def detect_format(path: str | Path) -> str:
 
 def read_cameras(path: str | Path, fmt: str | None = None) -> tuple[Cameras, list[str]]:
     fmt = fmt or detect_format(path)
-    readers = {"opencv": read_opencv_cameras, "nerfstudio": read_nerfstudio, "colmap": read_colmap}
+    readers = {"opencv": read_opencv_cameras, "nerfstudio": read_nerfstudio, "colmap": read_colmap,
+               "openlrm": read_openlrm, "lgm": read_lgm}
     try:
         return readers[fmt](path)
-    except (KeyError, ValueError, IndexError, TypeError) as exc:
+    except (KeyError, ValueError, IndexError, TypeError, OSError) as exc:
         raise ConfigError(f"INPUT: {str(path)!r} cannot be read as {fmt} cameras ({exc})") from None
 
 
@@ -61,8 +77,12 @@ def write_cameras(path: str | Path, fmt: str, cameras: Cameras, file_paths: list
     if fmt not in FORMATS:
         raise ConfigError(f"--to: got {fmt!r}; allowed: {', '.join(FORMATS)}")
     path = Path(path)
-    {"opencv": write_opencv_cameras, "nerfstudio": write_nerfstudio, "colmap": write_colmap}[fmt](
-        path, cameras, file_paths)
+    writers = {"opencv": write_opencv_cameras, "nerfstudio": write_nerfstudio, "colmap": write_colmap,
+               "openlrm": write_openlrm, "lgm": write_lgm}
+    try:
+        writers[fmt](path, cameras, file_paths)
+    except ValueError as exc:
+        raise ConfigError(f"--to {fmt}: {exc}") from None
     return path
 
 
@@ -158,6 +178,93 @@ def read_colmap(folder: str | Path) -> tuple[Cameras, list[str]]:
 def _data_lines(path: Path, keep_blank: bool = False) -> list[str]:
     lines = [line.rstrip("\n") for line in path.read_text().splitlines() if not line.startswith("#")]
     return lines if keep_blank else [line for line in lines if line.strip()]
+
+
+# --- OpenLRM and LGM object folders ----------------------------------------------------------
+
+def _indexed_views(file_paths: list[str]) -> None:
+    """Both layouts name views by index (``NNN.png`` in their image folder): refuse cameras whose
+    files are named otherwise, since the poses would no longer match the images."""
+    for i, fp in enumerate(file_paths):
+        if Path(fp).name != f"{i:03d}.png":
+            raise ValueError(f"frame {i} is {fp!r}; this layout names views {i:03d}.png by index "
+                             "(rename the views, or convert to opencv, nerfstudio or colmap)")
+
+
+def _numbered(folder: Path, suffix: str) -> list[Path]:
+    files = sorted(folder.glob(f"*{suffix}"))
+    if not files:
+        raise ValueError(f"no {folder.name}/*{suffix} files")
+    if [f.stem for f in files] != [f"{i:03d}" for i in range(len(files))]:
+        raise ValueError(f"{folder.name}/ holds {[f.name for f in files][:4]}...; allowed: 000{suffix}, 001{suffix}, ... "
+                         "without gaps")
+    return files
+
+
+def write_openlrm(folder: Path, cameras: Cameras, file_paths: list[str]) -> None:
+    _indexed_views(file_paths)
+    if not np.allclose(cameras.K, cameras.K[0], atol=1e-12):
+        raise ValueError("the views have different intrinsics; OpenLRM's intrinsics.npy holds one set for all views")
+    (folder / "pose").mkdir(parents=True, exist_ok=True)
+    blender = convert_c2w(cameras.c2w, "opencv", "blender")
+    for i, m in enumerate(blender):
+        np.save(folder / "pose" / f"{i:03d}.npy", m[:3])
+    K = cameras.K[0]
+    np.save(folder / "intrinsics.npy", np.array([[K[0, 0], K[1, 1]], [K[0, 2], K[1, 2]],
+                                                 [cameras.width, cameras.height]], float))
+
+
+def read_openlrm(folder: str | Path) -> tuple[Cameras, list[str]]:
+    folder = Path(folder)
+    intr = np.load(folder / "intrinsics.npy")
+    if intr.shape != (3, 2):
+        raise ValueError(f"intrinsics.npy has shape {intr.shape}; allowed: (3, 2) = [[fx, fy], [cx, cy], [w, h]]")
+    (fx, fy), (cx, cy), (w, h) = intr.tolist()
+    poses = []
+    for f in _numbered(folder / "pose", ".npy"):
+        m = np.load(f)
+        if m.shape not in ((3, 4), (4, 4)):
+            raise ValueError(f"pose/{f.name} has shape {m.shape}; allowed: (3, 4) or (4, 4)")
+        poses.append(np.vstack([m[:3], [0, 0, 0, 1]]))
+    K = np.tile([[fx, 0, cx], [0, fy, cy], [0, 0, 1.0]], (len(poses), 1, 1))
+    cv = convert_c2w(np.stack(poses), "blender", "opencv")
+    return Cameras(cv, K, int(w), int(h)), [f"rgba/{i:03d}.png" for i in range(len(poses))]
+
+
+def write_lgm(folder: Path, cameras: Cameras, file_paths: list[str]) -> None:
+    _indexed_views(file_paths)
+    (folder / "pose").mkdir(parents=True, exist_ok=True)
+    for i, m in enumerate(cameras.c2w):
+        (folder / "pose" / f"{i:03d}.txt").write_text(" ".join(repr(float(x)) for x in m.reshape(-1)) + "\n")
+    intrinsics = [{"fx": float(K[0, 0]), "fy": float(K[1, 1]), "cx": float(K[0, 2]), "cy": float(K[1, 2]),
+                   "w": int(cameras.width), "h": int(cameras.height)} for K in cameras.K]
+    (folder / "intrinsics.json").write_text(json.dumps({"note": "written by lrmzero; LGM itself assumes a "
+                                                        f"{LGM_FOVY_DEG} degree vertical field of view",
+                                                        "frames": intrinsics}, indent=1))
+
+
+def read_lgm(folder: str | Path) -> tuple[Cameras, list[str]]:
+    folder = Path(folder)
+    poses = []
+    for f in _numbered(folder / "pose", ".txt"):
+        numbers = [float(x) for x in f.read_text().split()]
+        if len(numbers) != 16:
+            raise ValueError(f"pose/{f.name} holds {len(numbers)} numbers; allowed: 16 (a 4x4 camera-to-world)")
+        poses.append(np.reshape(numbers, (4, 4)))
+    if (folder / "intrinsics.json").is_file():
+        frames = json.loads((folder / "intrinsics.json").read_text())["frames"]
+        if len(frames) != len(poses):
+            raise ValueError(f"intrinsics.json has {len(frames)} frames for {len(poses)} poses")
+        K = np.array([[[f["fx"], 0, f["cx"]], [0, f["fy"], f["cy"]], [0, 0, 1.0]] for f in frames])
+        w, h = int(frames[0]["w"]), int(frames[0]["h"])
+    else:
+        from PIL import Image
+
+        with Image.open(folder / "rgb" / "000.png") as im:
+            w, h = im.size
+        fy = 0.5 * h / math.tan(math.radians(LGM_FOVY_DEG) / 2)
+        K = np.tile([[fy, 0, w / 2], [0, fy, h / 2], [0, 0, 1.0]], (len(poses), 1, 1))
+    return Cameras(np.stack(poses), K, w, h), [f"rgb/{i:03d}.png" for i in range(len(poses))]
 
 
 # --- reprojection check ----------------------------------------------------------------------
