@@ -108,6 +108,23 @@ def make_module_and_batch(dataset, overrides=()):
     return module, data, trainer
 
 
+def test_mask_term_is_the_opacity_error_against_the_views_alpha(dataset):
+    module, _, _ = make_module_and_batch(dataset, ["loss.mask_weight=0.5"])
+    obj = find_objects(dataset)[0]
+    item = ObjectViews([obj], ViewSelection(4, 6, 32, (1.0, 1.0, 1.0)), seed=0)[(0, 0)]
+    batch = to_model_batch(collate([item]), torch.ones(3))
+    torch.manual_seed(0)
+    with torch.no_grad():
+        loss, logs, pred = module.compute_loss(batch)
+        out = module.model.render(module.net(batch), batch["target_w2c"], batch["target_K"], 32, torch.ones(3))
+    alpha = item["views"][item["target_index"], 3:4].float() / 255  # the loader's uint8 alpha
+    mask = torch.mean((out["alpha"][0] - alpha) ** 2)
+    mse = torch.mean((out["rgb"] - batch["target_images"]) ** 2)
+    torch.testing.assert_close(logs["mask"], mask)
+    torch.testing.assert_close(loss, mse + 0.5 * mask)
+    assert float(mask) > 1e-3  # an untrained model's opacity is far from the silhouettes
+
+
 @pytest.mark.parametrize("fault", ["nan_loss", "spike"])
 def test_stability_guards_skip_and_count(dataset, fault):
     # optim.max_steps=1 with batches of 2: the data stream holds 2 x 1 x 2 objects = 2 batches
@@ -467,5 +484,10 @@ def test_loader_sends_each_view_once_as_uint8_and_the_device_side_batch_matches(
             expected.append(rgb.transpose(2, 0, 1))
         assert batch[key].shape == (2, len(ids), 3, 32, 32)
         np.testing.assert_allclose(batch[key][1].numpy(), np.stack(expected), atol=1e-6)
+    alphas = []
+    for i in item["target_ids"].tolist():
+        with Image.open(view_path(obj, paths[i])) as im:
+            alphas.append(np.asarray(im.convert("RGBA").resize((32, 32), Image.BOX), np.float32)[None, ..., 3] / 255.0)
+    np.testing.assert_allclose(batch["target_alpha"][0].numpy(), np.stack(alphas), atol=1e-6)
     torch.testing.assert_close(batch["rays"][0], plucker_rays(item["c2w"], item["K"], 32, 32))
     assert "views" not in batch and "input_index" not in batch

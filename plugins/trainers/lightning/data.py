@@ -240,7 +240,8 @@ class ObjectViews(torch.utils.data.Dataset):
 def to_model_batch(batch: dict[str, Any], background: torch.Tensor) -> dict[str, Any]:
     """A collated batch as the model contract takes it, computed where ``batch`` is (the GPU in
     training): ``images [B, V, 3, S, S]`` and ``target_images [B, T, 3, S, S]`` composited over
-    ``background``, Plucker ``rays [B, V, 6, S, S]``; c2w, K, target_w2c, target_K as given."""
+    ``background``, ``target_alpha [B, T, 1, S, S]`` in [0, 1], Plucker ``rays [B, V, 6, S, S]``;
+    c2w, K, target_w2c, target_K as given."""
     views = batch["views"]  # [B, U, 4, S, S] uint8
     B, _, _, S, _ = views.shape
     rgb = composite(views, background)
@@ -248,6 +249,7 @@ def to_model_batch(batch: dict[str, Any], background: torch.Tensor) -> dict[str,
     out = {k: v for k, v in batch.items() if k not in ("views", "input_index", "target_index")}
     out["images"] = rgb[rows, batch["input_index"]]
     out["target_images"] = rgb[rows, batch["target_index"]]
+    out["target_alpha"] = views[rows, batch["target_index"], 3:4].float() / 255.0
     V = batch["c2w"].shape[1]
     out["rays"] = plucker_rays(batch["c2w"].flatten(0, 1), batch["K"].flatten(0, 1), S, S).reshape(B, V, 6, S, S)
     return out

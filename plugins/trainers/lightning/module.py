@@ -87,11 +87,18 @@ class ReconstructionModule(pl.LightningModule):
                                  self.background)
 
     def compute_loss(self, batch: dict) -> tuple[torch.Tensor, dict, torch.Tensor]:
-        pred = self.render(self(batch), batch)["rgb"]
+        """MSE on the target views' colours, + ``loss.mask_weight`` x MSE between the rendered
+        opacity and the views' alpha, + the perceptual term when it is on."""
+        rendered = self.render(self(batch), batch)
+        pred = rendered["rgb"]
         target = batch["target_images"]
         mse = torch.mean((pred - target) ** 2)
         loss = mse
         logs = {"mse": mse.detach(), "psnr": psnr(pred.detach(), target).mean()}
+        if self.cfg["loss"]["mask_weight"] > 0:
+            mask = torch.mean((rendered["alpha"] - batch["target_alpha"]) ** 2)
+            loss = loss + self.cfg["loss"]["mask_weight"] * mask
+            logs["mask"] = mask.detach()
         if self.perceptual is not None and self.global_step >= self.cfg["loss"]["perceptual_start"]:
             perc = self.perceptual(pred.flatten(0, 1), target.flatten(0, 1))
             loss = loss + self.cfg["loss"]["perceptual_weight"] * perc
