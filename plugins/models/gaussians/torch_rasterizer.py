@@ -48,61 +48,67 @@ def quat_to_rotmat(quats: torch.Tensor) -> torch.Tensor:
     ).reshape(*quats.shape[:-1], 3, 3)
 
 
-def project_gaussians(means, quats, scales, opacities, viewmat, K, width, height):
-    """Project N Gaussians into one camera.
+def covariances(quats: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
+    """3D covariances ``R S S R^T`` ``[..., 3, 3]`` of quaternions ``[..., 4]`` (wxyz) and scales ``[..., 3]``."""
+    M = quat_to_rotmat(quats) * scales[..., None, :]  # R S
+    return M @ M.transpose(-1, -2)
+
+
+def project_gaussians(means, cov3, opacities, viewmats, Ks, width, height):
+    """Project the Gaussians of V views (each view its own copy of a scene's Gaussians).
 
     Args:
-        means ``[N, 3]``, quats ``[N, 4]`` wxyz, scales ``[N, 3]``, opacities ``[N]``; viewmat
-        ``[4, 4]`` OpenCV world-to-camera; K ``[3, 3]`` pixel intrinsics (pixel centres at +0.5);
-        the image size in pixels.
+        means ``[V, N, 3]``, cov3 ``[V, N, 3, 3]`` world covariances, opacities ``[V, N]``;
+        viewmats ``[V, 4, 4]`` OpenCV world-to-camera; Ks ``[V, 3, 3]`` pixel intrinsics (pixel
+        centres at +0.5); the image size in pixels.
 
     Returns:
-        mean2d ``[N, 2]`` pixels, conic ``[N, 3]`` (a, b, c of the inverse 2D covariance
-        [[a, b], [b, c]]), depth ``[N]`` camera z, radii ``[N, 2]`` the opacity-aware box's half
-        sides in pixels (x, y), both 0 where the Gaussian is culled.
+        mean2d ``[V, N, 2]`` pixels, conic ``[V, N, 3]`` (a, b, c of the inverse 2D covariance
+        [[a, b], [b, c]]), depth ``[V, N]`` camera z, radii ``[V, N, 2]`` the opacity-aware box's
+        half sides in pixels (x, y), both 0 where the Gaussian is culled.
     """
-    R, t = viewmat[:3, :3], viewmat[:3, 3]
-    p = means @ R.T + t
-    z = p[:, 2]
+    R, t = viewmats[:, :3, :3], viewmats[:, :3, 3]
+    p = means @ R.transpose(1, 2) + t[:, None, :]
+    z = p[..., 2]
     valid = (z >= NEAR) & (z <= FAR)
     zs = torch.where(valid, z, torch.ones_like(z))
-    fx, fy, cx, cy = K[0, 0], K[1, 1], K[0, 2], K[1, 2]
-    u = fx * p[:, 0] / zs + cx
-    v = fy * p[:, 1] / zs + cy
-    rot = quat_to_rotmat(quats)
-    M = rot * scales[:, None, :]  # R S
-    cov3 = M @ M.transpose(1, 2)
-    cov_cam = R @ cov3 @ R.T
+    fx, fy, cx, cy = (Ks[:, i, j, None] for i, j in ((0, 0), (1, 1), (0, 2), (1, 2)))  # [V, 1] each
+    u = fx * p[..., 0] / zs + cx
+    v = fy * p[..., 1] / zs + cy
+    Rn = R[:, None]  # [V, 1, 3, 3]
+    cov_cam = Rn @ cov3 @ Rn.transpose(-1, -2)
     # The Jacobian is taken at the position clamped to the field of view plus 30 % of its half
     # width on each side (gsplat's persp_proj), which keeps far off-screen Gaussians stable.
     tan_x, tan_y = 0.5 * width / fx, 0.5 * height / fy
-    tx = (p[:, 0] / zs).clamp(-(cx / fx + 0.3 * tan_x), (width - cx) / fx + 0.3 * tan_x) * zs
-    ty = (p[:, 1] / zs).clamp(-(cy / fy + 0.3 * tan_y), (height - cy) / fy + 0.3 * tan_y) * zs
+    tx = torch.clamp(p[..., 0] / zs, -(cx / fx + 0.3 * tan_x), (width - cx) / fx + 0.3 * tan_x) * zs
+    ty = torch.clamp(p[..., 1] / zs, -(cy / fy + 0.3 * tan_y), (height - cy) / fy + 0.3 * tan_y) * zs
     zero = torch.zeros_like(zs)
     J = torch.stack(
         [fx / zs, zero, -fx * tx / (zs * zs), zero, fy / zs, -fy * ty / (zs * zs)], dim=-1
-    ).reshape(-1, 2, 3)
-    cov2 = J @ cov_cam @ J.transpose(1, 2)
-    a = cov2[:, 0, 0] + LOW_PASS
-    b = cov2[:, 0, 1]
-    c = cov2[:, 1, 1] + LOW_PASS
+    ).reshape(*zs.shape, 2, 3)
+    cov2 = J @ cov_cam @ J.transpose(-1, -2)
+    a = cov2[..., 0, 0] + LOW_PASS
+    b = cov2[..., 0, 1]
+    c = cov2[..., 1, 1] + LOW_PASS
     det = a * c - b * b
     valid = valid & (det > 0) & (opacities >= ALPHA_MIN)
     det = torch.where(valid, det, torch.ones_like(det))
     conic = torch.stack([c / det, -b / det, a / det], dim=-1)
     with torch.no_grad():
         extend = torch.sqrt(2.0 * torch.log(opacities.clamp_min(ALPHA_MIN) / ALPHA_MIN)).clamp(max=MAX_EXTEND)
-        radii = torch.ceil(extend[:, None] * torch.stack([a, c], -1).clamp_min(0).sqrt())
+        radii = torch.ceil(extend[..., None] * torch.stack([a, c], -1).clamp_min(0).sqrt())
         mean2d = torch.stack([u, v], -1)
-        on_image = ((mean2d + radii > 0) & (mean2d - radii < torch.stack([zs.new_tensor(width), zs.new_tensor(height)]))).all(-1)
+        size = torch.stack([zs.new_tensor(width), zs.new_tensor(height)])
+        on_image = ((mean2d + radii > 0) & (mean2d - radii < size)).all(-1)
         valid = valid & on_image & (radii > 0).any(-1)
-        radii = torch.where(valid[:, None], radii, torch.zeros_like(radii))
+        radii = torch.where(valid[..., None], radii, torch.zeros_like(radii))
     return torch.stack([u, v], -1), conic, z, radii
 
 
-def _tile_pairs(mean2d, radii, depth, width, height, tile):
+def _tile_pairs(mean2d, radii, depth, view, width, height, tile):
     """(tile id, Gaussian id) pairs for the tiles each Gaussian's box touches, sorted by tile
-    then depth. Returns (tile_ids [P], gauss_ids [P], tiles_x, tiles_y)."""
+    then depth; tile ids count over all views (``view [G]`` is each Gaussian's view, ``tiles_x x
+    tiles_y`` tiles per view). Returns (tile_ids [P], gauss_ids [P], tiles_x, tiles_y)."""
     tx_n = (width + tile - 1) // tile
     ty_n = (height + tile - 1) // tile
     with torch.no_grad():
@@ -121,7 +127,7 @@ def _tile_pairs(mean2d, radii, depth, width, height, tile):
         local = torch.arange(gauss.numel(), device=counts.device) - start[gauss]
         gx = x0[gauss] + local % nx[gauss]
         gy = y0[gauss] + local // nx[gauss]
-        tile_id = gy * tx_n + gx
+        tile_id = view[gauss] * (tx_n * ty_n) + gy * tx_n + gx
         # sort by depth, then stably by tile: each tile's list is front to back
         order = torch.argsort(depth.detach()[gauss], stable=True)
         tile_id, gauss = tile_id[order], gauss[order]
@@ -154,40 +160,49 @@ def composite_chunk(pix, mean2d, conic, opacity, feats, listed):
     return torch.cat([torch.einsum("cpl,clf->cpf", w, feats), w.sum(-1, keepdim=True)], -1)
 
 
-def _composite_view(mean2d, conic, depth, radii, opacities, colors, width, height, background,
-                    tile, max_pairs, recompute_chunks=True):
-    """Composite one view. Returns rgb ``[H, W, 3]``, alpha ``[H, W, 1]``, depth ``[H, W, 1]``."""
+def _composite_views(mean2d, conic, depth, radii, opacities, colors, width, height, tile, max_pairs,
+                     recompute_chunks=True):
+    """Composite V views at once: every view's tiles in one list, so a step is a few large chunks
+    rather than many small ones per view.
+
+    Args: the :func:`project_gaussians` outputs ``[V, N, ...]``, opacities ``[V, N]``, colors
+    ``[V, N, 3]``. Returns ``[V, H, W, 5]``: weighted colour (3), weighted depth, alpha.
+    """
+    V, N = depth.shape
     device, dtype = mean2d.device, mean2d.dtype
-    tile_id, gauss, tx_n, ty_n = _tile_pairs(mean2d, radii, depth, width, height, tile)
-    n_tiles = tx_n * ty_n
+    view = torch.arange(V, device=device).repeat_interleave(N)
+    mean2d, conic, depth, radii = mean2d.reshape(-1, 2), conic.reshape(-1, 3), depth.reshape(-1), radii.reshape(-1, 2)
+    opacities = opacities.reshape(-1)
+    feats_all = torch.cat([colors.reshape(-1, 3), depth[:, None]], -1)
+    tile_id, gauss, tx_n, ty_n = _tile_pairs(mean2d, radii, depth, view, width, height, tile)
+    per_view = tx_n * ty_n
     T2 = tile * tile
-    out = torch.zeros(n_tiles, T2, 5, device=device, dtype=dtype)  # rgb, depth-weighted, alpha
+    out = torch.zeros(V * per_view, T2, 5, device=device, dtype=dtype)
     if gauss.numel():
-        counts = torch.bincount(tile_id, minlength=n_tiles)
+        counts = torch.bincount(tile_id, minlength=V * per_view)
         starts = torch.cumsum(counts, 0) - counts
         ly, lx = torch.meshgrid(torch.arange(tile, device=device), torch.arange(tile, device=device), indexing="ij")
         local = torch.stack([lx.flatten(), ly.flatten()], -1).to(dtype) + 0.5
-        feats_all = torch.cat([colors, depth[:, None]], -1)
         recompute = recompute_chunks and torch.is_grad_enabled() and any(
-            t.requires_grad for t in (mean2d, conic, opacities, colors, depth))
+            t.requires_grad for t in (mean2d, conic, opacities, feats_all))
+        chunks, results = [], []
         for chunk, L in _plan_chunks(counts, T2, max_pairs):
             chunk = chunk.to(device)
             idx = starts[chunk][:, None] + torch.arange(L, device=device)[None]  # [C, L]
             listed = torch.arange(L, device=device)[None] < counts[chunk][:, None]
             g = gauss[torch.where(listed, idx, torch.zeros_like(idx))]  # [C, L]
-            origin = torch.stack([(chunk % tx_n) * tile, (chunk // tx_n) * tile], -1).to(dtype)
+            in_view = chunk % per_view
+            origin = torch.stack([(in_view % tx_n) * tile, (in_view // tx_n) * tile], -1).to(dtype)
             pix = origin[:, None, :] + local[None]  # [C, T2, 2]
             args = (pix, mean2d[g], conic[g], opacities[g], feats_all[g], listed)
             # recompute in the backward pass: autograd keeps this chunk's inputs, not its
             # [C, T2, L] intermediates, so memory is bounded by one chunk
-            acc = checkpoint(composite_chunk, *args, use_reentrant=False) if recompute else composite_chunk(*args)
-            out = out.index_put((chunk,), acc)
-    img = out.reshape(ty_n, tx_n, tile, tile, 5).permute(0, 2, 1, 3, 4).reshape(ty_n * tile, tx_n * tile, 5)
-    img = img[:height, :width]
-    alpha = img[..., 4:5]
-    rgb = img[..., :3] + (1 - alpha) * background
-    exp_depth = img[..., 3:4] / alpha.clamp_min(1e-10)
-    return rgb, alpha, exp_depth
+            chunks.append(chunk)
+            results.append(checkpoint(composite_chunk, *args, use_reentrant=False) if recompute
+                           else composite_chunk(*args))
+        out = out.index_put((torch.cat(chunks),), torch.cat(results))  # one scatter for every chunk
+    img = out.reshape(V, ty_n, tx_n, tile, tile, 5).permute(0, 1, 3, 2, 4, 5).reshape(V, ty_n * tile, tx_n * tile, 5)
+    return img[:, :height, :width]
 
 
 def _plan_chunks(counts: torch.Tensor, pixels_per_tile: int, max_pairs: int) -> list[tuple[torch.Tensor, int]]:
@@ -225,7 +240,7 @@ def rasterize_gaussians(
     max_pairs: int = 4_000_000,
     recompute_chunks: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Render B scenes of N Gaussians into C cameras each.
+    """Render B scenes of N Gaussians into C cameras each (all B x C views in one pass).
 
     ``recompute_chunks``: under autograd, recompute each chunk in the backward pass, so memory is
     bounded by ``max_pairs`` (the backward costs ~40 % more); off, autograd keeps every chunk's
@@ -247,16 +262,16 @@ def rasterize_gaussians(
     if background is None:
         background = torch.zeros(3, device=means.device, dtype=means.dtype)
     bg = background.to(means.dtype).expand(B, 3) if background.dim() == 1 else background
-    rgbs, alphas, depths = [], [], []
-    for b in range(B):
-        for c in range(C):
-            m2, conic, z, radii = project_gaussians(means[b], quats[b], scales[b], opacities[b], viewmats[b, c],
-                                                    Ks[b, c], width, height)
-            rgb, a, d = _composite_view(m2, conic, z, radii, opacities[b], colors[b], width, height,
-                                        bg[b], tile_size, max_pairs, recompute_chunks)
-            rgbs.append(rgb)
-            alphas.append(a)
-            depths.append(d)
-    shape = (B, C, height, width)
-    return (torch.stack(rgbs).reshape(*shape, 3), torch.stack(alphas).reshape(*shape, 1),
-            torch.stack(depths).reshape(*shape, 1))
+
+    def per_view(t: torch.Tensor) -> torch.Tensor:  # [B, N, ...] -> [B * C, N, ...]: each camera its copy
+        return t[:, None].expand(B, C, *t.shape[1:]).reshape(B * C, *t.shape[1:])
+
+    cov3 = covariances(quats, scales)  # once per scene, not per camera
+    m2, conic, z, radii = project_gaussians(per_view(means), per_view(cov3), per_view(opacities),
+                                            viewmats.reshape(B * C, 4, 4), Ks.reshape(B * C, 3, 3), width, height)
+    img = _composite_views(m2, conic, z, radii, per_view(opacities), per_view(colors), width, height,
+                           tile_size, max_pairs, recompute_chunks).reshape(B, C, height, width, 5)
+    alpha = img[..., 4:5]
+    rgb = img[..., :3] + (1 - alpha) * bg[:, None, None, None, :]
+    depth = img[..., 3:4] / alpha.clamp_min(1e-10)
+    return rgb, alpha, depth
