@@ -125,6 +125,39 @@ def test_mask_term_is_the_opacity_error_against_the_views_alpha(dataset):
     assert float(mask) > 1e-3  # an untrained model's opacity is far from the silhouettes
 
 
+def test_depth_maps_are_read_in_object_units_and_box_averaged_over_non_empty_pixels(dataset):
+    from lrmzero.plugins.trainers.lightning.data import read_depth
+
+    obj = find_objects(dataset)[0]
+    scale = json.loads((obj / "meta.json").read_text())["render"]["depth"]["scale"]
+    raw = np.asarray(Image.open(obj / "depth" / "002.png"), np.float64) * scale  # [64, 64], 0 = empty
+    np.testing.assert_allclose(read_depth(obj, "rgba/002.png", 2, 64)[0], raw, rtol=1e-6)
+    blocks, valid = raw.reshape(32, 2, 32, 2), raw.reshape(32, 2, 32, 2) > 0
+    coverage = valid.mean(axis=(1, 3))
+    expected = np.where(coverage > 0.5, blocks.sum(axis=(1, 3)) / np.maximum(valid.sum(axis=(1, 3)), 1), 0.0)
+    np.testing.assert_allclose(read_depth(obj, "rgba/002.png", 2, 32)[0], expected, rtol=1e-5, atol=1e-6)
+    cams, _ = read_opencv_cameras(obj / "opencv_cameras.json")
+    distance = np.linalg.norm(cams.centers[2])  # objects fit in a 1.8 box at the origin
+    assert np.all(np.abs(raw[raw > 0] - distance) < 1.6)
+
+
+def test_depth_term_is_the_opacity_weighted_l1_against_the_depth_maps(dataset):
+    module, _, _ = make_module_and_batch(dataset, ["loss.depth_weight=0.2"])
+    obj = find_objects(dataset)[0]
+    item = ObjectViews([obj], ViewSelection(4, 6, 32, (1.0, 1.0, 1.0), depth=True), seed=0)[(0, 0)]
+    assert item["target_depth"].shape == (6, 1, 32, 32)
+    batch = to_model_batch(collate([item]), torch.ones(3))
+    with torch.no_grad():
+        loss, logs, _ = module.compute_loss(batch)
+        out = module.model.render(module.net(batch), batch["target_w2c"], batch["target_K"], 32, torch.ones(3))
+    truth = item["target_depth"]
+    weight = (truth > 0).float() * out["alpha"][0]
+    depth = ((out["depth"][0] - truth).abs() * weight).sum() / weight.sum()
+    torch.testing.assert_close(logs["depth"], depth)
+    torch.testing.assert_close(loss, torch.mean((out["rgb"] - batch["target_images"]) ** 2) + 0.2 * depth)
+    assert float(depth) > 0.01
+
+
 @pytest.mark.parametrize("fault", ["nan_loss", "spike"])
 def test_stability_guards_skip_and_count(dataset, fault):
     # optim.max_steps=1 with batches of 2: the data stream holds 2 x 1 x 2 objects = 2 batches

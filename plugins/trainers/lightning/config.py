@@ -55,6 +55,9 @@ class LossConfig:
     perceptual_weight: float = param(0.5, "weight of the VGG-19 perceptual term", ge=0.0)
     mask_weight: float = param(0.0, "weight of the mask term: MSE between the rendered opacity and the "
                                "target views' alpha (free with the data; not in GS-LRM's recipe)", ge=0.0)
+    depth_weight: float = param(0.0, "weight of the depth term: L1 between the rendered and the target views' "
+                                "depth maps where the views are not empty, weighted by the rendered opacity "
+                                "(reads the datasets' depth maps; not in GS-LRM's recipe)", ge=0.0)
     perceptual_start: int = param(5000, "step from which the perceptual term is on", ge=0)
     vgg_weights: Optional[str] = param(None, "local VGG-19 state dict (torchvision format); none: term off")
 

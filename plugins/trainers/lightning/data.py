@@ -135,6 +135,32 @@ def load_rgba(path: Path | str, size: int, data: bytes | None = None, alpha: byt
     return np.asarray(rgba).transpose(2, 0, 1)
 
 
+def read_depth(obj: Path | ShardObject, rel: str, index: int, size: int) -> np.ndarray:
+    """The camera-z depth map of view ``index`` (file ``rel``) resized to ``size``: ``[1, S, S]``
+    float32 in object units, 0 where the view is empty. Reads ``depth/NNN.png`` (16-bit, the scale
+    in ``meta.json``) or ``depth/depth.npz``; resizing averages the non-empty pixels of each box.
+
+    Raises:
+        ValueError, KeyError, FileNotFoundError: a missing or unreadable depth map (named).
+    """
+    spec = json.loads(read_object_file(obj, "meta.json"))["render"]["depth"]
+    if spec["format"] == "npz":
+        depth = np.load(io.BytesIO(read_object_file(obj, "depth/depth.npz")))["depth"][index].astype(np.float32)
+    else:
+        name = f"depth/{Path(rel).stem}.png"
+        try:
+            with Image.open(io.BytesIO(read_object_file(obj, name))) as im:
+                depth = np.asarray(im, np.float32) * float(spec["scale"])
+        except (OSError, SyntaxError) as exc:
+            raise ValueError(f"{name}: cannot be decoded as a depth map ({exc})") from None
+    valid = (depth > 0).astype(np.float32)
+    if depth.shape != (size, size):
+        box = lambda a: np.asarray(Image.fromarray(a, mode="F").resize((size, size), Image.BOX))  # noqa: E731
+        coverage = box(valid)
+        depth = np.where(coverage > 0.5, box(depth * valid) / np.maximum(coverage, 1e-6), 0.0).astype(np.float32)
+    return depth[None]
+
+
 def composite(rgba: torch.Tensor, background: torch.Tensor) -> torch.Tensor:
     """uint8 RGBA ``[..., 4, H, W]`` over an RGB ``background [3]``: float ``[..., 3, H, W]`` in [0, 1]."""
     f = rgba.float() / 255.0
@@ -155,6 +181,7 @@ class ViewSelection:
     resolution: int = 64
     background: tuple = (1.0, 1.0, 1.0)
     fixed: bool = False  # the same views every epoch (inputs evenly spaced), e.g. to over-fit
+    depth: bool = False  # also read the target views' depth maps (``target_depth``)
 
 
 class ObjectViews(torch.utils.data.Dataset):
@@ -223,7 +250,12 @@ class ObjectViews(torch.utils.data.Dataset):
         position = {view: n for n, view in enumerate(unique)}
         c2w = torch.from_numpy(cams.c2w).float()
         Kt = torch.from_numpy(K).float()
+        extra = {}
+        if s.depth:
+            extra["target_depth"] = torch.from_numpy(np.stack(
+                [read_depth(folder, paths[i], i, s.resolution) for i in targets.tolist()]))
         return {
+            **extra,
             "object_id": folder.name,
             "views": torch.from_numpy(views),
             "input_index": torch.as_tensor([position[i] for i in inputs.tolist()]),
@@ -241,7 +273,7 @@ def to_model_batch(batch: dict[str, Any], background: torch.Tensor) -> dict[str,
     """A collated batch as the model contract takes it, computed where ``batch`` is (the GPU in
     training): ``images [B, V, 3, S, S]`` and ``target_images [B, T, 3, S, S]`` composited over
     ``background``, ``target_alpha [B, T, 1, S, S]`` in [0, 1], Plucker ``rays [B, V, 6, S, S]``;
-    c2w, K, target_w2c, target_K as given."""
+    c2w, K, target_w2c, target_K (and target_depth where read) as given."""
     views = batch["views"]  # [B, U, 4, S, S] uint8
     B, _, _, S, _ = views.shape
     rgb = composite(views, background)

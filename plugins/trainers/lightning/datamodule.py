@@ -77,7 +77,8 @@ class ViewsDataModule(pl.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         d = self.cfg.data
         objects, weights = self.objects or training_objects(self.roots, self.cfg)[0]
-        select = ViewSelection(d.input_views, d.target_views, d.resolution, tuple(d.background), d.fixed_views)
+        select = ViewSelection(d.input_views, d.target_views, d.resolution, tuple(d.background), d.fixed_views,
+                               depth=self.cfg.loss.depth_weight > 0)
         self.train_set = ObjectViews(objects, select, seed=self.cfg.seed)
         # one long epoch covering the whole run, each rank its own share (resumable by position,
         # see StepSampler); the trainer must not wrap it in a DistributedSampler

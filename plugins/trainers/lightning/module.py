@@ -88,7 +88,8 @@ class ReconstructionModule(pl.LightningModule):
 
     def compute_loss(self, batch: dict) -> tuple[torch.Tensor, dict, torch.Tensor]:
         """MSE on the target views' colours, + ``loss.mask_weight`` x MSE between the rendered
-        opacity and the views' alpha, + the perceptual term when it is on."""
+        opacity and the views' alpha, + ``loss.depth_weight`` x opacity-weighted L1 against the
+        views' depth maps, + the perceptual term when it is on."""
         rendered = self.render(self(batch), batch)
         pred = rendered["rgb"]
         target = batch["target_images"]
@@ -99,6 +100,14 @@ class ReconstructionModule(pl.LightningModule):
             mask = torch.mean((rendered["alpha"] - batch["target_alpha"]) ** 2)
             loss = loss + self.cfg["loss"]["mask_weight"] * mask
             logs["mask"] = mask.detach()
+        if self.cfg["loss"]["depth_weight"] > 0:
+            # opacity as a (constant) weight: expected depth = weighted sum / alpha is unstable
+            # where alpha is small, and the mask term is what teaches alpha
+            truth = batch["target_depth"]
+            seen = (truth > 0).to(truth.dtype) * rendered["alpha"].detach()
+            depth = ((rendered["depth"] - truth).abs() * seen).sum() / seen.sum().clamp_min(1.0)
+            loss = loss + self.cfg["loss"]["depth_weight"] * depth
+            logs["depth"] = depth.detach()
         if self.perceptual is not None and self.global_step >= self.cfg["loss"]["perceptual_start"]:
             perc = self.perceptual(pred.flatten(0, 1), target.flatten(0, 1))
             loss = loss + self.cfg["loss"]["perceptual_weight"] * perc
