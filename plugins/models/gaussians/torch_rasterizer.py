@@ -194,7 +194,7 @@ def _composite_views(mean2d, conic, depth, radii, opacities, colors, width, heig
             in_view = chunk % per_view
             origin = torch.stack([(in_view % tx_n) * tile, (in_view // tx_n) * tile], -1).to(dtype)
             pix = origin[:, None, :] + local[None]  # [C, T2, 2]
-            args = (pix, mean2d[g], conic[g], opacities[g], feats_all[g], listed)
+            args = (pix, *(_gather(t, g) for t in (mean2d, conic, opacities, feats_all)), listed)
             # recompute in the backward pass: autograd keeps this chunk's inputs, not its
             # [C, T2, L] intermediates, so memory is bounded by one chunk
             chunks.append(chunk)
@@ -203,6 +203,13 @@ def _composite_views(mean2d, conic, depth, radii, opacities, colors, width, heig
         out = out.index_put((torch.cat(chunks),), torch.cat(results))  # one scatter for every chunk
     img = out.reshape(V, ty_n, tx_n, tile, tile, 5).permute(0, 1, 3, 2, 4, 5).reshape(V, ty_n * tile, tx_n * tile, 5)
     return img[:, :height, :width]
+
+
+def _gather(values: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """``values[index]`` through ``index_select``: its backward (``index_add``) sums in a fixed
+    order, where advanced indexing's backward adds in parallel with atomics on a CPU, so the
+    gradients (and a resumed run's weights) would change from run to run."""
+    return values.index_select(0, index.reshape(-1)).reshape(*index.shape, *values.shape[1:])
 
 
 def _plan_chunks(counts: torch.Tensor, pixels_per_tile: int, max_pairs: int) -> list[tuple[torch.Tensor, int]]:
