@@ -129,7 +129,7 @@ def test_triplane_overfits_one_object_then_eval_and_reconstruct(dataset, tmp_pat
     assert (tmp_path / "rec" / "turntable.png").is_file()
 
 
-TRIPLANE_STEPS = 300
+TRIPLANE_STEPS = 250  # ~25 dB here; 22 asserted
 
 
 # --- a third backbone, defined here, through the unchanged trainer ------------------------------
