@@ -119,6 +119,9 @@ def test_what_each_path_is(dataset, tmp_path):
     assert path_kind(tmp_path / "rec") == "folder" and path_kind(tmp_path / "rec" / "gaussians.ply") == "ply"
     scene = folder_scene(tmp_path / "rec")
     assert len(scene.splats["gaussians"].centers) == 3 and [f.name for f in scene.frusta][:2] == ["inputs/000", "inputs/001"]
+    shutil.copytree(tmp_path / "rec" / "inputs", tmp_path / "rec" / "turntable")
+    colors = {f.name.split("/")[0]: f.color for f in folder_scene(tmp_path / "rec").frusta}
+    assert colors["inputs"] != colors["turntable"]  # each camera set in its own colour
     (tmp_path / "notes.txt").write_text("x")
     with pytest.raises(ValueError, match=r"notes\.txt': allowed files are \.ply"):
         path_kind(tmp_path / "notes.txt")

@@ -29,7 +29,7 @@ SH_C0 = 0.28209479177387814  # 3DGS: colour = f_dc * C0 + 0.5
 @dataclass
 class Frustum:
     """One camera: ``wxyz`` ``[4]`` and ``position`` ``[3]`` of its OpenCV c2w, vertical ``fov`` in
-    radians, ``aspect`` = width / height, ``image`` ``[H, W, 3]`` uint8 (or None)."""
+    radians, ``aspect`` = width / height, ``image`` ``[H, W, 3]`` uint8 (or None), line ``color``."""
 
     name: str
     wxyz: np.ndarray
@@ -37,6 +37,7 @@ class Frustum:
     fov: float
     aspect: float
     image: np.ndarray | None
+    color: tuple[int, int, int] = (40, 90, 200)
 
 
 @dataclass
@@ -63,14 +64,19 @@ class Scene:
         return not (self.meshes or self.frusta or self.splats)
 
 
-def frusta_from_cameras(cameras: Cameras, images: list[np.ndarray | None], prefix: str = "") -> list[Frustum]:
+# one line colour per camera set of a reconstruction folder (inputs, turntable, ...)
+SET_COLORS = [(40, 90, 200), (230, 120, 30), (40, 160, 70), (170, 60, 170)]
+
+
+def frusta_from_cameras(cameras: Cameras, images: list[np.ndarray | None], prefix: str = "",
+                        color: tuple[int, int, int] = SET_COLORS[0]) -> list[Frustum]:
     """One :class:`Frustum` per camera (``V`` cameras, ``V`` images or None)."""
     out = []
     for i in range(len(cameras)):
         wxyz = trimesh.transformations.quaternion_from_matrix(cameras.c2w[i])  # (w, x, y, z)
         fov = 2.0 * np.arctan(cameras.height / (2.0 * cameras.K[i, 1, 1]))
         out.append(Frustum(f"{prefix}{i:03d}", np.asarray(wxyz, float), cameras.c2w[i, :3, 3].copy(), float(fov),
-                           cameras.width / cameras.height, images[i]))
+                           cameras.width / cameras.height, images[i], color))
     return out
 
 
@@ -208,12 +214,13 @@ def folder_scene(folder: str | Path) -> Scene:
         scene.splats[ply.stem] = splats_from_ply(ply)
     for mesh in sorted([*root.glob("*.glb"), *root.glob("*.obj")]):
         scene.meshes[mesh.stem] = load_mesh(str(mesh), mesh.suffix[1:], str(mesh))
-    for cams_file in sorted([*root.glob("opencv_cameras.json"), *root.glob("*/opencv_cameras.json")]):
+    camera_files = sorted([*root.glob("opencv_cameras.json"), *root.glob("*/opencv_cameras.json")])
+    for n, cams_file in enumerate(camera_files):
         base = cams_file.parent
         cameras, paths = parse_opencv_cameras(cams_file.read_bytes(), cams_file)
         images = [layer_image(read_object_file(base, p), "rgba") if (base / p).is_file() else None for p in paths]
         prefix = "" if base == root else f"{base.name}/"
-        scene.frusta += frusta_from_cameras(cameras, images, prefix)
+        scene.frusta += frusta_from_cameras(cameras, images, prefix, SET_COLORS[n % len(SET_COLORS)])
     if scene.empty:
         raise ValueError(f"{str(root)!r} holds no .ply, .glb, .obj or opencv_cameras.json to show")
     return scene

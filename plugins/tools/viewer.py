@@ -39,7 +39,7 @@ def show(server: Any, scene: Scene, frustum_scale: float = 0.15) -> list[Any]:
     for f in scene.frusta:
         handles.append(server.scene.add_camera_frustum(
             f"/scene/cameras/{f.name}", fov=f.fov, aspect=f.aspect, scale=frustum_scale, image=f.image,
-            wxyz=f.wxyz, position=f.position, color=(40, 90, 200)))
+            wxyz=f.wxyz, position=f.position, color=f.color))
     return handles
 
 
