@@ -151,7 +151,7 @@ class ViewCommand(Command):
         try:
             serve(args.path, args.host, args.port, args.max_views)
         except (OSError, ValueError) as exc:
-            raise ConfigError(str(exc) if str(exc).startswith("PATH") else f"PATH: {exc}") from None
+            raise ConfigError(f"PATH: {exc}") from None
         except KeyboardInterrupt:  # Ctrl-C is how a viewer ends: not an interrupted job
             print("lrmzero view: stopped")
         return 0

@@ -17,6 +17,7 @@ import numpy as np
 import trimesh
 from PIL import Image
 from plyfile import PlyData
+from scipy.spatial.transform import Rotation
 
 from lrmzero.cameras import Cameras, parse_opencv_cameras
 from lrmzero.dataset import DONE_MARKER
@@ -180,24 +181,14 @@ def splats_from_ply(path: str | Path) -> Splats:
     if missing:
         raise ValueError(f"{path}: not a 3D Gaussian .ply: no {', '.join(missing)}")
     col = lambda *ks: np.stack([np.asarray(vertex[k], np.float64) for k in ks], -1)  # noqa: E731
-    quats = col("rot_0", "rot_1", "rot_2", "rot_3")
-    quats /= np.maximum(np.linalg.norm(quats, axis=1, keepdims=True), 1e-12)
-    R = quaternion_matrices(quats)
+    quats = col("rot_0", "rot_1", "rot_2", "rot_3")  # w, x, y, z; scipy normalizes
+    quats[np.linalg.norm(quats, axis=1) == 0] = (1.0, 0.0, 0.0, 0.0)  # a zero quaternion: no rotation
+    R = Rotation.from_quat(quats[:, [1, 2, 3, 0]]).as_matrix()
     scales = np.exp(col("scale_0", "scale_1", "scale_2"))
     covariances = np.einsum("nij,nj,nkj->nik", R, scales**2, R)
     opacities = 1.0 / (1.0 + np.exp(-np.asarray(vertex["opacity"], np.float64)))
     rgbs = np.clip(col("f_dc_0", "f_dc_1", "f_dc_2") * SH_C0 + 0.5, 0.0, 1.0)
     return Splats(col("x", "y", "z"), covariances, rgbs, opacities[:, None])
-
-
-def quaternion_matrices(wxyz: np.ndarray) -> np.ndarray:
-    """Unit quaternions ``[N, 4]`` (w, x, y, z) -> rotation matrices ``[N, 3, 3]``."""
-    w, x, y, z = wxyz.T
-    return np.stack([
-        np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], -1),
-        np.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], -1),
-        np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1),
-    ], -2)
 
 
 def folder_scene(folder: str | Path) -> Scene:
@@ -239,16 +230,16 @@ def path_kind(path: str | Path) -> str:
             return "ply"
         if p.suffix in (".glb", ".gltf", ".obj", ".stl", ".off"):
             return "mesh"
-        raise ValueError(f"PATH: {str(path)!r}: allowed files are .ply (Gaussians) and meshes (.glb, .gltf, .obj, .stl, .off)")
+        raise ValueError(f"{str(path)!r}: allowed files are .ply (Gaussians) and meshes (.glb, .gltf, .obj, .stl, .off)")
     if is_shard_dataset(path):
         return "dataset"
     if not p.is_dir():
-        raise ValueError(f"PATH: {str(path)!r} does not exist")
+        raise ValueError(f"{str(path)!r} does not exist")
     if (p / "opencv_cameras.json").is_file() and (p / "rgba").is_dir():
         return "object"
     if any(c.is_dir() and (c / DONE_MARKER).is_file() for c in p.iterdir()):
         return "dataset"
     if any(p.glob("*.ply")) or any(p.glob("*.glb")) or any(p.glob("*.obj")) or any(p.glob("*/opencv_cameras.json")):
         return "folder"
-    raise ValueError(f"PATH: {str(path)!r} is not a dataset (object folders or shards), an object folder, "
+    raise ValueError(f"{str(path)!r} is not a dataset (object folders or shards), an object folder, "
                      "a reconstruction folder, a .ply of Gaussians or a mesh")

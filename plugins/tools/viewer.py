@@ -1,10 +1,11 @@
 """``lrmzero view``: a local web page (viser) showing a dataset, one object, a reconstruction, a
 ``.ply`` of Gaussians or a mesh. The scene itself is built by :mod:`view_scene`; this module only
-hands it to viser and wires the controls (object, image layer, what is visible)."""
+hands it to viser and wires the controls (object, image layer, whether cameras show)."""
 
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +15,11 @@ from lrmzero.plugins.tools.view_scene import (LAYERS, Scene, dataset_objects, fo
                                               object_scene, path_kind, splats_from_ply)
 
 
-def build_scene(path: str | Path, kind: str) -> Scene:
+def build_scene(path: str | Path, kind: str, max_views: int | None = None) -> Scene:
     """The scene of a single item (``object``, ``ply``, ``mesh``, ``folder``; see :func:`path_kind`)."""
     p = Path(path)
     if kind == "object":
-        return object_scene(p)
+        return object_scene(p, max_views=max_views)
     if kind == "ply":
         return Scene(splats={p.stem: splats_from_ply(p)})
     if kind == "mesh":
@@ -26,8 +27,8 @@ def build_scene(path: str | Path, kind: str) -> Scene:
     return folder_scene(p)
 
 
-def show(server: Any, scene: Scene, frustum_scale: float = 0.15) -> list[Any]:
-    """Add ``scene`` to a viser server under ``/scene``; returns the handles (to remove them)."""
+def show(server: Any, scene: Scene, cameras_visible: bool = True, frustum_scale: float = 0.15) -> tuple[list, list]:
+    """Add ``scene`` to a viser server under ``/scene``; returns (all handles, the frusta's handles)."""
     handles = []
     for name, mesh in scene.meshes.items():
         handles.append(server.scene.add_mesh_trimesh(f"/scene/meshes/{name}", mesh))
@@ -36,16 +37,14 @@ def show(server: Any, scene: Scene, frustum_scale: float = 0.15) -> list[Any]:
             f"/scene/gaussians/{name}", centers=s.centers.astype(np.float32),
             covariances=s.covariances.astype(np.float32), rgbs=s.rgbs.astype(np.float32),
             opacities=s.opacities.astype(np.float32)))
-    for f in scene.frusta:
-        handles.append(server.scene.add_camera_frustum(
-            f"/scene/cameras/{f.name}", fov=f.fov, aspect=f.aspect, scale=frustum_scale, image=f.image,
-            wxyz=f.wxyz, position=f.position, color=f.color))
-    return handles
+    frusta = [server.scene.add_camera_frustum(
+        f"/scene/cameras/{f.name}", fov=f.fov, aspect=f.aspect, scale=frustum_scale, image=f.image,
+        wxyz=f.wxyz, position=f.position, color=f.color, visible=cameras_visible) for f in scene.frusta]
+    return handles + frusta, frusta
 
 
-def serve(path: str | Path, host: str = "127.0.0.1", port: int = 8080, max_views: int | None = None,
-          ready: threading.Event | None = None, stop: threading.Event | None = None) -> None:
-    """Serve the viewer of ``path`` until Ctrl-C (or ``stop`` is set). Everything is read and
+def serve(path: str | Path, host: str = "127.0.0.1", port: int = 8080, max_views: int | None = None) -> None:
+    """Serve the viewer of ``path`` until Ctrl-C (KeyboardInterrupt). Everything is read and
     checked before the server starts.
 
     Raises:
@@ -56,21 +55,16 @@ def serve(path: str | Path, host: str = "127.0.0.1", port: int = 8080, max_views
     kind = path_kind(path)
     objects = dataset_objects(path) if kind == "dataset" else []
     if kind == "dataset" and not objects:
-        raise ValueError(f"PATH: {str(path)!r} has no finished objects to show")
-    first = object_scene(objects[0], max_views=max_views) if objects else build_scene(path, kind)
+        raise ValueError(f"{str(path)!r} has no finished objects to show")
+    first = object_scene(objects[0], max_views=max_views) if objects else build_scene(path, kind, max_views)
 
     server = viser.ViserServer(host=host, port=port, label="lrmzero", verbose=False)
     server.scene.set_up_direction("+z")
     server.initial_camera.position = (2.6, -2.6, 1.8)
     server.initial_camera.look_at = (0.0, 0.0, 0.0)
-    shown = {"handles": show(server, first)}
+    show_cameras = server.gui.add_checkbox("cameras", initial_value=True)
+    shown = dict(zip(("handles", "frusta"), show(server, first)))
     lock = threading.Lock()
-
-    def redraw(scene: Scene) -> None:
-        with lock:
-            for h in shown["handles"]:
-                h.remove()
-            shown["handles"] = show(server, scene)
 
     if objects:
         names = [o.name for o in objects]
@@ -78,23 +72,24 @@ def serve(path: str | Path, host: str = "127.0.0.1", port: int = 8080, max_views
         layer = server.gui.add_dropdown("image", LAYERS, initial_value="rgba")
 
         def reload(_event: Any) -> None:
-            redraw(object_scene(objects[names.index(pick.value)], layer.value, max_views))
+            scene = object_scene(objects[names.index(pick.value)], layer.value, max_views)
+            with lock:
+                for h in shown["handles"]:
+                    h.remove()
+                shown.update(zip(("handles", "frusta"), show(server, scene, show_cameras.value)))
 
         pick.on_update(reload)
         layer.on_update(reload)
-    show_cameras = server.gui.add_checkbox("cameras", initial_value=True)
 
     @show_cameras.on_update
     def _(_event: Any) -> None:
-        for h in shown["handles"]:
-            if type(h).__name__ == "CameraFrustumHandle":
+        with lock:
+            for h in shown["frusta"]:
                 h.visible = show_cameras.value
 
     print(f"lrmzero view: http://{host}:{server.get_port()}  ({kind}: {path}; Ctrl-C stops)", flush=True)
-    if ready is not None:
-        ready.set()
     try:
-        while stop is None or not stop.is_set():
-            threading.Event().wait(0.2)
+        while True:
+            time.sleep(0.5)
     finally:
         server.stop()
