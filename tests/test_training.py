@@ -126,16 +126,16 @@ def test_mask_term_is_the_opacity_error_against_the_views_alpha(dataset):
 
 
 def test_depth_maps_are_read_in_object_units_and_box_averaged_over_non_empty_pixels(dataset):
-    from lrmzero.plugins.trainers.lightning.data import read_depth
+    from lrmzero.plugins.trainers.lightning.data import read_depths
 
     obj = find_objects(dataset)[0]
     scale = json.loads((obj / "meta.json").read_text())["render"]["depth"]["scale"]
     raw = np.asarray(Image.open(obj / "depth" / "002.png"), np.float64) * scale  # [64, 64], 0 = empty
-    np.testing.assert_allclose(read_depth(obj, "rgba/002.png", 2, 64)[0], raw, rtol=1e-6)
+    np.testing.assert_allclose(read_depths(obj, [(2, "rgba/002.png")], 64)[0, 0], raw, rtol=1e-6)
     blocks, valid = raw.reshape(32, 2, 32, 2), raw.reshape(32, 2, 32, 2) > 0
     coverage = valid.mean(axis=(1, 3))
     expected = np.where(coverage > 0.5, blocks.sum(axis=(1, 3)) / np.maximum(valid.sum(axis=(1, 3)), 1), 0.0)
-    np.testing.assert_allclose(read_depth(obj, "rgba/002.png", 2, 32)[0], expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(read_depths(obj, [(2, "rgba/002.png")], 32)[0, 0], expected, rtol=1e-5, atol=1e-6)
     cams, _ = read_opencv_cameras(obj / "opencv_cameras.json")
     distance = np.linalg.norm(cams.centers[2])  # objects fit in a 1.8 box at the origin
     assert np.all(np.abs(raw[raw > 0] - distance) < 1.6)

@@ -112,6 +112,9 @@ def test_a_shard_object_shows_what_its_folder_shows(dataset, tmp_path):
 def test_what_each_path_is(dataset, tmp_path):
     folder = dataset_objects(dataset)[0]
     assert path_kind(dataset) == "dataset" and path_kind(folder) == "object"
+    from lrmzero.plugins.tools.viewer import build_scene
+
+    assert len(build_scene(folder, "object", max_views=2).frusta) == 2
     assert path_kind(folder / "mesh.glb") == "mesh"
     (tmp_path / "rec").mkdir()
     write_ply_by_hand(tmp_path / "rec" / "gaussians.ply", *[np.zeros((3, k)) for k in (3, 4, 3)], np.zeros(3), np.zeros((3, 3)))

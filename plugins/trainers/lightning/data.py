@@ -135,26 +135,36 @@ def load_rgba(path: Path | str, size: int, data: bytes | None = None, alpha: byt
     return np.asarray(rgba).transpose(2, 0, 1)
 
 
-def read_depth(obj: Path | ShardObject, rel: str, index: int, size: int) -> np.ndarray:
-    """The camera-z depth map of view ``index`` (file ``rel``) resized to ``size``: ``[1, S, S]``
-    float32 in object units, 0 where the view is empty. Reads ``depth/NNN.png`` (16-bit, the scale
-    in ``meta.json``) or ``depth/depth.npz``; resizing averages the non-empty pixels of each box.
+def read_depths(obj: Path | ShardObject, views: Sequence[tuple[int, str]], size: int) -> np.ndarray:
+    """The camera-z depth maps of ``views`` (``(index, file path)`` pairs) resized to ``size``:
+    ``[T, 1, S, S]`` float32 in object units, 0 where a view is empty. Reads ``meta.json`` once for
+    the format and scale, then ``depth/NNN.png`` (16-bit) per view or ``depth/depth.npz`` once;
+    resizing averages the non-empty pixels of each box.
 
     Raises:
         ValueError, KeyError, FileNotFoundError: a missing or unreadable depth map (named).
     """
     spec = json.loads(read_object_file(obj, "meta.json"))["render"]["depth"]
     if spec["format"] == "npz":
-        depth = np.load(io.BytesIO(read_object_file(obj, "depth/depth.npz")))["depth"][index].astype(np.float32)
+        stack = np.load(io.BytesIO(read_object_file(obj, "depth/depth.npz")))["depth"]
+        maps = [stack[index].astype(np.float32) for index, _ in views]
     else:
-        name = f"depth/{Path(rel).stem}.png"
-        try:
-            with Image.open(io.BytesIO(read_object_file(obj, name))) as im:
-                depth = np.asarray(im, np.float32) * float(spec["scale"])
-        except (OSError, SyntaxError) as exc:
-            raise ValueError(f"{name}: cannot be decoded as a depth map ({exc})") from None
-    valid = (depth > 0).astype(np.float32)
+        maps = []
+        for _, rel in views:
+            name = f"depth/{Path(rel).stem}.png"
+            try:
+                with Image.open(io.BytesIO(read_object_file(obj, name))) as im:
+                    maps.append(np.asarray(im, np.float32) * float(spec["scale"]))
+            except (OSError, SyntaxError) as exc:
+                raise ValueError(f"{name}: cannot be decoded as a depth map ({exc})") from None
+    return np.stack([_resize_depth(depth, size) for depth in maps])
+
+
+def _resize_depth(depth: np.ndarray, size: int) -> np.ndarray:
+    """``[H, W]`` depth (0 = empty) -> ``[1, S, S]``: the mean of each box's non-empty pixels, 0
+    where fewer than half of them are non-empty."""
     if depth.shape != (size, size):
+        valid = (depth > 0).astype(np.float32)
         box = lambda a: np.asarray(Image.fromarray(a, mode="F").resize((size, size), Image.BOX))  # noqa: E731
         coverage = box(valid)
         depth = np.where(coverage > 0.5, box(depth * valid) / np.maximum(coverage, 1e-6), 0.0).astype(np.float32)
@@ -252,8 +262,8 @@ class ObjectViews(torch.utils.data.Dataset):
         Kt = torch.from_numpy(K).float()
         extra = {}
         if s.depth:
-            extra["target_depth"] = torch.from_numpy(np.stack(
-                [read_depth(folder, paths[i], i, s.resolution) for i in targets.tolist()]))
+            extra["target_depth"] = torch.from_numpy(
+                read_depths(folder, [(i, paths[i]) for i in targets.tolist()], s.resolution))
         return {
             **extra,
             "object_id": folder.name,
