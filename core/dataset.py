@@ -144,6 +144,11 @@ class DatasetWriter:
             os.close(fd)
 
 
+def finished_objects(root: str | Path) -> list[Path]:
+    """The complete object folders of a folder dataset (``meta.json``, written last, present), by id."""
+    return sorted(p for p in Path(root).iterdir() if p.is_dir() and (p / DONE_MARKER).is_file())
+
+
 def view_path(folder: Path, file_path: str) -> Path:
     """``folder / file_path``, refused when ``file_path`` is absolute or leads outside ``folder``
     (a crafted ``opencv_cameras.json`` must not make a reader open other files).

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lrmzero.dataset import DONE_MARKER, view_path, write_atomic
+from lrmzero.dataset import finished_objects, view_path, write_atomic
 
 INDEX = "index.json"
 CAMERAS_FIELD = "cameras.json"
@@ -216,7 +216,7 @@ def pack_dataset(source: str | Path, out: str | Path, objects_per_shard: int = 2
     ``index.json`` is written last from the entries.
     """
     source, out = Path(source), Path(out)
-    folders = sorted(p for p in source.iterdir() if p.is_dir() and (p / DONE_MARKER).is_file())
+    folders = finished_objects(source)
     if not folders:
         raise ValueError(f"{str(source)!r} holds no finished objects")
     out.mkdir(parents=True, exist_ok=True)

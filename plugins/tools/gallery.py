@@ -10,7 +10,7 @@ from urllib.parse import quote
 import numpy as np
 from PIL import Image, ImageDraw
 
-from lrmzero.dataset import DONE_MARKER
+from lrmzero.dataset import DONE_MARKER, finished_objects
 from lrmzero.plugins.tools.view_scene import layer_image
 
 
@@ -18,7 +18,7 @@ def list_objects(dataset: str | Path) -> list[Path]:
     root = Path(dataset)
     if not root.is_dir():
         raise FileNotFoundError(f"DATASET: {str(root)!r} is not a folder")
-    return sorted(p for p in root.iterdir() if p.is_dir() and (p / DONE_MARKER).is_file())
+    return finished_objects(root)
 
 
 def _thumb(path: Path, size: int, kind: str) -> np.ndarray:

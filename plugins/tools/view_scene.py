@@ -20,7 +20,7 @@ from plyfile import PlyData
 from scipy.spatial.transform import Rotation
 
 from lrmzero.cameras import Cameras, parse_opencv_cameras
-from lrmzero.dataset import DONE_MARKER
+from lrmzero.dataset import DONE_MARKER, finished_objects
 from lrmzero.shards import is_shard_dataset, read_index, read_object_file
 
 LAYERS = ("rgba", "depth", "normal")
@@ -112,7 +112,7 @@ def dataset_objects(root: str | Path) -> list[Any]:
     path = Path(root)
     if not path.is_dir():
         raise ValueError(f"{str(root)!r} is not a folder")
-    return sorted(p for p in path.iterdir() if p.is_dir() and (p / DONE_MARKER).is_file())
+    return finished_objects(path)
 
 
 def object_scene(obj: Any, layer: str = "rgba", max_views: int | None = None) -> Scene:

@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 
 from lrmzero.cameras import parse_opencv_cameras
-from lrmzero.dataset import DONE_MARKER
+from lrmzero.dataset import finished_objects
 from lrmzero.errors import ConfigError
 from lrmzero.rays import plucker_rays
 from lrmzero.shards import ShardObject, is_shard_dataset, is_url, read_index, read_object_file
@@ -40,8 +40,7 @@ def find_objects(root: str | Path) -> list[Path | ShardObject]:
     if is_url(root):
         raise ConfigError(f"--data: {root} holds no index.json; allowed at a URL: shards (lrmzero pack)")
     root = Path(root)
-    return sorted(p for p in root.iterdir()
-                  if p.is_dir() and (p / DONE_MARKER).is_file() and (p / "opencv_cameras.json").is_file())
+    return [p for p in finished_objects(root) if (p / "opencv_cameras.json").is_file()]
 
 
 def data_source_name(spec: str | Path) -> str | None:
