@@ -10,6 +10,17 @@ import pytest
 from lrmzero import get_registries
 
 
+def small_dataset(root, count: int, seed: int, *overrides: str):
+    """``count`` objects of the demo config rendered with the raycast renderer and Lambert shading
+    (no OpenGL needed), ``overrides`` on top, written to ``root``; asserts every object was made."""
+    from lrmzero.plugins.generation.config import load_config
+    from lrmzero.plugins.generation.runner import generate_dataset
+
+    run = load_config("demo", ["render.renderer=raycast", "render.shading=lambert", *overrides])
+    assert generate_dataset(run, root, count, seed=seed, progress=False).done == count
+    return root
+
+
 @pytest.fixture(scope="session")
 def registries():
     return get_registries()

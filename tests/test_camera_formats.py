@@ -11,11 +11,9 @@ import numpy as np
 import pytest
 
 from lrmzero.cameras import Cameras, intrinsics_from_fov, look_at, read_opencv_cameras
-from lrmzero.plugins.generation.config import load_config
-from lrmzero.plugins.generation.runner import generate_dataset
 from lrmzero.plugins.tools.camera_formats import (nerfstudio_dict, read_cameras, read_colmap, reprojection_report,
                                                   write_cameras)
-from tests.conftest import run_cli
+from tests.conftest import run_cli, small_dataset
 
 
 def cameras(n=5, seed=0):
@@ -144,10 +142,8 @@ def test_nerf_synthetic_style_transforms_are_read(tmp_path):
 
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory):
-    root = tmp_path_factory.mktemp("reproj")
-    run = load_config("demo", ["render.views=4", "render.resolution=64", "render.renderer=raycast",
-                               "render.shading=unlit", "output.mesh_texture=png"])
-    assert generate_dataset(run, root, 1, seed=5, progress=False).done == 1
+    root = small_dataset(tmp_path_factory.mktemp("reproj"), 1, 5, "render.views=4", "render.resolution=64",
+                         "render.shading=unlit", "output.mesh_texture=png")
     return root / "00000000"
 
 

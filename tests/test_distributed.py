@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from lrmzero.plugins.generation.config import load_config
-from lrmzero.plugins.generation.runner import generate_dataset
+from tests.conftest import small_dataset
 
 HELPER = Path(__file__).with_name("ddp_train.py")
 pytestmark = pytest.mark.slow
@@ -23,11 +22,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    root = tmp_path_factory.mktemp("ddp_data")
-    run = load_config("demo", ["render.views=4", "render.resolution=32", "render.renderer=raycast",
-                               "render.shading=lambert"])
-    assert generate_dataset(run, root, 8, seed=2, progress=False).done == 8
-    return root
+    return small_dataset(tmp_path_factory.mktemp("ddp_data"), 8, 2, "render.views=4", "render.resolution=32")
 
 
 def train(data, out, devices, max_steps, *extra) -> dict:

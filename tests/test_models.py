@@ -16,22 +16,18 @@ import trimesh
 from lrmzero import get_registries
 from lrmzero.cameras import intrinsics_from_fov, look_at
 from lrmzero.components import ReconstructionModel
-from lrmzero.plugins.generation.config import load_config
-from lrmzero.plugins.generation.runner import generate_dataset
 from lrmzero.registry import Provider
 from lrmzero.plugins.trainers.lightning.checkpoints import build_model, load_checkpoint
 from lrmzero.plugins.trainers.lightning.config import load_train_config
 from lrmzero.plugins.trainers.lightning.data import ObjectViews, ViewSelection, collate, find_objects, to_model_batch
+from tests.conftest import small_dataset
 from lrmzero.plugins.trainers.lightning.metrics import psnr
 from lrmzero.plugins.trainers.lightning.train import train
 
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("models") / "data"
-    run = load_config("demo", ["render.resolution=32", "render.renderer=raycast", "render.shading=lambert"])
-    assert generate_dataset(run, root, 2, seed=5, progress=False).done == 2
-    return root
+    return small_dataset(tmp_path_factory.mktemp("models") / "data", 2, 5, "render.resolution=32")
 
 
 def cameras(n: int, size: int, radius: float = 2.5):

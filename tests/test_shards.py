@@ -9,18 +9,13 @@ import pytest
 
 from lrmzero.dataset_check import check_dataset
 from lrmzero.plugins.generation.config import load_config
-from lrmzero.plugins.generation.runner import generate_dataset
 from lrmzero.shards import member_field, pack_dataset, read_index
-from tests.conftest import run_cli
+from tests.conftest import run_cli, small_dataset
 
 
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory):
-    root = tmp_path_factory.mktemp("shard_src")
-    run = load_config("demo", ["render.views=3", "render.resolution=32", "render.renderer=raycast",
-                               "render.shading=lambert"])
-    assert generate_dataset(run, root, 5, seed=3, progress=False).done == 5
-    return root
+    return small_dataset(tmp_path_factory.mktemp("shard_src"), 5, 3, "render.views=3", "render.resolution=32")
 
 
 def object_files(folder):

@@ -13,22 +13,16 @@ from PIL import Image
 
 from lrmzero import get_registries
 from lrmzero.cameras import read_opencv_cameras
-from lrmzero.plugins.generation.config import load_config
 from lrmzero.plugins.trainers.lightning.data import ObjectViews, ViewSelection, collate, find_objects, to_model_batch
-from lrmzero.plugins.generation.runner import generate_dataset
 from lrmzero.plugins.models.gaussians.ply import read_gaussians_ply
 from lrmzero.rays import plucker_rays
 from lrmzero.plugins.trainers.lightning.config import load_train_config
-from tests.conftest import run_cli
+from tests.conftest import run_cli, small_dataset
 
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
-    root = tmp_path_factory.mktemp("train_data")
-    run = load_config("demo", ["render.resolution=64", "render.renderer=raycast", "render.shading=lambert"])
-    summary = generate_dataset(run, root, 3, seed=4, progress=False)
-    assert summary.done == 3
-    return root
+    return small_dataset(tmp_path_factory.mktemp("train_data"), 3, 4, "render.resolution=64")
 
 
 def tiny(overrides=()):

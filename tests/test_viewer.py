@@ -17,23 +17,17 @@ import trimesh
 from plyfile import PlyData, PlyElement
 
 from lrmzero.cameras import read_opencv_cameras
-from lrmzero.plugins.generation.config import load_config
-from lrmzero.plugins.generation.runner import generate_dataset
 from lrmzero.plugins.tools.view_scene import (dataset_objects, folder_scene, object_scene, path_kind,
                                               splats_from_ply)
 from lrmzero.shards import pack_dataset
-from tests.conftest import run_cli
+from tests.conftest import run_cli, small_dataset
 
 VIEWS = 4
 
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
-    root = tmp_path_factory.mktemp("view_ds")
-    run = load_config("demo", [f"render.views={VIEWS}", "render.resolution=48", "render.renderer=raycast",
-                               "render.shading=lambert"])
-    assert generate_dataset(run, root, 2, seed=5, progress=False).done == 2
-    return root
+    return small_dataset(tmp_path_factory.mktemp("view_ds"), 2, 5, f"render.views={VIEWS}", "render.resolution=48")
 
 
 def write_ply_by_hand(path, means, quats_wxyz, log_scales, logit_opacity, f_dc, text=False, order=None):
