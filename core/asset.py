@@ -18,7 +18,11 @@ class Asset:
         vertices: ``[V, 3]`` float64, world frame (Z up), centred, largest side ``normalized_size``.
         faces: ``[F, 3]`` int64, counter-clockwise seen from outside.
         uv: ``[V, 2]`` atlas UVs (v up: v = 1 is the top row of ``texture``).
-        texture: ``[H, W, 3]`` uint8 atlas.
+        texture: ``[H, W, 3]`` uint8 base-colour atlas (gamma-2.2 encoded, as images are).
+        maps: optional PBR maps laid out like ``texture`` (same UVs), uint8 ``[H', W', 3]``:
+            ``metallic_roughness`` (glTF packing: G roughness, B metallic, linear) and ``normal``
+            (tangent space, OpenGL/glTF convention: +Y is +v). Missing maps mean roughness 0.5,
+            metallic 0 and the geometric normal.
         meta: JSON-ready description (seed, index, parts, textures, augmentations, timings).
     """
 
@@ -27,6 +31,7 @@ class Asset:
     uv: np.ndarray
     texture: np.ndarray
     meta: dict[str, Any] = field(default_factory=dict)
+    maps: dict[str, np.ndarray] = field(default_factory=dict)
 
     def to_trimesh(self, texture_format: str = "jpeg", quality: int = 95) -> trimesh.Trimesh:
         """A textured trimesh. ``texture_format`` (png or jpeg) and ``quality`` (JPEG quality or

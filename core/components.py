@@ -78,7 +78,8 @@ class TextureSource(Component):
 
 class Augmentation(Component):
     """Changes an assembled, normalized object's parts (largest side ``normalized_size``, centred)
-    and says what it did. The object is normalized again afterwards.
+    and says what it did. It is not normalized again afterwards (as in the official code),
+    unless the composition asks for it.
 
     If its ``Config`` has a ``probability`` field, the pipeline draws against it and calls
     :meth:`apply` only on success.

@@ -169,7 +169,8 @@ def check_camera_sampler(sampler) -> None:
 def check_renderer(renderer) -> None:
     """A sphere of radius 0.8 (an icosphere) from four cameras: the alpha mask agrees with the
     analytic silhouette (ray-sphere intersection) on >= 97% of pixels, camera depth within 2% where
-    both see it, unit world normals, and RGB is the background where alpha is 0."""
+    both see it (at fully covered pixels), unit world normals, and RGB is the background where
+    alpha is 0."""
     import trimesh
 
     from lrmzero.asset import Asset
@@ -200,7 +201,8 @@ def check_renderer(renderer) -> None:
         mask = views.mask[i].ravel()
         agree = np.mean(mask == hit)
         assert agree >= 0.97, f"{what}: view {i}: mask agrees with the analytic sphere on {agree:.1%}"
-        both = mask & hit
+        # depth at fully covered pixels (a silhouette pixel's surface does not lie on its centre ray)
+        both = (views.rgba[i, ..., 3].ravel() == 255) & hit
         depth = views.depth[i].ravel()
         assert np.all(np.abs(depth[both] - z[both]) <= 0.02 * z[both]), f"{what}: view {i}: depth off"
         n = views.normal[i].reshape(-1, 3)[both]

@@ -14,17 +14,24 @@ class ShadingSettings:
     """Settings common to all renderers (the `render` config section passes them on).
 
     Attributes:
-        shading: ``unlit`` (albedo), ``lambert`` (albedo x (ambient + directional lights)),
-            ``ao`` (albedo x per-vertex ambient occlusion: a uniform white environment's look).
-        background: RGB in [0, 1] written where alpha is 0 (RGB stays straight, not premultiplied).
+        shading: ``unlit`` (base colour), ``lambert`` (base colour x (ambient + directional
+            lights)), ``ao`` (Zeroverse's uniform white environment: ambient occlusion, one diffuse
+            bounce, roughness-dependent specular with Fresnel). Shading is in linear space.
+        background: display RGB in [0, 1] that the colour is composited over (all of it where
+            alpha is 0).
         ao_rays: rays per vertex when baking ambient occlusion.
         ao_distance: occluders farther than this do not darken.
+        ao_smoothing: neighbour-averaging passes over the baked occlusion (less noise).
+        levels: the official per-object auto-levels (1st/99th percentiles of the opaque pixels,
+            averaged over the views) before gamma; off gives the shaded values as they are.
     """
 
     shading: str = "ao"
     background: tuple[float, float, float] = (1.0, 1.0, 1.0)
-    ao_rays: int = 16
+    ao_rays: int = 8
     ao_distance: float = 0.5
+    ao_smoothing: int = 3
+    levels: bool = False
 
 
 @dataclass
@@ -32,7 +39,9 @@ class Views:
     """Rendered views of one object.
 
     Attributes:
-        rgba: ``[V, H, W, 4]`` uint8, straight alpha; RGB is ``background`` where alpha is 0.
+        rgba: ``[V, H, W, 4]`` uint8, gamma 1/2.2; RGB composited over ``background`` as the
+            official Zeroverse renders are (``background`` where alpha is 0, blended at edges);
+            alpha is the pixel's coverage.
         depth: ``[V, H, W]`` float32 camera-space z (along the optical axis), 0 where empty.
         normal: ``[V, H, W, 3]`` float32 world-space unit normals, 0 where empty.
         cameras: the cameras they were rendered with.

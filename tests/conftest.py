@@ -11,12 +11,12 @@ from lrmzero import get_registries
 
 
 def small_dataset(root, count: int, seed: int, *overrides: str):
-    """``count`` objects of the demo config rendered with the raycast renderer and Lambert shading
+    """``count`` objects of the demo config rendered with the raycast renderer and Lambert shading, no levels
     (no OpenGL needed), ``overrides`` on top, written to ``root``; asserts every object was made."""
     from lrmzero.plugins.generation.config import load_config
     from lrmzero.plugins.generation.runner import generate_dataset
 
-    run = load_config("demo", ["render.renderer=raycast", "render.shading=lambert", *overrides])
+    run = load_config("demo", ["render.renderer=raycast", "render.shading=lambert", "render.levels=false", *overrides])
     assert generate_dataset(run, root, count, seed=seed, progress=False).done == count
     return root
 

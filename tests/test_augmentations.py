@@ -153,6 +153,38 @@ def test_boolean_augmentation_closed_smaller_and_recorded():
             assert len(new.uv) == len(new.vertices)
 
 
+def test_default_cut_is_a_solid_bite_of_the_right_volume():
+    """Defaults: the part stays solid and loses exactly its intersection with the cutter (within
+    1%), the cutter rebuilt from the record and intersected by manifold3d; cylinder and cone
+    cutters are 2 long, so they tunnel through a part of size 1.8."""
+    from scipy.spatial.transform import Rotation
+
+    from lrmzero.plugins.augmentations.boolean_difference import cutter_half_axes
+
+    part = prim("cube", [0.9, 0.6, 0.5])
+    booldiff = aug("boolean_difference", cutters=["sphere", "cube", "cone", "cylinder"])
+    checked = set()
+    for seed in range(10):
+        out, record = booldiff.apply([part], np.random.default_rng(seed), context())
+        if record["parts"] != ["cut"]:
+            continue
+        ctx = context()
+        cutter = ctx.primitives[record["cutter"]].build(
+            cutter_half_axes(record["cutter"], record["size"], 2.0), np.random.default_rng(0))
+        pose = np.eye(4)
+        pose[:3, :3] = Rotation.from_quat(record["rotation_quat_xyzw"]).as_matrix()
+        pose[:3, 3] = record["centre"]
+        inter = (to_manifold(part) ^ to_manifold(cutter.transformed(pose))).volume()
+        expected = part.signed_volume() - inter
+        assert closed(out[0])
+        assert abs(out[0].signed_volume() - expected) / expected < 0.01
+        assert out[0].signed_volume() > 0.4 * part.signed_volume()  # solid, not a shell
+        if record["cutter"] in ("cylinder", "cone"):
+            assert np.ptp(cutter.vertices[:, 2]) == pytest.approx(2.0)
+        checked.add(record["cutter"])
+    assert len(checked) >= 3
+
+
 def test_cutter_that_misses_or_swallows_is_handled():
     small = prim("sphere", [0.1, 0.1, 0.1])
     far = prim("cube", [0.3, 0.3, 0.3]).transformed(np.array([[1, 0, 0, 5.0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1.0]]))
@@ -168,35 +200,69 @@ def test_cutter_that_misses_or_swallows_is_handled():
 
 # --- wireframe --------------------------------------------------------------------------
 
-def test_cube_wireframe_has_twelve_closed_struts_in_range():
-    wf = aug("wireframe", kinds=["cube"], thickness_min=0.01, thickness_max=0.03)
+def test_cube_wireframe_has_twelve_closed_square_beams_in_range():
+    wf = aug("wireframe", kinds=["cube"], thickness_min=0.01, thickness_max=0.03, subdivide_probability=0.0)
     parts = [prim("sphere", [0.9, 0.9, 0.9])]
     for seed in range(3):
         out, record = wf.apply(parts, np.random.default_rng(seed), context())
         wire = out[-1]
-        assert record["struts"] == 12 and record["joints"] == 8
-        assert 0.01 <= record["thickness"] <= 0.03
-        assert wire.num_surfaces == 12 + 8
+        assert record["struts"] == 12 and record["vertices"] == 8 and record["subdivision"] is None
+        assert 0.01 <= record["thickness"] <= 0.03 and 0.3 <= record["size"] <= 0.6
+        assert wire.num_surfaces == 12
         material_ids = set(np.unique(parts[0].material))
         assert set(np.unique(wire.material)) <= material_ids
+        lengths = []
         for s in range(12):
             faces = wire.faces[wire.surface == s]
             piece = wire.copy(faces=faces, surface=wire.surface[wire.surface == s],
                               material=wire.material[wire.surface == s])
             assert closed(piece)
-            # the strut is a cylinder of radius thickness / 2 about its own axis
-            v = np.unique(wire.vertices[np.unique(faces)], axis=0)  # seam copies would bias the mean
+            # a square beam of side `thickness` (volume = side^2 x length) along a cube edge of
+            # length 2 x size, extended by (just over) half the side at both ends
+            v = np.unique(wire.vertices[np.unique(faces)], axis=0)
             centred = v - v.mean(0)
             axis = np.linalg.svd(centred, full_matrices=False)[2][0]
-            radial = np.linalg.norm(centred - np.outer(centred @ axis, axis), axis=1)
-            assert np.isclose(radial.max(), record["thickness"] / 2, rtol=1e-6)
+            lengths.append(np.ptp(centred @ axis))
+            t = record["thickness"]
+            assert np.isclose(piece.signed_volume(), t * t * lengths[-1], rtol=1e-6)
+        np.testing.assert_allclose(lengths, 2 * record["size"] + 1.001 * record["thickness"], rtol=1e-6)
 
 
-@pytest.mark.parametrize("kind,struts", [("cylinder", 18), ("cone", 12)])
-def test_struts_follow_feature_edges_not_diagonals(kind, struts):
-    wf = aug("wireframe", kinds=[kind], subdivide_probability=0.0, segments=6)
+@pytest.mark.parametrize("kind,edges", [("sphere", 992), ("torus", 1152), ("cylinder", 96), ("cone", 64), ("cube", 12)])
+def test_every_edge_of_blenders_default_mesh_is_a_strut(kind, edges):
+    """Blender's defaults: UV sphere 32 x 16 (992 edges), torus 48 x 12, cylinder and cone of 32
+    vertices with n-gon caps (no spokes), cube."""
+    wf = aug("wireframe", kinds=[kind], subdivide_probability=0.0)
     out, record = wf.apply([prim("sphere", [0.9, 0.9, 0.9])], np.random.default_rng(0), context())
-    assert record["struts"] == struts
+    assert record["struts"] == edges
+    assert out[-1].num_surfaces == edges
+
+
+def test_subdivision_raises_a_cubes_struts_above_twelve():
+    wf = aug("wireframe", kinds=["cube"], subdivide_probability=1.0)
+    seen = set()
+    for seed in range(6):
+        _, record = wf.apply([prim("sphere", [0.9, 0.9, 0.9])], np.random.default_rng(seed), context())
+        assert record["struts"] == 768  # 3 levels: 8 x 8 quads per side, 2 edges per quad
+        seen.add(record["subdivision"])
+    assert seen == {"simple", "catmull_clark"}
+
+
+def test_catmull_clark_of_a_cube_matches_the_known_first_level():
+    """One Catmull-Clark step of the cube [-1, 1]^3: corners move to +-5/9, edge points sit at
+    (0, +-3/4, +-3/4), face points at the face centres; simple subdivision keeps the corners."""
+    from lrmzero.plugins.augmentations.polygon_meshes import cube, subdivide
+
+    v, quads = subdivide(cube(1.0), 1, smooth=True)
+    assert len(quads) == 24
+    corners = v[np.all(np.abs(np.abs(v) - 5 / 9) < 1e-12, axis=1)]
+    assert len(corners) == 8
+    edge_points = v[np.sum(np.isclose(np.abs(v), 0.75), axis=1) == 2]
+    assert len(edge_points) == 12 and np.allclose(np.sort(np.abs(edge_points), axis=1)[:, 0], 0)
+    face_points = v[np.sum(np.isclose(np.abs(v), 1.0), axis=1) == 1]
+    assert len(face_points) == 6
+    v_simple, _ = subdivide(cube(1.0), 1, smooth=False)
+    assert np.sum(np.all(np.isclose(np.abs(v_simple), 1.0), axis=1)) == 8
 
 
 # --- whole pipeline -----------------------------------------------------------------------
@@ -216,8 +282,27 @@ def test_pipeline_records_and_determinism():
     names = [r["name"] for r in a.meta["augmentations"]]
     assert names == ["height_field", "boolean_difference", "wireframe"]
     assert all(r["applied"] for r in a.meta["augmentations"])
-    extent = a.vertices.max(0) - a.vertices.min(0)
-    assert np.isclose(extent.max(), 1.8)
+
+
+def test_normalized_once_before_the_augmentations():
+    """As the official renderer: the object is scaled to a largest side of 1.8 before the
+    augmentations and not again after them, so a wireframe does not shrink the object."""
+    plain = make_composer(load_config("demo", ["augment.apply=[]"]), regs()).build(7, 2)
+    wired = make_composer(load_config("demo", ["augment.apply=[wireframe]", "augmentations.wireframe.probability=1"]),
+                          regs()).build(7, 2)
+    assert np.isclose(np.ptp(plain.vertices, axis=0).max(), 1.8)
+    assert wired.meta["normalization"] == plain.meta["normalization"]
+    lo, hi = wired.vertices.min(0), wired.vertices.max(0)
+    assert np.all(lo <= plain.vertices.min(0) + 1e-12) and np.all(hi >= plain.vertices.max(0) - 1e-12)
+    # the object's own vertices are where they were without the wireframe
+    wire_faces = len(wired.faces) - len(plain.faces)
+    assert wire_faces > 0
+    from scipy.spatial import cKDTree
+
+    assert cKDTree(wired.vertices).query(plain.vertices)[0].max() < 1e-9
+    again = make_composer(load_config("demo", ["augment.apply=[wireframe]", "augmentations.wireframe.probability=1",
+                                               "shape.renormalize_after_augmentations=true"]), regs()).build(7, 2)
+    assert np.isclose(np.ptp(again.vertices, axis=0).max(), 1.8)
 
 
 def test_default_config_applies_all_three():

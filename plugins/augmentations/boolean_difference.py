@@ -1,4 +1,5 @@
-"""Boolean difference: cut a random primitive out of the parts it touches, leaving thin walls."""
+"""Boolean difference: cut a random primitive out of the parts it touches (a solid bite by default,
+thin walls as an option)."""
 
 from __future__ import annotations
 
@@ -56,9 +57,24 @@ def cut_part(
     return from_manifold(cut, part), "cut"
 
 
+def cutter_half_axes(kind: str, size: float, depth: float) -> np.ndarray:
+    """``[3]`` half-axes of the cutter Blender's default operator makes at scalar ``size``: a sphere
+    or cube of radius / half-side ``size``; a cylinder or cone of radius ``size`` and length
+    ``depth`` (Blender's 2: they tunnel through the object); a torus of major radius ``size`` and
+    minor ``0.3 size``; any other primitive plugin ``size`` on every axis."""
+    if kind in ("cylinder", "cone"):
+        return np.array([size, size, depth / 2])
+    if kind == "torus":
+        return np.array([1.3 * size, 1.3 * size, 0.3 * size])
+    return np.full(3, size)
+
+
 class BooleanDifference(Augmentation):
-    """Cut a primitive (kind uniform over ``cutters``) of half-size U(size_min, size_max), randomly
-    rotated and centred at a random point on the object's surface, out of every part it touches.
+    """Cut a primitive (kind uniform over ``cutters``) of scalar size U(size_min, size_max) (see
+    :func:`cutter_half_axes`), randomly rotated and centred at a random point on the object's
+    surface, out of every part it touches: a solid bite, as the official cut looks. With a wall
+    thickness above 0 the part is hollowed to a shell of that thickness first (the cut shows thin
+    walls and a dark interior).
 
     Parts are cut one by one (they overlap and are never unioned), so each boolean input is a closed
     solid. Kept faces keep their UVs and materials; the cut walls get the cutter's UVs and a new
@@ -73,19 +89,20 @@ class BooleanDifference(Augmentation):
         probability: float = param(0.5, "chance that an object gets a cut", ge=0.0, le=1.0)
         cutters: List[str] = param(["sphere", "cube", "cone", "cylinder", "torus"], "primitive kinds used as cutters",
                                     nonempty=True, names_of="primitives")
-        size_min: float = param(0.3, "smallest cutter half-size (object's largest side is 1.8)", gt=0.0)
-        size_max: float = param(0.6, "largest cutter half-size", gt=0.0)
-        thickness_min: float = param(0.01, "thinnest wall left around the cut (0: solid cut)", ge=0.0)
-        thickness_max: float = param(0.02, "thickest wall left around the cut", ge=0.0)
+        size_min: float = param(0.3, "smallest cutter size: radius, half-side (object's largest side is 1.8)", gt=0.0)
+        size_max: float = param(0.6, "largest cutter size", gt=0.0)
+        depth: float = param(2.0, "length of cylinder and cone cutters (Blender's default: 2)", gt=0.0)
+        thickness_min: float = param(0.0, "thinnest wall left around the cut (0: a solid bite)", ge=0.0)
+        thickness_max: float = param(0.0, "thickest wall left around the cut (above 0: hollow shells)", ge=0.0)
 
     def apply(self, parts: list[PartMesh], rng: np.random.Generator, context: AugmentContext):
         cfg = self.cfg
         kind = cfg.cutters[int(rng.integers(len(cfg.cutters)))]
-        size = rng.uniform(*sorted((cfg.size_min, cfg.size_max)), 3)
+        size = float(rng.uniform(*sorted((cfg.size_min, cfg.size_max))))
         rotation = Rotation.random(random_state=rng)
         thickness = float(rng.uniform(*sorted((cfg.thickness_min, cfg.thickness_max))))
         part_index, centre = random_surface_point(parts, rng)
-        cutter = context.primitives[kind].build(size, rng)
+        cutter = context.primitives[kind].build(cutter_half_axes(kind, size, cfg.depth), rng)
         pose = np.eye(4)
         pose[:3, :3] = rotation.as_matrix()
         pose[:3, 3] = centre
@@ -98,7 +115,7 @@ class BooleanDifference(Augmentation):
         cutter_solid = to_manifold(cutter)
         record: dict[str, Any] = {
             "cutter": kind,
-            "size": size.tolist(),
+            "size": size,
             "rotation_quat_xyzw": rotation.as_quat().tolist(),
             "centre": centre.tolist(),
             "on_part": part_index,

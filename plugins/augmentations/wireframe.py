@@ -1,4 +1,4 @@
-"""Wireframe: a coarse primitive replaced by struts along its feature edges, with joints."""
+"""Wireframe: a Blender-like base mesh, optionally subdivided, with every edge a square beam."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from scipy.spatial.transform import Rotation
 
 from lrmzero import PartMesh, param
 from lrmzero.components import AugmentContext, Augmentation
-from lrmzero.geometry import disk, merge_patches, revolve
-from lrmzero.mesh import bounds
+from lrmzero.plugins.augmentations import polygon_meshes
+from lrmzero.plugins.augmentations.boolean_difference import random_surface_point
 
-# Tessellation parameters a coarse base primitive gets, where its Config has them.
+
 def feature_edges(vertices: np.ndarray, faces: np.ndarray, angle_deg: float) -> tuple[np.ndarray, np.ndarray]:
     """Edges where the surface bends by more than ``angle_deg`` (so no diagonal of a flat quad).
 
@@ -33,36 +33,93 @@ def feature_edges(vertices: np.ndarray, faces: np.ndarray, angle_deg: float) -> 
     return np.asarray(mesh.vertices)[used], remap[edges]
 
 
-def strut(p0: np.ndarray, p1: np.ndarray, radius: float, segments: int):
-    """A closed cylinder of ``radius`` from p0 to p1: ``(vertices, faces, uv, surface)``."""
+def square_struts(points: np.ndarray, edges: np.ndarray, thickness: float, up: np.ndarray):
+    """A closed square beam of side ``thickness`` along each edge, as Blender's wireframe modifier
+    makes them (with "even thickness"): ``points [P, 3]``, ``edges [E, 2]``, ``up [E, 3]`` the
+    direction one pair of sides faces (the mean normal of the edge's faces). Each beam runs
+    ``thickness / 2`` past both ends so that beams meeting at a vertex close the joint.
+
+    Returns ``(vertices [8E, 3], faces [12E, 3], uv [8E, 2], surface [12E])``, beam e being
+    surface e, faces counter-clockwise seen from outside.
+    """
+    p0, p1 = points[edges[:, 0]], points[edges[:, 1]]
     axis = p1 - p0
-    length = float(np.linalg.norm(axis))
-    z = np.array([-length / 2, length / 2])
-    side = revolve(np.ones(2), z, segments, (radius, radius))
-    top = disk(length / 2, segments, 1, (radius, radius), up=True)
-    bottom = disk(-length / 2, segments, 1, (radius, radius), up=False)
-    v, f, uv, s = merge_patches([side, top, bottom], [0, 0, 0])
-    rot, _ = Rotation.align_vectors([axis / length], [[0.0, 0.0, 1.0]])
-    return rot.apply(v) + (p0 + p1) / 2, f, uv
+    axis /= np.maximum(np.linalg.norm(axis, axis=1, keepdims=True), 1e-12)
+    u = up - np.sum(up * axis, axis=1, keepdims=True) * axis
+    fallback = np.cross(axis, np.where(np.abs(axis[:, :1]) < 0.9, [[1.0, 0, 0]], [[0, 1.0, 0]]))
+    u = np.where(np.linalg.norm(u, axis=1, keepdims=True) > 1e-6, u, fallback)
+    u /= np.linalg.norm(u, axis=1, keepdims=True)
+    side = np.cross(axis, u)
+    h = thickness / 2
+    # 1.001: beams meeting at a right angle would otherwise share corner positions exactly
+    ends = np.stack([p0 - axis * h * 1.001, p1 + axis * h * 1.001], 1)  # [E, 2, 3]
+    ring = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]], float) * h  # (side, up) around the axis
+    offsets = ring[None, :, 0:1] * side[:, None] + ring[None, :, 1:2] * u[:, None]  # [E, 4, 3]
+    vertices = (ends[:, :, None] + offsets[:, None]).reshape(-1, 3)  # index = end * 4 + corner
+    quads = [[0, 1, 5, 4], [1, 2, 6, 5], [2, 3, 7, 6], [3, 0, 4, 7], [0, 3, 2, 1], [4, 5, 6, 7]]
+    tris = np.array([t for q in quads for t in ([q[0], q[1], q[2]], [q[0], q[2], q[3]])])
+    E = len(edges)
+    faces = (tris[None] + 8 * np.arange(E)[:, None, None]).reshape(-1, 3)
+    # Orientation from geometry (which way the corner ring turns depends on side x up = axis):
+    # flip the faces whose normal points into their beam.
+    tri = vertices[faces]
+    normal = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    centre = np.repeat(ends.mean(axis=1), 12, axis=0)
+    inward = np.sum(normal * (tri.mean(axis=1) - centre), axis=1) < 0
+    faces[inward] = faces[inward][:, ::-1]
+    uv = np.tile(np.array([[0, 0], [0.25, 0], [0.5, 0], [0.75, 0], [0, 1], [0.25, 1], [0.5, 1], [0.75, 1]], float), (E, 1))
+    return vertices, faces, uv, np.repeat(np.arange(E), 12)
 
 
-def joint(centre: np.ndarray, radius: float, segments: int):
-    """A small closed sphere at a wireframe vertex."""
-    phi = np.linspace(-np.pi / 2, np.pi / 2, max(2, segments // 2) + 1)
-    r = np.cos(phi)
-    r[0] = r[-1] = 0.0
-    z = radius * np.sin(phi)
-    z[0], z[-1] = -radius, radius
-    v, f, uv = revolve(r, z, segments, (radius, radius))
-    return v + centre, f, uv
+def polygon_normals(vertices: np.ndarray, polygons: list) -> np.ndarray:
+    """``[F, 3]`` unit normals of polygons (Newell's method, any vertex count)."""
+    out = np.zeros((len(polygons), 3))
+    for i, p in enumerate(polygons):
+        a, b = vertices[p], vertices[np.roll(p, -1)]
+        out[i] = np.sum(np.cross(a, b), axis=0)
+    return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+
+
+def edge_up_vectors(vertices: np.ndarray, polygons: list, edge_list: np.ndarray) -> np.ndarray:
+    """``[E, 3]`` mean normal of the polygons around each edge of ``edge_list [E, 2]``."""
+    normals = polygon_normals(vertices, polygons)
+    pairs = np.concatenate([np.sort(np.stack([p, np.roll(p, -1)], -1), axis=1) for p in polygons])
+    owner = np.repeat(np.arange(len(polygons)), [len(p) for p in polygons])
+    n = len(vertices)
+    key = edge_list[:, 0] * n + edge_list[:, 1]
+    index = np.searchsorted(key, pairs[:, 0] * n + pairs[:, 1])
+    up = np.zeros((len(edge_list), 3))
+    np.add.at(up, index, normals[owner])
+    return up
+
+
+def polygon_base(kind: str, size: float, depth: float) -> polygon_meshes.PolygonMesh:
+    """The Blender default mesh the official code adds for ``kind`` at scalar ``size``."""
+    if kind == "cube":
+        return polygon_meshes.cube(size)
+    if kind == "sphere":
+        return polygon_meshes.uv_sphere(size)
+    if kind == "cylinder":
+        return polygon_meshes.cylinder(size, depth)
+    if kind == "cone":
+        return polygon_meshes.cone(size, depth)
+    return polygon_meshes.torus(size, 0.3 * size)
+
+
+POLYGON_BASES = ("cube", "sphere", "cylinder", "cone", "torus")
 
 
 class Wireframe(Augmentation):
-    """Add a wireframe: a coarse primitive (kind from ``kinds``) of half-size U(size_min, size_max)
-    per axis, optionally subdivided (more segments), replaced by closed struts of thickness
-    U(thickness_min, thickness_max) along its feature edges and a joint at each vertex. It is placed
-    at a random point of the object's bounds, randomly rotated, and uses one of the object's
-    materials. Each strut is one surface id (0..E-1), the joints follow.
+    """Add a wireframe as the official code does: a Blender default mesh (kind from ``kinds``:
+    UV sphere 32 x 16, cube, cylinder and cone of 32 vertices and depth 2, torus 48 x 12 with minor
+    radius 0.3 x size) of scalar size U(size_min, size_max), with probability
+    ``subdivide_probability`` subdivided (simple or Catmull-Clark, equally likely; a cube 3 levels,
+    the rest 1), and every edge replaced by a square beam of thickness U(thickness_min,
+    thickness_max). It is centred at a random point of the object's surface, randomly rotated, and
+    takes one of the object's materials. Each beam is one surface id (0..E-1).
+
+    A kind that is not one of those five (another primitive plugin) is asked for a coarse version
+    (the contract's ``Primitive.coarse``) and beams follow its feature edges instead.
     """
 
     name = "wireframe"
@@ -70,55 +127,64 @@ class Wireframe(Augmentation):
     @dataclass
     class Config:
         probability: float = param(0.3, "chance that an object gets a wireframe", ge=0.0, le=1.0)
-        kinds: List[str] = param(["cube", "sphere", "cylinder", "cone", "torus"], "primitive kinds used as bases",
+        kinds: List[str] = param(["cube", "sphere", "cylinder", "cone", "torus"], "base meshes: Blender's default "
+                                 "cube, sphere, cylinder, cone, torus, or another primitive plugin",
                                  nonempty=True, names_of="primitives")
-        size_min: float = param(0.3, "smallest half-size per axis (object's largest side is 1.8)", gt=0.0)
-        size_max: float = param(0.6, "largest half-size per axis", gt=0.0)
-        thickness_min: float = param(0.01, "thinnest strut diameter", gt=0.0)
-        thickness_max: float = param(0.03, "thickest strut diameter", gt=0.0)
-        segments: int = param(6, "segments around the axis of a curved base", ge=3, le=64)
-        subdivide_probability: float = param(0.5, "chance the base gets twice the segments", ge=0.0, le=1.0)
-        feature_angle: float = param(10.0, "edges bending more than this (degrees) become struts", gt=0.0, lt=180.0)
-        strut_segments: int = param(8, "segments around each strut", ge=3, le=64)
+        size_min: float = param(0.3, "smallest size (radius, half-side) of the base (object's largest side is 1.8)", gt=0.0)
+        size_max: float = param(0.6, "largest size of the base", gt=0.0)
+        depth: float = param(2.0, "length of cylinder and cone bases (Blender's default: 2)", gt=0.0)
+        thickness_min: float = param(0.01, "thinnest beam side", gt=0.0)
+        thickness_max: float = param(0.03, "thickest beam side", gt=0.0)
+        subdivide_probability: float = param(0.5, "chance the base is subdivided", ge=0.0, le=1.0)
+        segments: int = param(6, "segments around the axis of another primitive plugin's coarse base", ge=3, le=64)
+        feature_angle: float = param(10.0, "another plugin's base: edges bending more than this (degrees) "
+                                     "become beams", gt=0.0, lt=180.0)
 
-    def base(self, kind: str, segments: int, context: AugmentContext, size: np.ndarray, rng) -> PartMesh:
-        """The coarse base: the run's ``kind`` primitive asked for a coarse version (the contract's
-        ``Primitive.coarse``), so any primitive plugin can be a wireframe base."""
-        return context.primitives[kind].coarse(segments).build(size, rng)
+    def base(self, kind: str, size: float, subdivision: str | None, context: AugmentContext, rng):
+        """``(points [P, 3], edges [E, 2], up [E, 3])`` of the base mesh, before placement."""
+        if kind in POLYGON_BASES:
+            mesh = polygon_base(kind, size, self.cfg.depth)
+            if subdivision is not None:
+                levels = 3 if kind == "cube" else 1
+                mesh = polygon_meshes.subdivide(mesh, levels, smooth=subdivision == "catmull_clark")
+            points, polygons = mesh
+            edge_list = polygon_meshes.edges(polygons)
+            return points, edge_list, edge_up_vectors(points, polygons, edge_list)
+        part = context.primitives[kind].coarse(self.cfg.segments).build(np.full(3, size), rng)
+        points, edge_list = feature_edges(part.vertices, part.faces, self.cfg.feature_angle)
+        up = points[edge_list].mean(axis=1) - points.mean(axis=0)
+        return points, edge_list, up
 
     def apply(self, parts: list[PartMesh], rng: np.random.Generator, context: AugmentContext):
         cfg = self.cfg
         kind = cfg.kinds[int(rng.integers(len(cfg.kinds)))]
-        size = rng.uniform(*sorted((cfg.size_min, cfg.size_max)), 3)
+        size = float(rng.uniform(*sorted((cfg.size_min, cfg.size_max))))
         thickness = float(rng.uniform(*sorted((cfg.thickness_min, cfg.thickness_max))))
-        subdivided = bool(rng.random() < cfg.subdivide_probability)
-        segments = cfg.segments * (2 if subdivided else 1)
+        subdivision = None
+        if rng.random() < cfg.subdivide_probability:
+            subdivision = "simple" if rng.random() < 0.5 else "catmull_clark"
         rotation = Rotation.random(random_state=rng)
-        lo, hi = bounds(parts)
-        centre = rng.uniform(lo, hi)
+        _, centre = random_surface_point(parts, rng)
         materials = np.unique(np.concatenate([p.material for p in parts]))
         material = int(materials[int(rng.integers(len(materials)))])
 
-        base = self.base(kind, segments, context, size, rng)
-        points, edges = feature_edges(base.vertices, base.faces, cfg.feature_angle)
+        points, edge_list, up = self.base(kind, size, subdivision, context, rng)
         points = rotation.apply(points) + centre
-        radius = thickness / 2
-        pieces = [strut(points[a], points[b], radius, cfg.strut_segments) for a, b in edges]
-        pieces += [joint(p, radius, cfg.strut_segments) for p in points]
-        v, f, uv, surface = merge_patches(pieces, list(range(len(pieces))))
+        v, f, uv, surface = square_struts(points, edge_list, thickness, rotation.apply(up))
         wire = PartMesh(
             v, f, uv, surface, np.full(len(f), material, np.int32), kind="wireframe",
-            params={"base": kind, "struts": int(len(edges)), "joints": int(len(points))},
-            size=np.full(3, radius),
+            params={"base": kind, "struts": int(len(edge_list))},
+            size=np.full(3, thickness / 2),
         )
         record = {
             "base": kind,
-            "size": size.tolist(),
-            "subdivided": subdivided,
+            "size": size,
+            "subdivision": subdivision,
             "thickness": thickness,
-            "struts": int(len(edges)),
-            "joints": int(len(points)),
+            "struts": int(len(edge_list)),
+            "vertices": int(len(points)),
             "centre": centre.tolist(),
+            "rotation_quat_xyzw": rotation.as_quat().tolist(),
             "material": material,
         }
         return [*parts, wire], record

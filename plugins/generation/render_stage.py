@@ -43,7 +43,8 @@ def make_renderer(run: RunConfig, registries: Registries):
 
 
 def shading_settings(cfg: RenderConfig) -> ShadingSettings:
-    return ShadingSettings(cfg.shading, tuple(cfg.background), cfg.ao_rays, cfg.ao_distance)
+    return ShadingSettings(cfg.shading, tuple(cfg.background), cfg.ao_rays, cfg.ao_distance, cfg.ao_smoothing,
+                           cfg.levels)
 
 
 class RenderStage:
@@ -93,6 +94,8 @@ class RenderStage:
             "resolution": self.cfg.resolution,
             "shading": self.cfg.shading,
             "background": list(self.cfg.background),
+            "levels": self.cfg.levels,
+            "rgb": "composited over background, gamma 1/2.2",
             "depth": {"format": self.cfg.depth_format, "scale": self.cfg.depth_scale, "empty": 0},
             "normal": "world-space, (n * 0.5 + 0.5) * 255, alpha = mask",
         }

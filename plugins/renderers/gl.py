@@ -14,8 +14,10 @@ from lrmzero.plugins.renderers.shading import (
     AMBIENT,
     LIGHT_DIRECTIONS,
     LIGHT_INTENSITIES,
-    finish_rgba,
+    bounce_radiance,
+    levels_range,
     shade_factor_per_vertex,
+    tone_map,
 )
 from lrmzero.views import ShadingSettings, Views
 
@@ -53,29 +55,63 @@ void main() {
 
 FRAGMENT_SHADER = """
 #version 330
-uniform sampler2D albedo;
-uniform int lambert;
+uniform sampler2D base_color;
+uniform sampler2D metallic_roughness;   // glTF packing: G roughness, B metallic
+uniform sampler2D normal_map;           // tangent space, +Y = +v
+uniform int mode;                       // 0 unlit, 1 lambert, 2 white environment
 uniform vec3 eye;
 uniform vec3 light_dir[3];
 uniform vec3 light_int;
 uniform float ambient;
+uniform float bounce;
 in vec2 v_uv;
 in vec3 v_world;
 in float v_depth;
 in float v_shade;
 layout(location = 0) out vec4 out_color;
 layout(location = 1) out vec4 out_geometry;
+
+// Specular reflectance of a uniform white environment: Karis' fit of the split-sum GGX integral
+// (shading.env_brdf is the same formula in numpy).
+vec3 env_brdf(vec3 f0, float roughness, float n_dot_v) {
+    vec4 q = roughness * vec4(-1.0, -0.0275, -0.572, 0.022) + vec4(1.0, 0.0425, 1.04, -0.04);
+    float a004 = min(q.x * q.x, exp2(-9.28 * n_dot_v)) * q.x + q.y;
+    vec2 ab = vec2(-1.04, 1.04) * a004 + q.zw;
+    return f0 * ab.x + ab.y;
+}
+
 void main() {
     // The triangle's own plane: world position is linear over it, so its screen derivatives are
     // exact (flat normals without duplicating vertices per face). Oriented towards the camera,
     // which for the front faces of a closed mesh is outward.
-    vec3 normal = normalize(cross(dFdx(v_world), dFdy(v_world)));
-    if (dot(normal, eye - v_world) < 0.0) normal = -normal;
-    vec3 color = texture(albedo, v_uv).rgb * v_shade;
-    if (lambert == 1) {
+    vec3 dp1 = dFdx(v_world), dp2 = dFdy(v_world);
+    vec3 normal = normalize(cross(dp1, dp2));
+    vec3 to_eye = normalize(eye - v_world);
+    if (dot(normal, to_eye) < 0.0) normal = -normal;
+    vec3 base = pow(texture(base_color, v_uv).rgb, vec3(2.2));
+    vec3 color = base;
+    if (mode == 1) {
         float s = ambient;
         for (int i = 0; i < 3; i++) s += light_int[i] * max(dot(normal, light_dir[i]), 0.0);
-        color *= s;
+        color = base * s;
+    } else if (mode == 2) {
+        // Normal map in the cotangent frame of (position, uv): no per-vertex tangents needed.
+        vec2 duv1 = dFdx(v_uv), duv2 = dFdy(v_uv);
+        vec3 p2 = cross(dp2, normal), p1 = cross(normal, dp1);
+        vec3 t = p2 * duv1.x + p1 * duv2.x;
+        vec3 b = p2 * duv1.y + p1 * duv2.y;
+        float scale = inversesqrt(max(max(dot(t, t), dot(b, b)), 1e-30));
+        vec3 m = texture(normal_map, v_uv).rgb * 2.0 - 1.0;
+        vec3 n = normalize(mat3(t * scale, b * scale, normal) * m);
+        if (dot(n, to_eye) < 0.02) n = normal;
+        vec3 mr = texture(metallic_roughness, v_uv).rgb;
+        float roughness = clamp(mr.g, 0.03, 1.0), metallic = mr.b;
+        float n_dot_v = clamp(dot(n, to_eye), 0.0, 1.0);
+        vec3 f0 = mix(vec3(0.04), base, metallic);
+        float dielectric = env_brdf(vec3(0.04), roughness, n_dot_v).x;
+        vec3 spec = env_brdf(f0, roughness, n_dot_v);
+        float light = v_shade + (1.0 - v_shade) * bounce;
+        color = light * (base * (1.0 - metallic) * (1.0 - dielectric) + spec);
     }
     out_color = vec4(color, 1.0);
     out_geometry = vec4(normal, v_depth);
@@ -83,23 +119,62 @@ void main() {
 """
 
 
-def downsample(image: np.ndarray, factor: int) -> np.ndarray:
-    """Box-filter ``[H*f, W*f, C]`` to ``[H, W, C]`` (mean of each f x f block)."""
-    if factor == 1:
-        return image
-    h, w = image.shape[0] // factor, image.shape[1] // factor
-    return image.reshape(h, factor, w, factor, -1).mean(axis=(1, 3))
+RESOLVE_VERTEX_SHADER = """
+#version 330
+void main() {  // one triangle that covers the screen
+    vec2 p = vec2((gl_VertexID << 1) & 2, gl_VertexID & 2);
+    gl_Position = vec4(p * 2.0 - 1.0, 0.0, 1.0);
+}
+"""
+
+# Resolves the supersampled targets on the GPU (reading back ss^2 times fewer pixels): colour is the
+# mean over the covered sub-samples (straight), alpha the coverage; depth and normal the mean over
+# the covered sub-samples within 5% of the nearest one, so edges between surfaces get the front
+# surface's geometry instead of a blend that lies on neither.
+RESOLVE_FRAGMENT_SHADER = """
+#version 330
+uniform sampler2D color_samples;
+uniform sampler2D geometry_samples;
+uniform int factor;
+layout(location = 0) out vec4 out_color;
+layout(location = 1) out vec4 out_geometry;
+void main() {
+    ivec2 origin = ivec2(gl_FragCoord.xy) * factor;
+    vec4 color = vec4(0.0);
+    float nearest = 1e30;
+    for (int y = 0; y < factor; y++) for (int x = 0; x < factor; x++) {
+        vec4 c = texelFetch(color_samples, origin + ivec2(x, y), 0);
+        color += vec4(c.rgb * c.a, c.a);
+        if (c.a > 0.0) nearest = min(nearest, texelFetch(geometry_samples, origin + ivec2(x, y), 0).w);
+    }
+    vec4 geometry = vec4(0.0);
+    float count = 0.0;
+    for (int y = 0; y < factor; y++) for (int x = 0; x < factor; x++) {
+        vec4 g = texelFetch(geometry_samples, origin + ivec2(x, y), 0);
+        if (texelFetch(color_samples, origin + ivec2(x, y), 0).a > 0.0 && g.w <= nearest * 1.05) {
+            geometry += g;
+            count += 1.0;
+        }
+    }
+    out_color = vec4(color.rgb / max(color.a, 1e-6), color.a / float(factor * factor));
+    out_geometry = count > 0.0 ? vec4(normalize(geometry.xyz), geometry.w / count) : vec4(0.0);
+}
+"""
+
+
+MODES = {"unlit": 0, "lambert": 1, "ao": 2}
+FLAT_MAPS = {"metallic_roughness": (0, 128, 0), "normal": (128, 128, 255)}
 
 
 class GLRenderer(Renderer):
     """OpenGL rasterizer (moderngl, EGL): flat (geometric) normals, trilinear texture filtering,
-    optional supersampling."""
+    PBR maps, supersampled antialiasing with coverage alpha, the official tone chain."""
 
     name = "gl"
 
     @dataclass
     class Config:
-        supersample: int = param(1, "render at this multiple of the resolution and average down (antialiasing)", ge=1, le=4)
+        supersample: int = param(2, "render at this multiple of the resolution and average down (antialiasing; 1: off)", ge=1, le=4)
         cull_back_faces: bool = param(True, "skip back faces (meshes are closed; faster on llvmpipe)")
         anisotropy: float = param(1.0, "anisotropic texture filtering (1: off)", ge=1.0, le=16.0)
 
@@ -117,27 +192,48 @@ class GLRenderer(Renderer):
         self.program["light_int"].value = tuple(float(x) for x in LIGHT_INTENSITIES)
         self.program["ambient"].value = AMBIENT
         self.program["near_far"].value = (NEAR, FAR)
-        self._fbo = None
+        self.resolve = self.ctx.program(vertex_shader=RESOLVE_VERTEX_SHADER,
+                                        fragment_shader=RESOLVE_FRAGMENT_SHADER)
+        self.resolve["color_samples"].value = 4
+        self.resolve["geometry_samples"].value = 5
+        self.resolve_vao = self.ctx.vertex_array(self.resolve, [])
+        self._targets = None
 
-    def _framebuffer(self, width: int, height: int):
-        # Multisampled targets are ~100x slower on llvmpipe; antialiasing is done by supersampling.
-        if self._fbo is None or self._fbo.size != (width, height):
-            if self._fbo is not None:
-                self._fbo.release()
-            size = (width, height)
-            self._fbo = self.ctx.framebuffer(
-                color_attachments=[
-                    self.ctx.renderbuffer(size, 4, dtype="f1"),
-                    self.ctx.renderbuffer(size, 4, dtype="f4"),
-                ],
-                depth_attachment=self.ctx.depth_renderbuffer(size),
-            )
-        return self._fbo
+    def _framebuffers(self, width: int, height: int, factor: int):
+        """The scene targets (``factor`` x the size, sampled by the resolve pass) and the resolved
+        ones. Multisampled targets are ~100x slower on llvmpipe; this supersamples instead."""
+        key = (width, height, factor)
+        if self._targets is None or self._targets[0] != key:
+            if self._targets is not None:
+                for obj in self._targets[1]:
+                    obj.release()
+            ctx, big = self.ctx, (width * factor, height * factor)
+            color = ctx.texture(big, 4, dtype="f2")
+            geometry = ctx.texture(big, 4, dtype="f4")
+            for t in (color, geometry):
+                t.filter = (self.moderngl.NEAREST, self.moderngl.NEAREST)
+            depth = ctx.depth_renderbuffer(big)
+            scene = ctx.framebuffer(color_attachments=[color, geometry], depth_attachment=depth)
+            out_color = ctx.renderbuffer((width, height), 4, dtype="f2")
+            out_geometry = ctx.renderbuffer((width, height), 4, dtype="f4")
+            resolved = ctx.framebuffer(color_attachments=[out_color, out_geometry])
+            self._targets = (key, [scene, resolved, color, geometry, depth, out_color, out_geometry])
+        scene, resolved, color, geometry = self._targets[1][:4]
+        return scene, resolved, color, geometry
+
+    def _texture(self, image: np.ndarray, unit: int):
+        img = np.ascontiguousarray(image[::-1])  # GL textures start at the bottom row (v = 0)
+        texture = self.ctx.texture((img.shape[1], img.shape[0]), 3, img.tobytes())
+        texture.build_mipmaps()
+        texture.filter = (self.moderngl.LINEAR_MIPMAP_LINEAR, self.moderngl.LINEAR)
+        texture.anisotropy = self.cfg.anisotropy
+        texture.repeat_x = texture.repeat_y = False
+        texture.use(unit)
+        return texture
 
     def render(self, asset, cameras: Cameras, settings: ShadingSettings, on_view=None) -> Views:
         W, H = int(cameras.width), int(cameras.height)
         ss = self.cfg.supersample
-        background = np.clip(np.round(np.asarray(settings.background) * 255), 0, 255).astype(np.uint8)
         ao = shade_factor_per_vertex(asset, settings)
         shade = ao if ao is not None else np.ones(len(asset.vertices))
         data = np.concatenate([asset.vertices, asset.uv, shade[:, None]], axis=1).astype("f4")
@@ -145,69 +241,62 @@ class GLRenderer(Renderer):
         vbo = ctx.buffer(np.ascontiguousarray(data).tobytes())
         ibo = ctx.buffer(np.ascontiguousarray(asset.faces.astype("i4")).tobytes())
         vao = ctx.vertex_array(self.program, [(vbo, "3f 2f 1f", "in_pos", "in_uv", "in_shade")], ibo)
-        tex_img = np.ascontiguousarray(asset.texture[::-1])  # GL textures start at the bottom row (v = 0)
-        texture = ctx.texture((tex_img.shape[1], tex_img.shape[0]), 3, tex_img.tobytes())
-        texture.build_mipmaps()
-        texture.filter = (self.moderngl.LINEAR_MIPMAP_LINEAR, self.moderngl.LINEAR)
-        texture.anisotropy = self.cfg.anisotropy
-        texture.repeat_x = texture.repeat_y = False
-        texture.use(0)
-        self.program["albedo"].value = 0
-        self.program["lambert"].value = 1 if settings.shading == "lambert" else 0
+        textures = [self._texture(asset.texture, 0)]
+        for unit, (name, flat) in enumerate(FLAT_MAPS.items(), start=1):
+            image = asset.maps.get(name)
+            textures.append(self._texture(image if image is not None else np.full((1, 1, 3), flat, np.uint8), unit))
+        for unit, name in enumerate(["base_color", "metallic_roughness", "normal_map"]):
+            self.program[name].value = unit
+        self.program["mode"].value = MODES[settings.shading]
+        self.program["bounce"].value = bounce_radiance(asset.texture, shade) if ao is not None else 0.0
         self.program["size"].value = (W * ss, H * ss)
-        fbo = self._framebuffer(W * ss, H * ss)
+        self.resolve["factor"].value = ss
+        scene, resolved, color_samples, geometry_samples = self._framebuffers(W, H, ss)
         V = len(cameras)
-        rgba = np.empty((V, H, W, 4), np.uint8)
+        linear = np.empty((V, H, W, 3), np.float32)
+        alpha = np.empty((V, H, W), np.float32)
         depth = np.empty((V, H, W), np.float32)
         normal = np.empty((V, H, W, 3), np.float32)
         w2c = cameras.w2c
         try:
-            fbo.use()
-            ctx.enable(self.moderngl.DEPTH_TEST)
-            if self.cfg.cull_back_faces:
-                ctx.enable(self.moderngl.CULL_FACE)
-                ctx.front_face = "cw"
-                ctx.cull_face = "back"
-            else:
-                ctx.disable(self.moderngl.CULL_FACE)
             for v in range(V):
-                fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
+                scene.use()
+                scene.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
+                ctx.enable(self.moderngl.DEPTH_TEST)
+                if self.cfg.cull_back_faces:
+                    ctx.enable(self.moderngl.CULL_FACE)
+                    ctx.front_face = "cw"
+                    ctx.cull_face = "back"
+                else:
+                    ctx.disable(self.moderngl.CULL_FACE)
                 self.program["w2c"].write(w2c[v].T.astype("f4").tobytes())
                 self.program["eye"].value = tuple(float(x) for x in cameras.c2w[v, :3, 3])
                 K = cameras.K[v]
                 self.program["intrinsics"].value = (K[0, 0] * ss, K[1, 1] * ss, K[0, 2] * ss, K[1, 2] * ss)
                 vao.render(self.moderngl.TRIANGLES)
-                col = np.frombuffer(fbo.read(components=4, dtype="f1", attachment=0), np.uint8)
-                geo = np.frombuffer(fbo.read(components=4, dtype="f4", attachment=1), np.float32)
-                col = col.reshape(H * ss, W * ss, 4)
-                geo = geo.reshape(H * ss, W * ss, 4)
-                if ss == 1:  # no blending: a pixel is covered (alpha 255) or empty (0)
-                    rgba[v] = col
-                    rgba[v][col[..., 3] == 0, :3] = background
-                    normal[v] = geo[..., :3]
-                    depth[v] = geo[..., 3]
-                    if on_view is not None:
-                        on_view(v, rgba[v], depth[v], normal[v])
-                    continue
-                # Average over the sub-pixels the object covers (straight colour, normal, depth).
-                cover = col[..., 3:4].astype(np.float32) / 255.0
-                packed = downsample(np.concatenate([col[..., :3] / 255.0, geo, cover], axis=-1) * cover, ss)
-                alpha = packed[..., 7]
-                inv = 1.0 / np.maximum(alpha, 1e-6)[..., None]
-                rgba[v] = finish_rgba(packed[..., :3] * inv, alpha, settings.background)
-                n = packed[..., 3:6]
-                n /= np.maximum(np.linalg.norm(n, axis=-1, keepdims=True), 1e-12)
-                empty = alpha <= 0
-                n[empty] = 0.0
-                normal[v] = n
-                d = packed[..., 6] * inv[..., 0]
-                d[empty] = 0.0
-                depth[v] = d
-                if on_view is not None:
-                    on_view(v, rgba[v], depth[v], normal[v])
+                resolved.use()
+                ctx.disable(self.moderngl.DEPTH_TEST | self.moderngl.CULL_FACE)
+                color_samples.use(4)
+                geometry_samples.use(5)
+                self.resolve_vao.render(self.moderngl.TRIANGLES, vertices=3)
+                col = np.frombuffer(resolved.read(components=4, dtype="f2", attachment=0), np.float16)
+                geo = np.frombuffer(resolved.read(components=4, dtype="f4", attachment=1), np.float32)
+                col = col.reshape(H, W, 4)
+                geo = geo.reshape(H, W, 4)
+                linear[v] = col[..., :3]
+                alpha[v] = col[..., 3]
+                normal[v] = geo[..., :3]
+                depth[v] = geo[..., 3]
         finally:
             vao.release()
             ibo.release()
             vbo.release()
-            texture.release()
+            for texture in textures:
+                texture.release()
+        levels = levels_range(linear, alpha) if settings.levels else None
+        rgba = np.empty((V, H, W, 4), np.uint8)
+        for v in range(V):
+            rgba[v] = tone_map(linear[v], alpha[v], settings.background, levels)
+            if on_view is not None:
+                on_view(v, rgba[v], depth[v], normal[v])
         return Views(rgba, depth, normal, cameras)

@@ -11,7 +11,16 @@ import trimesh
 from lrmzero import param
 from lrmzero.cameras import Cameras
 from lrmzero.components import Renderer
-from lrmzero.plugins.renderers.shading import face_normals, finish_rgba, lambert, shade_factor_per_vertex
+from lrmzero.plugins.renderers.shading import (
+    bounce_radiance,
+    environment_shade,
+    face_normals,
+    lambert,
+    levels_range,
+    shade_factor_per_vertex,
+    to_linear,
+    tone_map,
+)
 from lrmzero.views import ShadingSettings, Views
 
 
@@ -29,7 +38,8 @@ def bilinear(texture: np.ndarray, uv: np.ndarray) -> np.ndarray:
 
 
 class RaycastRenderer(Renderer):
-    """Ray casting with embree (trimesh.ray). One sample per pixel: no antialiasing."""
+    """Ray casting with embree (trimesh.ray). One sample per pixel: no antialiasing; the
+    environment shading uses the metallic-roughness map but not the normal map."""
 
     name = "raycast"
 
@@ -42,9 +52,12 @@ class RaycastRenderer(Renderer):
         mesh = trimesh.Trimesh(asset.vertices, asset.faces, process=False)
         fn = face_normals(asset.vertices, asset.faces)
         ao = shade_factor_per_vertex(asset, settings)
+        bounce = bounce_radiance(asset.texture, ao) if ao is not None else 0.0
+        mr = asset.maps.get("metallic_roughness")
         u, v = np.meshgrid(np.arange(W) + 0.5, np.arange(H) + 0.5)
         pix = np.stack([u.ravel(), v.ravel(), np.ones(u.size)], axis=-1)
-        rgba = np.empty((V, H, W, 4), np.uint8)
+        linear = np.zeros((V, H, W, 3), np.float32)
+        coverage = np.zeros((V, H, W), np.float32)
         depth = np.zeros((V, H, W), np.float32)
         normal = np.zeros((V, H, W, 3), np.float32)
         for i in range(V):
@@ -57,22 +70,28 @@ class RaycastRenderer(Renderer):
             if self.cfg.cull_back_faces and len(tri):
                 front = np.einsum("ij,ij->i", fn[tri], dirs[ray]) < 0
                 loc, ray, tri = loc[front], ray[front], tri[front]
-            color = np.zeros((H * W, 3), np.float32)
-            alpha = np.zeros(H * W, np.float32)
             if len(tri):
                 bary = trimesh.triangles.points_to_barycentric(asset.vertices[asset.faces[tri]], loc)
                 uv = np.einsum("ni,nij->nj", bary, asset.uv[asset.faces[tri]])
-                albedo = bilinear(asset.texture, uv)
+                base = to_linear(bilinear(asset.texture, uv))
                 if settings.shading == "ao":
-                    albedo = albedo * np.einsum("ni,ni->n", bary, ao[asset.faces[tri]])[:, None]
+                    roughness, metallic = 0.5, 0.0
+                    if mr is not None:
+                        packed = bilinear(mr, uv)
+                        roughness, metallic = np.clip(packed[:, 1], 0.03, 1.0), packed[:, 2]
+                    base = environment_shade(base, np.einsum("ni,ni->n", bary, ao[asset.faces[tri]]), bounce,
+                                             roughness, metallic, -np.einsum("ij,ij->i", fn[tri], dirs[ray]))
                 elif settings.shading == "lambert":
-                    albedo = albedo * lambert(fn[tri])[:, None]
-                color[ray] = albedo
-                alpha[ray] = 1.0
+                    base = base * lambert(fn[tri])[:, None]
+                linear[i].reshape(-1, 3)[ray] = base
+                coverage[i].reshape(-1)[ray] = 1.0
                 z = (loc - c2w[:3, 3]) @ c2w[:3, 2]
                 depth[i].reshape(-1)[ray] = z
                 normal[i].reshape(-1, 3)[ray] = fn[tri]
-            rgba[i] = finish_rgba(color.reshape(H, W, 3), alpha.reshape(H, W), settings.background)
+        levels = levels_range(linear, coverage) if settings.levels else None
+        rgba = np.empty((V, H, W, 4), np.uint8)
+        for i in range(V):
+            rgba[i] = tone_map(linear[i], coverage[i], settings.background, levels)
             if on_view is not None:
                 on_view(i, rgba[i], depth[i], normal[i])
         return Views(rgba, depth, normal, cameras)

@@ -1,8 +1,16 @@
-"""Shading shared by the renderers: lights for `lambert`, ambient occlusion baked per vertex."""
+"""Shading shared by the renderers: Zeroverse's uniform white environment approximated by ambient
+occlusion, one bounce and a split-sum specular term; lights for `lambert`; the official per-object
+tone chain (levels, composite over the background, gamma 1/2.2).
+
+Colour conventions: textures hold sRGB-like values that decode with the official gamma 2.2
+(``x ** 2.2``); renderers shade in linear space and :func:`tone_map` encodes with ``x ** (1 / 2.2)``,
+so an ``unlit`` render returns the texture's own values.
+"""
 
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse
 import trimesh
 
 from lrmzero.mesh import weld_positions
@@ -12,6 +20,58 @@ LIGHT_DIRECTIONS = np.array([[0.4, -0.5, 0.75], [-0.6, 0.3, 0.4], [0.1, 0.8, -0.
 LIGHT_DIRECTIONS = LIGHT_DIRECTIONS / np.linalg.norm(LIGHT_DIRECTIONS, axis=1, keepdims=True)
 LIGHT_INTENSITIES = np.array([0.6, 0.3, 0.2])
 AMBIENT = 0.25
+GAMMA = 2.2  # the official chain encodes with x ** (1 / 2.2); textures decode with x ** 2.2
+DIELECTRIC_F0 = 0.04
+
+
+def to_linear(srgb: np.ndarray) -> np.ndarray:
+    """Texture values in [0, 1] to linear (``x ** 2.2``)."""
+    return np.power(np.clip(srgb, 0.0, 1.0), GAMMA)
+
+
+def env_brdf(f0: np.ndarray, roughness: np.ndarray, n_dot_v: np.ndarray) -> np.ndarray:
+    """Specular reflectance of a uniform white environment (the split-sum integral of a GGX
+    microfacet BRDF with Schlick Fresnel), in Karis' analytic fit ("Physically based shading on
+    mobile", 2014): ``f0 [..., 3]``, ``roughness [...]``, ``n_dot_v [...]`` -> ``[..., 3]``.
+    The same formula is in the `gl` fragment shader."""
+    r = roughness[..., None]
+    c0 = np.array([-1.0, -0.0275, -0.572, 0.022])
+    c1 = np.array([1.0, 0.0425, 1.04, -0.04])
+    q = r * c0 + c1
+    a004 = np.minimum(q[..., 0] ** 2, np.exp2(-9.28 * np.clip(n_dot_v, 0.0, 1.0))) * q[..., 0] + q[..., 1]
+    scale = -1.04 * a004 + q[..., 2]
+    bias = 1.04 * a004 + q[..., 3]
+    return f0 * scale[..., None] + bias[..., None]
+
+
+def environment_shade(base: np.ndarray, visibility: np.ndarray, bounce: float, roughness=0.5, metallic=0.0,
+                      n_dot_v=None) -> np.ndarray:
+    """Linear radiance ``[..., 3]`` of a surface under a uniform white environment of radiance 1.
+
+    ``base``: linear base colour ``[..., 3]``; ``visibility``: ambient occlusion ``[...]`` (1: open
+    sky); ``bounce``: the radiance seen along occluded directions (one diffuse bounce, see
+    :func:`bounce_radiance`), so closed interiors are dim, not black. Diffuse ``base (1 - metallic)``
+    minus what the dielectric specular reflects, plus :func:`env_brdf` specular; both lit by
+    ``visibility + (1 - visibility) * bounce``. Without ``n_dot_v`` the view is head-on.
+    """
+    base = np.asarray(base, np.float64)
+    shape = base.shape[:-1]
+    roughness = np.broadcast_to(np.asarray(roughness, np.float64), shape)
+    metallic = np.broadcast_to(np.asarray(metallic, np.float64), shape)[..., None]
+    n_dot_v = np.ones(shape) if n_dot_v is None else np.broadcast_to(n_dot_v, shape)
+    f0 = DIELECTRIC_F0 * (1 - metallic) + base * metallic
+    spec = env_brdf(f0, roughness, n_dot_v)
+    dielectric = env_brdf(np.full(shape + (1,), DIELECTRIC_F0), roughness, n_dot_v)
+    light = (visibility + (1.0 - visibility) * bounce)[..., None]
+    return light * (base * (1 - metallic) * (1 - dielectric) + spec)
+
+
+def bounce_radiance(texture: np.ndarray, visibility: np.ndarray) -> float:
+    """What an occluded direction sees, for one diffuse bounce (Cycles renders Zeroverse with
+    ``diffuse_bounces = 1``): another part of the object lit by the sky, i.e. its mean linear
+    albedo times its mean visibility. ``texture``: uint8 ``[H, W, 3]``; ``visibility``: ``[V]``."""
+    albedo = float(to_linear(texture.reshape(-1, 3)[:: max(1, texture.size // 3 // 65536)] / 255.0).mean())
+    return albedo * float(np.mean(visibility)) if len(visibility) else 0.0
 
 
 def lambert(normals: np.ndarray) -> np.ndarray:
@@ -28,13 +88,16 @@ def hemisphere_directions(count: int) -> np.ndarray:
     return np.stack([r * np.cos(phi), r * np.sin(phi), np.sqrt(1.0 - r * r)], axis=-1)
 
 
-def bake_ambient_occlusion(vertices: np.ndarray, faces: np.ndarray, rays: int, distance: float) -> np.ndarray:
+def bake_ambient_occlusion(vertices: np.ndarray, faces: np.ndarray, rays: int, distance: float,
+                           smoothing: int = 2) -> np.ndarray:
     """Per-vertex visibility in [0, 1] of a cosine-weighted hemisphere (1: nothing within ``distance``).
 
-    Rays start just off the surface along the smooth vertex normal; the same fixed directions
-    (rotated into each vertex's frame) make the result deterministic. Copies of a position (UV
-    seams) are baked once. Embree occlusion queries (no hit locations) when embreex is present,
-    else trimesh's ray intersector.
+    Rays start just off the surface along the smooth vertex normal. Each vertex turns the fixed
+    directions by its own angle about its normal (a hash of its index: deterministic), so that
+    neighbours sample different directions and ``smoothing`` passes of neighbour averaging
+    (:func:`smooth_over_mesh`) cut the noise as more rays would, at a fraction of their cost.
+    Copies of a position (UV seams) are baked once. Embree occlusion queries (no hit locations)
+    when embreex is present, else trimesh's ray intersector.
     """
     unique, group = weld_positions(vertices)
     mesh = trimesh.Trimesh(unique, group[faces], process=False)
@@ -44,6 +107,8 @@ def bake_ambient_occlusion(vertices: np.ndarray, faces: np.ndarray, rays: int, d
     t1 = np.cross(normals, helper)
     t1 /= np.maximum(np.linalg.norm(t1, axis=1, keepdims=True), 1e-12)
     t2 = np.cross(normals, t1)
+    turn = (np.arange(len(unique)) * 0.6180339887498949 % 1.0)[:, None] * 2 * np.pi
+    t1, t2 = np.cos(turn) * t1 + np.sin(turn) * t2, -np.sin(turn) * t1 + np.cos(turn) * t2
     dirs = (local[None, :, 0:1] * t1[:, None] + local[None, :, 1:2] * t2[:, None]
             + local[None, :, 2:3] * normals[:, None]).reshape(-1, 3)
     origins = np.repeat(unique + normals * (1e-4 + 1e-3 * distance), rays, axis=0)
@@ -61,14 +126,32 @@ def bake_ambient_occlusion(vertices: np.ndarray, faces: np.ndarray, rays: int, d
         locations, index_ray, _ = mesh.ray.intersects_location(origins, dirs, multiple_hits=False)
         near = np.linalg.norm(locations - origins[index_ray], axis=1) < distance
         hit[index_ray[near]] = True
-    return (1.0 - hit.reshape(len(unique), rays).mean(axis=1))[group]
+    visibility = 1.0 - hit.reshape(len(unique), rays).mean(axis=1)
+    return smooth_over_mesh(visibility, group[faces], smoothing)[group]
+
+
+def smooth_over_mesh(values: np.ndarray, faces: np.ndarray, passes: int) -> np.ndarray:
+    """``passes`` rounds of replacing each vertex value ``[U]`` by the mean of itself and its edge
+    neighbours (``faces [F, 3]`` index the values)."""
+    if passes <= 0 or len(faces) == 0:
+        return values
+    n = len(values)
+    rows = np.concatenate([faces[:, 0], faces[:, 1], faces[:, 2], faces[:, 1], faces[:, 2], faces[:, 0]])
+    cols = np.concatenate([faces[:, 1], faces[:, 2], faces[:, 0], faces[:, 0], faces[:, 1], faces[:, 2]])
+    adjacency = scipy.sparse.coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n)).tocsr()
+    adjacency.data[:] = 1.0  # an edge shared by two faces counts once
+    degree = np.asarray(adjacency.sum(axis=1)).ravel() + 1.0
+    for _ in range(passes):
+        values = (values + adjacency @ values) / degree
+    return values
 
 
 def shade_factor_per_vertex(asset, settings) -> np.ndarray | None:
     """``[V]`` AO factors for ``ao`` shading, else None (``unlit`` / ``lambert`` shade per pixel)."""
     if settings.shading != "ao":
         return None
-    return bake_ambient_occlusion(asset.vertices, asset.faces, settings.ao_rays, settings.ao_distance)
+    return bake_ambient_occlusion(asset.vertices, asset.faces, settings.ao_rays, settings.ao_distance,
+                                  settings.ao_smoothing)
 
 
 def face_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
@@ -77,9 +160,39 @@ def face_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-300)
 
 
-def finish_rgba(albedo_shaded: np.ndarray, alpha: np.ndarray, background) -> np.ndarray:
-    """Straight-alpha RGBA uint8 from linear colour ``[..., 3]`` in [0, 1] and alpha ``[...]``;
-    RGB is ``background`` where alpha is 0."""
-    rgb = np.where(alpha[..., None] > 0, albedo_shaded, np.asarray(background, np.float32))
-    out = np.concatenate([rgb, alpha[..., None]], axis=-1)
+def levels_range(linear: np.ndarray, alpha: np.ndarray) -> tuple[float, float]:
+    """The official auto-levels range of one object: per view, the 1st and 99th percentiles of all
+    RGB values of its opaque pixels (alpha > 0.95), averaged over the views that have any.
+    ``linear [V, H, W, 3]`` straight (not premultiplied) colour, ``alpha [V, H, W]``."""
+    lows, highs = [], []
+    for colour, a in zip(linear, alpha):
+        opaque = colour[a > 0.95]
+        if opaque.size:
+            lo, hi = np.percentile(opaque, [1, 99])
+            lows.append(lo)
+            highs.append(hi)
+    if not lows:
+        return 0.0, 1.0
+    lo, hi = float(np.mean(lows)), float(np.mean(highs))
+    return (lo, hi) if hi - lo > 1e-6 else (0.0, max(hi, 1e-6))
+
+
+def tone_map(linear: np.ndarray, alpha: np.ndarray, background, levels: tuple[float, float] | None) -> np.ndarray:
+    """The official per-object tone chain to RGBA uint8 ``[..., 4]``.
+
+    ``linear [..., 3]``: straight linear colour; ``alpha [...]`` in [0, 1]; ``levels``: ``(lo, hi)``
+    from :func:`levels_range`, or None to keep the values. Colour is rescaled to
+    ``(c - lo) / (hi - lo)`` and clipped to [0, 1], composited over ``background`` (given as
+    display values, composited in linear), encoded with gamma 1/2.2 and rounded to 8 bits. RGB is
+    therefore *composited*: exactly ``background`` where alpha is 0, blended at fractional edges.
+    """
+    colour = np.asarray(linear, np.float32)
+    if levels is not None:
+        lo, hi = levels
+        colour = (colour - lo) / (hi - lo)
+    colour = np.clip(colour, 0.0, 1.0)
+    a = np.clip(np.asarray(alpha, np.float32), 0.0, 1.0)[..., None]
+    bg = to_linear(np.asarray(background, np.float32))
+    rgb = np.power(colour * a + bg * (1.0 - a), 1.0 / GAMMA)
+    out = np.concatenate([rgb, a], axis=-1)
     return np.clip(np.round(out * 255.0), 0, 255).astype(np.uint8)

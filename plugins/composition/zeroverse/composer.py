@@ -1,4 +1,4 @@
-"""The Zeroverse composer: one object from (seed, index): shape -> augmentations -> normalize -> textures."""
+"""The Zeroverse composer: one object from (seed, index): shape -> normalize -> augmentations -> textures."""
 
 from __future__ import annotations
 
@@ -43,7 +43,9 @@ class ZeroverseComposer(Composer):
         parts, part_records = sample_parts(cfg.shape, self.primitives, shape_rng)
         timings["shape"] = time.perf_counter() - t0
 
-        parts, _, _ = normalize(parts, size)
+        # Normalized once, before the augmentations, as the official renderer does.
+        parts, scale, offset = normalize(parts, size)
+        normalization = {"final_scale": scale, "final_offset": offset.tolist()}
         slots = [int(max(p.material.max() for p in parts)) + 1]
 
         def new_material() -> int:
@@ -63,8 +65,9 @@ class ZeroverseComposer(Composer):
             timings[f"augment.{name}"] = time.perf_counter() - t0
             aug_records.append(record)
 
-        # Normalize again: augmentations may move the bounds (bumps, cuts, a wireframe beside).
-        parts, scale, offset = normalize(parts, size)
+        if cfg.shape.renormalize_after_augmentations:
+            parts, scale2, offset2 = normalize(parts, size)
+            normalization["after_augmentations"] = {"scale": scale2, "offset": offset2.tolist()}
         mesh = concatenate(parts)
 
         t0 = time.perf_counter()
@@ -80,7 +83,7 @@ class ZeroverseComposer(Composer):
             "num_parts": len(part_records),
             "parts": part_records,
             "augmentations": aug_records,
-            "normalization": {"final_scale": scale, "final_offset": offset.tolist()},
+            "normalization": normalization,
             "materials": describe_atlas(atlas),
             "num_vertices": int(len(vertices)),
             "num_faces": int(len(faces)),

@@ -30,6 +30,9 @@ class ShapeConfig:
         0.25, "material-boundary jitter, as a fraction of the part's size", ge=0.0, le=1.0
     )
 
+    renormalize_after_augmentations: bool = param(
+        False, "normalize again after the augmentations (the official code does not: a wireframe may reach "
+        "past the 1.8 box, a cut may shrink it)")
 
 @dataclass
 class MaterialsConfig:

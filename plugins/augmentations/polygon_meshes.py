@@ -1,0 +1,141 @@
+"""Polygon meshes as Blender's ``primitive_*_add`` operators make them with default settings, and
+their subdivision: the bases the official Zeroverse code turns into wireframes.
+
+A polygon mesh is ``(vertices [V, 3], polygons)``, ``polygons`` a list of int arrays (quads,
+triangles, n-gons), counter-clockwise seen from outside. Written by hand: trimesh triangulates
+everything (a quad's diagonal would become a strut) and has no Catmull-Clark for polygon meshes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+PolygonMesh = tuple[np.ndarray, list]
+
+
+def cube(size: float) -> PolygonMesh:
+    """``primitive_cube_add(size=2 * size)``: 8 vertices, 6 quads, 12 edges; half-side ``size``."""
+    v = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)], float) * size
+    quads = [[0, 1, 3, 2], [4, 6, 7, 5], [0, 4, 5, 1], [2, 3, 7, 6], [0, 2, 6, 4], [1, 5, 7, 3]]
+    return v, [np.array(q) for q in quads]
+
+
+def uv_sphere(radius: float, segments: int = 32, rings: int = 16) -> PolygonMesh:
+    """``primitive_uv_sphere_add``: ``segments`` meridians, ``rings`` bands (32 x 16: 482 vertices,
+    992 edges), triangles at the poles, quads between."""
+    phi = np.linspace(0, np.pi, rings + 1)[1:-1]  # polar angle of the inner rings
+    theta = np.arange(segments) * 2 * np.pi / segments
+    ring = np.stack([np.sin(phi)[:, None] * np.cos(theta), np.sin(phi)[:, None] * np.sin(theta),
+                     np.repeat(np.cos(phi)[:, None], segments, 1)], -1).reshape(-1, 3)
+    v = np.concatenate([[[0, 0, 1.0]], ring, [[0, 0, -1.0]]]) * radius
+    south = len(v) - 1
+
+    def at(r: int, s: int) -> int:
+        return 1 + r * segments + s % segments
+
+    polys = [np.array([0, at(0, s), at(0, s + 1)]) for s in range(segments)]
+    for r in range(rings - 2):
+        polys += [np.array([at(r, s), at(r + 1, s), at(r + 1, s + 1), at(r, s + 1)]) for s in range(segments)]
+    polys += [np.array([south, at(rings - 2, s + 1), at(rings - 2, s)]) for s in range(segments)]
+    return v, polys
+
+
+def cylinder(radius: float, depth: float = 2.0, vertices: int = 32) -> PolygonMesh:
+    """``primitive_cylinder_add``: two rings of ``vertices``, quads around, an n-gon cap at each
+    end (32: 96 edges). Axis z, ``depth`` long (Blender's default 2)."""
+    theta = np.arange(vertices) * 2 * np.pi / vertices
+    circle = np.stack([np.cos(theta), np.sin(theta)], -1) * radius
+    v = np.concatenate([np.c_[circle, np.full(vertices, depth / 2)], np.c_[circle, np.full(vertices, -depth / 2)]])
+    n = vertices
+    polys = [np.array([i, n + i, n + (i + 1) % n, (i + 1) % n]) for i in range(n)]
+    polys += [np.arange(n), np.arange(2 * n - 1, n - 1, -1)]
+    return v, polys
+
+
+def cone(radius: float, depth: float = 2.0, vertices: int = 32) -> PolygonMesh:
+    """``primitive_cone_add``: a base ring of ``vertices`` and an apex, triangles around, an n-gon
+    base (32: 64 edges). Axis z, ``depth`` long."""
+    theta = np.arange(vertices) * 2 * np.pi / vertices
+    base = np.c_[np.cos(theta) * radius, np.sin(theta) * radius, np.full(vertices, -depth / 2)]
+    v = np.concatenate([base, [[0, 0, depth / 2]]])
+    n = vertices
+    polys = [np.array([i, (i + 1) % n, n]) for i in range(n)]
+    polys.append(np.arange(n - 1, -1, -1))
+    return v, polys
+
+
+def torus(major_radius: float, minor_radius: float, major_segments: int = 48, minor_segments: int = 12) -> PolygonMesh:
+    """``primitive_torus_add``: ``major_segments x minor_segments`` quads (48 x 12: 1,152 edges)."""
+    u = np.arange(major_segments) * 2 * np.pi / major_segments
+    w = np.arange(minor_segments) * 2 * np.pi / minor_segments
+    U, Wn = np.meshgrid(u, w, indexing="ij")
+    r = major_radius + minor_radius * np.cos(Wn)
+    v = np.stack([r * np.cos(U), r * np.sin(U), minor_radius * np.sin(Wn)], -1).reshape(-1, 3)
+
+    def at(i: int, j: int) -> int:
+        return (i % major_segments) * minor_segments + j % minor_segments
+
+    polys = [np.array([at(i, j), at(i + 1, j), at(i + 1, j + 1), at(i, j + 1)])
+             for i in range(major_segments) for j in range(minor_segments)]
+    return v, polys
+
+
+def edges(polygons: list) -> np.ndarray:
+    """``[E, 2]`` unique undirected edges (sorted pairs) of a polygon mesh."""
+    pairs = np.concatenate([np.stack([p, np.roll(p, -1)], -1) for p in polygons])
+    return np.unique(np.sort(pairs, axis=1), axis=0)
+
+
+def subdivide(mesh: PolygonMesh, levels: int, smooth: bool) -> PolygonMesh:
+    """``levels`` rounds of Catmull-Clark (``smooth``) or Blender's "simple" subdivision (same
+    topology, points on the old faces): every n-gon becomes n quads around its centroid.
+
+    Catmull-Clark on a closed mesh: face point = centroid; edge point = mean of the edge's ends and
+    its two face points; a vertex of valence n moves to ``(Q + 2 R + (n - 3) P) / n`` with Q the mean
+    of its face points and R of its edge midpoints.
+    """
+    vertices, polygons = mesh
+    for _ in range(levels):
+        vertices, polygons = _subdivide_once(np.asarray(vertices, float), polygons, smooth)
+    return vertices, polygons
+
+
+def _subdivide_once(v: np.ndarray, polygons: list, smooth: bool) -> PolygonMesh:
+    sizes = np.array([len(p) for p in polygons])
+    corner = np.concatenate(polygons)
+    face_of = np.repeat(np.arange(len(polygons)), sizes)
+    nxt = np.concatenate([np.roll(p, -1) for p in polygons])
+    face_points = np.zeros((len(polygons), 3))
+    np.add.at(face_points, face_of, v[corner])
+    face_points /= sizes[:, None]
+    pairs = np.sort(np.stack([corner, nxt], -1), axis=1)
+    uniq, edge_of = np.unique(pairs, axis=0, return_inverse=True)
+    edge_of = edge_of.reshape(-1)
+    midpoints = v[uniq].mean(axis=1)
+    if smooth:
+        face_sum = np.zeros((len(uniq), 3))
+        np.add.at(face_sum, edge_of, face_points[face_of])
+        count = np.bincount(edge_of, minlength=len(uniq))[:, None]
+        edge_points = np.where(count == 2, (v[uniq].sum(axis=1) + face_sum) / 4, midpoints)
+        q = np.zeros_like(v)
+        np.add.at(q, corner, face_points[face_of])
+        q /= np.maximum(np.bincount(corner, minlength=len(v)), 1)[:, None]
+        r = np.zeros_like(v)
+        np.add.at(r, uniq[:, 0], midpoints)
+        np.add.at(r, uniq[:, 1], midpoints)
+        valence = np.bincount(uniq.reshape(-1), minlength=len(v))[:, None]
+        r /= np.maximum(valence, 1)
+        new_v = (q + 2 * r + (valence - 3) * v) / np.maximum(valence, 1)
+    else:
+        edge_points, new_v = midpoints, v
+    n_v, n_e = len(v), len(uniq)
+    out = np.concatenate([new_v, edge_points, face_points])
+    quads = []
+    start = 0
+    for f, size in enumerate(sizes):
+        idx = np.arange(start, start + size)
+        e_next = n_v + edge_of[idx]  # edge (corner, next corner)
+        e_prev = np.roll(e_next, 1)  # edge (previous corner, corner)
+        quads.append(np.stack([corner[idx], e_next, np.full(size, n_v + n_e + f), e_prev], -1))
+        start += size
+    return out, list(np.concatenate(quads))
