@@ -34,17 +34,30 @@ class Asset:
     maps: dict[str, np.ndarray] = field(default_factory=dict)
 
     def to_trimesh(self, texture_format: str = "jpeg", quality: int = 95) -> trimesh.Trimesh:
-        """A textured trimesh. ``texture_format`` (png or jpeg) and ``quality`` (JPEG quality or
-        PNG compress level) set how an exporter encodes the atlas."""
+        """A textured trimesh with a glTF PBR material: base colour, and the metallic-roughness and
+        normal textures where the asset has those maps. ``texture_format`` (png or jpeg) and
+        ``quality`` (JPEG quality or PNG compress level) set how an exporter encodes them."""
         image = Image.fromarray(self.texture)
         image.format = "JPEG" if texture_format == "jpeg" else "PNG"
         # Pillow reads encoder options from `encoderinfo` too; trimesh's exporter passes none.
         image.encoderinfo = {"quality": quality} if texture_format == "jpeg" else {"compress_level": quality}
+        def encoded(array: np.ndarray) -> Image.Image:
+            img = Image.fromarray(array)
+            img.format = image.format
+            img.encoderinfo = image.encoderinfo
+            return img
+
+        maps = {}
+        if "metallic_roughness" in self.maps:
+            maps["metallicRoughnessTexture"] = encoded(self.maps["metallic_roughness"])
+        if "normal" in self.maps:
+            maps["normalTexture"] = encoded(self.maps["normal"])
         material = trimesh.visual.material.PBRMaterial(
             baseColorTexture=image,
-            metallicFactor=0.0,
+            metallicFactor=1.0 if "metallic_roughness" in self.maps else 0.0,
             roughnessFactor=1.0,
             doubleSided=False,
+            **maps,
         )
         visual = trimesh.visual.TextureVisuals(uv=self.uv, material=material)
         return trimesh.Trimesh(self.vertices, self.faces, visual=visual, process=False)

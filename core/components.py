@@ -68,12 +68,35 @@ class Primitive(Component):
         return None
 
 
+@dataclass
+class Material:
+    """One square PBR material tile; every map is uint8 with row 0 at the top (v = 1).
+
+    Attributes:
+        base_color: ``[S, S, 3]`` display values (decoded with gamma 2.2 for shading).
+        roughness: ``[S, S]`` linear, 255 = 1; None: the composition's default.
+        metallic: ``[S, S]`` linear, 255 = fully metallic; None: 0.
+        normal: ``[S, S, 3]`` tangent-space normal, ``(n * 0.5 + 0.5) * 255``, OpenGL/glTF
+            convention (+X = +u, +Y = +v); None: the geometric normal.
+    """
+
+    base_color: np.ndarray
+    roughness: np.ndarray | None = None
+    metallic: np.ndarray | None = None
+    normal: np.ndarray | None = None
+
+
 class TextureSource(Component):
-    """Paints one square texture tile."""
+    """Paints one square texture tile: a base colour (:meth:`paint`) or a whole PBR material
+    (:meth:`paint_material`, which by default is the base colour alone)."""
 
     def paint(self, size: int, rng: np.random.Generator) -> np.ndarray:
         """Returns ``[size, size, 3]`` uint8 RGB (row 0 is the top, i.e. v = 1)."""
         raise NotImplementedError
+
+    def paint_material(self, size: int, rng: np.random.Generator) -> Material:
+        """A PBR material of ``size`` texels per side; sources with more than a colour override it."""
+        return Material(self.paint(size, rng))
 
 
 class Augmentation(Component):

@@ -89,4 +89,4 @@ class ZeroverseComposer(Composer):
             "num_faces": int(len(faces)),
             "timings": timings,
         }
-        return Asset(vertices, faces, uv, atlas.image, meta)
+        return Asset(vertices, faces, uv, atlas.image, meta, maps=atlas.maps)

@@ -37,7 +37,7 @@ class ShapeConfig:
 @dataclass
 class MaterialsConfig:
     sources: List[str] = param(
-        ["fbm", "cellular", "stripes", "checker", "gradient", "blend"], "texture sources drawn", nonempty=True,
+        ["pbr"], "texture sources drawn", nonempty=True,
         names_of="textures",
     )
     source_weights: Optional[List[float]] = param(
@@ -48,7 +48,8 @@ class MaterialsConfig:
         "per_surface: a texture per material slot (paper); per_object: one per object (released code)",
         choices=["per_surface", "per_object"],
     )
-    tile_size: int = param(256, "texels per side of each material's tile in the atlas", ge=8, le=4096)
+    tile_size: int = param(512, "texels per side of each material's tile in the atlas", ge=8, le=4096)
+    default_roughness: float = param(0.6, "roughness of materials whose source paints no roughness map", ge=0.0, le=1.0)
     gutter: int = param(4, "texels of border kept between tiles against bleeding", ge=0, le=64)
 
 

@@ -1,4 +1,4 @@
-"""Paint an object's material slots with texture sources and pack them into one atlas."""
+"""Paint an object's material slots with texture sources and pack them into one atlas per PBR map."""
 
 from __future__ import annotations
 
@@ -7,23 +7,26 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from lrmzero.components import TextureSource
+from lrmzero.components import Material, TextureSource
 from lrmzero.plugins.composition.zeroverse.config import MaterialsConfig
 from lrmzero.plugins.composition.zeroverse.shapes import normalized_weights
 
 
 @dataclass
 class Atlas:
-    """One texture image holding a tile per material, and where each slot's tile is.
+    """One texture image per PBR map holding a tile per material, and where each slot's tile is.
 
     Attributes:
-        image: ``[H, W, 3]`` uint8 (row 0 is the top, i.e. v = 1 in glTF/OpenGL UV terms).
+        image: ``[H, W, 3]`` uint8 base colour (row 0 is the top, i.e. v = 1 in glTF/OpenGL UV terms).
+        maps: ``metallic_roughness`` (glTF packing: G roughness, B metallic) and ``normal``
+            (tangent space), laid out like ``image``.
         slot_tile: ``[S]`` tile index of each material slot.
         tile_size, gutter, columns: the layout.
         sources: the texture source name of each tile.
     """
 
     image: np.ndarray
+    maps: dict[str, np.ndarray]
     slot_tile: np.ndarray
     tile_size: int
     gutter: int
@@ -55,18 +58,37 @@ def paint_atlas(
     rows = int(np.ceil(num_tiles / columns))
     t = cfg.tile_size
     image = np.zeros((rows * t, columns * t, 3), np.uint8)
+    packed = np.zeros_like(image)
+    packed[..., 0] = 255  # glTF ignores R of metallicRoughness; occlusion 1 where a viewer reads it
+    normal = np.empty_like(image)
+    normal[:] = (128, 128, 255)
     chosen = []
     for i in range(num_tiles):
         name = names[int(rng.choice(len(names), p=p))]
-        tile = sources[name].paint(t, rng)
-        if tile.shape != (t, t, 3) or tile.dtype != np.uint8:
-            raise ValueError(
-                f"texture source {name!r} returned {tile.dtype} {tile.shape}; expected uint8 ({t}, {t}, 3)"
-            )
+        material = sources[name].paint_material(t, rng)
+        check_material(name, material, t)
         r, c = divmod(i, columns)
-        image[r * t : (r + 1) * t, c * t : (c + 1) * t] = tile
+        tile = np.s_[r * t : (r + 1) * t, c * t : (c + 1) * t]
+        image[tile] = material.base_color
+        packed[tile + (1,)] = material.roughness if material.roughness is not None else round(255 * cfg.default_roughness)
+        packed[tile + (2,)] = material.metallic if material.metallic is not None else 0
+        if material.normal is not None:
+            normal[tile] = material.normal
         chosen.append(name)
-    return Atlas(image, slot_tile, t, cfg.gutter, columns, chosen)
+    return Atlas(image, {"metallic_roughness": packed, "normal": normal}, slot_tile, t, cfg.gutter, columns, chosen)
+
+
+def check_material(name: str, material: Material, size: int) -> None:
+    """A source's material has the promised maps, shapes and dtype (else ValueError naming it)."""
+    expected = {"base_color": (size, size, 3), "roughness": (size, size), "metallic": (size, size),
+                "normal": (size, size, 3)}
+    for field, shape in expected.items():
+        value = getattr(material, field)
+        if field != "base_color" and value is None:
+            continue
+        if not isinstance(value, np.ndarray) or value.shape != shape or value.dtype != np.uint8:
+            got = f"{value.dtype} {value.shape}" if isinstance(value, np.ndarray) else type(value).__name__
+            raise ValueError(f"texture source {name!r} returned {field} {got}; expected uint8 {shape}")
 
 
 def bake_uvs(vertices, faces, uv, material, atlas: Atlas) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
