@@ -18,7 +18,7 @@ class Asset:
         vertices: ``[V, 3]`` float64, world frame (Z up), centred, largest side ``normalized_size``.
         faces: ``[F, 3]`` int64, counter-clockwise seen from outside.
         uv: ``[V, 2]`` atlas UVs (v up: v = 1 is the top row of ``texture``).
-        texture: ``[H, W, 3]`` uint8 base-colour atlas (gamma-2.2 encoded, as images are).
+        texture: ``[H, W, 3]`` uint8 base-colour atlas (sRGB, as images are).
         maps: optional PBR maps laid out like ``texture`` (same UVs), uint8 ``[H', W', 3]``:
             ``metallic_roughness`` (glTF packing: G roughness, B metallic, linear) and ``normal``
             (tangent space, OpenGL/glTF convention: +Y is +v). Missing maps mean roughness 0.5,

@@ -73,7 +73,7 @@ class Material:
     """One square PBR material tile; every map is uint8 with row 0 at the top (v = 1).
 
     Attributes:
-        base_color: ``[S, S, 3]`` display values (decoded with gamma 2.2 for shading).
+        base_color: ``[S, S, 3]`` sRGB (decoded with the sRGB curve for shading).
         roughness: ``[S, S]`` linear, 255 = 1; None: the composition's default.
         metallic: ``[S, S]`` linear, 255 = fully metallic; None: 0.
         normal: ``[S, S, 3]`` tangent-space normal, ``(n * 0.5 + 0.5) * 255``, OpenGL/glTF

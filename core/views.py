@@ -29,7 +29,7 @@ class ShadingSettings:
     shading: str = "ao"
     background: tuple[float, float, float] = (1.0, 1.0, 1.0)
     ao_rays: int = 8
-    ao_distance: float = 0.5
+    ao_distance: float = 1.0
     ao_smoothing: int = 3
     levels: bool = False
 

@@ -132,8 +132,8 @@ def test_jpeg_shards_keep_alpha_exactly_and_colour_within_tolerance(folders, tmp
         seen = a[:, 3:] > 0
         diff = np.abs(a[:, :3] - b[:, :3])[np.broadcast_to(seen, a[:, :3].shape)]
         # stated tolerance at quality 95, 4:4:4, on these 32 px views of fine procedural texture:
-        # mean colour error under 4/255, none beyond 24/255 (measured: 3.2 and 17)
-        assert diff.mean() < 4.0 and diff.max() <= 24, (diff.mean(), diff.max())
+        # mean colour error under 4/255, none beyond 32/255 (measured with PBR materials: 2.6 and 26)
+        assert diff.mean() < 4.0 and diff.max() <= 32, (diff.mean(), diff.max())
 
 
 def test_shards_behind_an_fsspec_url_read_like_local_ones(folders, tmp_path):
@@ -172,7 +172,7 @@ def test_generate_writes_shards_directly_and_resumes_after_an_interruption(folde
     from lrmzero.plugins.generation.to_shards import generate_shards
 
     run = load_config("demo", ["render.views=3", "render.resolution=32", "render.renderer=raycast",
-                               "render.shading=lambert"])
+                               "render.shading=lambert", "render.levels=false"])  # as the `folders` fixture
     real = runner.ObjectJob.__call__
 
     def interrupted(self, index):

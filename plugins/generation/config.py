@@ -72,7 +72,7 @@ class RenderConfig:
     background: List[float] = param([1.0, 1.0, 1.0], "RGB the object is composited over (all of it where alpha "
                                     "is 0)", ge=0.0, le=1.0)
     ao_rays: int = param(8, "rays per vertex when baking ambient occlusion (each vertex turns them its own way)", ge=1, le=1024)
-    ao_distance: float = param(0.5, "occluders farther than this do not darken", gt=0.0)
+    ao_distance: float = param(1.0, "occluders farther than this do not darken", gt=0.0)
     ao_smoothing: int = param(3, "neighbour-averaging passes over the baked occlusion (less noise)", ge=0, le=20)
     levels: bool = param(True, "official per-object auto-levels: 1st/99th percentiles of opaque pixels over "
                          "all views to 0..1, before gamma 1/2.2")

@@ -80,6 +80,10 @@ vec3 env_brdf(vec3 f0, float roughness, float n_dot_v) {
     return f0 * ab.x + ab.y;
 }
 
+vec3 srgb_to_linear(vec3 c) {
+    return mix(c / 12.92, pow((c + 0.055) / 1.055, vec3(2.4)), step(vec3(0.04045), c));
+}
+
 void main() {
     // The triangle's own plane: world position is linear over it, so its screen derivatives are
     // exact (flat normals without duplicating vertices per face). Oriented towards the camera,
@@ -88,7 +92,7 @@ void main() {
     vec3 normal = normalize(cross(dp1, dp2));
     vec3 to_eye = normalize(eye - v_world);
     if (dot(normal, to_eye) < 0.0) normal = -normal;
-    vec3 base = pow(texture(base_color, v_uv).rgb, vec3(2.2));
+    vec3 base = srgb_to_linear(texture(base_color, v_uv).rgb);
     vec3 color = base;
     if (mode == 1) {
         float s = ambient;

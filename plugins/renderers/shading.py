@@ -2,9 +2,9 @@
 occlusion, one bounce and a split-sum specular term; lights for `lambert`; the official per-object
 tone chain (levels, composite over the background, gamma 1/2.2).
 
-Colour conventions: textures hold sRGB-like values that decode with the official gamma 2.2
-(``x ** 2.2``); renderers shade in linear space and :func:`tone_map` encodes with ``x ** (1 / 2.2)``,
-so an ``unlit`` render returns the texture's own values.
+Colour conventions, as the official pipeline has them: textures are sRGB and decode with the sRGB
+curve (what Blender does with an image texture); renderers shade in linear space and
+:func:`tone_map` encodes with the official ``x ** (1 / 2.2)``.
 """
 
 from __future__ import annotations
@@ -20,13 +20,14 @@ LIGHT_DIRECTIONS = np.array([[0.4, -0.5, 0.75], [-0.6, 0.3, 0.4], [0.1, 0.8, -0.
 LIGHT_DIRECTIONS = LIGHT_DIRECTIONS / np.linalg.norm(LIGHT_DIRECTIONS, axis=1, keepdims=True)
 LIGHT_INTENSITIES = np.array([0.6, 0.3, 0.2])
 AMBIENT = 0.25
-GAMMA = 2.2  # the official chain encodes with x ** (1 / 2.2); textures decode with x ** 2.2
+GAMMA = 2.2  # the official chain encodes with x ** (1 / 2.2)
 DIELECTRIC_F0 = 0.04
 
 
 def to_linear(srgb: np.ndarray) -> np.ndarray:
-    """Texture values in [0, 1] to linear (``x ** 2.2``)."""
-    return np.power(np.clip(srgb, 0.0, 1.0), GAMMA)
+    """sRGB texture values in [0, 1] to linear (the sRGB curve; the `gl` shader has the same)."""
+    x = np.clip(np.asarray(srgb, np.float64), 0.0, 1.0)
+    return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
 
 
 def env_brdf(f0: np.ndarray, roughness: np.ndarray, n_dot_v: np.ndarray) -> np.ndarray:
