@@ -59,14 +59,17 @@ def unit_circle(segments: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def revolve(
-    radius: np.ndarray, z: np.ndarray, segments: int, scale_xy: tuple[float, float] = (1.0, 1.0)
+    radius: np.ndarray, z: np.ndarray, segments: int, scale_xy: tuple[float, float] = (1.0, 1.0), wraps: int = 1
 ) -> Patch:
     """Revolve a profile ``(radius[j], z[j])`` about the z axis.
 
     The profile runs so that, at positive radius, its direction turned 90 degrees clockwise in the
     (r, z) plane points out of the solid (e.g. upward along a cylinder's side). A profile point with
     radius exactly 0 is a pole; its degenerate triangles are skipped. ``u`` runs around the axis,
-    ``v`` along the profile (by arc length). The seam at u = 0/1 duplicates vertices.
+    ``v`` along the profile (by arc length). The seam at u = 0/1 duplicates vertices. With ``wraps``
+    > 1 the texture goes that many times around (u runs 0..1 over each 1/wraps of the turn, with a
+    seam at each), as Zeroverse's sphere and cylinder UVs do; ``segments`` is rounded up to a
+    multiple of ``wraps``.
 
     Args:
         radius: ``[M + 1]`` profile radii (>= 0).
@@ -76,7 +79,22 @@ def revolve(
     """
     radius = np.asarray(radius, float)
     z = np.asarray(z, float)
+    if wraps > 1:
+        per = -(-segments // wraps)
+        cos, sin = unit_circle(per * wraps)
+        pieces = []
+        for k in range(wraps):
+            cols = slice(k * per, (k + 1) * per + 1)
+            pieces.append(_revolve_columns(radius, z, cos[cols], sin[cols], scale_xy))
+        v, f, uv, _ = merge_patches(pieces, [0] * wraps)
+        return v, f, uv
     cos, sin = unit_circle(segments)
+    return _revolve_columns(radius, z, cos, sin, scale_xy)
+
+
+def _revolve_columns(radius: np.ndarray, z: np.ndarray, cos: np.ndarray, sin: np.ndarray, scale_xy) -> Patch:
+    """:func:`revolve` over the given column angles (``cos``, ``sin`` ``[C]``), u from 0 to 1."""
+    segments = len(cos) - 1
     sx, sy = scale_xy
     verts = np.empty((segments + 1, len(radius), 3))
     verts[..., 0] = sx * (cos[:, None] * radius[None, :])

@@ -103,5 +103,26 @@ def test_default_tessellation_is_zeroverse_like():
 
 def test_tessellation_is_configurable():
     reg = get_registries().primitives
-    coarse = reg.build("sphere", {"segments": 8, "rings": 4}).build(SIZES[0], np.random.default_rng(0))
+    coarse = reg.build("sphere", {"segments": 8, "rings": 4, "uv_wraps": 1}).build(SIZES[0], np.random.default_rng(0))
     assert len(coarse.vertices) == 9 * 5
+    twice = reg.build("sphere", {"segments": 8, "rings": 4}).build(SIZES[0], np.random.default_rng(0))
+    assert len(twice.vertices) == 2 * 5 * 5  # two halves of 4 segments, each with its own seam
+
+
+@pytest.mark.parametrize("name", ["sphere", "cylinder"])
+def test_sphere_and_cylinder_textures_wrap_twice_around(name):
+    """As Zeroverse's: u runs 0 -> 1 over each half turn, so u = (angle mod pi) / pi on the side."""
+    part = get_registries().primitives.build(name).build(np.array([0.7, 0.7, 0.5]), np.random.default_rng(0))
+    side = np.unique(part.faces[part.surface == 0])
+    v, uv = part.vertices[side], part.uv[side]
+    ring = np.hypot(v[:, 0], v[:, 1]) > 1e-6
+    angle = np.arctan2(v[ring, 1], v[ring, 0]) % (2 * np.pi)
+    u = uv[ring, 0]
+    expected = (angle % np.pi) / np.pi
+    d = np.abs(u - expected)
+    assert np.all((d < 1e-6) | (np.abs(d - 1) < 1e-6))  # the seams carry both 0 and 1
+    seams = np.unique(np.round(np.cos(angle[np.isclose(u, 1.0)]), 6))
+    assert list(seams) == [-1.0, 1.0]  # u = 1 at half a turn and at the full turn
+    from tests.test_augmentations import closed
+
+    assert closed(part)

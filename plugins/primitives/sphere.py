@@ -14,7 +14,8 @@ from lrmzero.geometry import revolve
 
 
 class Sphere(Primitive):
-    """Ellipsoid with half-axes ``(a, b, c)``. Surface 0: the whole shell (u: longitude, v: latitude)."""
+    """Ellipsoid with half-axes ``(a, b, c)``. Surface 0: the whole shell (u: longitude, ``uv_wraps``
+    times around; v: latitude)."""
 
     name = "sphere"
     surfaces = ("shell",)
@@ -23,6 +24,7 @@ class Sphere(Primitive):
     class Config:
         segments: int = param(100, "segments around the z axis (longitude)", ge=3, le=2048)
         rings: int = param(50, "segments from pole to pole (latitude)", ge=2, le=1024)
+        uv_wraps: int = param(2, "times the texture goes around (Zeroverse: 2)", ge=1, le=16)
 
     def coarse(self, segments: int) -> "Sphere":
         """The same sphere with ``segments`` segments around (a wireframe base)."""
@@ -35,7 +37,7 @@ class Sphere(Primitive):
         radius[0] = radius[-1] = 0.0
         z = c * np.sin(phi)
         z[0], z[-1] = -c, c
-        v, f, uv = revolve(radius, z, self.cfg.segments, (a, b))
+        v, f, uv = revolve(radius, z, self.cfg.segments, (a, b), wraps=self.cfg.uv_wraps)
         surface = np.zeros(len(f), np.int32)
         params = {"half_axes": [a, b, c], "segments": self.cfg.segments, "rings": self.cfg.rings}
         return PartMesh(v, f, uv, surface, surface.copy(), kind=self.name, params=params)
