@@ -31,7 +31,7 @@ from lrmzero import param
 from lrmzero.cameras import Cameras
 from lrmzero.components import Renderer, RendererUnavailable
 from lrmzero.plugins.renderers.raycast import RaycastRenderer
-from lrmzero.plugins.renderers.shading import levels_range, tone_map
+from lrmzero.plugins.renderers.shading import finish_views
 from lrmzero.views import ShadingSettings, Views
 
 WORKER = Path(__file__).with_name("cycles_worker.py")
@@ -97,11 +97,5 @@ class CyclesRenderer(Renderer):
         alpha = np.clip(premultiplied[..., 3], 0.0, 1.0)
         # the official chain un-premultiplies where alpha > 1e-3
         straight = np.where(alpha[..., None] > 1e-3, premultiplied[..., :3] / np.maximum(alpha[..., None], 1e-3), 0.0)
-        levels = levels_range(straight, alpha) if settings.levels else None
         geometry = RaycastRenderer().render(asset, cameras, ShadingSettings(shading="unlit"))
-        rgba = np.empty((len(cameras), H, W, 4), np.uint8)
-        for v in range(len(cameras)):
-            rgba[v] = tone_map(straight[v], alpha[v], settings.background, levels)
-            if on_view is not None:
-                on_view(v, rgba[v], geometry.depth[v], geometry.normal[v])
-        return Views(rgba, geometry.depth, geometry.normal, cameras)
+        return finish_views(straight, alpha, geometry.depth, geometry.normal, cameras, settings, on_view)

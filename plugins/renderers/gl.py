@@ -15,9 +15,8 @@ from lrmzero.plugins.renderers.shading import (
     LIGHT_DIRECTIONS,
     LIGHT_INTENSITIES,
     bounce_radiance,
-    levels_range,
+    finish_views,
     shade_factor_per_vertex,
-    tone_map,
 )
 from lrmzero.views import ShadingSettings, Views
 
@@ -297,10 +296,4 @@ class GLRenderer(Renderer):
             vbo.release()
             for texture in textures:
                 texture.release()
-        levels = levels_range(linear, alpha) if settings.levels else None
-        rgba = np.empty((V, H, W, 4), np.uint8)
-        for v in range(V):
-            rgba[v] = tone_map(linear[v], alpha[v], settings.background, levels)
-            if on_view is not None:
-                on_view(v, rgba[v], depth[v], normal[v])
-        return Views(rgba, depth, normal, cameras)
+        return finish_views(linear, alpha, depth, normal, cameras, settings, on_view)

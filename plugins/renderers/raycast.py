@@ -16,10 +16,9 @@ from lrmzero.plugins.renderers.shading import (
     environment_shade,
     face_normals,
     lambert,
-    levels_range,
+    finish_views,
     shade_factor_per_vertex,
     to_linear,
-    tone_map,
 )
 from lrmzero.views import ShadingSettings, Views
 
@@ -88,10 +87,4 @@ class RaycastRenderer(Renderer):
                 z = (loc - c2w[:3, 3]) @ c2w[:3, 2]
                 depth[i].reshape(-1)[ray] = z
                 normal[i].reshape(-1, 3)[ray] = fn[tri]
-        levels = levels_range(linear, coverage) if settings.levels else None
-        rgba = np.empty((V, H, W, 4), np.uint8)
-        for i in range(V):
-            rgba[i] = tone_map(linear[i], coverage[i], settings.background, levels)
-            if on_view is not None:
-                on_view(i, rgba[i], depth[i], normal[i])
-        return Views(rgba, depth, normal, cameras)
+        return finish_views(linear, coverage, depth, normal, cameras, settings, on_view)

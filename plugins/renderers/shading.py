@@ -14,6 +14,7 @@ import scipy.sparse
 import trimesh
 
 from lrmzero.mesh import weld_positions
+from lrmzero.views import Views
 
 # Directional lights for `lambert` (world frame, Z up): key, fill and rim, plus ambient.
 LIGHT_DIRECTIONS = np.array([[0.4, -0.5, 0.75], [-0.6, 0.3, 0.4], [0.1, 0.8, -0.3]])
@@ -197,3 +198,17 @@ def tone_map(linear: np.ndarray, alpha: np.ndarray, background, levels: tuple[fl
     rgb = np.power(colour * a + bg * (1.0 - a), 1.0 / GAMMA)
     out = np.concatenate([rgb, a], axis=-1)
     return np.clip(np.round(out * 255.0), 0, 255).astype(np.uint8)
+
+
+def finish_views(linear: np.ndarray, alpha: np.ndarray, depth: np.ndarray, normal: np.ndarray, cameras,
+                 settings, on_view=None):
+    """The renderers' last step: the tone chain over all of an object's views (levels from all
+    of them when ``settings.levels``), each view handed to ``on_view`` as it is finished.
+    ``linear [V, H, W, 3]`` straight linear colour, ``alpha [V, H, W]`` coverage."""
+    levels = levels_range(linear, alpha) if settings.levels else None
+    rgba = np.empty(alpha.shape + (4,), np.uint8)
+    for v in range(len(rgba)):
+        rgba[v] = tone_map(linear[v], alpha[v], settings.background, levels)
+        if on_view is not None:
+            on_view(v, rgba[v], depth[v], normal[v])
+    return Views(rgba, depth, normal, cameras)
