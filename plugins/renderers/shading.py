@@ -179,6 +179,20 @@ def levels_range(linear: np.ndarray, alpha: np.ndarray) -> tuple[float, float]:
     return (lo, hi) if hi - lo > 1e-6 else (0.0, max(hi, 1e-6))
 
 
+_ENCODE_STEPS = 1 << 20
+_ENCODE = None
+
+
+def encode_gamma(linear: np.ndarray) -> np.ndarray:
+    """``round(255 * x ** (1 / 2.2))`` of values in [0, 1] through a 2^20-entry table (4x faster
+    than the power; off by at most one level, in the darkest few 1e-6)."""
+    global _ENCODE
+    if _ENCODE is None:
+        grid = np.arange(_ENCODE_STEPS + 1, dtype=np.float64) / _ENCODE_STEPS
+        _ENCODE = np.round(255.0 * grid ** (1.0 / GAMMA)).astype(np.uint8)
+    return _ENCODE[(linear * _ENCODE_STEPS + 0.5).astype(np.int32)]
+
+
 def tone_map(linear: np.ndarray, alpha: np.ndarray, background, levels: tuple[float, float] | None) -> np.ndarray:
     """The official per-object tone chain to RGBA uint8 ``[..., 4]``.
 
@@ -191,13 +205,15 @@ def tone_map(linear: np.ndarray, alpha: np.ndarray, background, levels: tuple[fl
     colour = np.asarray(linear, np.float32)
     if levels is not None:
         lo, hi = levels
-        colour = (colour - lo) / (hi - lo)
+        colour = (colour - np.float32(lo)) * np.float32(1.0 / (hi - lo))
     colour = np.clip(colour, 0.0, 1.0)
     a = np.clip(np.asarray(alpha, np.float32), 0.0, 1.0)[..., None]
-    bg = to_linear(np.asarray(background, np.float32))
-    rgb = np.power(colour * a + bg * (1.0 - a), 1.0 / GAMMA)
-    out = np.concatenate([rgb, a], axis=-1)
-    return np.clip(np.round(out * 255.0), 0, 255).astype(np.uint8)
+    bg = to_linear(np.asarray(background, np.float32)).astype(np.float32)
+    rgb = encode_gamma(colour * a + bg * (1.0 - a))
+    out = np.empty(rgb.shape[:-1] + (4,), np.uint8)
+    out[..., :3] = rgb
+    out[..., 3] = np.round(a[..., 0] * 255.0).astype(np.uint8)
+    return out
 
 
 def finish_views(linear: np.ndarray, alpha: np.ndarray, depth: np.ndarray, normal: np.ndarray, cameras,
