@@ -35,7 +35,8 @@ def register_primitives() -> list[type]:
 @hookspec
 def register_textures() -> list[type]:
     """Texture source classes (:class:`lrmzero.components.TextureSource`): paint an ``[S, S, 3]``
-    uint8 tile from a given generator."""
+    uint8 base-colour tile, or a whole PBR :class:`lrmzero.components.Material`, from a given
+    generator."""
 
 
 @hookspec
