@@ -14,7 +14,8 @@ from lrmzero.cameras import Cameras, intrinsics_from_fov, look_at
 from lrmzero.components import RendererUnavailable
 from lrmzero.plugins.generation.config import load_config
 from lrmzero.plugins.generation.runner import make_composer
-from lrmzero.plugins.renderers.shading import environment_shade, levels_range, to_linear, tone_map
+from lrmzero.plugins.renderers.shading import environment_shade
+from lrmzero.tone import levels_range, to_linear, tone_map
 from lrmzero.views import ShadingSettings
 
 

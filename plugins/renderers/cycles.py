@@ -31,7 +31,7 @@ from lrmzero import param
 from lrmzero.cameras import Cameras
 from lrmzero.components import Renderer, RendererUnavailable
 from lrmzero.plugins.renderers.raycast import RaycastRenderer
-from lrmzero.plugins.renderers.shading import finish_views
+from lrmzero.tone import finish_views
 from lrmzero.views import ShadingSettings, Views
 
 WORKER = Path(__file__).with_name("cycles_worker.py")

@@ -15,9 +15,9 @@ from lrmzero.plugins.renderers.shading import (
     LIGHT_DIRECTIONS,
     LIGHT_INTENSITIES,
     bounce_radiance,
-    finish_views,
     shade_factor_per_vertex,
 )
+from lrmzero.tone import finish_views
 from lrmzero.views import ShadingSettings, Views
 
 NEAR, FAR = 0.01, 100.0

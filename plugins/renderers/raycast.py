@@ -16,10 +16,9 @@ from lrmzero.plugins.renderers.shading import (
     environment_shade,
     face_normals,
     lambert,
-    finish_views,
     shade_factor_per_vertex,
-    to_linear,
 )
+from lrmzero.tone import finish_views, to_linear
 from lrmzero.views import ShadingSettings, Views
 
 

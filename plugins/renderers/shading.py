@@ -1,10 +1,6 @@
 """Shading shared by the renderers: Zeroverse's uniform white environment approximated by ambient
-occlusion, one bounce and a split-sum specular term; lights for `lambert`; the official per-object
-tone chain (levels, composite over the background, gamma 1/2.2).
-
-Colour conventions, as the official pipeline has them: textures are sRGB and decode with the sRGB
-curve (what Blender does with an image texture); renderers shade in linear space and
-:func:`tone_map` encodes with the official ``x ** (1 / 2.2)``.
+occlusion, one bounce and a split-sum specular term; lights for `lambert`. Shading is in linear
+space; `lrmzero.tone` decodes textures (sRGB) and holds the official tone chain the results go through.
 """
 
 from __future__ import annotations
@@ -14,21 +10,14 @@ import scipy.sparse
 import trimesh
 
 from lrmzero.mesh import weld_positions
-from lrmzero.views import Views
+from lrmzero.tone import to_linear
 
 # Directional lights for `lambert` (world frame, Z up): key, fill and rim, plus ambient.
 LIGHT_DIRECTIONS = np.array([[0.4, -0.5, 0.75], [-0.6, 0.3, 0.4], [0.1, 0.8, -0.3]])
 LIGHT_DIRECTIONS = LIGHT_DIRECTIONS / np.linalg.norm(LIGHT_DIRECTIONS, axis=1, keepdims=True)
 LIGHT_INTENSITIES = np.array([0.6, 0.3, 0.2])
 AMBIENT = 0.25
-GAMMA = 2.2  # the official chain encodes with x ** (1 / 2.2)
 DIELECTRIC_F0 = 0.04
-
-
-def to_linear(srgb: np.ndarray) -> np.ndarray:
-    """sRGB texture values in [0, 1] to linear (the sRGB curve; the `gl` shader has the same)."""
-    x = np.clip(np.asarray(srgb, np.float64), 0.0, 1.0)
-    return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
 
 
 def env_brdf(f0: np.ndarray, roughness: np.ndarray, n_dot_v: np.ndarray) -> np.ndarray:
@@ -160,71 +149,3 @@ def face_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     tri = vertices[faces]
     n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
     return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-300)
-
-
-def levels_range(linear: np.ndarray, alpha: np.ndarray) -> tuple[float, float]:
-    """The official auto-levels range of one object: per view, the 1st and 99th percentiles of all
-    RGB values of its opaque pixels (alpha > 0.95), averaged over the views that have any.
-    ``linear [V, H, W, 3]`` straight (not premultiplied) colour, ``alpha [V, H, W]``."""
-    lows, highs = [], []
-    for colour, a in zip(linear, alpha):
-        opaque = colour[a > 0.95]
-        if opaque.size:
-            lo, hi = np.percentile(opaque, [1, 99])
-            lows.append(lo)
-            highs.append(hi)
-    if not lows:
-        return 0.0, 1.0
-    lo, hi = float(np.mean(lows)), float(np.mean(highs))
-    return (lo, hi) if hi - lo > 1e-6 else (0.0, max(hi, 1e-6))
-
-
-_ENCODE_STEPS = 1 << 20
-_ENCODE = None
-
-
-def encode_gamma(linear: np.ndarray) -> np.ndarray:
-    """``round(255 * x ** (1 / 2.2))`` of values in [0, 1] through a 2^20-entry table (4x faster
-    than the power; off by at most one level, in the darkest few 1e-6)."""
-    global _ENCODE
-    if _ENCODE is None:
-        grid = np.arange(_ENCODE_STEPS + 1, dtype=np.float64) / _ENCODE_STEPS
-        _ENCODE = np.round(255.0 * grid ** (1.0 / GAMMA)).astype(np.uint8)
-    return _ENCODE[(linear * _ENCODE_STEPS + 0.5).astype(np.int32)]
-
-
-def tone_map(linear: np.ndarray, alpha: np.ndarray, background, levels: tuple[float, float] | None) -> np.ndarray:
-    """The official per-object tone chain to RGBA uint8 ``[..., 4]``.
-
-    ``linear [..., 3]``: straight linear colour; ``alpha [...]`` in [0, 1]; ``levels``: ``(lo, hi)``
-    from :func:`levels_range`, or None to keep the values. Colour is rescaled to
-    ``(c - lo) / (hi - lo)`` and clipped to [0, 1], composited over ``background`` (given as
-    display values, composited in linear), encoded with gamma 1/2.2 and rounded to 8 bits. RGB is
-    therefore *composited*: exactly ``background`` where alpha is 0, blended at fractional edges.
-    """
-    colour = np.asarray(linear, np.float32)
-    if levels is not None:
-        lo, hi = levels
-        colour = (colour - np.float32(lo)) * np.float32(1.0 / (hi - lo))
-    colour = np.clip(colour, 0.0, 1.0)
-    a = np.clip(np.asarray(alpha, np.float32), 0.0, 1.0)[..., None]
-    bg = to_linear(np.asarray(background, np.float32)).astype(np.float32)
-    rgb = encode_gamma(colour * a + bg * (1.0 - a))
-    out = np.empty(rgb.shape[:-1] + (4,), np.uint8)
-    out[..., :3] = rgb
-    out[..., 3] = np.round(a[..., 0] * 255.0).astype(np.uint8)
-    return out
-
-
-def finish_views(linear: np.ndarray, alpha: np.ndarray, depth: np.ndarray, normal: np.ndarray, cameras,
-                 settings, on_view=None):
-    """The renderers' last step: the tone chain over all of an object's views (levels from all
-    of them when ``settings.levels``), each view handed to ``on_view`` as it is finished.
-    ``linear [V, H, W, 3]`` straight linear colour, ``alpha [V, H, W]`` coverage."""
-    levels = levels_range(linear, alpha) if settings.levels else None
-    rgba = np.empty(alpha.shape + (4,), np.uint8)
-    for v in range(len(rgba)):
-        rgba[v] = tone_map(linear[v], alpha[v], settings.background, levels)
-        if on_view is not None:
-            on_view(v, rgba[v], depth[v], normal[v])
-    return Views(rgba, depth, normal, cameras)
