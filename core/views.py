@@ -23,7 +23,7 @@ class ShadingSettings:
         ao_distance: occluders farther than this do not darken.
         ao_smoothing: neighbour-averaging passes over the baked occlusion (less noise).
         levels: the official per-object auto-levels (1st/99th percentiles of the opaque pixels,
-            averaged over the views) before gamma; off gives the shaded values as they are.
+            of all views together) before gamma; off gives the shaded values as they are.
     """
 
     shading: str = "ao"

@@ -15,6 +15,7 @@ from lrmzero.plugins.renderers.shading import (
     LIGHT_DIRECTIONS,
     LIGHT_INTENSITIES,
     bounce_radiance,
+    dfg_table,
     shade_factor_per_vertex,
 )
 from lrmzero.tone import finish_views
@@ -57,6 +58,7 @@ FRAGMENT_SHADER = """
 uniform sampler2D base_color;
 uniform sampler2D metallic_roughness;   // glTF packing: G roughness, B metallic
 uniform sampler2D normal_map;           // tangent space, +Y = +v
+uniform sampler2D dfg;                  // split-sum (A, B) by (roughness, n . v)
 uniform int mode;                       // 0 unlit, 1 lambert, 2 white environment
 uniform vec3 eye;
 uniform vec3 light_dir[3];
@@ -70,13 +72,14 @@ in float v_shade;
 layout(location = 0) out vec4 out_color;
 layout(location = 1) out vec4 out_geometry;
 
-// Specular reflectance of a uniform white environment: Karis' fit of the split-sum GGX integral
-// (shading.env_brdf is the same formula in numpy).
+// Specular reflectance of a uniform white environment: the GGX split sum from the table (shading.dfg_table)
+// plus the multiple-scattering energy; shading.env_brdf is the same in numpy.
 vec3 env_brdf(vec3 f0, float roughness, float n_dot_v) {
-    vec4 q = roughness * vec4(-1.0, -0.0275, -0.572, 0.022) + vec4(1.0, 0.0425, 1.04, -0.04);
-    float a004 = min(q.x * q.x, exp2(-9.28 * n_dot_v)) * q.x + q.y;
-    vec2 ab = vec2(-1.04, 1.04) * a004 + q.zw;
-    return f0 * ab.x + ab.y;
+    vec2 ab = texture(dfg, vec2(roughness, n_dot_v)).rg;
+    vec3 single = f0 * ab.x + ab.y;
+    float lost = 1.0 - (ab.x + ab.y);
+    vec3 average = f0 + (1.0 - f0) / 21.0;
+    return single + single * average * lost / (1.0 - lost * average);
 }
 
 vec3 srgb_to_linear(vec3 c) {
@@ -195,6 +198,11 @@ class GLRenderer(Renderer):
         self.program["light_int"].value = tuple(float(x) for x in LIGHT_INTENSITIES)
         self.program["ambient"].value = AMBIENT
         self.program["near_far"].value = (NEAR, FAR)
+        table = dfg_table()
+        self.dfg = self.ctx.texture((table.shape[1], table.shape[0]), 2, np.ascontiguousarray(table).tobytes(), dtype="f4")
+        self.dfg.filter = (moderngl.LINEAR, moderngl.LINEAR)
+        self.dfg.repeat_x = self.dfg.repeat_y = False
+        self.program["dfg"].value = 3
         self.resolve = self.ctx.program(vertex_shader=RESOLVE_VERTEX_SHADER,
                                         fragment_shader=RESOLVE_FRAGMENT_SHADER)
         self.resolve["color_samples"].value = 4
@@ -250,6 +258,7 @@ class GLRenderer(Renderer):
             textures.append(self._texture(image if image is not None else np.full((1, 1, 3), flat, np.uint8), unit))
         for unit, name in enumerate(["base_color", "metallic_roughness", "normal_map"]):
             self.program[name].value = unit
+        self.dfg.use(3)
         self.program["mode"].value = MODES[settings.shading]
         self.program["bounce"].value = bounce_radiance(asset.texture, shade) if ao is not None else 0.0
         self.program["size"].value = (W * ss, H * ss)
