@@ -28,9 +28,9 @@ class ShadingSettings:
 
     shading: str = "ao"
     background: tuple[float, float, float] = (1.0, 1.0, 1.0)
-    ao_rays: int = 8
+    ao_rays: int = 16
     ao_distance: float = 1.0
-    ao_smoothing: int = 3
+    ao_smoothing: int = 0
     levels: bool = False
 
 

@@ -71,9 +71,10 @@ class RenderConfig:
                          "specular)", choices=["unlit", "lambert", "ao"])
     background: List[float] = param([1.0, 1.0, 1.0], "RGB the object is composited over (all of it where alpha "
                                     "is 0)", ge=0.0, le=1.0)
-    ao_rays: int = param(8, "rays per vertex when baking ambient occlusion (each vertex turns them its own way)", ge=1, le=1024)
+    ao_rays: int = param(16, "rays per vertex when baking ambient occlusion (each vertex turns them its own way)", ge=1, le=1024)
     ao_distance: float = param(1.0, "occluders farther than this do not darken", gt=0.0)
-    ao_smoothing: int = param(3, "neighbour-averaging passes over the baked occlusion (less noise)", ge=0, le=20)
+    ao_smoothing: int = param(0, "neighbour-averaging passes over the baked occlusion (less noise, but blurs "
+                              "contact shadows: 0 matches Cycles best)", ge=0, le=20)
     levels: bool = param(True, "official per-object auto-levels: 1st/99th percentiles of opaque pixels over "
                          "all views to 0..1, before gamma 1/2.2")
     depth_format: str = param("png16", "png16: 16-bit PNG in units of depth_scale; npz: float32", choices=["png16", "npz"])

@@ -82,10 +82,6 @@ vec3 env_brdf(vec3 f0, float roughness, float n_dot_v) {
     return single + single * average * lost / (1.0 - lost * average);
 }
 
-vec3 srgb_to_linear(vec3 c) {
-    return mix(c / 12.92, pow((c + 0.055) / 1.055, vec3(2.4)), step(vec3(0.04045), c));
-}
-
 void main() {
     // The triangle's own plane: world position is linear over it, so its screen derivatives are
     // exact (flat normals without duplicating vertices per face). Oriented towards the camera,
@@ -94,7 +90,7 @@ void main() {
     vec3 normal = normalize(cross(dp1, dp2));
     vec3 to_eye = normalize(eye - v_world);
     if (dot(normal, to_eye) < 0.0) normal = -normal;
-    vec3 base = srgb_to_linear(texture(base_color, v_uv).rgb);
+    vec3 base = texture(base_color, v_uv).rgb;  // an sRGB texture: already linear
     vec3 color = base;
     if (mode == 1) {
         float s = ambient;
@@ -168,6 +164,7 @@ void main() {
 """
 
 
+GL_SRGB8 = 0x8C41
 MODES = {"unlit": 0, "lambert": 1, "ao": 2}
 FLAT_MAPS = {"metallic_roughness": (0, 128, 0), "normal": (128, 128, 255)}
 
@@ -232,9 +229,13 @@ class GLRenderer(Renderer):
         scene, resolved, color, geometry = self._targets[1][:4]
         return scene, resolved, color, geometry
 
-    def _texture(self, image: np.ndarray, unit: int):
+    def _texture(self, image: np.ndarray, unit: int, srgb: bool = False):
+        """A mipmapped texture; ``srgb``: decoded to linear by the GPU before filtering, so mipmaps
+        and trilinear filtering average light as a path tracer's many samples do (averaging the
+        encoded values would darken fine high-contrast detail)."""
         img = np.ascontiguousarray(image[::-1])  # GL textures start at the bottom row (v = 0)
-        texture = self.ctx.texture((img.shape[1], img.shape[0]), 3, img.tobytes())
+        texture = self.ctx.texture((img.shape[1], img.shape[0]), 3, img.tobytes(),
+                                   internal_format=GL_SRGB8 if srgb else None)
         texture.build_mipmaps()
         texture.filter = (self.moderngl.LINEAR_MIPMAP_LINEAR, self.moderngl.LINEAR)
         texture.anisotropy = self.cfg.anisotropy
@@ -252,7 +253,7 @@ class GLRenderer(Renderer):
         vbo = ctx.buffer(np.ascontiguousarray(data).tobytes())
         ibo = ctx.buffer(np.ascontiguousarray(asset.faces.astype("i4")).tobytes())
         vao = ctx.vertex_array(self.program, [(vbo, "3f 2f 1f", "in_pos", "in_uv", "in_shade")], ibo)
-        textures = [self._texture(asset.texture, 0)]
+        textures = [self._texture(asset.texture, 0, srgb=True)]
         for unit, (name, flat) in enumerate(FLAT_MAPS.items(), start=1):
             image = asset.maps.get(name)
             textures.append(self._texture(image if image is not None else np.full((1, 1, 3), flat, np.uint8), unit))

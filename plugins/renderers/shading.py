@@ -135,7 +135,7 @@ def hemisphere_directions(count: int) -> np.ndarray:
 
 
 def bake_ambient_occlusion(vertices: np.ndarray, faces: np.ndarray, rays: int, distance: float,
-                           smoothing: int = 2) -> np.ndarray:
+                           smoothing: int = 0) -> np.ndarray:
     """Per-vertex visibility in [0, 1] of a cosine-weighted hemisphere (1: nothing within ``distance``).
 
     Rays start just off the surface along the smooth vertex normal. Each vertex turns the fixed
