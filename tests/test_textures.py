@@ -201,3 +201,10 @@ def test_atlas_carries_every_pbr_map_and_mesh_glb_has_them(tmp_path):
     assert np.array_equal(got, asset.maps["metallic_roughness"])
     normal = np.asarray(loaded.visual.material.normalTexture.convert("RGB"))
     assert np.array_equal(normal, asset.maps["normal"])
+    # `lrmzero render` of such a file keeps the maps
+    from lrmzero.plugins.generation.mesh_import import load_mesh_asset
+
+    (tmp_path / "object.glb").write_bytes(data)
+    again = load_mesh_asset(tmp_path / "object.glb")
+    assert np.array_equal(again.maps["metallic_roughness"], asset.maps["metallic_roughness"])
+    assert np.array_equal(again.maps["normal"], asset.maps["normal"])

@@ -25,7 +25,8 @@ def find_meshes(source: str | Path) -> list[Path]:
 def load_mesh_asset(path: str | Path, normalized_size: float = 1.8) -> Asset:
     """One mesh file as an :class:`Asset`, centred with its largest side ``normalized_size``.
 
-    Textured meshes keep their UVs and base-colour image; untextured ones get their mean colour.
+    Textured meshes keep their UVs and base-colour image, and a glTF PBR material's
+    metallic-roughness and normal textures; untextured ones get their mean colour.
 
     Raises:
         ValueError: naming the file when it cannot be read or has no faces.
@@ -39,7 +40,7 @@ def load_mesh_asset(path: str | Path, normalized_size: float = 1.8) -> Asset:
         raise ValueError(f"{path}: mesh has no faces")
     vertices = np.asarray(mesh.vertices, np.float64)
     faces = np.asarray(mesh.faces, np.int64)
-    texture, uv = None, None
+    texture, uv, maps = None, None, {}
     visual = mesh.visual
     if isinstance(visual, trimesh.visual.TextureVisuals) and visual.uv is not None and len(visual.uv) == len(vertices):
         material = visual.material
@@ -47,6 +48,10 @@ def load_mesh_asset(path: str | Path, normalized_size: float = 1.8) -> Asset:
         if image is not None:
             texture = np.asarray(image.convert("RGB"), np.uint8)
             uv = np.mod(np.asarray(visual.uv, np.float64), 1.0)  # wrap repeats into the unit square
+            for key, attribute in (("metallic_roughness", "metallicRoughnessTexture"), ("normal", "normalTexture")):
+                extra = getattr(material, attribute, None)
+                if extra is not None:
+                    maps[key] = np.asarray(extra.convert("RGB"), np.uint8)
     if texture is None:
         colors = np.asarray(visual.to_color().vertex_colors)[:, :3] if hasattr(visual, "to_color") else None
         mean = colors.mean(axis=0) if colors is not None and len(colors) else np.array([180, 180, 180])
@@ -66,4 +71,4 @@ def load_mesh_asset(path: str | Path, normalized_size: float = 1.8) -> Asset:
         "num_faces": int(len(faces)),
         "timings": {},
     }
-    return Asset(vertices, faces, uv, np.ascontiguousarray(texture), meta)
+    return Asset(vertices, faces, uv, np.ascontiguousarray(texture), meta, maps=maps)
