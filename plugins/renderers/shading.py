@@ -5,6 +5,9 @@ space; `lrmzero.tone` decodes textures (sRGB) and holds the official tone chain 
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import scipy.sparse
 import trimesh
@@ -164,9 +167,16 @@ def bake_ambient_occlusion(vertices: np.ndarray, faces: np.ndarray, rays: int, d
 
         scene = rtcore_scene.EmbreeScene()
         TriangleMesh(scene, unique[group[faces]].astype(np.float32))
-        result = scene.run(origins.astype(np.float32), dirs.astype(np.float32), query="OCCLUDED",
-                           dists=np.full(len(origins), distance, np.float32))
-        hit = np.asarray(result) == 0  # embree reports 0 for an occluded ray, -1 for a free one
+        origins, dirs = origins.astype(np.float32), dirs.astype(np.float32)
+        dists = np.full(len(origins), distance, np.float32)
+
+        def occluded(part: slice) -> np.ndarray:  # embree releases the GIL: threads run in parallel
+            return np.asarray(scene.run(origins[part], dirs[part], query="OCCLUDED", dists=dists[part])) == 0
+
+        chunks = np.array_split(np.arange(len(origins)), max(1, min(os.cpu_count() or 1, 8)))
+        with ThreadPoolExecutor(len(chunks)) as pool:
+            parts = list(pool.map(occluded, [slice(c[0], c[-1] + 1) for c in chunks if len(c)]))
+        hit = np.concatenate(parts)  # embree reports 0 for an occluded ray, -1 for a free one
     except ImportError:
         hit = np.zeros(len(origins), bool)
         locations, index_ray, _ = mesh.ray.intersects_location(origins, dirs, multiple_hits=False)

@@ -35,7 +35,7 @@ def streaks(size: int, rng: np.random.Generator, along: int, across: int) -> np.
 
 
 def hsv(h: float, s: float, v: float) -> np.ndarray:
-    return hsv_to_rgb(np.array([h % 1.0, np.clip(s, 0, 1), np.clip(v, 0, 1)]))
+    return hsv_to_rgb(np.array([h % 1.0, np.clip(s, 0, 1), np.clip(v, 0, 1)])).astype(np.float32)
 
 
 def paint_colour(rng: np.random.Generator, saturated_probability: float) -> np.ndarray:
@@ -45,8 +45,10 @@ def paint_colour(rng: np.random.Generator, saturated_probability: float) -> np.n
 
 
 def mix(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """Per-texel blend of colours ``a``, ``b`` (``[3]`` or ``[S, S, 3]``) by ``t [S, S]``."""
-    return a * (1 - t[..., None]) + b * t[..., None]
+    """Per-texel blend of colours ``a``, ``b`` (``[3]`` or ``[S, S, 3]``) by ``t [S, S]``, in float32."""
+    a, b = np.asarray(a, np.float32), np.asarray(b, np.float32)
+    t = np.asarray(t, np.float32)[..., None]
+    return a + (b - a) * t
 
 
 def rotate(field_xy: tuple[np.ndarray, np.ndarray], angle: float) -> tuple[np.ndarray, np.ndarray]:
