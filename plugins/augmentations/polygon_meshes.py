@@ -80,9 +80,29 @@ def torus(major_radius: float, minor_radius: float, major_segments: int = 48, mi
     return v, polys
 
 
+def by_size(polygons: list) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Polygons grouped by vertex count, for vectorized work: ``[(index [N], corners [N, k]), ...]``
+    (meshes here hold a few sizes: triangles, quads and at most a couple of n-gons)."""
+    sizes = np.array([len(p) for p in polygons])
+    groups = []
+    for k in np.unique(sizes):
+        index = np.nonzero(sizes == k)[0]
+        groups.append((index, np.array([polygons[i] for i in index], dtype=np.int64).reshape(len(index), k)))
+    return groups
+
+
+def corner_pairs(polygons: list) -> tuple[np.ndarray, np.ndarray]:
+    """Every polygon side as ``(pairs [C, 2] (corner, next corner), owner [C] polygon index)``."""
+    pairs, owner = [], []
+    for index, corners in by_size(polygons):
+        pairs.append(np.stack([corners, np.roll(corners, -1, axis=1)], -1).reshape(-1, 2))
+        owner.append(np.repeat(index, corners.shape[1]))
+    return np.concatenate(pairs), np.concatenate(owner)
+
+
 def edges(polygons: list) -> np.ndarray:
     """``[E, 2]`` unique undirected edges (sorted pairs) of a polygon mesh."""
-    pairs = np.concatenate([np.stack([p, np.roll(p, -1)], -1) for p in polygons])
+    pairs, _ = corner_pairs(polygons)
     return np.unique(np.sort(pairs, axis=1), axis=0)
 
 
@@ -101,15 +121,13 @@ def subdivide(mesh: PolygonMesh, levels: int, smooth: bool) -> PolygonMesh:
 
 
 def _subdivide_once(v: np.ndarray, polygons: list, smooth: bool) -> PolygonMesh:
-    sizes = np.array([len(p) for p in polygons])
-    corner = np.concatenate(polygons)
-    face_of = np.repeat(np.arange(len(polygons)), sizes)
-    nxt = np.concatenate([np.roll(p, -1) for p in polygons])
+    pairs, face_of = corner_pairs(polygons)  # [C, 2] sides in polygon order, grouped by size
+    corner = pairs[:, 0]
+    sizes = np.bincount(face_of, minlength=len(polygons))
     face_points = np.zeros((len(polygons), 3))
     np.add.at(face_points, face_of, v[corner])
     face_points /= sizes[:, None]
-    pairs = np.sort(np.stack([corner, nxt], -1), axis=1)
-    uniq, edge_of = np.unique(pairs, axis=0, return_inverse=True)
+    uniq, edge_of = np.unique(np.sort(pairs, axis=1), axis=0, return_inverse=True)
     edge_of = edge_of.reshape(-1)
     midpoints = v[uniq].mean(axis=1)
     if smooth:
@@ -130,12 +148,14 @@ def _subdivide_once(v: np.ndarray, polygons: list, smooth: bool) -> PolygonMesh:
         edge_points, new_v = midpoints, v
     n_v, n_e = len(v), len(uniq)
     out = np.concatenate([new_v, edge_points, face_points])
+    # per corner: (corner, edge to the next corner, face point, edge from the previous corner)
     quads = []
     start = 0
-    for f, size in enumerate(sizes):
-        idx = np.arange(start, start + size)
-        e_next = n_v + edge_of[idx]  # edge (corner, next corner)
-        e_prev = np.roll(e_next, 1)  # edge (previous corner, corner)
-        quads.append(np.stack([corner[idx], e_next, np.full(size, n_v + n_e + f), e_prev], -1))
-        start += size
+    for index, corners in by_size(polygons):
+        k = corners.shape[1]
+        e_next = (n_v + edge_of[start:start + len(index) * k]).reshape(len(index), k)
+        e_prev = np.roll(e_next, 1, axis=1)
+        centre = np.repeat((n_v + n_e + index)[:, None], k, axis=1)
+        quads.append(np.stack([corners, e_next, centre, e_prev], -1).reshape(-1, 4))
+        start += len(index) * k
     return out, list(np.concatenate(quads))

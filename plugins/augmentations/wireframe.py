@@ -74,17 +74,17 @@ def square_struts(points: np.ndarray, edges: np.ndarray, thickness: float, up: n
 def polygon_normals(vertices: np.ndarray, polygons: list) -> np.ndarray:
     """``[F, 3]`` unit normals of polygons (Newell's method, any vertex count)."""
     out = np.zeros((len(polygons), 3))
-    for i, p in enumerate(polygons):
-        a, b = vertices[p], vertices[np.roll(p, -1)]
-        out[i] = np.sum(np.cross(a, b), axis=0)
+    for index, corners in polygon_meshes.by_size(polygons):
+        a, b = vertices[corners], vertices[np.roll(corners, -1, axis=1)]
+        out[index] = np.sum(np.cross(a, b), axis=1)
     return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
 
 
 def edge_up_vectors(vertices: np.ndarray, polygons: list, edge_list: np.ndarray) -> np.ndarray:
-    """``[E, 3]`` mean normal of the polygons around each edge of ``edge_list [E, 2]``."""
+    """``[E, 3]`` mean normal of the polygons around each edge of ``edge_list [E, 2]`` (sorted)."""
     normals = polygon_normals(vertices, polygons)
-    pairs = np.concatenate([np.sort(np.stack([p, np.roll(p, -1)], -1), axis=1) for p in polygons])
-    owner = np.repeat(np.arange(len(polygons)), [len(p) for p in polygons])
+    pairs, owner = polygon_meshes.corner_pairs(polygons)
+    pairs = np.sort(pairs, axis=1)
     n = len(vertices)
     key = edge_list[:, 0] * n + edge_list[:, 1]
     index = np.searchsorted(key, pairs[:, 0] * n + pairs[:, 1])
