@@ -6,6 +6,12 @@ import numpy as np
 from PIL import Image
 
 
+def texel_coords(size: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(x, y)`` ``[size, size]`` float32 texel centres in [0, 1] (x along columns)."""
+    t = (np.arange(size, dtype=np.float32) + 0.5) / size
+    return np.meshgrid(t, t, indexing="xy")
+
+
 def value_noise(size: int, rng: np.random.Generator, cells: int) -> np.ndarray:
     """Smooth noise: a random ``(cells+1)^2`` lattice resized bicubically. ``[size, size]`` float32 in ~[0, 1]."""
     lattice = rng.random((cells + 1, cells + 1), dtype=np.float32)

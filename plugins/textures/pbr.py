@@ -18,14 +18,9 @@ from scipy.spatial import cKDTree
 
 from lrmzero import ConfigError, param
 from lrmzero.components import Material, TextureSource
-from lrmzero.plugins.textures.noise import fbm, hsv_to_rgb
+from lrmzero.plugins.textures.noise import fbm, hsv_to_rgb, texel_coords, to_uint8
 
 Maps = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # base [S,S,3], rough, metal, height [S,S]
-
-
-def _coords(size: int) -> tuple[np.ndarray, np.ndarray]:
-    t = (np.arange(size, dtype=np.float32) + 0.5) / size
-    return np.meshgrid(t, t, indexing="xy")
 
 
 def streaks(size: int, rng: np.random.Generator, along: int, across: int) -> np.ndarray:
@@ -58,7 +53,7 @@ def rotate(field_xy: tuple[np.ndarray, np.ndarray], angle: float) -> tuple[np.nd
 
 
 def wood(size, rng, _) -> Maps:
-    x, y = rotate(_coords(size), rng.uniform(0, np.pi))
+    x, y = rotate(texel_coords(size), rng.uniform(0, np.pi))
     cx, cy = rng.uniform(-2, 2, 2)
     r = np.hypot((x - cx) * rng.uniform(0.05, 0.3), y - cy)  # stretched rings: grain along x
     warp = fbm(size, rng, 4, 3)
@@ -75,7 +70,7 @@ def wood(size, rng, _) -> Maps:
 
 def planks(size, rng, ctx) -> Maps:
     base, rough, metal, height = wood(size, rng, ctx)
-    x, y = _coords(size)
+    x, y = texel_coords(size)
     rows = int(rng.integers(3, 9))
     row = np.floor(y * rows).astype(int)
     shift = rng.random(rows)[row]
@@ -102,7 +97,7 @@ def stone(size, rng, _) -> Maps:
 
 
 def marble(size, rng, _) -> Maps:
-    x, y = rotate(_coords(size), rng.uniform(0, np.pi))
+    x, y = rotate(texel_coords(size), rng.uniform(0, np.pi))
     turbulence = fbm(size, rng, 6, 3)
     veins = np.abs(np.sin((x * rng.uniform(2, 6) + 4.0 * turbulence) * np.pi)) ** rng.uniform(0.15, 0.5)
     kind = rng.random()
@@ -120,7 +115,7 @@ def marble(size, rng, _) -> Maps:
 
 def _grid(size, rng, rows: int, cols: int, running_bond: bool, mortar: float):
     """(cell id [S,S], inside-cell distance to the joint in cell heights [S,S])."""
-    x, y = _coords(size)
+    x, y = texel_coords(size)
     ry = y * rows
     row = np.floor(ry).astype(int)
     rx = x * cols + (0.5 * (row % 2) if running_bond else 0.0)
@@ -178,7 +173,7 @@ def plaster(size, rng, ctx) -> Maps:
 
 
 def fabric(size, rng, ctx) -> Maps:
-    x, y = rotate(_coords(size), rng.choice([0.0, np.pi / 4, np.pi / 2]))
+    x, y = rotate(texel_coords(size), rng.choice([0.0, np.pi / 4, np.pi / 2]))
     threads = rng.uniform(60, 160)
     u, v = x * threads, y * threads
     over = ((np.floor(u) + np.floor(v)) % 2).astype(np.float32)  # plain weave: warp over weft
@@ -202,7 +197,7 @@ def leather(size, rng, _) -> Maps:
     offsets = np.array([[dx, dy] for dx in (-1, 0, 1) for dy in (-1, 0, 1)], float)
     tree = cKDTree((points[None] + offsets[:, None]).reshape(-1, 2))
     half = max(8, size // 2)
-    x, y = _coords(half)
+    x, y = texel_coords(half)
     d, _ = tree.query(np.stack([x.ravel(), y.ravel()], -1), k=2)
     crease = np.clip((d[:, 1] - d[:, 0]) * np.sqrt(n) * 3, 0, 1).reshape(half, half)
     crease = np.asarray(Image.fromarray(crease.astype(np.float32), mode="F").resize((size, size), Image.BICUBIC))
@@ -224,7 +219,7 @@ def _metal_colour(rng) -> np.ndarray:
 
 
 def brushed_metal(size, rng, _) -> Maps:
-    x, y = rotate(_coords(size), rng.choice([0.0, np.pi / 2]) + rng.normal(0, 0.05))
+    x, y = rotate(texel_coords(size), rng.choice([0.0, np.pi / 2]) + rng.normal(0, 0.05))
     brush = streaks(size, rng, 4, int(rng.integers(200, 400)))
     smudge = fbm(size, rng, 4, 3)
     base = _metal_colour(rng) * (0.9 + 0.1 * brush + 0.05 * smudge)[..., None] * np.ones((size, size, 1))
@@ -277,10 +272,6 @@ def height_to_normal(height: np.ndarray, strength: float) -> np.ndarray:
     dh_dv, dh_du = np.gradient(height * strength * size)  # per texel; rows grow downwards (-v)
     n = np.stack([-dh_du, dh_dv, np.ones_like(height)], -1)
     return n / np.linalg.norm(n, axis=-1, keepdims=True)
-
-
-def to_uint8(x: np.ndarray) -> np.ndarray:
-    return np.clip(np.round(x * 255.0), 0, 255).astype(np.uint8)
 
 
 class PBRMaterials(TextureSource):

@@ -17,13 +17,9 @@ from lrmzero.plugins.textures.noise import (
     grain,
     palette_lut,
     random_palette,
+    texel_coords,
     to_uint8,
 )
-
-
-def _coords(size: int) -> tuple[np.ndarray, np.ndarray]:
-    t = (np.arange(size, dtype=np.float32) + 0.5) / size
-    return np.meshgrid(t, t, indexing="xy")
 
 
 def _finish(rgb: np.ndarray, rng: np.random.Generator, strength: float) -> np.ndarray:
@@ -69,7 +65,7 @@ class Cellular(TextureSource):
         # Tile the points 3x3 so that cells wrap around the tile's edges.
         offsets = np.array([[dx, dy] for dx in (-1, 0, 1) for dy in (-1, 0, 1)], float)
         tiled = (points[None] + offsets[:, None]).reshape(-1, 2)
-        x, y = _coords(size)
+        x, y = texel_coords(size)
         dist, idx = cKDTree(tiled).query(np.stack([x.ravel(), y.ravel()], -1), k=2)
         cell = (idx[:, 0] % n).reshape(size, size)
         edge = np.clip((dist[:, 1] - dist[:, 0]) * np.sqrt(n) * 4.0, 0, 1).reshape(size, size)
@@ -97,7 +93,7 @@ class Stripes(TextureSource):
         c = self.cfg
         freq = rng.uniform(min(c.min_frequency, c.max_frequency), max(c.min_frequency, c.max_frequency))
         angle = rng.uniform(0, np.pi)
-        x, y = _coords(size)
+        x, y = texel_coords(size)
         phase = (x * np.cos(angle) + y * np.sin(angle)) * freq
         phase = phase + c.warp * rng.uniform(0, 1) * (fbm(size, rng, 3, 3) - 0.5) * 2.0
         sharp = rng.uniform(0.5, 8.0)
@@ -123,7 +119,7 @@ class Checker(TextureSource):
         c = self.cfg
         n = int(rng.integers(min(c.min_checks, c.max_checks), max(c.min_checks, c.max_checks) + 1))
         angle = rng.uniform(0, np.pi / 2)
-        x, y = _coords(size)
+        x, y = texel_coords(size)
         u = (x * np.cos(angle) - y * np.sin(angle)) * n
         v = (x * np.sin(angle) + y * np.cos(angle)) * n
         u = u + c.jitter * (fbm(size, rng, 3, 4) - 0.5) * 2
@@ -148,7 +144,7 @@ class Gradient(TextureSource):
 
     def paint(self, size: int, rng: np.random.Generator) -> np.ndarray:
         c = self.cfg
-        x, y = _coords(size)
+        x, y = texel_coords(size)
         if rng.random() < 0.5:
             angle = rng.uniform(0, 2 * np.pi)
             t = x * np.cos(angle) + y * np.sin(angle)
