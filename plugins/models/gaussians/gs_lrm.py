@@ -37,6 +37,9 @@ class GSLRM(ReconstructionModel):
         patch_size: int = param(8, "pixels per side of a patch token", ge=1, le=64)
         mlp_ratio: float = param(4.0, "MLP hidden width / token width", gt=0.0)
         gradient_checkpointing: bool = param(False, "recompute each block in the backward pass (saves memory)")
+        attention: str = param("auto", "attention kernel on CUDA: auto (torch's choice) or the one to prefer "
+                               "(cudnn, flash, efficient), falling back to math where it cannot run",
+                               choices=["auto", "cudnn", "flash", "efficient", "math"])
         max_scale: float = param(0.3, "largest Gaussian scale", gt=0.0)
         scale_bias: float = param(2.3, "scale = exp(x - scale_bias): GS-LRM's 2.3; larger starts smaller "
                                   "Gaussians (fewer overlaps: much faster CPU rasterization)", ge=0.0)
@@ -89,9 +92,13 @@ class GSLRM(ReconstructionModel):
             if getattr(device, "type", str(device)) == "cuda" and "gsplat" in registry:
                 try:
                     self.rasterizer = registry.build("gsplat", options.get("gsplat"))
+                    log.info("model.rasterizer=auto: using gsplat (CUDA device, gsplat installed)")
                     return
                 except RendererUnavailable as exc:
                     log.warning("model.rasterizer=auto: using torch because %s", exc)
+            else:
+                log.info("model.rasterizer=auto: using torch (device %s%s)", getattr(device, "type", device),
+                         "" if "gsplat" in registry else ", gsplat not registered")
         self.rasterizer = registry.build(name, options.get(name), f"model.rasterizers.{name}")
 
     def render(self, outputs: dict, w2c, K, size: int, background) -> dict:
@@ -124,4 +131,4 @@ class GSLRM(ReconstructionModel):
         layers, width, heads = self.dims()
         c = self.cfg
         return GSLRMNetwork(layers, width, heads, c.patch_size, c.mlp_ratio, c.gradient_checkpointing,
-                            c.max_scale, c.depth_range, c.scale_bias)
+                            c.max_scale, c.depth_range, c.scale_bias, c.attention)

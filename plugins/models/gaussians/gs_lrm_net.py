@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Optional
 
 import torch
 import torch.nn as nn
@@ -9,28 +10,47 @@ import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
 
+def attention_backends(preferred: str) -> Optional[list]:
+    """SDPA backends for ``sdpa_kernel``: None for torch's own choice, else the preferred kernel with
+    the math kernel as the fallback for shapes or devices it does not support."""
+    if preferred == "auto":
+        return None
+    from torch.nn.attention import SDPBackend
+
+    names = {"cudnn": SDPBackend.CUDNN_ATTENTION, "flash": SDPBackend.FLASH_ATTENTION,
+             "efficient": SDPBackend.EFFICIENT_ATTENTION, "math": SDPBackend.MATH}
+    return list(dict.fromkeys([names[preferred], SDPBackend.MATH]))
+
+
 class Attention(nn.Module):
-    def __init__(self, width: int, heads: int) -> None:
+    def __init__(self, width: int, heads: int, backends: Optional[list] = None) -> None:
         super().__init__()
         self.heads = heads
+        self.backends = backends
         self.qkv = nn.Linear(width, 3 * width, bias=False)
         self.proj = nn.Linear(width, width, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # [B, T, D]
         B, T, D = x.shape
         q, k, v = self.qkv(x).reshape(B, T, 3, self.heads, D // self.heads).permute(2, 0, 3, 1, 4)
-        out = F.scaled_dot_product_attention(q, k, v)  # flash / memory-efficient kernels where available
+        if self.backends is None or not x.is_cuda:
+            out = F.scaled_dot_product_attention(q, k, v)  # flash / memory-efficient kernels where available
+        else:
+            from torch.nn.attention import sdpa_kernel
+
+            with sdpa_kernel(self.backends):
+                out = F.scaled_dot_product_attention(q, k, v)
         return self.proj(out.transpose(1, 2).reshape(B, T, D))
 
 
 class Block(nn.Module):
     """Pre-LN transformer block without biases."""
 
-    def __init__(self, width: int, heads: int, mlp_ratio: float) -> None:
+    def __init__(self, width: int, heads: int, mlp_ratio: float, backends: Optional[list] = None) -> None:
         super().__init__()
         hidden = int(width * mlp_ratio)
         self.norm1 = nn.LayerNorm(width, bias=False)
-        self.attn = Attention(width, heads)
+        self.attn = Attention(width, heads, backends)
         self.norm2 = nn.LayerNorm(width, bias=False)
         self.mlp = nn.Sequential(nn.Linear(width, hidden, bias=False), nn.GELU(), nn.Linear(hidden, width, bias=False))
 
@@ -51,7 +71,7 @@ class GSLRMNetwork(nn.Module):
 
     def __init__(self, layers: int, width: int, heads: int, patch_size: int = 8, mlp_ratio: float = 4.0,
                  gradient_checkpointing: bool = False, max_scale: float = 0.3, depth_range: float = 1.5,
-                 scale_bias: float = 2.3) -> None:
+                 scale_bias: float = 2.3, attention: str = "auto") -> None:
         super().__init__()
         self.scale_bias = scale_bias
         self.p = patch_size
@@ -60,7 +80,8 @@ class GSLRMNetwork(nn.Module):
         self.depth_range = depth_range
         self.embed = nn.Linear(patch_size * patch_size * 9, width, bias=False)
         self.norm_in = nn.LayerNorm(width, bias=False)
-        self.blocks = nn.ModuleList(Block(width, heads, mlp_ratio) for _ in range(layers))
+        backends = attention_backends(attention)
+        self.blocks = nn.ModuleList(Block(width, heads, mlp_ratio, backends) for _ in range(layers))
         self.norm_out = nn.LayerNorm(width, bias=False)
         self.head = nn.Linear(width, patch_size * patch_size * 12, bias=False)
         self.apply(self._init)
