@@ -120,9 +120,12 @@ def main() -> None:
         opt.step()
         timer.lap("loss + optimizer")
 
+    t = time.perf_counter()
     step()
     if cuda:
         torch.cuda.synchronize()
+        print(f"first step: {time.perf_counter() - t:.1f} s, peak memory {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB",
+              flush=True)
         torch.cuda.reset_peak_memory_stats()
     t = time.perf_counter()
     for _ in range(args.steps):

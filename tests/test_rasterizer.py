@@ -272,6 +272,12 @@ def test_gsplat_matches_torch(seed):
     torch.testing.assert_close(out[0], ref[0], atol=1e-4, rtol=0)
     torch.testing.assert_close(out[1], ref[1], atol=1e-4, rtol=0)
     torch.testing.assert_close(out[2][seen], ref[2][seen], atol=1e-4, rtol=1e-4)
+    # Quaternion gradients get 3e-4: on needles (axes up to 140:1) gsplat's fp32 backward rounds more
+    # than the torch path. Measured on an H200 (2026-11-26), relative to the largest gradient: gsplat
+    # vs the torch rasterizer in float64 1.4e-4, torch fp32 vs float64 9.4e-6; every other input within
+    # 1e-4 of torch fp32.
+    tolerance = {"quats": 3e-4}
     for name, got, want in zip(("means", "quats", "scales", "opacities", "colors"), grads, ref_grads):
         scale = want.abs().max().clamp_min(1.0)
-        torch.testing.assert_close(got / scale, want / scale, atol=1e-4, rtol=0, msg=name)
+        torch.testing.assert_close(got / scale, want / scale, atol=tolerance.get(name, 1e-4), rtol=0,
+                                   msg=lambda message, name=name: f"{name} gradients: {message}")
