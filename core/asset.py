@@ -9,6 +9,16 @@ import numpy as np
 import trimesh
 from PIL import Image
 
+# What an asset without PBR maps means, to every renderer and to the GLB: one place, so that renderers
+# compared with each other (gl vs cycles) shade a map-less asset alike.
+DEFAULT_ROUGHNESS = 0.5
+DEFAULT_METALLIC = 0.0
+MAP_NAMES = ("metallic_roughness", "normal")
+FLAT_MAPS = {  # one texel standing for a missing map (glTF packing; R of metallic_roughness unused)
+    "metallic_roughness": (255, round(255 * DEFAULT_ROUGHNESS), round(255 * DEFAULT_METALLIC)),
+    "normal": (128, 128, 255),
+}
+
 
 @dataclass
 class Asset:
@@ -21,8 +31,8 @@ class Asset:
         texture: ``[H, W, 3]`` uint8 base-colour atlas (sRGB, as images are).
         maps: optional PBR maps laid out like ``texture`` (same UVs), uint8 ``[H', W', 3]``:
             ``metallic_roughness`` (glTF packing: G roughness, B metallic, linear) and ``normal``
-            (tangent space, OpenGL/glTF convention: +Y is +v). Missing maps mean roughness 0.5,
-            metallic 0 and the geometric normal.
+            (tangent space, OpenGL/glTF convention: +Y is +v). Missing maps mean
+            ``DEFAULT_ROUGHNESS``, ``DEFAULT_METALLIC`` and the geometric normal.
         meta: JSON-ready description (seed, index, parts, textures, augmentations, timings).
     """
 
@@ -32,6 +42,11 @@ class Asset:
     texture: np.ndarray
     meta: dict[str, Any] = field(default_factory=dict)
     maps: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def map_or_flat(self, name: str) -> np.ndarray:
+        """The map ``name`` (one of ``MAP_NAMES``), or a 1x1 texel of its default where it is missing."""
+        image = self.maps.get(name)
+        return image if image is not None else np.full((1, 1, 3), FLAT_MAPS[name], np.uint8)
 
     def to_trimesh(self, texture_format: str = "jpeg", quality: int = 95) -> trimesh.Trimesh:
         """A textured trimesh with a glTF PBR material: base colour, and the metallic-roughness and
@@ -54,8 +69,8 @@ class Asset:
             maps["normalTexture"] = encoded(self.maps["normal"])
         material = trimesh.visual.material.PBRMaterial(
             baseColorTexture=image,
-            metallicFactor=1.0 if "metallic_roughness" in self.maps else 0.0,
-            roughnessFactor=1.0,
+            metallicFactor=1.0 if "metallic_roughness" in self.maps else DEFAULT_METALLIC,
+            roughnessFactor=1.0 if "metallic_roughness" in self.maps else DEFAULT_ROUGHNESS,
             doubleSided=False,
             **maps,
         )

@@ -153,9 +153,13 @@ def test_image_folder_reads_matsynth_style_material_folders(tmp_path):
     Image.fromarray((xx * 4).astype(np.uint8)).save(mat / "roughness.png")
     Image.fromarray((yy * 4).astype(np.uint8)).save(mat / "metallic.png")
     Image.fromarray(np.full((64, 64, 3), (200, 128, 200), np.uint8)).save(mat / "normal.png")
+    for other in ("height.png", "displacement.png", "diffuse.png"):  # MatSynth's other maps: not colours
+        Image.fromarray(np.full((64, 64, 3), 250, np.uint8)).save(mat / other)
     Image.fromarray(np.full((16, 16, 3), 30, np.uint8)).save(tmp_path / "materials" / "plain.jpg")
+    Image.fromarray(np.full((16, 16, 3), 99, np.uint8)).save(tmp_path / "materials" / "stray_normal.png")
     src = get_registries().textures.build("image_folder", {"path": str(tmp_path / "materials"), "min_crop": 1.0})
-    assert len(src.entries) == 2
+    assert sorted(sorted(e) for e in src.entries) == [["base_color"], ["base_color", "metallic", "normal", "roughness"]]
+    assert sorted(e["base_color"].name for e in src.entries) == ["basecolor.png", "plain.jpg"]
     seen = set()
     for seed in range(12):
         m = src.paint_material(32, np.random.default_rng(seed))

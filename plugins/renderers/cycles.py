@@ -28,6 +28,7 @@ import numpy as np
 from PIL import Image
 
 from lrmzero import param
+from lrmzero.asset import MAP_NAMES
 from lrmzero.cameras import Cameras
 from lrmzero.components import Renderer, RendererUnavailable
 from lrmzero.plugins.renderers.raycast import RaycastRenderer
@@ -35,7 +36,6 @@ from lrmzero.tone import finish_views
 from lrmzero.views import ShadingSettings, Views
 
 WORKER = Path(__file__).with_name("cycles_worker.py")
-FLAT_MAPS = {"metallic_roughness": (255, 153, 0), "normal": (128, 128, 255)}
 
 
 class CyclesRenderer(Renderer):
@@ -81,10 +81,8 @@ class CyclesRenderer(Renderer):
             np.savez(folder / "scene.npz", vertices=asset.vertices, faces=asset.faces, uv=asset.uv,
                      w2c=cameras.w2c, K=cameras.K)
             Image.fromarray(asset.texture).save(folder / "base_color.png")
-            for name, flat in FLAT_MAPS.items():
-                image = asset.maps.get(name)
-                Image.fromarray(image if image is not None else np.full((1, 1, 3), flat, np.uint8)).save(
-                    folder / f"{name}.png")
+            for name in MAP_NAMES:
+                Image.fromarray(asset.map_or_flat(name)).save(folder / f"{name}.png")
             (folder / "settings.json").write_text(json.dumps({
                 "samples": self.cfg.samples, "denoise": self.cfg.denoise, "filter_width": self.cfg.filter_width,
                 "device": self.cfg.device, "threads": self.cfg.threads, "width": W, "height": H, "seed": 0}))

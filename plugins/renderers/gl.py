@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lrmzero import param
+from lrmzero.asset import MAP_NAMES
 from lrmzero.cameras import Cameras
 from lrmzero.components import Renderer, RendererUnavailable
 from lrmzero.plugins.renderers.shading import (
@@ -166,7 +167,6 @@ void main() {
 
 GL_SRGB8 = 0x8C41
 MODES = {"unlit": 0, "lambert": 1, "ao": 2}
-FLAT_MAPS = {"metallic_roughness": (0, 128, 0), "normal": (128, 128, 255)}
 
 
 class GLRenderer(Renderer):
@@ -254,9 +254,8 @@ class GLRenderer(Renderer):
         ibo = ctx.buffer(np.ascontiguousarray(asset.faces.astype("i4")).tobytes())
         vao = ctx.vertex_array(self.program, [(vbo, "3f 2f 1f", "in_pos", "in_uv", "in_shade")], ibo)
         textures = [self._texture(asset.texture, 0, srgb=True)]
-        for unit, (name, flat) in enumerate(FLAT_MAPS.items(), start=1):
-            image = asset.maps.get(name)
-            textures.append(self._texture(image if image is not None else np.full((1, 1, 3), flat, np.uint8), unit))
+        for unit, name in enumerate(MAP_NAMES, start=1):
+            textures.append(self._texture(asset.map_or_flat(name), unit))
         for unit, name in enumerate(["base_color", "metallic_roughness", "normal_map"]):
             self.program[name].value = unit
         self.dfg.use(3)

@@ -9,6 +9,7 @@ import numpy as np
 import trimesh
 
 from lrmzero import param
+from lrmzero.asset import DEFAULT_METALLIC, DEFAULT_ROUGHNESS
 from lrmzero.cameras import Cameras
 from lrmzero.components import Renderer
 from lrmzero.plugins.renderers.shading import (
@@ -73,7 +74,7 @@ class RaycastRenderer(Renderer):
                 uv = np.einsum("ni,nij->nj", bary, asset.uv[asset.faces[tri]])
                 base = to_linear(bilinear(asset.texture, uv))
                 if settings.shading == "ao":
-                    roughness, metallic = 0.5, 0.0
+                    roughness, metallic = DEFAULT_ROUGHNESS, DEFAULT_METALLIC
                     if mr is not None:
                         packed = bilinear(mr, uv)
                         roughness, metallic = np.clip(packed[:, 1], 0.03, 1.0), packed[:, 2]

@@ -22,16 +22,22 @@ MAP_NAMES = {
 }
 
 
-def material_maps(folder: Path) -> dict[str, Path] | None:
-    """The maps of a material folder (a folder whose own images include a base colour), else None."""
+def map_kind(path: Path) -> str | None:
+    """Which map a file's name says it is (``basecolor.png``, ``Wood_042_roughness.jpg``), or None."""
+    stem = path.stem.lower()
+    for key, names in MAP_NAMES.items():
+        if any(stem == n or stem.endswith("_" + n) for n in names):
+            return key
+    return None
+
+
+def material_maps(images: list[Path]) -> dict[str, Path] | None:
+    """The maps among one folder's ``images`` when they include a base colour (a material), else None."""
     found: dict[str, Path] = {}
-    for path in sorted(folder.iterdir()):
-        if not path.is_file() or path.suffix.lower() not in EXTENSIONS:
-            continue
-        stem = path.stem.lower()
-        for key, names in MAP_NAMES.items():
-            if key not in found and any(stem == n or stem.endswith("_" + n) for n in names):
-                found[key] = path
+    for path in sorted(images):
+        key = map_kind(path)
+        if key is not None:
+            found.setdefault(key, path)
     return found if "base_color" in found else None
 
 
@@ -74,15 +80,16 @@ class ImageFolder(TextureSource):
             )
         # each entry: the maps of one material ({"base_color": path} for a plain image)
         self.entries: list[dict[str, Path]] = []
-        material_files: set[Path] = set()
-        for folder in sorted({p.parent for p in root.rglob("*") if p.suffix.lower() in EXTENSIONS}):
-            maps = material_maps(folder)
-            if maps is not None:
+        by_folder: dict[Path, list[Path]] = {}
+        for p in root.rglob("*"):
+            if p.suffix.lower() in EXTENSIONS and p.is_file():
+                by_folder.setdefault(p.parent, []).append(p)
+        for images in by_folder.values():
+            maps = material_maps(images)
+            if maps is not None:  # a material folder: its other images (height, AO, ...) are not colours
                 self.entries.append(maps)
-                material_files.update(maps.values())
-        for p in sorted(root.rglob("*")):
-            if p.suffix.lower() in EXTENSIONS and p.is_file() and p not in material_files and not self._is_map(p):
-                self.entries.append({"base_color": p})
+            else:  # plain images; a lone roughness, metallic or normal map is never a base colour
+                self.entries += [{"base_color": p} for p in images if map_kind(p) in (None, "base_color")]
         self.entries.sort(key=lambda e: str(e["base_color"]))
         if not self.entries:
             raise ConfigError(
@@ -90,12 +97,6 @@ class ImageFolder(TextureSource):
                 f"{', '.join(EXTENSIONS)}"
             )
         self.files = [e["base_color"] for e in self.entries]
-
-    @staticmethod
-    def _is_map(path: Path) -> bool:
-        """A roughness, metallic or normal map (of a material folder): never a base colour."""
-        stem = path.stem.lower()
-        return any(stem == n or stem.endswith("_" + n) for k in ("roughness", "metallic", "normal") for n in MAP_NAMES[k])
 
     def paint_material(self, size: int, rng: np.random.Generator) -> Material:
         entry = self.entries[int(rng.integers(len(self.entries)))]
