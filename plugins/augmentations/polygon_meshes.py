@@ -100,6 +100,15 @@ def corner_pairs(polygons: list) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(pairs), np.concatenate(owner)
 
 
+def normals(vertices: np.ndarray, polygons: list) -> np.ndarray:
+    """``[F, 3]`` unit normals of polygons (Newell's method: the sum of the sides' cross products,
+    right for any vertex count and for slightly non-planar polygons)."""
+    pairs, owner = corner_pairs(polygons)
+    out = np.zeros((len(polygons), 3))
+    np.add.at(out, owner, np.cross(vertices[pairs[:, 0]], vertices[pairs[:, 1]]))
+    return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+
+
 def edges(polygons: list) -> np.ndarray:
     """``[E, 2]`` unique undirected edges (sorted pairs) of a polygon mesh."""
     pairs, _ = corner_pairs(polygons)

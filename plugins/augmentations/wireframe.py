@@ -71,18 +71,9 @@ def square_struts(points: np.ndarray, edges: np.ndarray, thickness: float, up: n
     return vertices, faces, uv, np.repeat(np.arange(E), 12)
 
 
-def polygon_normals(vertices: np.ndarray, polygons: list) -> np.ndarray:
-    """``[F, 3]`` unit normals of polygons (Newell's method, any vertex count)."""
-    out = np.zeros((len(polygons), 3))
-    for index, corners in polygon_meshes.by_size(polygons):
-        a, b = vertices[corners], vertices[np.roll(corners, -1, axis=1)]
-        out[index] = np.sum(np.cross(a, b), axis=1)
-    return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
-
-
 def edge_up_vectors(vertices: np.ndarray, polygons: list, edge_list: np.ndarray) -> np.ndarray:
     """``[E, 3]`` mean normal of the polygons around each edge of ``edge_list [E, 2]`` (sorted)."""
-    normals = polygon_normals(vertices, polygons)
+    normals = polygon_meshes.normals(vertices, polygons)
     pairs, owner = polygon_meshes.corner_pairs(polygons)
     pairs = np.sort(pairs, axis=1)
     n = len(vertices)
