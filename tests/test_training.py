@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -487,9 +488,12 @@ def test_holding_out_every_object_is_refused(dataset):
         training_objects([str(dataset)], tiny(["data.val_objects=3"]))
 
 
-def test_loader_sends_each_view_once_as_uint8_and_the_device_side_batch_matches(dataset):
+@pytest.mark.parametrize("convention", ["composited", "straight"])
+def test_loader_sends_each_view_once_as_uint8_and_the_device_side_batch_matches(dataset, tmp_path, convention):
     """Items carry each needed view once (inputs are also targets) as uint8 RGBA; to_model_batch
-    composites them as the straight-alpha formula over the background and computes the rays."""
+    composites them over the background and computes the rays. lrmzero's views (meta.json:
+    rgb_composited) already hold RGB over their background: resized as plain images and moved to
+    the new background where alpha < 1, never blended twice. Other RGBA is straight alpha."""
     from PIL import Image
 
     from lrmzero.cameras import read_opencv_cameras
@@ -497,24 +501,33 @@ def test_loader_sends_each_view_once_as_uint8_and_the_device_side_batch_matches(
     from lrmzero.rays import plucker_rays
 
     obj = find_objects(dataset)[0]
+    meta = json.loads((obj / "meta.json").read_text())
+    assert meta["render"]["rgb_composited"] and meta["render"]["background"] == [1.0, 1.0, 1.0]
+    if convention == "straight":  # the same files, described as another dataset would be
+        obj = Path(shutil.copytree(obj, tmp_path / obj.name))
+        del meta["render"]["rgb_composited"]
+        (obj / "meta.json").write_text(json.dumps(meta))
     item = ObjectViews([obj], ViewSelection(2, 4, 32, (0.2, 0.4, 0.6)), seed=3)[(0, 1)]
     assert item["views"].dtype == torch.uint8 and item["views"].shape == (4, 4, 32, 32)
-    background = torch.tensor([0.2, 0.4, 0.6])
-    batch = to_model_batch(collate([item, item]), background)
+    background = np.array([0.2, 0.4, 0.6], np.float32)
+    batch = to_model_batch(collate([item, item]), torch.from_numpy(background))
     cams, paths = read_opencv_cameras(obj / "opencv_cameras.json")
-    for key, ids in (("images", item["input_ids"]), ("target_images", item["target_ids"])):
-        expected = []
-        for i in ids.tolist():
-            with Image.open(view_path(obj, paths[i])) as im:
-                rgba = np.asarray(im.convert("RGBA").resize((32, 32), Image.BOX), np.float32) / 255.0
-            rgb = rgba[..., :3] * rgba[..., 3:] + np.array([0.2, 0.4, 0.6], np.float32) * (1 - rgba[..., 3:])
-            expected.append(rgb.transpose(2, 0, 1))
-        assert batch[key].shape == (2, len(ids), 3, 32, 32)
-        np.testing.assert_allclose(batch[key][1].numpy(), np.stack(expected), atol=1e-6)
-    alphas = []
-    for i in item["target_ids"].tolist():
+
+    def expected_view(i):
         with Image.open(view_path(obj, paths[i])) as im:
-            alphas.append(np.asarray(im.convert("RGBA").resize((32, 32), Image.BOX), np.float32)[None, ..., 3] / 255.0)
-    np.testing.assert_allclose(batch["target_alpha"][0].numpy(), np.stack(alphas), atol=1e-6)
+            if convention == "straight":  # Pillow resizes RGBA premultiplied
+                rgba = np.asarray(im.convert("RGBA").resize((32, 32), Image.BOX), np.float32) / 255.0
+                return rgba[..., :3] * rgba[..., 3:] + background * (1 - rgba[..., 3:]), rgba[..., 3]
+            rgb = np.asarray(im.convert("RGB").resize((32, 32), Image.BOX), np.float32) / 255.0
+            alpha = np.asarray(im.getchannel("A").resize((32, 32), Image.BOX), np.float32)[..., None] / 255.0
+            return rgb + (background - 1.0) * (1 - alpha), alpha[..., 0]
+
+    for key, ids in (("images", item["input_ids"]), ("target_images", item["target_ids"])):
+        expected = np.stack([expected_view(i)[0].transpose(2, 0, 1) for i in ids.tolist()])
+        assert batch[key].shape == (2, len(ids), 3, 32, 32)
+        np.testing.assert_allclose(batch[key][1].numpy(), expected, atol=1e-6)
+    alphas = np.stack([expected_view(i)[1][None] for i in item["target_ids"].tolist()])
+    assert ((alphas > 0) & (alphas < 1)).any()  # resizing made fractional edges: the case that differs
+    np.testing.assert_allclose(batch["target_alpha"][0].numpy(), alphas, atol=1e-6)
     torch.testing.assert_close(batch["rays"][0], plucker_rays(item["c2w"], item["K"], 32, 32))
-    assert "views" not in batch and "input_index" not in batch
+    assert "views" not in batch and "input_index" not in batch and "baked" not in batch

@@ -96,6 +96,7 @@ class RenderStage:
             "background": list(self.cfg.background),
             "levels": self.cfg.levels,
             "rgb": "composited over background, gamma 1/2.2",
+            "rgb_composited": True,
             "depth": {"format": self.cfg.depth_format, "scale": self.cfg.depth_scale, "empty": 0},
             "normal": "world-space, (n * 0.5 + 0.5) * 255, alpha = mask",
         }

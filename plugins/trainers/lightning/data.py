@@ -104,16 +104,32 @@ def objects_with_views(objects: Sequence[Path], needed: int, where: str, option:
     return usable
 
 
-def read_view(obj: Path | ShardObject, rel: str, size: int) -> np.ndarray:
+def read_view(obj: Path | ShardObject, rel: str, size: int, composited: bool = False) -> np.ndarray:
     """View ``rel`` of an object as :func:`load_rgba` gives it; a JPEG view ``X/N.jpg`` (JPEG
     shards) takes its alpha from ``alpha/N.png``."""
     alpha = read_object_file(obj, f"alpha/{Path(rel).stem}.png") if rel.endswith(".jpg") else None
-    return load_rgba(rel, size, read_object_file(obj, rel), alpha)
+    return load_rgba(rel, size, read_object_file(obj, rel), alpha, composited)
 
 
-def load_rgba(path: Path | str, size: int, data: bytes | None = None, alpha: bytes | None = None) -> np.ndarray:
+def composited_over(obj: Path | ShardObject) -> tuple[float, float, float] | None:
+    """The background an object's view RGB is already composited over, as its ``meta.json`` records
+    (``render.rgb_composited``, lrmzero's renders: the official convention), else None: straight
+    alpha, as other datasets store RGBA."""
+    try:
+        render = json.loads(read_object_file(obj, "meta.json")).get("render") or {}
+    except (OSError, ValueError, KeyError):
+        return None
+    if not render.get("rgb_composited"):
+        return None
+    return tuple(float(x) for x in render["background"])
+
+
+def load_rgba(path: Path | str, size: int, data: bytes | None = None, alpha: bytes | None = None,
+              composited: bool = False) -> np.ndarray:
     """An RGBA view (the file ``path``, or its bytes ``data``; ``alpha``: the bytes of a separate
-    8-bit alpha image) resized to ``size``: ``[4, S, S]`` uint8 (straight alpha).
+    8-bit alpha image) resized to ``size``: ``[4, S, S]`` uint8. Straight alpha is resized
+    premultiplied (Pillow's RGBA rule); a ``composited`` view (RGB already over a background) is
+    resized as the plain image it is, alpha beside it.
 
     Raises:
         ValueError: for a non-square view (it would be squashed) or an image that cannot be decoded.
@@ -130,7 +146,13 @@ def load_rgba(path: Path | str, size: int, data: bytes | None = None, alpha: byt
     if rgba.size[0] != rgba.size[1]:
         raise ValueError(f"{path}: the view is {rgba.size[0]}x{rgba.size[1]}; allowed: square views")
     if rgba.size != (size, size):
-        rgba = rgba.resize((size, size), Image.BOX if rgba.size[0] > size else Image.BILINEAR)
+        method = Image.BOX if rgba.size[0] > size else Image.BILINEAR
+        if composited:
+            resized = rgba.convert("RGB").resize((size, size), method)
+            resized.putalpha(rgba.getchannel("A").resize((size, size), method))
+            rgba = resized
+        else:
+            rgba = rgba.resize((size, size), method)
     return np.asarray(rgba).transpose(2, 0, 1)
 
 
@@ -170,11 +192,25 @@ def _resize_depth(depth: np.ndarray, size: int) -> np.ndarray:
     return depth[None]
 
 
-def composite(rgba: torch.Tensor, background: torch.Tensor) -> torch.Tensor:
-    """uint8 RGBA ``[..., 4, H, W]`` over an RGB ``background [3]``: float ``[..., 3, H, W]`` in [0, 1]."""
+def composite(rgba: torch.Tensor, background: torch.Tensor, baked: torch.Tensor | None = None) -> torch.Tensor:
+    """uint8 RGBA ``[B, ..., 4, H, W]`` over an RGB ``background [3]``: float ``[B, ..., 3, H, W]``
+    in [0, 1].
+
+    ``baked [B, 4]``: per item, the background its RGB is already composited over and a flag (1:
+    composited, 0: straight alpha). Straight RGB is composited as ``c a + bg (1 - a)``; composited
+    RGB ``x`` becomes ``x + (bg - baked) (1 - a)``: itself when the backgrounds agree (no second
+    blend at the edges), exact where alpha is 0 or 1 otherwise, blended in display values between."""
     f = rgba.float() / 255.0
     alpha = f[..., 3:, :, :]
-    return f[..., :3, :, :] * alpha + background.to(f.device, f.dtype)[:, None, None] * (1 - alpha)
+    colour = f[..., :3, :, :]
+    bg = background.to(f.device, f.dtype)[:, None, None]
+    straight = colour * alpha + bg * (1 - alpha)
+    if baked is None:
+        return straight
+    shape = (baked.shape[0],) + (1,) * (rgba.dim() - 4)
+    under = baked[:, :3].to(f.dtype).reshape(*shape, 3, 1, 1)
+    flag = baked[:, 3].reshape(*shape, 1, 1, 1) > 0.5
+    return torch.where(flag, colour + (bg - under) * (1 - alpha), straight)
 
 
 def load_view(path: Path, size: int, background: Sequence[float]) -> np.ndarray:
@@ -255,7 +291,8 @@ class ObjectViews(torch.utils.data.Dataset):
         # every view once (the inputs are also targets in training), as uint8 RGBA: composited
         # and turned into rays on the device (to_model_batch), a quarter of the bytes of float RGB
         unique = list(dict.fromkeys([*inputs.tolist(), *targets.tolist()]))
-        views = np.stack([read_view(folder, paths[i], s.resolution) for i in unique])
+        under = composited_over(folder)
+        views = np.stack([read_view(folder, paths[i], s.resolution, under is not None) for i in unique])
         position = {view: n for n, view in enumerate(unique)}
         c2w = torch.from_numpy(cams.c2w).float()
         Kt = torch.from_numpy(K).float()
@@ -267,6 +304,8 @@ class ObjectViews(torch.utils.data.Dataset):
             **extra,
             "object_id": folder.name,
             "views": torch.from_numpy(views),
+            # the background the RGB is composited over and 1, or zeros: straight alpha
+            "baked": torch.tensor([*under, 1.0] if under is not None else [0.0] * 4),
             "input_index": torch.as_tensor([position[i] for i in inputs.tolist()]),
             "target_index": torch.as_tensor([position[i] for i in targets.tolist()]),
             "c2w": c2w[inputs],
@@ -285,9 +324,9 @@ def to_model_batch(batch: dict[str, Any], background: torch.Tensor) -> dict[str,
     c2w, K, target_w2c, target_K (and target_depth where read) as given."""
     views = batch["views"]  # [B, U, 4, S, S] uint8
     B, _, _, S, _ = views.shape
-    rgb = composite(views, background)
+    rgb = composite(views, background, batch.get("baked"))
     rows = torch.arange(B, device=views.device)[:, None]
-    out = {k: v for k, v in batch.items() if k not in ("views", "input_index", "target_index")}
+    out = {k: v for k, v in batch.items() if k not in ("views", "input_index", "target_index", "baked")}
     out["images"] = rgb[rows, batch["input_index"]]
     out["target_images"] = rgb[rows, batch["target_index"]]
     out["target_alpha"] = views[rows, batch["target_index"], 3:4].float() / 255.0
