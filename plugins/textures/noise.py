@@ -12,9 +12,10 @@ def texel_coords(size: int) -> tuple[np.ndarray, np.ndarray]:
     return np.meshgrid(t, t, indexing="xy")
 
 
-def value_noise(size: int, rng: np.random.Generator, cells: int) -> np.ndarray:
-    """Smooth noise: a random ``(cells+1)^2`` lattice resized bicubically. ``[size, size]`` float32 in ~[0, 1]."""
-    lattice = rng.random((cells + 1, cells + 1), dtype=np.float32)
+def value_noise(size: int, rng: np.random.Generator, cells: int, cells_y: int | None = None) -> np.ndarray:
+    """Smooth noise: a random lattice of ``cells`` cells along x and ``cells_y`` (default: as many)
+    along y, resized bicubically. ``[size, size]`` float32 in ~[0, 1]; unequal counts stretch it."""
+    lattice = rng.random(((cells if cells_y is None else cells_y) + 1, cells + 1), dtype=np.float32)
     img = Image.fromarray(lattice, mode="F").resize((size, size), Image.BICUBIC)
     return np.asarray(img, dtype=np.float32)
 

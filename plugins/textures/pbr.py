@@ -18,15 +18,9 @@ from scipy.spatial import cKDTree
 
 from lrmzero import ConfigError, param
 from lrmzero.components import Material, TextureSource
-from lrmzero.plugins.textures.noise import fbm, hsv_to_rgb, texel_coords, to_uint8
+from lrmzero.plugins.textures.noise import fbm, hsv_to_rgb, texel_coords, to_uint8, value_noise
 
 Maps = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # base [S,S,3], rough, metal, height [S,S]
-
-
-def streaks(size: int, rng: np.random.Generator, along: int, across: int) -> np.ndarray:
-    """Anisotropic noise: ``along`` lattice cells along x, ``across`` along y, in [0, 1]."""
-    lattice = rng.random((across + 1, along + 1), dtype=np.float32)
-    return np.asarray(Image.fromarray(lattice, mode="F").resize((size, size), Image.BICUBIC), np.float32)
 
 
 def hsv(h: float, s: float, v: float) -> np.ndarray:
@@ -59,7 +53,7 @@ def wood(size, rng, _) -> Maps:
     warp = fbm(size, rng, 4, 3)
     rings = (r * rng.uniform(8, 25) + 1.5 * warp) % 1.0
     late = np.clip((rings - 0.55) / 0.45, 0, 1) ** 1.5  # dark late wood at each ring's end
-    fibres = streaks(size, rng, 8, 160)
+    fibres = value_noise(size, rng, 8, 160)
     light = hsv(rng.uniform(0.05, 0.1), rng.uniform(0.35, 0.6), rng.uniform(0.45, 0.8))
     dark = light * rng.uniform(0.45, 0.7)
     base = mix(light, dark, np.clip(0.75 * late + 0.35 * (fibres - 0.5), 0, 1))
@@ -164,7 +158,7 @@ def concrete(size, rng, _) -> Maps:
 
 
 def plaster(size, rng, ctx) -> Maps:
-    strokes = streaks(size, rng, int(rng.integers(3, 10)), int(rng.integers(3, 10)))
+    strokes = value_noise(size, rng, int(rng.integers(3, 10)), int(rng.integers(3, 10)))
     fine = fbm(size, rng, 4, 16)
     colour = paint_colour(rng, ctx.saturated_probability * 0.5) * 0.4 + hsv(0.1, 0.08, 0.85) * 0.6
     base = colour * (0.88 + 0.12 * strokes + 0.06 * fine)[..., None]
@@ -220,7 +214,7 @@ def _metal_colour(rng) -> np.ndarray:
 
 def brushed_metal(size, rng, _) -> Maps:
     x, y = rotate(texel_coords(size), rng.choice([0.0, np.pi / 2]) + rng.normal(0, 0.05))
-    brush = streaks(size, rng, 4, int(rng.integers(200, 400)))
+    brush = value_noise(size, rng, 4, int(rng.integers(200, 400)))
     smudge = fbm(size, rng, 4, 3)
     base = _metal_colour(rng) * (0.9 + 0.1 * brush + 0.05 * smudge)[..., None] * np.ones((size, size, 1))
     rough = 0.2 + 0.2 * brush + 0.15 * smudge
