@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import scipy.sparse
+from scipy.ndimage import map_coordinates
 import trimesh
 
 from lrmzero.mesh import weld_positions
@@ -71,12 +72,11 @@ def dfg_table(size: int = DFG_SIZE, samples: int = 512) -> np.ndarray:
 def _lookup(table: np.ndarray, n_dot_v: np.ndarray, roughness: np.ndarray) -> np.ndarray:
     """Bilinear lookup like the GPU's (texel centres, clamped at the edges): ``[..., 2]``."""
     size = table.shape[0]
-    x = np.clip(np.asarray(roughness) * size - 0.5, 0, size - 1)
-    y = np.clip(np.asarray(n_dot_v) * size - 0.5, 0, size - 1)
-    x0, y0 = np.minimum(np.floor(x).astype(int), size - 2), np.minimum(np.floor(y).astype(int), size - 2)
-    tx, ty = (x - x0)[..., None], (y - y0)[..., None]
-    return ((1 - tx) * (1 - ty) * table[y0, x0] + tx * (1 - ty) * table[y0, x0 + 1]
-            + (1 - tx) * ty * table[y0 + 1, x0] + tx * ty * table[y0 + 1, x0 + 1])
+    y, x = np.broadcast_arrays(np.asarray(n_dot_v, np.float64) * size - 0.5,
+                               np.asarray(roughness, np.float64) * size - 0.5)
+    where = np.stack([y.ravel(), x.ravel()])
+    channels = [map_coordinates(table[..., c], where, order=1, mode="nearest") for c in range(table.shape[-1])]
+    return np.stack(channels, -1).reshape(y.shape + (table.shape[-1],))
 
 
 def env_brdf(f0: np.ndarray, roughness: np.ndarray, n_dot_v: np.ndarray) -> np.ndarray:
