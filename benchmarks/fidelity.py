@@ -65,16 +65,12 @@ def compare(args) -> None:
     if args.sheet:
         tiles = []
         for a, b in rows:
-            tiles.append(np.concatenate([np.concatenate(list(over_white(a)), 1), np.concatenate(list(over_white(b)), 1)], 0))
+            # RGB is already composited over the background (the tone chain's convention)
+            tiles.append(np.concatenate([np.concatenate(list(a[..., :3]), 1), np.concatenate(list(b[..., :3]), 1)], 0))
         sheet = np.concatenate(tiles, 0)
         Path(args.sheet).parent.mkdir(parents=True, exist_ok=True)
         Image.fromarray(sheet).save(args.sheet, optimize=True)
         print(f"contact sheet (per object: gl row over cycles row): {args.sheet}")
-
-
-def over_white(rgba: np.ndarray) -> np.ndarray:
-    a = rgba[..., 3:4] / 255.0
-    return np.round(rgba[..., :3] * a + 255 * (1 - a)).astype(np.uint8)
 
 
 def stats(args) -> None:
