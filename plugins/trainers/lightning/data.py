@@ -213,10 +213,13 @@ def composite(rgba: torch.Tensor, background: torch.Tensor, baked: torch.Tensor 
     return torch.where(flag, colour + (bg - under) * (1 - alpha), straight)
 
 
-def load_view(path: Path, size: int, background: Sequence[float]) -> np.ndarray:
-    """An RGBA view resized to ``size`` and composited over ``background``: ``[3, S, S]`` float32."""
-    rgba = torch.from_numpy(load_rgba(path, size).copy())  # a writable copy of the decoded image
-    return composite(rgba, torch.tensor(background, dtype=torch.float32)).numpy()
+def load_view(path: Path, size: int, background: Sequence[float],
+              under: Sequence[float] | None = None) -> np.ndarray:
+    """An RGBA view resized to ``size`` and composited over ``background``: ``[3, S, S]`` float32.
+    ``under``: the background its RGB is already composited over (see :func:`composited_over`)."""
+    rgba = torch.from_numpy(load_rgba(path, size, composited=under is not None).copy())[None]  # writable
+    baked = torch.tensor([[*under, 1.0]]) if under is not None else None
+    return composite(rgba, torch.tensor(background, dtype=torch.float32), baked)[0].numpy()
 
 
 @dataclass
