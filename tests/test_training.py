@@ -528,9 +528,10 @@ def test_loader_sends_each_view_once_as_uint8_and_the_device_side_batch_matches(
         assert batch[key].shape == (2, len(ids), 3, 32, 32)
         np.testing.assert_allclose(batch[key][1].numpy(), expected, atol=1e-6)
     # reconstruct's reader (one image file at a time) gives the inputs exactly as training sees them
-    from lrmzero.plugins.trainers.lightning.data import composited_over, load_view
+    from lrmzero.plugins.trainers.lightning.data import composited_over, load_view, render_section
 
-    single = [load_view(view_path(obj, paths[i]), 32, background, composited_over(obj)) for i in item["input_ids"].tolist()]
+    under = composited_over(render_section(obj))
+    single = [load_view(view_path(obj, paths[i]), 32, background, under) for i in item["input_ids"].tolist()]
     np.testing.assert_allclose(np.stack(single), batch["images"][0].numpy(), atol=1e-6)
     alphas = np.stack([expected_view(i)[1][None] for i in item["target_ids"].tolist()])
     assert ((alphas > 0) & (alphas < 1)).any()  # resizing made fractional edges: the case that differs

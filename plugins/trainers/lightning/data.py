@@ -111,15 +111,19 @@ def read_view(obj: Path | ShardObject, rel: str, size: int, composited: bool = F
     return load_rgba(rel, size, read_object_file(obj, rel), alpha, composited)
 
 
-def composited_over(obj: Path | ShardObject) -> tuple[float, float, float] | None:
-    """The background an object's view RGB is already composited over, as its ``meta.json`` records
-    (``render.rgb_composited``, lrmzero's renders: the official convention), else None: straight
-    alpha, as other datasets store RGBA."""
+def render_section(obj: Path | ShardObject) -> dict | None:
+    """The ``render`` section of an object's ``meta.json``; None where there is none or it cannot be read."""
     try:
-        render = json.loads(read_object_file(obj, "meta.json")).get("render") or {}
-    except (OSError, ValueError, KeyError):
+        return json.loads(read_object_file(obj, "meta.json")).get("render")
+    except (OSError, ValueError, KeyError, AttributeError):
         return None
-    if not render.get("rgb_composited"):
+
+
+def composited_over(render: dict | None) -> tuple[float, float, float] | None:
+    """The background an object's view RGB is already composited over, as its ``meta.json``'s
+    ``render`` section (:func:`render_section`) records with ``rgb_composited`` (lrmzero's renders:
+    the official convention), else None: straight alpha, as other datasets store RGBA."""
+    if not render or not render.get("rgb_composited"):
         return None
     return tuple(float(x) for x in render["background"])
 
@@ -156,16 +160,19 @@ def load_rgba(path: Path | str, size: int, data: bytes | None = None, alpha: byt
     return np.asarray(rgba).transpose(2, 0, 1)
 
 
-def read_depths(obj: Path | ShardObject, views: Sequence[tuple[int, str]], size: int) -> np.ndarray:
+def read_depths(obj: Path | ShardObject, views: Sequence[tuple[int, str]], size: int,
+                render: dict | None = None) -> np.ndarray:
     """The camera-z depth maps of ``views`` (``(index, file path)`` pairs) resized to ``size``:
-    ``[T, 1, S, S]`` float32 in object units, 0 where a view is empty. Reads ``meta.json`` once for
-    the format and scale, then ``depth/NNN.png`` (16-bit) per view or ``depth/depth.npz`` once;
-    resizing averages the non-empty pixels of each box.
+    ``[T, 1, S, S]`` float32 in object units, 0 where a view is empty. The format and scale come from
+    ``render`` (the ``meta.json`` section the caller read) or ``meta.json``, then ``depth/NNN.png``
+    (16-bit) per view or ``depth/depth.npz`` once; resizing averages the non-empty pixels of each box.
 
     Raises:
         ValueError, KeyError, FileNotFoundError: a missing or unreadable depth map (named).
     """
-    spec = json.loads(read_object_file(obj, "meta.json"))["render"]["depth"]
+    if render is None:
+        render = json.loads(read_object_file(obj, "meta.json"))["render"]
+    spec = render["depth"]
     if spec["format"] == "npz":
         stack = np.load(io.BytesIO(read_object_file(obj, "depth/depth.npz")))["depth"]
         maps = [stack[index].astype(np.float32) for index, _ in views]
@@ -294,7 +301,8 @@ class ObjectViews(torch.utils.data.Dataset):
         # every view once (the inputs are also targets in training), as uint8 RGBA: composited
         # and turned into rays on the device (to_model_batch), a quarter of the bytes of float RGB
         unique = list(dict.fromkeys([*inputs.tolist(), *targets.tolist()]))
-        under = composited_over(folder)
+        render = render_section(folder)  # meta.json once: the RGB convention and the depth format
+        under = composited_over(render)
         views = np.stack([read_view(folder, paths[i], s.resolution, under is not None) for i in unique])
         position = {view: n for n, view in enumerate(unique)}
         c2w = torch.from_numpy(cams.c2w).float()
@@ -302,7 +310,7 @@ class ObjectViews(torch.utils.data.Dataset):
         extra = {}
         if s.depth:
             extra["target_depth"] = torch.from_numpy(
-                read_depths(folder, [(i, paths[i]) for i in targets.tolist()], s.resolution))
+                read_depths(folder, [(i, paths[i]) for i in targets.tolist()], s.resolution, render))
         return {
             **extra,
             "object_id": folder.name,

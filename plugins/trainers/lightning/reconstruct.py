@@ -11,7 +11,7 @@ from PIL import Image
 
 from lrmzero.cameras import Cameras, intrinsics_from_fov, look_at, read_opencv_cameras, write_opencv_cameras
 from lrmzero.dataset import check_output_folder, check_positive, view_path
-from lrmzero.plugins.trainers.lightning.data import composited_over, load_view
+from lrmzero.plugins.trainers.lightning.data import composited_over, load_view, render_section
 from lrmzero.errors import ConfigError
 from lrmzero.plugins.trainers.lightning.checkpoints import load_checkpoint
 from lrmzero.plugin_manager import get_registries
@@ -66,7 +66,7 @@ def reconstruct(checkpoint: str, images: str, cameras: str, out: str, turntable_
             raise ConfigError(f"--images: no image {p!r} under {str(folder)!r}")
         files.append(found)
     try:
-        under = composited_over(folder)  # an lrmzero object folder: RGB already over its background
+        under = composited_over(render_section(folder))  # lrmzero's views: RGB already over a background
         imgs = torch.from_numpy(np.stack([load_view(f, res, d["background"], under) for f in files]))[None]
     except ValueError as exc:
         raise ConfigError(f"--images: {exc}") from None
