@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Optional
 
 import torch
@@ -33,13 +34,13 @@ class Attention(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # [B, T, D]
         B, T, D = x.shape
         q, k, v = self.qkv(x).reshape(B, T, 3, self.heads, D // self.heads).permute(2, 0, 3, 1, 4)
-        if self.backends is None or not x.is_cuda:
-            out = F.scaled_dot_product_attention(q, k, v)  # flash / memory-efficient kernels where available
-        else:
-            from torch.nn.attention import sdpa_kernel
+        kernels = nullcontext()  # torch's choice: flash / memory-efficient kernels where available
+        if self.backends is not None and x.is_cuda:
+            from torch.nn.attention import sdpa_kernel  # torch >= 2.3, needed only when a kernel is named
 
-            with sdpa_kernel(self.backends):
-                out = F.scaled_dot_product_attention(q, k, v)
+            kernels = sdpa_kernel(self.backends)
+        with kernels:
+            out = F.scaled_dot_product_attention(q, k, v)
         return self.proj(out.transpose(1, 2).reshape(B, T, D))
 
 
