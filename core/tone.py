@@ -25,11 +25,13 @@ def levels_range(linear: np.ndarray, alpha: np.ndarray) -> tuple[float, float]:
     view's percentiles over the views; pooling them instead guarantees that after levels the 99th
     percentile of the object's opaque pixels is exactly 1, which averaging misses by a few per cent
     when the views differ.) ``linear [V, H, W, 3]`` straight colour, ``alpha [V, H, W]``."""
-    opaque = linear[alpha > 0.95]
+    colours, alphas = linear.reshape(-1, 3), alpha.reshape(-1)
+    if len(alphas) > 400_000:  # a fixed, even subsample of the pixels (an odd stride, so not whole
+        step = (len(alphas) // 400_000) | 1  # image columns) keeps this fast: 32 views x 256 px: 5x
+        colours, alphas = colours[::step], alphas[::step]
+    opaque = colours[alphas > 0.95]
     if not opaque.size:
         return 0.0, 1.0
-    if opaque.size > 3_000_000:  # a fixed, even subsample keeps this fast at 512 px x 32 views
-        opaque = opaque.reshape(-1)[:: opaque.size // 3_000_000]
     lo, hi = (float(x) for x in np.percentile(opaque, [1, 99]))
     return (lo, hi) if hi - lo > 1e-6 else (0.0, max(hi, 1e-6))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -19,6 +20,15 @@ def small_dataset(root, count: int, seed: int, *overrides: str):
     run = load_config("demo", ["render.renderer=raycast", "render.shading=lambert", "render.levels=false", *overrides])
     assert generate_dataset(run, root, count, seed=seed, progress=False).done == count
     return root
+
+
+@pytest.fixture(scope="session", autouse=True)
+def material_cache(tmp_path_factory):
+    """Texture libraries (``textures.pbr.library``) are kept in a folder of the test session, not
+    in the user's cache; subprocesses inherit it."""
+    os.environ["LRMZERO_CACHE"] = str(tmp_path_factory.mktemp("lrmzero-cache"))
+    yield
+    os.environ.pop("LRMZERO_CACHE", None)
 
 
 @pytest.fixture(scope="session")

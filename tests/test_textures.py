@@ -212,3 +212,38 @@ def test_atlas_carries_every_pbr_map_and_mesh_glb_has_them(tmp_path):
     again = load_mesh_asset(tmp_path / "object.glb")
     assert np.array_equal(again.maps["metallic_roughness"], asset.maps["metallic_roughness"])
     assert np.array_equal(again.maps["normal"], asset.maps["normal"])
+
+
+def test_pbr_library_entries_are_painted_once_and_read_back_identically(tmp_path):
+    textures = get_registries().textures
+    cold = textures.build("pbr", {"library": 16, "cache_dir": str(tmp_path)})
+    drawn = [cold.paint_material(32, np.random.default_rng(seed)) for seed in range(6)]
+    folder, = tmp_path.iterdir()
+    stored = sorted(p.name for p in folder.iterdir())
+    assert stored and all(name.endswith(".npz") for name in stored) and len(stored) <= 6
+
+    # a new process (a new source) reads the same materials back; an entry is its own seed's painting
+    warm = textures.build("pbr", {"library": 16, "cache_dir": str(tmp_path)})
+    fresh = textures.build("pbr", {"library": 0})
+    for seed, a in enumerate(drawn):
+        rng = np.random.default_rng(seed)
+        b = warm.paint_material(32, rng)
+        k = int(np.random.default_rng(seed).integers(16))
+        c = fresh.paint_material(32, np.random.default_rng([0, k]))
+        for field in ("base_color", "roughness", "metallic", "normal"):
+            assert np.array_equal(getattr(a, field), getattr(b, field)), field
+            assert np.array_equal(getattr(a, field), getattr(c, field)), field
+    assert sorted(p.name for p in folder.iterdir()) == stored  # nothing painted again
+
+    # a damaged entry is painted again and replaced; other settings use another folder
+    victim = folder / stored[0]
+    victim.write_bytes(b"not a zip")
+    k = int(stored[0].split(".")[0])
+    source = textures.build("pbr", {"library": 16, "cache_dir": str(tmp_path)})
+    source.paint_material(32, np.random.default_rng(0))  # makes the library
+    repainted = source.libraries[32].get(k)
+    assert np.array_equal(repainted.base_color, fresh.paint_material(32, np.random.default_rng([0, k])).base_color)
+    assert np.load(victim)["base_color"].shape == (32, 32, 3)
+    textures.build("pbr", {"library": 16, "cache_dir": str(tmp_path), "bump": 0.01}).paint_material(
+        32, np.random.default_rng(0))
+    assert len(list(tmp_path.iterdir())) == 2

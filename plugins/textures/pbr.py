@@ -9,7 +9,10 @@ Written by hand: no maintained library generates PBR material sets procedurally 
 
 from __future__ import annotations
 
+import inspect
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, List, Optional
 
 import numpy as np
@@ -18,6 +21,8 @@ from scipy.spatial import cKDTree
 
 from lrmzero import ConfigError, param
 from lrmzero.components import Material, TextureSource
+from lrmzero.plugins.textures import noise
+from lrmzero.plugins.textures.library import MaterialLibrary, default_cache_dir, source_fingerprint
 from lrmzero.plugins.textures.noise import fbm, hsv_to_rgb, texel_coords, to_uint8, value_noise
 
 Maps = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # base [S,S,3], rough, metal, height [S,S]
@@ -282,6 +287,11 @@ class PBRMaterials(TextureSource):
         saturated_probability: float = param(0.15, "chance that a paint, plastic or fabric colour is vivid",
                                              ge=0.0, le=1.0)
         bump: float = param(0.004, "height of the relief (normal map), in tile sides", ge=0.0, le=0.1)
+        library: int = param(512, "draw from a fixed library of this many materials, each painted once and "
+                             "kept in cache_dir (~2 MB each at 512 px; as the official objects draw from MatSynth's fixed set); "
+                             "0: paint a new material for every draw", ge=0)
+        cache_dir: Optional[str] = param(None, "folder of the library's materials (null: $LRMZERO_CACHE/materials, "
+                                         "$XDG_CACHE_HOME/lrmzero/materials or ~/.cache/lrmzero/materials)")
 
         def check(self) -> None:
             w = self.family_weights
@@ -294,8 +304,23 @@ class PBRMaterials(TextureSource):
         self.cfg.check()
         w = np.ones(len(self.cfg.families)) if self.cfg.family_weights is None else np.asarray(self.cfg.family_weights, float)
         self.weights = w / w.sum()
+        self.libraries: dict[int, MaterialLibrary] = {}
 
     def paint_material(self, size: int, rng: np.random.Generator) -> Material:
+        """A material from the library (``library`` > 0), else a new one from ``rng``."""
+        if not self.cfg.library:
+            return self.paint_new(size, rng)
+        if size not in self.libraries:
+            c = self.cfg
+            settings = (c.families, c.family_weights, c.saturated_probability, c.bump, size)
+            code = [inspect.getsource(sys.modules[m]) for m in (__name__, noise.__name__)]
+            folder = Path(c.cache_dir) if c.cache_dir else default_cache_dir()
+            folder = folder / f"pbr-{source_fingerprint(settings, code)}"
+            self.libraries[size] = MaterialLibrary(lambda r: self.paint_new(size, r), c.library, folder)
+        return self.libraries[size].draw(rng)
+
+    def paint_new(self, size: int, rng: np.random.Generator) -> Material:
+        """A new material painted from ``rng``."""
         family = self.cfg.families[int(rng.choice(len(self.cfg.families), p=self.weights))]
         base, rough, metal, height = FAMILIES[family](size, rng, self.cfg)
         normal = height_to_normal(np.asarray(height, np.float32), self.cfg.bump)
