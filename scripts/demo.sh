@@ -7,13 +7,13 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 OUT=${1:-demo-out}
 STEPS=${DEMO_STEPS:-300}
 source scripts/setup-env.sh ""   # an explicit (empty) extras argument: the script's own $1 is the output folder
-echo "== 1/5 generate: 24 training objects and 4 held-out objects (demo config: 8 views, 128 px)"
-lrmzero generate --out "$OUT/train" --num-objects 24 --seed 0 --config demo --workers 2
-lrmzero generate --out "$OUT/heldout" --num-objects 4 --seed 1 --config demo --workers 2
+echo "== 1/5 generate: 128 training objects and 16 held-out objects (demo config: 8 views, 128 px)"
+lrmzero generate --out "$OUT/train" --num-objects 128 --seed 0 --config demo --workers 2
+lrmzero generate --out "$OUT/heldout" --num-objects 16 --seed 1 --config demo --workers 2
 lrmzero gallery "$OUT/train" --out "$OUT/gallery"
 echo "== 2/5 train the tiny GS-LRM for $STEPS steps on the CPU"
 lrmzero train --data "$OUT/train" --out "$OUT/run" --preset tiny --max-steps "$STEPS"
-echo "== 3/5 evaluate on held-out objects (4 input views, the other 4 as targets)"
+echo "== 3/5 evaluate on the 16 held-out objects (4 input views, the other 4 as targets)"
 lrmzero eval --checkpoint "$OUT/run/checkpoints/last.ckpt" --data "$OUT/heldout" --json "$OUT/eval.json" \
   --report "$OUT/report"
 echo "== 4/5 reconstruct a held-out object"
