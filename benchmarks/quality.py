@@ -1,5 +1,5 @@
 """Held-out quality of `tiny` trained on a fixed generated set for a fixed budget, beside the
-baselines. Usage: python benchmarks/quality.py [--objects 128] [--heldout 16] [--steps 300] [--out bench-quality]"""
+baselines. Usage: python benchmarks/quality.py [--objects 64] [--heldout 16] [--steps 300] [--out bench-quality]"""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from lrmzero.plugins.trainers.lightning.train import train
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--objects", type=int, default=128)
+    p.add_argument("--objects", type=int, default=64)
     p.add_argument("--heldout", type=int, default=16)
     p.add_argument("--steps", type=int, default=300)
     p.add_argument("--out", default="bench-quality")

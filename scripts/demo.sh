@@ -7,8 +7,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 OUT=${1:-demo-out}
 STEPS=${DEMO_STEPS:-300}
 source scripts/setup-env.sh ""   # an explicit (empty) extras argument: the script's own $1 is the output folder
-echo "== 1/5 generate: 128 training objects and 16 held-out objects (demo config: 8 views, 128 px)"
-lrmzero generate --out "$OUT/train" --num-objects 128 --seed 0 --config demo --workers 2
+echo "== 1/5 generate: 64 training objects and 16 held-out objects (demo config: 8 views, 128 px)"
+lrmzero generate --out "$OUT/train" --num-objects 64 --seed 0 --config demo --workers 2
 lrmzero generate --out "$OUT/heldout" --num-objects 16 --seed 1 --config demo --workers 2
 lrmzero gallery "$OUT/train" --out "$OUT/gallery"
 echo "== 2/5 train the tiny GS-LRM for $STEPS steps on the CPU"
