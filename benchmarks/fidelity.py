@@ -1,13 +1,14 @@
 """How close the fast `gl` renderer comes to Blender Cycles, and what the default dataset looks like.
 
     python benchmarks/fidelity.py compare [--objects 6] [--views 8] [--resolution 256] [--samples 64]
-        [--python ~/.bpy/bin/python] [--sheet docs/images/gl-vs-cycles.png]
+        [--python ~/.bpy/bin/python] [--sheet docs/images/gl-vs-cycles.png] [--no-levels]
     python benchmarks/fidelity.py stats DATASET [DATASET ...]
 
 `compare` builds objects with the default config, renders the same cameras with `gl` and `cycles`
 (the same tone chain) and prints PSNR and SSIM (scikit-image) of gl against cycles per object and
 on average, and the share of pixels whose mask agrees; `--sheet` writes a contact sheet (gl row
-over cycles row, per object). `stats` prints image statistics of generated datasets: the 99th
+over cycles row, per object); `--no-levels` adds the PSNR of both rendered without the per-object
+levels (what the renderers differ by before the levels stretch it). `stats` prints image statistics of generated datasets: the 99th
 percentile of opaque pixels' linear luminance (after decoding gamma 2.2), the share of silhouette
 pixels with fractional alpha, and the median HSV saturation of opaque pixels.
 """
@@ -15,6 +16,7 @@ pixels with fractional alpha, and the median HSV saturation of opaque pixels.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -43,8 +45,10 @@ def compare(args) -> None:
     sampler = reg.camera_samplers.build(run.generate.render.cameras)
     print(f"gl vs cycles ({cycles.blender_version}, {args.samples} samples, denoised), {args.views} views at "
           f"{args.resolution} px, default config {' '.join(args.overrides)}")
-    print(f"{'object':>8} {'PSNR dB':>8} {'SSIM':>6} {'mask':>7} {'gl s':>6} {'cycles s':>9}")
-    psnrs, ssims, rows = [], [], []
+    raw_settings = dataclasses.replace(settings, levels=False)
+    print(f"{'object':>8} {'PSNR dB':>8} {'SSIM':>6} {'mask':>7} {'gl s':>6} {'cycles s':>9}"
+          + (f" {'no-levels PSNR':>15}" if args.no_levels else ""))
+    psnrs, ssims, rows, raw_psnrs = [], [], [], []
     for index in range(args.objects):
         asset = composer.build(args.seed, index)
         cams = sampler.sample(args.views, args.resolution, args.resolution, np.random.default_rng(index))
@@ -59,9 +63,15 @@ def compare(args) -> None:
         mask = float(np.mean(a.mask == b.mask))
         psnrs.append(p)
         ssims.append(s)
-        print(f"{index:8d} {p:8.2f} {s:6.3f} {100 * mask:6.2f}% {t1 - t0:6.1f} {t2 - t1:9.1f}", flush=True)
+        raw = ""
+        if args.no_levels:  # the same renders without the per-object levels, which stretch contrast
+            raw_psnrs.append(peak_signal_noise_ratio(cycles.render(asset, cams, raw_settings).rgba[..., :3],
+                                                     gl.render(asset, cams, raw_settings).rgba[..., :3], data_range=255))
+            raw = f" {raw_psnrs[-1]:15.2f}"
+        print(f"{index:8d} {p:8.2f} {s:6.3f} {100 * mask:6.2f}% {t1 - t0:6.1f} {t2 - t1:9.1f}{raw}", flush=True)
         rows.append((a.rgba[: args.sheet_views], b.rgba[: args.sheet_views]))
-    print(f"{'mean':>8} {np.mean(psnrs):8.2f} {np.mean(ssims):6.3f}")
+    print(f"{'mean':>8} {np.mean(psnrs):8.2f} {np.mean(ssims):6.3f}"
+          + (f" {'':>7} {'':>6} {'':>9} {np.mean(raw_psnrs):15.2f}" if args.no_levels else ""))
     if args.sheet:
         tiles = []
         for a, b in rows:
@@ -108,6 +118,9 @@ def main() -> None:
     c.add_argument("--python", default="", help="a Python with bpy (default: $LRMZERO_BPY_PYTHON)")
     c.add_argument("--sheet", default="", help="write a gl-over-cycles contact sheet here")
     c.add_argument("--sheet-views", type=int, default=4)
+    c.add_argument("--no-levels", action="store_true",
+                   help="also render both without the per-object levels and print that PSNR: levels stretch a "
+                        "low-contrast object's range up to several times, and every difference with it")
     c.add_argument("overrides", nargs="*")
     s = sub.add_parser("stats")
     s.add_argument("datasets", nargs="+")
