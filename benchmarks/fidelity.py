@@ -8,9 +8,10 @@
 (the same tone chain) and prints PSNR and SSIM (scikit-image) of gl against cycles per object and
 on average, and the share of pixels whose mask agrees; `--sheet` writes a contact sheet (gl row
 over cycles row, per object); `--no-levels` adds the PSNR of both rendered without the per-object
-levels (what the renderers differ by before the levels stretch it). `stats` prints image statistics of generated datasets: the 99th
-percentile of opaque pixels' linear luminance (after decoding gamma 2.2), the share of silhouette
-pixels with fractional alpha, and the median HSV saturation of opaque pixels.
+levels (what the renderers differ by before the levels stretch it). `stats` prints image
+statistics of generated datasets: the 99th percentile of opaque pixels' linear luminance (after
+decoding gamma 2.2), the share of silhouette pixels with fractional alpha, and the median HSV
+saturation of opaque pixels.
 """
 
 from __future__ import annotations
@@ -65,8 +66,9 @@ def compare(args) -> None:
         ssims.append(s)
         raw = ""
         if args.no_levels:  # the same renders without the per-object levels, which stretch contrast
-            raw_psnrs.append(peak_signal_noise_ratio(cycles.render(asset, cams, raw_settings).rgba[..., :3],
-                                                     gl.render(asset, cams, raw_settings).rgba[..., :3], data_range=255))
+            truth = cycles.render(asset, cams, raw_settings).rgba[..., :3]
+            raw_psnrs.append(peak_signal_noise_ratio(truth, gl.render(asset, cams, raw_settings).rgba[..., :3],
+                                                     data_range=255))
             raw = f" {raw_psnrs[-1]:15.2f}"
         print(f"{index:8d} {p:8.2f} {s:6.3f} {100 * mask:6.2f}% {t1 - t0:6.1f} {t2 - t1:9.1f}{raw}", flush=True)
         rows.append((a.rgba[: args.sheet_views], b.rgba[: args.sheet_views]))

@@ -18,7 +18,7 @@ import os
 import tempfile
 import zipfile
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable
 
 import numpy as np
 
@@ -50,16 +50,15 @@ class MaterialLibrary:
             ``np.random.default_rng([seed, k])``.
         size: number of entries.
         folder: where entries are kept (one ``.npz`` per entry, written atomically, so processes
-            and machines sharing the folder never read a partial file); None: no disk, entries
-            are painted on every use.
+            and machines sharing the folder never read a partial file).
         seed: the library's seed.
     """
 
     def __init__(self, paint: Callable[[np.random.Generator], Material], size: int,
-                 folder: Optional[Path], seed: int = 0) -> None:
+                 folder: Path, seed: int = 0) -> None:
         self.paint = paint
         self.size = size
-        self.folder = None if folder is None else Path(folder)
+        self.folder = Path(folder)
         self.seed = seed
 
     def draw(self, rng: np.random.Generator) -> Material:
@@ -69,16 +68,15 @@ class MaterialLibrary:
     def get(self, k: int) -> Material:
         if not 0 <= k < self.size:
             raise IndexError(f"material library entry {k} out of 0..{self.size - 1}")
-        path = None if self.folder is None else self.folder / f"{k:05d}.npz"
-        if path is not None and path.is_file():
+        path = self.folder / f"{k:05d}.npz"
+        if path.is_file():
             try:
                 with np.load(path) as stored:
                     return Material(**{f: stored[f] if f in stored.files else None for f in FIELDS})
             except (OSError, ValueError, KeyError, zipfile.BadZipFile):
                 pass  # unreadable (a disk error, a foreign file): paint it again and replace it
         material = self.paint(np.random.default_rng([self.seed, k]))
-        if path is not None:
-            self._store(path, material)
+        self._store(path, material)
         return material
 
     def _store(self, path: Path, material: Material) -> None:

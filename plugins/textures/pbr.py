@@ -288,8 +288,8 @@ class PBRMaterials(TextureSource):
                                              ge=0.0, le=1.0)
         bump: float = param(0.004, "height of the relief (normal map), in tile sides", ge=0.0, le=0.1)
         library: int = param(512, "draw from a fixed library of this many materials, each painted once and "
-                             "kept in cache_dir (~2 MB each at 512 px; as the official objects draw from MatSynth's fixed set); "
-                             "0: paint a new material for every draw", ge=0)
+                             "kept in cache_dir (~2 MB each at 512 px; as the official objects draw from "
+                             "MatSynth's fixed set); 0: paint a new material for every draw", ge=0)
         cache_dir: Optional[str] = param(None, "folder of the library's materials (null: $LRMZERO_CACHE/materials, "
                                          "$XDG_CACHE_HOME/lrmzero/materials or ~/.cache/lrmzero/materials)")
 
