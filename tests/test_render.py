@@ -200,3 +200,33 @@ def test_gallery(tmp_path, dataset):
     assert img.size[0] == 128 * 4 * 3 and img.size[1] >= 2 * 128
     page = (tmp_path / "g" / "index.html").read_text()
     assert "00000001" in page and "rgba/000.png" in page
+
+
+@pytest.mark.parametrize("srgb", [False, True])
+def test_cpu_mipmaps_are_box_means_like_gl_generate_mipmap(srgb):
+    """Level k of the renderer's CPU mip chain is the mean of the 2^k x 2^k block of level 0 (in
+    linear light for sRGB: a 1-px black/white checker fades to sRGB 188, not 128), to 2 code values;
+    sRGB levels also equal GL's own glGenerateMipmap to one code value."""
+    from lrmzero.plugins.renderers.mipmaps import level_sizes, mip_chain
+
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (256, 512, 3), dtype=np.uint8)
+    image[:64, :64] = (np.indices((64, 64)).sum(0) % 2 * 255)[..., None]
+    levels = mip_chain(image, srgb=srgb)
+    assert [lv.shape[1::-1] for lv in levels] == level_sizes(512, 256) == [
+        (256, 128), (128, 64), (64, 32), (32, 16), (16, 8), (8, 4), (4, 2), (2, 1), (1, 1)]
+    decode = (lambda v: np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)) if srgb else (lambda v: v)
+    encode = (lambda x: np.where(x <= 0.0031308, 12.92 * x, 1.055 * x ** (1 / 2.4) - 0.055)) if srgb else (lambda x: x)
+    for k, level in enumerate(levels[:7], start=1):
+        f = 2**k
+        block_mean = decode(image / 255.0).reshape(256 // f, f, 512 // f, f, 3).mean((1, 3))
+        assert np.abs(255 * encode(block_mean) - level).max() <= 2, k
+    assert levels[0][:32, :32].mean() == pytest.approx(188 if srgb else 127.5, abs=1)
+    if srgb:
+        renderer = gl_renderer()
+        reference = renderer.ctx.texture((512, 256), 3, image.tobytes(), internal_format=0x8C41)
+        reference.build_mipmaps()
+        for k, level in enumerate(levels[:7], start=1):
+            expected = np.frombuffer(reference.read(level=k), np.uint8).reshape(level.shape)
+            assert np.abs(expected.astype(int) - level).max() <= 1, k
+        reference.release()

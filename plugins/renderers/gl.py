@@ -11,6 +11,7 @@ from lrmzero import param
 from lrmzero.asset import MAP_NAMES
 from lrmzero.cameras import Cameras
 from lrmzero.components import Renderer, RendererUnavailable
+from lrmzero.plugins.renderers.mipmaps import mip_chain
 from lrmzero.plugins.renderers.shading import (
     AMBIENT,
     LIGHT_DIRECTIONS,
@@ -154,7 +155,7 @@ void main() {
     float count = 0.0;
     for (int y = 0; y < factor; y++) for (int x = 0; x < factor; x++) {
         vec4 g = texelFetch(geometry_samples, origin + ivec2(x, y), 0);
-        if (texelFetch(color_samples, origin + ivec2(x, y), 0).a > 0.0 && g.w <= nearest * 1.05) {
+        if (g.w > 0.0 && g.w <= nearest * 1.05) {  // covered (depth > near > 0; cleared to 0) and front
             geometry += g;
             count += 1.0;
         }
@@ -166,11 +167,12 @@ void main() {
 
 
 GL_SRGB8 = 0x8C41
+TEXTURE_CACHE_SIZE = 12  # texture objects kept for reuse (3 maps x the atlas sizes seen lately)
 MODES = {"unlit": 0, "lambert": 1, "ao": 2}
 
 
 class GLRenderer(Renderer):
-    """OpenGL rasterizer (moderngl, EGL): flat (geometric) normals, trilinear texture filtering,
+    """OpenGL rasterizer (moderngl, EGL): flat (geometric) normals, mipmapped texture filtering,
     PBR maps, supersampled antialiasing with coverage alpha, the official tone chain."""
 
     name = "gl"
@@ -180,6 +182,8 @@ class GLRenderer(Renderer):
         supersample: int = param(2, "render at this multiple of the resolution and average down (antialiasing; 1: off)", ge=1, le=4)
         cull_back_faces: bool = param(True, "skip back faces (meshes are closed; faster on llvmpipe)")
         anisotropy: float = param(1.0, "anisotropic texture filtering (1: off)", ge=1.0, le=16.0)
+        trilinear: bool = param(False, "blend the two nearest mipmap levels (off: the nearer one; "
+                                "supersampling hides the seams, and llvmpipe draws ~15% faster)")
 
     def __init__(self, cfg=None) -> None:
         super().__init__(cfg)
@@ -206,6 +210,7 @@ class GLRenderer(Renderer):
         self.resolve["geometry_samples"].value = 5
         self.resolve_vao = self.ctx.vertex_array(self.resolve, [])
         self._targets = None
+        self._texture_cache: dict[tuple, object] = {}
 
     def _framebuffers(self, width: int, height: int, factor: int):
         """The scene targets (``factor`` x the size, sampled by the resolve pass) and the resolved
@@ -230,16 +235,30 @@ class GLRenderer(Renderer):
         return scene, resolved, color, geometry
 
     def _texture(self, image: np.ndarray, unit: int, srgb: bool = False):
-        """A mipmapped texture; ``srgb``: decoded to linear by the GPU before filtering, so mipmaps
-        and trilinear filtering average light as a path tracer's many samples do (averaging the
-        encoded values would darken fine high-contrast detail)."""
+        """A mipmapped texture bound to ``unit``; ``srgb``: decoded to linear by the GPU before
+        filtering, so mipmaps and filtering average light as a path tracer's many samples do
+        (averaging the encoded values would darken fine high-contrast detail).
+
+        Texture objects are kept per (unit, size, encoding) and refilled: levels come from
+        :func:`mip_chain` on the CPU, since GL's own mipmap generation is the slow part on llvmpipe
+        (it runs once, when a texture of a new size is made, to allocate the levels)."""
         img = np.ascontiguousarray(image[::-1])  # GL textures start at the bottom row (v = 0)
-        texture = self.ctx.texture((img.shape[1], img.shape[0]), 3, img.tobytes(),
-                                   internal_format=GL_SRGB8 if srgb else None)
-        texture.build_mipmaps()
-        texture.filter = (self.moderngl.LINEAR_MIPMAP_LINEAR, self.moderngl.LINEAR)
-        texture.anisotropy = self.cfg.anisotropy
-        texture.repeat_x = texture.repeat_y = False
+        key = (unit, img.shape[1], img.shape[0], srgb)
+        texture = self._texture_cache.pop(key, None)
+        if texture is None:
+            texture = self.ctx.texture((img.shape[1], img.shape[0]), 3, None,
+                                       internal_format=GL_SRGB8 if srgb else None)
+            texture.build_mipmaps()
+            mipmaps = self.moderngl.LINEAR_MIPMAP_LINEAR if self.cfg.trilinear else self.moderngl.LINEAR_MIPMAP_NEAREST
+            texture.filter = (mipmaps, self.moderngl.LINEAR)
+            texture.anisotropy = self.cfg.anisotropy
+            texture.repeat_x = texture.repeat_y = False
+        while len(self._texture_cache) >= TEXTURE_CACHE_SIZE:
+            self._texture_cache.pop(next(iter(self._texture_cache))).release()
+        self._texture_cache[key] = texture  # most recently used last
+        texture.write(img.tobytes(), level=0)
+        for level, data in enumerate(mip_chain(img, srgb=srgb), start=1):
+            texture.write(data.tobytes(), level=level)
         texture.use(unit)
         return texture
 
@@ -253,9 +272,9 @@ class GLRenderer(Renderer):
         vbo = ctx.buffer(np.ascontiguousarray(data).tobytes())
         ibo = ctx.buffer(np.ascontiguousarray(asset.faces.astype("i4")).tobytes())
         vao = ctx.vertex_array(self.program, [(vbo, "3f 2f 1f", "in_pos", "in_uv", "in_shade")], ibo)
-        textures = [self._texture(asset.texture, 0, srgb=True)]
+        self._texture(asset.texture, 0, srgb=True)
         for unit, name in enumerate(MAP_NAMES, start=1):
-            textures.append(self._texture(asset.map_or_flat(name), unit))
+            self._texture(asset.map_or_flat(name), unit)
         for unit, name in enumerate(["base_color", "metallic_roughness", "normal_map"]):
             self.program[name].value = unit
         self.dfg.use(3)
@@ -303,6 +322,4 @@ class GLRenderer(Renderer):
             vao.release()
             ibo.release()
             vbo.release()
-            for texture in textures:
-                texture.release()
         return finish_views(linear, alpha, depth, normal, cameras, settings, on_view)

@@ -158,16 +158,16 @@ def bake_ambient_occlusion(vertices: np.ndarray, faces: np.ndarray, rays: int, d
     t2 = np.cross(normals, t1)
     turn = (np.arange(len(unique)) * 0.6180339887498949 % 1.0)[:, None] * 2 * np.pi
     t1, t2 = np.cos(turn) * t1 + np.sin(turn) * t2, -np.sin(turn) * t1 + np.cos(turn) * t2
-    dirs = (local[None, :, 0:1] * t1[:, None] + local[None, :, 1:2] * t2[:, None]
-            + local[None, :, 2:3] * normals[:, None]).reshape(-1, 3)
-    origins = np.repeat(unique + normals * (1e-4 + 1e-3 * distance), rays, axis=0)
+    # dirs[v, r] = local[r] @ frame[v] for the frames [t1, t2, n] (rows), as one 2D matmul: [R, 3] @ [3, U*3]
+    frames = np.stack([t1, t2, normals], 0).astype(np.float32).reshape(3, -1)
+    dirs = (local.astype(np.float32) @ frames).reshape(rays, len(unique), 3).transpose(1, 0, 2).reshape(-1, 3)
+    origins = np.repeat((unique + normals * (1e-4 + 1e-3 * distance)).astype(np.float32), rays, axis=0)
     try:
         from embreex import rtcore_scene
         from embreex.mesh_construction import TriangleMesh
 
         scene = rtcore_scene.EmbreeScene()
         TriangleMesh(scene, unique[group[faces]].astype(np.float32))
-        origins, dirs = origins.astype(np.float32), dirs.astype(np.float32)
         dists = np.full(len(origins), distance, np.float32)
 
         def occluded(part: slice) -> np.ndarray:  # embree releases the GIL: threads run in parallel
