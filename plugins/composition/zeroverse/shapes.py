@@ -54,10 +54,18 @@ def jitter_material_boundaries(part: PartMesh, amount: float, rng: np.random.Gen
     moved = unique + amount * extent * offset
     materials = np.unique(part.material)
     centroids = part.vertices[part.faces].mean(axis=1)
-    # [U, M] distance from each displaced vertex to each material's original region (its faces'
-    # centroids: far finer than the jitter)
-    distance = np.stack([cKDTree(centroids[part.material == m]).query(moved)[0] for m in materials], -1)
-    label = np.argmin(distance, axis=1)
+    # Each displaced vertex takes the material of the nearest original region (its faces' centroids:
+    # far finer than the jitter); one tree over all regions gives the same as the nearest per region.
+    _, nearest = cKDTree(centroids).query(moved, workers=-1)
+    label = np.searchsorted(materials, part.material[nearest])
+    # [U, M] distance to each region, needed only at the corners of faces whose corners disagree
+    corner_label = label[group[part.faces]]
+    mixed = (corner_label != corner_label[:, :1]).any(axis=1)
+    rows = np.unique(group[part.faces[mixed]])
+    distance = np.full((len(unique), len(materials)), np.nan)
+    if len(rows):
+        distance[rows] = np.stack([cKDTree(centroids[part.material == m]).query(moved[rows], workers=-1)[0]
+                                   for m in materials], -1)
     return split_faces_by_label(part, group, label, distance, materials)
 
 
@@ -65,7 +73,8 @@ def split_faces_by_label(part: PartMesh, group: np.ndarray, label: np.ndarray, d
                          materials: np.ndarray) -> PartMesh:
     """Give each face the material of its corners' ``label [U]`` (over welded positions ``group
     [V]``), splitting faces whose corners disagree along the zero crossing of the distance
-    difference ``distance [U, M]`` of the two labels at each edge's ends."""
+    difference ``distance [U, M]`` of the two labels at each edge's ends (read only at the corners
+    of such faces)."""
     corner_label = label[group[part.faces]]  # [F, 3]
     same = (corner_label[:, 0] == corner_label[:, 1]) & (corner_label[:, 1] == corner_label[:, 2])
     vertices, uv = [part.vertices], [part.uv]
