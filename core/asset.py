@@ -67,7 +67,7 @@ class Asset:
             maps["metallicRoughnessTexture"] = encoded(self.maps["metallic_roughness"])
         if "normal" in self.maps:
             maps["normalTexture"] = encoded(self.maps["normal"])
-        material = trimesh.visual.material.PBRMaterial(
+        material = _ExportMaterial(
             baseColorTexture=image,
             metallicFactor=1.0 if "metallic_roughness" in self.maps else DEFAULT_METALLIC,
             roughnessFactor=1.0 if "metallic_roughness" in self.maps else DEFAULT_ROUGHNESS,
@@ -76,6 +76,14 @@ class Asset:
         )
         visual = trimesh.visual.TextureVisuals(uv=self.uv, material=material)
         return trimesh.Trimesh(self.vertices, self.faces, visual=visual, process=False)
+
+
+class _ExportMaterial(trimesh.visual.material.PBRMaterial):
+    """A PBR material hashed by identity: the glTF exporter hashes each material to merge
+    duplicates, and the content hash of three 2048 x 2048 textures (their bytes) cost ~0.1 s per
+    object; an asset has one material, so there is nothing to merge."""
+
+    __hash__ = object.__hash__
 
 
 def encode_glb(asset: Asset, texture_format: str = "jpeg", quality: int = 95) -> bytes:

@@ -40,14 +40,19 @@ _ENCODE_STEPS = 1 << 20
 _ENCODE = None
 
 
-def encode_gamma(linear: np.ndarray) -> np.ndarray:
-    """``round(255 * x ** (1 / 2.2))`` of values in [0, 1] through a 2^20-entry table (4x faster
-    than the power; off by at most one level, in the darkest few 1e-6)."""
+def _encode_table() -> np.ndarray:
+    """uint8 ``[2^20 + 1]``: ``round(255 * x ** (1 / 2.2))`` at ``x = i / 2^20``."""
     global _ENCODE
     if _ENCODE is None:
         grid = np.arange(_ENCODE_STEPS + 1, dtype=np.float64) / _ENCODE_STEPS
         _ENCODE = np.round(255.0 * grid ** (1.0 / GAMMA)).astype(np.uint8)
-    return _ENCODE[(linear * _ENCODE_STEPS + 0.5).astype(np.int32)]
+    return _ENCODE
+
+
+def encode_gamma(linear: np.ndarray) -> np.ndarray:
+    """``round(255 * x ** (1 / 2.2))`` of values in [0, 1] through a 2^20-entry table (4x faster
+    than the power; off by at most one level, in the darkest few 1e-6)."""
+    return _encode_table()[(linear * _ENCODE_STEPS + 0.5).astype(np.int32)]
 
 
 def tone_map(linear: np.ndarray, alpha: np.ndarray, background, levels: tuple[float, float] | None) -> np.ndarray:
@@ -59,16 +64,18 @@ def tone_map(linear: np.ndarray, alpha: np.ndarray, background, levels: tuple[fl
     display values, composited in linear), encoded with gamma 1/2.2 and rounded to 8 bits. RGB is
     therefore *composited*: exactly ``background`` where alpha is 0, blended at fractional edges.
     """
-    colour = np.asarray(linear, np.float32)
-    if levels is not None:
-        lo, hi = levels
-        colour = (colour - np.float32(lo)) * np.float32(1.0 / (hi - lo))
-    colour = np.clip(colour, 0.0, 1.0)
+    # In place and with the table's scale folded in: 4x fewer passes over the image than step by step.
+    steps = np.float32(_ENCODE_STEPS)
+    lo, hi = levels if levels is not None else (0.0, 1.0)
+    scale = np.float32(_ENCODE_STEPS / (hi - lo))
+    x = np.multiply(linear, scale, dtype=np.float32)
+    x -= np.float32(lo) * scale
+    np.clip(x, 0.0, steps, out=x)  # levels and clip, in table steps
     a = np.clip(np.asarray(alpha, np.float32), 0.0, 1.0)[..., None]
-    bg = to_linear(np.asarray(background, np.float32)).astype(np.float32)
-    rgb = encode_gamma(colour * a + bg * (1.0 - a))
-    out = np.empty(rgb.shape[:-1] + (4,), np.uint8)
-    out[..., :3] = rgb
+    x *= a
+    x += to_linear(np.asarray(background, np.float32)).astype(np.float32) * steps * (1.0 - a) + np.float32(0.5)
+    out = np.empty(x.shape[:-1] + (4,), np.uint8)
+    out[..., :3] = _encode_table()[x.astype(np.int32)]
     out[..., 3] = np.round(a[..., 0] * 255.0).astype(np.uint8)
     return out
 
