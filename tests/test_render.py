@@ -230,3 +230,17 @@ def test_cpu_mipmaps_are_box_means_like_gl_generate_mipmap(srgb):
             expected = np.frombuffer(reference.read(level=k), np.uint8).reshape(level.shape)
             assert np.abs(expected.astype(int) - level).max() <= 1, k
         reference.release()
+
+
+def test_gl_samples_the_cpu_mipmaps_of_a_minified_texture():
+    """A 1-px black/white checker seen from far away is drawn from the CPU-made mip levels:
+    mid grey in linear light (sRGB ~186 after the gamma 1/2.2 chain), not black (levels missing)
+    nor 128 (levels averaged in sRGB values)."""
+    asset = sphere_asset(0.3)
+    asset.texture = np.repeat((np.indices((512, 512)).sum(0) % 2 * 255).astype(np.uint8)[..., None], 3, -1)
+    cams = get_registries().camera_samplers.build("orbit", {"radius": 3.0, "elevations_deg": [10.0]}).sample(
+        2, 48, 48, np.random.default_rng(0))
+    views = gl_renderer().render(asset, cams, ShadingSettings(shading="unlit", levels=False))
+    inner = views.rgba[..., 3] == 255
+    assert inner.sum() > 50
+    assert np.median(views.rgba[..., :3][inner]) == pytest.approx(255 * 0.5 ** (1 / 2.2), abs=6)

@@ -11,7 +11,7 @@ from lrmzero import param
 from lrmzero.asset import MAP_NAMES
 from lrmzero.cameras import Cameras
 from lrmzero.components import Renderer, RendererUnavailable
-from lrmzero.plugins.renderers.mipmaps import mip_chain
+from lrmzero.plugins.renderers.mipmaps import level_uploader, mip_chain
 from lrmzero.plugins.renderers.shading import (
     AMBIENT,
     LIGHT_DIRECTIONS,
@@ -166,8 +166,7 @@ void main() {
 """
 
 
-GL_SRGB8 = 0x8C41
-TEXTURE_CACHE_SIZE = 12  # texture objects kept for reuse (3 maps x the atlas sizes seen lately)
+GL_SRGB8, GL_RGB8 = 0x8C41, 0x8051
 MODES = {"unlit": 0, "lambert": 1, "ao": 2}
 
 
@@ -210,7 +209,7 @@ class GLRenderer(Renderer):
         self.resolve["geometry_samples"].value = 5
         self.resolve_vao = self.ctx.vertex_array(self.resolve, [])
         self._targets = None
-        self._texture_cache: dict[tuple, object] = {}
+        self._upload_level = level_uploader()
 
     def _framebuffers(self, width: int, height: int, factor: int):
         """The scene targets (``factor`` x the size, sampled by the resolve pass) and the resolved
@@ -237,29 +236,22 @@ class GLRenderer(Renderer):
     def _texture(self, image: np.ndarray, unit: int, srgb: bool = False):
         """A mipmapped texture bound to ``unit``; ``srgb``: decoded to linear by the GPU before
         filtering, so mipmaps and filtering average light as a path tracer's many samples do
-        (averaging the encoded values would darken fine high-contrast detail).
-
-        Texture objects are kept per (unit, size, encoding) and refilled: levels come from
-        :func:`mip_chain` on the CPU, since GL's own mipmap generation is the slow part on llvmpipe
-        (it runs once, when a texture of a new size is made, to allocate the levels)."""
+        (averaging the encoded values would darken fine high-contrast detail). The levels come
+        from :func:`mip_chain` on the CPU where GL's entry points are at hand: GL's own mipmap
+        generation is the slow part on llvmpipe."""
         img = np.ascontiguousarray(image[::-1])  # GL textures start at the bottom row (v = 0)
-        key = (unit, img.shape[1], img.shape[0], srgb)
-        texture = self._texture_cache.pop(key, None)
-        if texture is None:
-            texture = self.ctx.texture((img.shape[1], img.shape[0]), 3, None,
-                                       internal_format=GL_SRGB8 if srgb else None)
-            texture.build_mipmaps()
-            mipmaps = self.moderngl.LINEAR_MIPMAP_LINEAR if self.cfg.trilinear else self.moderngl.LINEAR_MIPMAP_NEAREST
-            texture.filter = (mipmaps, self.moderngl.LINEAR)
-            texture.anisotropy = self.cfg.anisotropy
-            texture.repeat_x = texture.repeat_y = False
-        while len(self._texture_cache) >= TEXTURE_CACHE_SIZE:
-            self._texture_cache.pop(next(iter(self._texture_cache))).release()
-        self._texture_cache[key] = texture  # most recently used last
-        texture.write(img.tobytes(), level=0)
-        for level, data in enumerate(mip_chain(img, srgb=srgb), start=1):
-            texture.write(data.tobytes(), level=level)
+        internal_format = GL_SRGB8 if srgb else GL_RGB8
+        texture = self.ctx.texture((img.shape[1], img.shape[0]), 3, img.tobytes(), internal_format=internal_format)
         texture.use(unit)
+        if self._upload_level is None:
+            texture.build_mipmaps()
+        else:
+            for level, data in enumerate(mip_chain(img, srgb=srgb), start=1):
+                self._upload_level(level, data, internal_format)
+        mipmaps = self.moderngl.LINEAR_MIPMAP_LINEAR if self.cfg.trilinear else self.moderngl.LINEAR_MIPMAP_NEAREST
+        texture.filter = (mipmaps, self.moderngl.LINEAR)
+        texture.anisotropy = self.cfg.anisotropy
+        texture.repeat_x = texture.repeat_y = False
         return texture
 
     def render(self, asset, cameras: Cameras, settings: ShadingSettings, on_view=None) -> Views:
@@ -272,9 +264,9 @@ class GLRenderer(Renderer):
         vbo = ctx.buffer(np.ascontiguousarray(data).tobytes())
         ibo = ctx.buffer(np.ascontiguousarray(asset.faces.astype("i4")).tobytes())
         vao = ctx.vertex_array(self.program, [(vbo, "3f 2f 1f", "in_pos", "in_uv", "in_shade")], ibo)
-        self._texture(asset.texture, 0, srgb=True)
+        textures = [self._texture(asset.texture, 0, srgb=True)]
         for unit, name in enumerate(MAP_NAMES, start=1):
-            self._texture(asset.map_or_flat(name), unit)
+            textures.append(self._texture(asset.map_or_flat(name), unit))
         for unit, name in enumerate(["base_color", "metallic_roughness", "normal_map"]):
             self.program[name].value = unit
         self.dfg.use(3)
@@ -322,4 +314,6 @@ class GLRenderer(Renderer):
             vao.release()
             ibo.release()
             vbo.release()
+            for texture in textures:
+                texture.release()
         return finish_views(linear, alpha, depth, normal, cameras, settings, on_view)

@@ -55,3 +55,46 @@ def mip_chain(image: np.ndarray, srgb: bool = False) -> list[np.ndarray]:
         current = cv2.resize(current, size, interpolation=cv2.INTER_AREA).reshape(size[1], size[0], -1)
         levels.append(_ENCODE[(current * 65535.0 + 0.5).astype(np.uint16)])
     return levels
+
+
+GL_TEXTURE_2D, GL_RGB, GL_UNSIGNED_BYTE, GL_UNPACK_ALIGNMENT = 0x0DE1, 0x1907, 0x1401, 0x0CF5
+
+
+def level_uploader():
+    """A function ``upload(level, image, internal_format)`` that defines mip ``level`` of the
+    texture bound to GL_TEXTURE_2D on the active unit from a uint8 ``[H, W, 3]`` image, or None
+    where the GL entry points cannot be found (then build the levels with GL's own generator).
+
+    By hand (ctypes ``glTexImage2D``) because moderngl only defines levels through
+    ``build_mipmaps``, i.e. through the slow generator this module replaces.
+    """
+    import ctypes
+    import ctypes.util
+
+    functions = {}
+    for library in ("libGL.so.1", "libOpenGL.so.0", ctypes.util.find_library("GL")):
+        if not library:
+            continue
+        try:
+            gl = ctypes.CDLL(library)
+            functions = {"image": gl.glTexImage2D, "store": gl.glPixelStorei}
+            break
+        except (OSError, AttributeError):
+            continue
+    if not functions:
+        return None
+    tex_image = functions["image"]
+    tex_image.argtypes = [ctypes.c_uint, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int,
+                          ctypes.c_int, ctypes.c_uint, ctypes.c_uint, ctypes.c_void_p]
+    tex_image.restype = None
+    store = functions["store"]
+    store.argtypes = [ctypes.c_uint, ctypes.c_int]
+    store.restype = None
+
+    def upload(level: int, image: np.ndarray, internal_format: int) -> None:
+        data = np.ascontiguousarray(image, np.uint8)
+        store(GL_UNPACK_ALIGNMENT, 1)
+        tex_image(GL_TEXTURE_2D, level, internal_format, data.shape[1], data.shape[0], 0, GL_RGB,
+                  GL_UNSIGNED_BYTE, data.ctypes.data)
+
+    return upload
