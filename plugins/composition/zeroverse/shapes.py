@@ -56,7 +56,9 @@ def jitter_material_boundaries(part: PartMesh, amount: float, rng: np.random.Gen
     centroids = part.vertices[part.faces].mean(axis=1)
     # Each displaced vertex takes the material of the nearest original region (its faces' centroids:
     # far finer than the jitter); one tree over all regions gives the same as the nearest per region.
-    _, nearest = cKDTree(centroids).query(moved, workers=-1)
+    # (single-threaded on purpose: scipy's query worker threads outlive a Ctrl-C in the main thread
+    # and read freed arrays)
+    _, nearest = cKDTree(centroids).query(moved)
     label = np.searchsorted(materials, part.material[nearest])
     # [U, M] distance to each region, needed only at the corners of faces whose corners disagree
     corner_label = label[group[part.faces]]
@@ -64,7 +66,7 @@ def jitter_material_boundaries(part: PartMesh, amount: float, rng: np.random.Gen
     rows = np.unique(group[part.faces[mixed]])
     distance = np.full((len(unique), len(materials)), np.nan)
     if len(rows):
-        distance[rows] = np.stack([cKDTree(centroids[part.material == m]).query(moved[rows], workers=-1)[0]
+        distance[rows] = np.stack([cKDTree(centroids[part.material == m]).query(moved[rows])[0]
                                    for m in materials], -1)
     return split_faces_by_label(part, group, label, distance, materials)
 
