@@ -101,17 +101,24 @@ class ObjectJob:
         out = self.run.generate.output
         quality = out.jpeg_quality if out.mesh_texture == "jpeg" else out.png_compress_level
         timings = asset.meta["timings"]
-        t1 = time.perf_counter()
-        files = {"mesh.glb": encode_glb(asset, out.mesh_texture, quality)}
-        timings["encode_mesh"] = time.perf_counter() - t1
-        views = 0
-        if self.renderer is not None:
+
+        def encode_mesh() -> tuple[bytes, float]:
             t1 = time.perf_counter()
-            rendered, images, asset.meta["render"] = self.renderer.render_and_encode(
-                asset, object_streams(self.seed, index)[3]
-            )
+            return encode_glb(asset, out.mesh_texture, quality), time.perf_counter() - t1
+
+        views = 0
+        if self.renderer is None:
+            files = {}
+            files["mesh.glb"], timings["encode_mesh"] = encode_mesh()
+        else:  # the GLB is encoded on the render stage's threads while the views render
+            mesh = self.renderer.pool.submit(encode_mesh)
+            t1 = time.perf_counter()
+            rendered, images, render_meta = self.renderer.render_and_encode(asset, object_streams(self.seed, index)[3])
+            files = {}
+            files["mesh.glb"], timings["encode_mesh"] = mesh.result()
             files.update(images)
             timings["render_and_encode"] = time.perf_counter() - t1
+            asset.meta["render"] = render_meta
             views = len(rendered.rgba)
         oid = self.object_id(index)
         asset.meta["object_id"] = oid

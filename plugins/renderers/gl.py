@@ -3,6 +3,7 @@ the NVIDIA driver on a GPU). One pass writes colour, world normals and camera de
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -257,16 +258,25 @@ class GLRenderer(Renderer):
     def render(self, asset, cameras: Cameras, settings: ShadingSettings, on_view=None) -> Views:
         W, H = int(cameras.width), int(cameras.height)
         ss = self.cfg.supersample
-        ao = shade_factor_per_vertex(asset, settings)
+        ctx = self.ctx
+        # Ambient occlusion (Embree, numpy) on a thread while this one uploads the textures (GL
+        # calls stay on the context's thread).
+        with ThreadPoolExecutor(1) as pool:
+            occlusion = pool.submit(shade_factor_per_vertex, asset, settings)
+            textures = [self._texture(asset.texture, 0, srgb=True)]
+            for unit, name in enumerate(MAP_NAMES, start=1):
+                textures.append(self._texture(asset.map_or_flat(name), unit))
+            try:
+                ao = occlusion.result()
+            except BaseException:
+                for texture in textures:
+                    texture.release()
+                raise
         shade = ao if ao is not None else np.ones(len(asset.vertices))
         data = np.concatenate([asset.vertices, asset.uv, shade[:, None]], axis=1).astype("f4")
-        ctx = self.ctx
         vbo = ctx.buffer(np.ascontiguousarray(data).tobytes())
         ibo = ctx.buffer(np.ascontiguousarray(asset.faces.astype("i4")).tobytes())
         vao = ctx.vertex_array(self.program, [(vbo, "3f 2f 1f", "in_pos", "in_uv", "in_shade")], ibo)
-        textures = [self._texture(asset.texture, 0, srgb=True)]
-        for unit, name in enumerate(MAP_NAMES, start=1):
-            textures.append(self._texture(asset.map_or_flat(name), unit))
         for unit, name in enumerate(["base_color", "metallic_roughness", "normal_map"]):
             self.program[name].value = unit
         self.dfg.use(3)
