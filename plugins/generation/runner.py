@@ -107,14 +107,13 @@ class ObjectJob:
             return encode_glb(asset, out.mesh_texture, quality), time.perf_counter() - t1
 
         views = 0
+        files: dict[str, bytes] = {}
         if self.renderer is None:
-            files = {}
             files["mesh.glb"], timings["encode_mesh"] = encode_mesh()
         else:  # the GLB is encoded on the render stage's threads while the views render
             mesh = self.renderer.pool.submit(encode_mesh)
             t1 = time.perf_counter()
             rendered, images, render_meta = self.renderer.render_and_encode(asset, object_streams(self.seed, index)[3])
-            files = {}
             files["mesh.glb"], timings["encode_mesh"] = mesh.result()
             files.update(images)
             timings["render_and_encode"] = time.perf_counter() - t1

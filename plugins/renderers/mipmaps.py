@@ -11,11 +11,12 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from lrmzero.tone import to_linear
+
 
 def _srgb_tables() -> tuple[np.ndarray, np.ndarray]:
     """(decode ``[256]`` float32: 8-bit sRGB -> linear, encode ``[65536]`` uint8: 16-bit linear -> sRGB)."""
-    v = np.arange(256) / 255.0
-    decode = np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4).astype(np.float32)
+    decode = to_linear(np.arange(256) / 255.0).astype(np.float32)
     x = np.arange(65536) / 65535.0
     encoded = np.where(x <= 0.0031308, 12.92 * x, 1.055 * x ** (1 / 2.4) - 0.055)
     return decode, np.clip(np.round(encoded * 255.0), 0, 255).astype(np.uint8)
@@ -71,23 +72,20 @@ def level_uploader():
     import ctypes
     import ctypes.util
 
-    functions = {}
     for library in ("libGL.so.1", "libOpenGL.so.0", ctypes.util.find_library("GL")):
-        if not library:
+        if not library:  # find_library found none
             continue
         try:
             gl = ctypes.CDLL(library)
-            functions = {"image": gl.glTexImage2D, "store": gl.glPixelStorei}
+            tex_image, store = gl.glTexImage2D, gl.glPixelStorei
             break
         except (OSError, AttributeError):
             continue
-    if not functions:
+    else:
         return None
-    tex_image = functions["image"]
     tex_image.argtypes = [ctypes.c_uint, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int,
                           ctypes.c_int, ctypes.c_uint, ctypes.c_uint, ctypes.c_void_p]
     tex_image.restype = None
-    store = functions["store"]
     store.argtypes = [ctypes.c_uint, ctypes.c_int]
     store.restype = None
 
