@@ -24,6 +24,8 @@ class ShadingSettings:
         ao_smoothing: neighbour-averaging passes over the baked occlusion (less noise).
         levels: the official per-object auto-levels (1st/99th percentiles of the opaque pixels,
             of all views together) before gamma; off gives the shaded values as they are.
+        ao_split_creases: bake the occlusion once per side of each sharp edge instead of once per
+            position, so a strut's inner face is as dark as the cage around it makes it.
     """
 
     shading: str = "ao"
@@ -32,6 +34,7 @@ class ShadingSettings:
     ao_distance: float = 1.0
     ao_smoothing: int = 0
     levels: bool = False
+    ao_split_creases: bool = False
 
 
 @dataclass

@@ -14,7 +14,7 @@ from lrmzero.cameras import Cameras, intrinsics_from_fov, look_at
 from lrmzero.components import RendererUnavailable
 from lrmzero.plugins.generation.config import load_config
 from lrmzero.plugins.generation.runner import make_composer
-from lrmzero.plugins.renderers.shading import environment_shade
+from lrmzero.plugins.renderers.shading import bake_ambient_occlusion, environment_shade, split_at_creases
 from lrmzero.tone import levels_range, to_linear, tone_map
 from lrmzero.views import ShadingSettings
 
@@ -122,6 +122,47 @@ def test_environment_shading_is_energy_plausible():
     metal = environment_shade(gold, np.ones(1), 0.0, roughness=0.2, metallic=1.0)
     assert np.allclose(metal / metal.max(), gold / gold.max(), atol=0.05)
     assert np.allclose(to_linear(np.array([0.5, 0.02])), [((0.5 + 0.055) / 1.055) ** 2.4, 0.02 / 12.92])  # sRGB curve
+
+
+def test_creases_split_a_box_into_flat_sides_and_leave_smooth_surfaces_whole():
+    """A box's 8 shared corners become 24 vertices, each with its face's normal (as Blender's auto
+    smooth); the faces still cover the same triangles. A smooth sphere is not split."""
+    box = trimesh.creation.box((1.0, 0.5, 0.3))
+    creased = split_at_creases(np.asarray(box.vertices), np.asarray(box.faces))
+    assert len(creased.source) == 24 and len(np.unique(creased.faces)) == 24
+    assert np.array_equal(np.asarray(box.vertices)[creased.source][creased.faces], np.asarray(box.vertices)[box.faces])
+    face_normals = np.asarray(box.face_normals)
+    corner_normals = creased.normals[creased.faces]  # [F, 3, 3]
+    assert np.allclose(corner_normals, face_normals[:, None, :], atol=1e-9)
+    assert len(np.unique(creased.points)) == 24  # one bake point per (corner position, side)
+
+    sphere = trimesh.creation.uv_sphere(radius=1.0, count=[32, 64])  # has copies along its seam
+    creased = split_at_creases(np.asarray(sphere.vertices), np.asarray(sphere.faces))
+    assert np.array_equal(creased.faces, sphere.faces) and np.array_equal(creased.source, np.arange(len(sphere.vertices)))
+    radial = np.asarray(sphere.vertices) / np.linalg.norm(sphere.vertices, axis=1, keepdims=True)
+    assert np.min(np.sum(creased.normals * radial, 1)) > 0.999
+    assert creased.num_points == len(np.unique(np.round(sphere.vertices, 9), axis=0))  # seam copies share a point
+
+
+def test_occlusion_is_baked_per_side_of_a_hard_edge():
+    """Two plates 0.05 apart: the corner of the lower plate's top face (facing the other plate)
+    is far more occluded than the same position on its outer side face; one vertex per position
+    (the old smooth bake) would give both the same value."""
+    lower = trimesh.creation.box((1.0, 1.0, 0.1))
+    upper = lower.copy()
+    upper.apply_translation((0.0, 0.0, 0.15))
+    plates = trimesh.util.concatenate([lower, upper])
+    vertices, faces = np.asarray(plates.vertices), np.asarray(plates.faces)
+    creased, visibility = bake_ambient_occlusion(vertices, faces, rays=256, distance=1.0, crease_degrees=40.0)
+    corner = np.array([0.5, 0.5, 0.05])  # top corner of the lower plate
+    at_corner = np.flatnonzero(np.linalg.norm(vertices[creased.source] - corner, axis=1) < 1e-9)
+    up = at_corner[creased.normals[at_corner, 2] > 0.99]
+    side = at_corner[creased.normals[at_corner, 0] > 0.99]
+    assert len(up) == 1 and len(side) == 1
+    # +z at the plate's corner: the upper plate covers about a quarter of the cosine-weighted sky
+    # directly overhead; +x: open except for rays grazing the plates.
+    assert visibility[up[0]] < 0.85 and visibility[side[0]] > 0.9
+    assert visibility[up[0]] < visibility[side[0]] - 0.1
 
 
 def test_gl_environment_shading_matches_the_numpy_formula():

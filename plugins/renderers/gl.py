@@ -17,9 +17,9 @@ from lrmzero.plugins.renderers.shading import (
     AMBIENT,
     LIGHT_DIRECTIONS,
     LIGHT_INTENSITIES,
+    ambient_occlusion,
     bounce_radiance,
     dfg_table,
-    shade_factor_per_vertex,
 )
 from lrmzero.tone import finish_views
 from lrmzero.views import ShadingSettings, Views
@@ -262,7 +262,7 @@ class GLRenderer(Renderer):
         # Ambient occlusion (Embree, numpy) on a thread while this one uploads the textures (GL
         # calls stay on the context's thread).
         with ThreadPoolExecutor(1) as pool:
-            occlusion = pool.submit(shade_factor_per_vertex, asset, settings)
+            occlusion = pool.submit(ambient_occlusion, asset, settings)
             textures = [self._texture(asset.texture, 0, srgb=True)]
             for unit, name in enumerate(MAP_NAMES, start=1):
                 textures.append(self._texture(asset.map_or_flat(name), unit))
@@ -272,10 +272,14 @@ class GLRenderer(Renderer):
                 for texture in textures:
                     texture.release()
                 raise
-        shade = ao if ao is not None else np.ones(len(asset.vertices))
-        data = np.concatenate([asset.vertices, asset.uv, shade[:, None]], axis=1).astype("f4")
+        if ao is None:
+            source, faces, shade = np.arange(len(asset.vertices)), asset.faces, np.ones(len(asset.vertices))
+        else:  # split at creases, so each flat side of a hard edge has its own occlusion
+            creased, shade = ao
+            source, faces = creased.source, creased.faces
+        data = np.concatenate([asset.vertices[source], asset.uv[source], shade[:, None]], axis=1).astype("f4")
         vbo = ctx.buffer(np.ascontiguousarray(data).tobytes())
-        ibo = ctx.buffer(np.ascontiguousarray(asset.faces.astype("i4")).tobytes())
+        ibo = ctx.buffer(np.ascontiguousarray(faces.astype("i4")).tobytes())
         vao = ctx.vertex_array(self.program, [(vbo, "3f 2f 1f", "in_pos", "in_uv", "in_shade")], ibo)
         for unit, name in enumerate(["base_color", "metallic_roughness", "normal_map"]):
             self.program[name].value = unit

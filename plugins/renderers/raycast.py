@@ -13,11 +13,11 @@ from lrmzero.asset import DEFAULT_METALLIC, DEFAULT_ROUGHNESS
 from lrmzero.cameras import Cameras
 from lrmzero.components import Renderer
 from lrmzero.plugins.renderers.shading import (
+    ambient_occlusion,
     bounce_radiance,
     environment_shade,
     face_normals,
     lambert,
-    shade_factor_per_vertex,
 )
 from lrmzero.tone import finish_views, to_linear
 from lrmzero.views import ShadingSettings, Views
@@ -50,8 +50,8 @@ class RaycastRenderer(Renderer):
         W, H, V = int(cameras.width), int(cameras.height), len(cameras)
         mesh = trimesh.Trimesh(asset.vertices, asset.faces, process=False)
         fn = face_normals(asset.vertices, asset.faces)
-        ao = shade_factor_per_vertex(asset, settings)
-        bounce = bounce_radiance(asset.texture, ao) if ao is not None else 0.0
+        ao = ambient_occlusion(asset, settings)
+        bounce = bounce_radiance(asset.texture, ao[1]) if ao is not None else 0.0
         mr = asset.maps.get("metallic_roughness")
         u, v = np.meshgrid(np.arange(W) + 0.5, np.arange(H) + 0.5)
         pix = np.stack([u.ravel(), v.ravel(), np.ones(u.size)], axis=-1)
@@ -78,7 +78,8 @@ class RaycastRenderer(Renderer):
                     if mr is not None:
                         packed = bilinear(mr, uv)
                         roughness, metallic = np.clip(packed[:, 1], 0.03, 1.0), packed[:, 2]
-                    base = environment_shade(base, np.einsum("ni,ni->n", bary, ao[asset.faces[tri]]), bounce,
+                    creased, visibility = ao  # the asset's faces, split at creases
+                    base = environment_shade(base, np.einsum("ni,ni->n", bary, visibility[creased.faces[tri]]), bounce,
                                              roughness, metallic, -np.einsum("ij,ij->i", fn[tri], dirs[ray]))
                 elif settings.shading == "lambert":
                     base = base * lambert(fn[tri])[:, None]

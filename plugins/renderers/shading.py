@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse
@@ -137,37 +138,140 @@ def hemisphere_directions(count: int) -> np.ndarray:
     return np.stack([r * np.cos(phi), r * np.sin(phi), np.sqrt(1.0 - r * r)], axis=-1)
 
 
-def bake_ambient_occlusion(vertices: np.ndarray, faces: np.ndarray, rays: int, distance: float,
-                           smoothing: int = 0) -> np.ndarray:
-    """Per-vertex visibility in [0, 1] of a cosine-weighted hemisphere (1: nothing within ``distance``).
+CREASE_DEGREES = 40.0
 
-    Rays start just off the surface along the smooth vertex normal. Each vertex turns the fixed
+
+@dataclass(frozen=True)
+class CreasedMesh:
+    """A mesh's corners grouped as a renderer with smooth per-vertex attributes needs them: one
+    vertex per (position, side of every crease) instead of one per position, so that a value
+    baked per vertex (ambient occlusion) belongs to one flat side of a hard edge.
+
+    ``source``: ``[R]`` the input vertex each output vertex copies (uv and all); ``faces``:
+    ``[F, 3]`` into R (each of the R vertices used), the input's faces in the same order; ``normals``: ``[R, 3]`` unit normals,
+    area-weighted over the faces around the position that bend by less than the crease angle from
+    the corner's own face; ``points``: ``[R]`` index of the distinct (position, normal) the vertex
+    shares with its copies across UV seams, ``num_points`` of them (bake once per point)."""
+
+    source: np.ndarray
+    faces: np.ndarray
+    normals: np.ndarray
+    points: np.ndarray
+    num_points: int
+
+
+def _unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(first [K], inverse [N])`` of the distinct rows of an int64 ``[N, C]`` array, through one
+    hash per row (``np.unique(axis=0)`` sorts lexicographically, ~10x slower); exact on a collision."""
+    h = np.zeros(len(rows), np.uint64)
+    for column in rows.T.astype(np.uint64):
+        h = (h ^ column) * np.uint64(0x9E3779B97F4A7C15)
+        h ^= h >> np.uint64(29)
+    _, first, inverse = np.unique(h, return_index=True, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    if not np.array_equal(rows[first][inverse], rows):
+        _, first, inverse = np.unique(rows, axis=0, return_index=True, return_inverse=True)
+        inverse = inverse.reshape(-1)
+    return first, inverse
+
+
+def split_at_creases(vertices: np.ndarray, faces: np.ndarray, crease_degrees: float | None = CREASE_DEGREES) -> CreasedMesh:
+    """Smooth normals with hard edges, as Blender's auto smooth makes them (see :class:`CreasedMesh`).
+
+    ``vertices [V, 3]``, ``faces [F, 3]``. A corner's normal sums the (area-weighted) normals of the
+    faces at its position within ``crease_degrees`` of its own face's normal; corners of one vertex
+    whose normals differ become separate vertices. A strut's box corner, where three faces meet at
+    right angles, becomes three vertices, each with its face's normal. Positions whose faces all lie
+    within half the angle of their mean are smooth whatever the pairing, so only the others pay for
+    the pairwise test. ``crease_degrees=None``: no creases (one smooth vertex per input vertex)."""
+    unique, group = weld_positions(vertices)
+    tri = vertices[faces]
+    area_normals = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    unit = area_normals / np.maximum(np.linalg.norm(area_normals, axis=1, keepdims=True), 1e-300)
+    corner_position = group[faces].ravel()
+    corner_face = np.repeat(np.arange(len(faces)), 3)
+    smooth = np.stack([np.bincount(corner_position, np.repeat(area_normals[:, k], 3), len(unique))
+                       for k in range(3)], 1)
+    smooth /= np.maximum(np.linalg.norm(smooth, axis=1, keepdims=True), 1e-300)
+    if crease_degrees is None:
+        return CreasedMesh(np.arange(len(vertices)), faces, smooth[group], group, len(unique))
+    deviation = np.einsum("fcj,fj->fc", smooth[corner_position].reshape(-1, 3, 3), unit).ravel()
+    limit = np.cos(np.radians(crease_degrees))
+    suspect = np.zeros(len(unique), bool)
+    suspect[corner_position[deviation < np.cos(np.radians(crease_degrees) / 2)]] = True
+    hard = np.flatnonzero(suspect[corner_position])  # corners at positions that may crease
+    corner_vertex = faces.ravel().astype(np.int64)
+    source = np.arange(len(vertices))
+    vertex_normals = smooth[group]
+    points, num_points = group, len(unique)
+    out_faces = corner_vertex.copy()
+    if len(hard):
+        # Pairs of corners at the same position: (A A^T) for A = corner-by-position incidence.
+        local = np.unique(corner_position[hard], return_inverse=True)[1].reshape(-1)
+        incidence = scipy.sparse.csr_matrix((np.ones(len(hard)), (np.arange(len(hard)), local)),
+                                            shape=(len(hard), local.max() + 1))
+        pairs = (incidence @ incidence.T).tocoo()
+        a, b = pairs.row, pairs.col  # into hard
+        keep = np.einsum("ij,ij->i", unit[corner_face[hard[a]]], unit[corner_face[hard[b]]]) > limit
+        a, b = a[keep], area_normals[corner_face[hard[b[keep]]]]
+        crease = np.stack([np.bincount(a, b[:, k], len(hard)) for k in range(3)], 1)
+        crease /= np.maximum(np.linalg.norm(crease, axis=1, keepdims=True), 1e-300)
+        # The creased corners get new vertices, one per (vertex, normal); the others keep theirs.
+        quantized = np.round(crease * 1e4).astype(np.int64)
+        first, inverse = _unique_rows(np.column_stack([corner_vertex[hard], quantized]))
+        out_faces[hard] = len(vertices) + inverse
+        source = np.concatenate([source, corner_vertex[hard][first]])
+        vertex_normals = np.concatenate([vertex_normals, crease[first]])
+        new_points = _unique_rows(np.column_stack([corner_position[hard][first], quantized[first]]))[1]
+        points = np.concatenate([points, num_points + new_points])
+        num_points += int(new_points.max()) + 1
+        # Drop the input vertices whose every corner went to a new one (a strut's box corners).
+        used = np.zeros(len(source), bool)
+        used[out_faces] = True
+        renumber = np.cumsum(used) - 1
+        out_faces, source, vertex_normals, points = renumber[out_faces], source[used], vertex_normals[used], points[used]
+    return CreasedMesh(source, out_faces.reshape(-1, 3), vertex_normals, points, num_points)
+
+
+def bake_ambient_occlusion(vertices: np.ndarray, faces: np.ndarray, rays: int, distance: float,
+                           smoothing: int = 0, crease_degrees: float | None = None) -> tuple[CreasedMesh, np.ndarray]:
+    """Per-vertex visibility in [0, 1] of a cosine-weighted hemisphere (1: nothing within ``distance``),
+    on the mesh split at its creases (:func:`split_at_creases`; ``crease_degrees=None``: not split,
+    one value per position): ``(creased mesh, visibility [R])``.
+
+    Rays start just off the surface along the vertex normal; split at creases, a hard edge's vertex
+    has its own side's normal (a strut's inner face sees the inside of the cage, not half the sky). Each point turns the fixed
     directions by its own angle about its normal (a hash of its index: deterministic), so that
     neighbours sample different directions and ``smoothing`` passes of neighbour averaging
     (:func:`smooth_over_mesh`) cut the noise as more rays would, at a fraction of their cost.
-    Copies of a position (UV seams) are baked once. Embree occlusion queries (no hit locations)
+    Copies of a point (UV seams) are baked once. Embree occlusion queries (no hit locations)
     when embreex is present, else trimesh's ray intersector.
     """
-    unique, group = weld_positions(vertices)
-    mesh = trimesh.Trimesh(unique, group[faces], process=False)
-    normals = np.asarray(mesh.vertex_normals)
+    creased = split_at_creases(vertices, faces, crease_degrees)
+    representative = np.zeros(creased.num_points, np.int64)
+    representative[creased.points] = np.arange(len(creased.points))  # any copy of a point will do
+    used = np.zeros(creased.num_points, bool)
+    used[creased.points] = True
+    baked = np.flatnonzero(used)
+    positions = vertices[creased.source[representative[baked]]]
+    normals = creased.normals[representative[baked]]
     local = hemisphere_directions(rays)
     helper = np.where(np.abs(normals[:, :1]) < 0.9, [[1.0, 0, 0]], [[0, 1.0, 0]])
     t1 = np.cross(normals, helper)
     t1 /= np.maximum(np.linalg.norm(t1, axis=1, keepdims=True), 1e-12)
     t2 = np.cross(normals, t1)
-    turn = (np.arange(len(unique)) * 0.6180339887498949 % 1.0)[:, None] * 2 * np.pi
+    turn = (np.arange(len(positions)) * 0.6180339887498949 % 1.0)[:, None] * 2 * np.pi
     t1, t2 = np.cos(turn) * t1 + np.sin(turn) * t2, -np.sin(turn) * t1 + np.cos(turn) * t2
-    # dirs[v, r] = local[r] @ frame[v] for the frames [t1, t2, n] (rows), as one 2D matmul: [R, 3] @ [3, U*3]
+    # dirs[p, r] = local[r] @ frame[p] for the frames [t1, t2, n] (rows), as one 2D matmul: [R, 3] @ [3, P*3]
     frames = np.stack([t1, t2, normals], 0).astype(np.float32).reshape(3, -1)
-    dirs = (local.astype(np.float32) @ frames).reshape(rays, len(unique), 3).transpose(1, 0, 2).reshape(-1, 3)
-    origins = np.repeat((unique + normals * (1e-4 + 1e-3 * distance)).astype(np.float32), rays, axis=0)
+    dirs = (local.astype(np.float32) @ frames).reshape(rays, len(positions), 3).transpose(1, 0, 2).reshape(-1, 3)
+    origins = np.repeat((positions + normals * (1e-4 + 1e-3 * distance)).astype(np.float32), rays, axis=0)
     try:
         from embreex import rtcore_scene
         from embreex.mesh_construction import TriangleMesh
 
         scene = rtcore_scene.EmbreeScene()
-        TriangleMesh(scene, unique[group[faces]].astype(np.float32))
+        TriangleMesh(scene, vertices[faces].astype(np.float32))
         dists = np.full(len(origins), distance, np.float32)
 
         def occluded(part: slice) -> np.ndarray:  # embree releases the GIL: threads run in parallel
@@ -179,11 +283,13 @@ def bake_ambient_occlusion(vertices: np.ndarray, faces: np.ndarray, rays: int, d
         hit = np.concatenate(parts)  # embree reports 0 for an occluded ray, -1 for a free one
     except ImportError:
         hit = np.zeros(len(origins), bool)
+        mesh = trimesh.Trimesh(vertices, faces, process=False)
         locations, index_ray, _ = mesh.ray.intersects_location(origins, dirs, multiple_hits=False)
         near = np.linalg.norm(locations - origins[index_ray], axis=1) < distance
         hit[index_ray[near]] = True
-    visibility = 1.0 - hit.reshape(len(unique), rays).mean(axis=1)
-    return smooth_over_mesh(visibility, group[faces], smoothing)[group]
+    visibility = np.ones(creased.num_points)
+    visibility[baked] = 1.0 - hit.reshape(len(positions), rays).mean(axis=1)
+    return creased, smooth_over_mesh(visibility, creased.points[creased.faces], smoothing)[creased.points]
 
 
 def smooth_over_mesh(values: np.ndarray, faces: np.ndarray, passes: int) -> np.ndarray:
@@ -202,12 +308,13 @@ def smooth_over_mesh(values: np.ndarray, faces: np.ndarray, passes: int) -> np.n
     return values
 
 
-def shade_factor_per_vertex(asset, settings) -> np.ndarray | None:
-    """``[V]`` AO factors for ``ao`` shading, else None (``unlit`` / ``lambert`` shade per pixel)."""
+def ambient_occlusion(asset, settings) -> tuple[CreasedMesh, np.ndarray] | None:
+    """``(creased mesh, visibility [R])`` for ``ao`` shading (:func:`bake_ambient_occlusion`),
+    else None (``unlit`` / ``lambert`` shade per pixel)."""
     if settings.shading != "ao":
         return None
     return bake_ambient_occlusion(asset.vertices, asset.faces, settings.ao_rays, settings.ao_distance,
-                                  settings.ao_smoothing)
+                                  settings.ao_smoothing, CREASE_DEGREES if settings.ao_split_creases else None)
 
 
 def face_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
