@@ -112,11 +112,12 @@ void main() {
         vec3 mr = texture(metallic_roughness, v_uv).rgb;
         float roughness = clamp(mr.g, 0.03, 1.0), metallic = mr.b;
         float n_dot_v = clamp(dot(n, to_eye), 0.0, 1.0);
-        vec3 f0 = mix(vec3(0.04), base, metallic);
+        // A mix of a dielectric and a metal lobe (as Blender's Principled BSDF and glTF mix them),
+        // not one lobe of mixed F0: the multiple-scattering term is not linear in F0.
         float dielectric = env_brdf(vec3(0.04), roughness, n_dot_v).x;
-        vec3 spec = env_brdf(f0, roughness, n_dot_v);
+        vec3 metal = env_brdf(base, roughness, n_dot_v);
         float light = v_shade + (1.0 - v_shade) * bounce;
-        color = light * (base * (1.0 - metallic) * (1.0 - dielectric) + spec);
+        color = light * ((1.0 - metallic) * (base * (1.0 - dielectric) + dielectric) + metallic * metal);
     }
     out_color = vec4(color, 1.0);
     out_geometry = vec4(normal, v_depth);

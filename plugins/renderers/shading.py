@@ -100,20 +100,21 @@ def environment_shade(base: np.ndarray, visibility: np.ndarray, bounce: float, r
 
     ``base``: linear base colour ``[..., 3]``; ``visibility``: ambient occlusion ``[...]`` (1: open
     sky); ``bounce``: the radiance seen along occluded directions (one diffuse bounce, see
-    :func:`bounce_radiance`), so closed interiors are dim, not black. Diffuse ``base (1 - metallic)``
-    minus what the dielectric specular reflects, plus :func:`env_brdf` specular; both lit by
-    ``visibility + (1 - visibility) * bounce``. Without ``n_dot_v`` the view is head-on.
+    :func:`bounce_radiance`), so closed interiors are dim, not black. A dielectric lobe (diffuse
+    ``base`` minus what its F0 = 0.04 specular reflects, plus that specular) and a metal lobe
+    (:func:`env_brdf` with F0 = ``base``) mixed by ``metallic``, as Blender's Principled BSDF and
+    glTF mix them; lit by ``visibility + (1 - visibility) * bounce``. Without ``n_dot_v`` the view
+    is head-on.
     """
     base = np.asarray(base, np.float64)
     shape = base.shape[:-1]
     roughness = np.broadcast_to(np.asarray(roughness, np.float64), shape)
     metallic = np.broadcast_to(np.asarray(metallic, np.float64), shape)[..., None]
     n_dot_v = np.ones(shape) if n_dot_v is None else np.broadcast_to(n_dot_v, shape)
-    f0 = DIELECTRIC_F0 * (1 - metallic) + base * metallic
-    spec = env_brdf(f0, roughness, n_dot_v)
+    metal = env_brdf(base, roughness, n_dot_v)
     dielectric = env_brdf(np.full(shape + (1,), DIELECTRIC_F0), roughness, n_dot_v)
     light = (visibility + (1.0 - visibility) * bounce)[..., None]
-    return light * (base * (1 - metallic) * (1 - dielectric) + spec)
+    return light * ((1 - metallic) * (base * (1 - dielectric) + dielectric) + metallic * metal)
 
 
 def bounce_radiance(texture: np.ndarray, visibility: np.ndarray) -> float:
