@@ -76,7 +76,7 @@ class RenderConfig:
     ao_smoothing: int = param(0, "neighbour-averaging passes over the baked occlusion (less noise, but blurs "
                               "contact shadows: 0 matches Cycles best)", ge=0, le=20)
     ao_split_creases: bool = param(False, "bake occlusion per side of sharp edges (struts' inner faces dark as in "
-                                   "Cycles: SSIM vs cycles 0.887 -> 0.911, PSNR unchanged; ~20% slower)")
+                                   "Cycles: SSIM vs cycles 0.896 -> 0.911, PSNR unchanged; 10-20% slower)")
     levels: bool = param(True, "official per-object auto-levels: 1st/99th percentiles of opaque pixels over "
                          "all views to 0..1, before gamma 1/2.2")
     depth_format: str = param("png16", "png16: 16-bit PNG in units of depth_scale; npz: float32", choices=["png16", "npz"])
