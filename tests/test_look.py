@@ -130,7 +130,8 @@ def test_creases_split_a_box_into_flat_sides_and_leave_smooth_surfaces_whole():
     box = trimesh.creation.box((1.0, 0.5, 0.3))
     creased = split_at_creases(np.asarray(box.vertices), np.asarray(box.faces))
     assert len(creased.source) == 24 and len(np.unique(creased.faces)) == 24
-    assert np.array_equal(np.asarray(box.vertices)[creased.source][creased.faces], np.asarray(box.vertices)[box.faces])
+    vertices = np.asarray(box.vertices)
+    assert np.array_equal(vertices[creased.source][creased.faces], vertices[box.faces])
     face_normals = np.asarray(box.face_normals)
     corner_normals = creased.normals[creased.faces]  # [F, 3, 3]
     assert np.allclose(corner_normals, face_normals[:, None, :], atol=1e-9)
@@ -138,7 +139,8 @@ def test_creases_split_a_box_into_flat_sides_and_leave_smooth_surfaces_whole():
 
     sphere = trimesh.creation.uv_sphere(radius=1.0, count=[32, 64])  # has copies along its seam
     creased = split_at_creases(np.asarray(sphere.vertices), np.asarray(sphere.faces))
-    assert np.array_equal(creased.faces, sphere.faces) and np.array_equal(creased.source, np.arange(len(sphere.vertices)))
+    assert np.array_equal(creased.faces, sphere.faces)
+    assert np.array_equal(creased.source, np.arange(len(sphere.vertices)))
     radial = np.asarray(sphere.vertices) / np.linalg.norm(sphere.vertices, axis=1, keepdims=True)
     assert np.min(np.sum(creased.normals * radial, 1)) > 0.999
     assert creased.num_points == len(np.unique(np.round(sphere.vertices, 9), axis=0))  # seam copies share a point
@@ -172,7 +174,8 @@ def test_metallic_mixes_a_dielectric_and_a_metal_lobe():
     base = np.array([[0.6, 0.2, 0.05]])
     for roughness in (0.2, 0.5, 0.9):
         for n_dot_v in (1.0, 0.3):
-            shade = [environment_shade(base, np.ones(1), 0.0, roughness, m, np.array([n_dot_v])) for m in (0.0, 0.5, 1.0)]
+            shade = [environment_shade(base, np.ones(1), 0.0, roughness, m, np.array([n_dot_v]))
+                     for m in (0.0, 0.5, 1.0)]
             assert np.allclose(shade[1], (shade[0] + shade[2]) / 2, atol=1e-12)
 
 

@@ -149,10 +149,11 @@ class CreasedMesh:
     baked per vertex (ambient occlusion) belongs to one flat side of a hard edge.
 
     ``source``: ``[R]`` the input vertex each output vertex copies (uv and all); ``faces``:
-    ``[F, 3]`` into R (each of the R vertices used), the input's faces in the same order; ``normals``: ``[R, 3]`` unit normals,
-    area-weighted over the faces around the position that bend by less than the crease angle from
-    the corner's own face; ``points``: ``[R]`` index of the distinct (position, normal) the vertex
-    shares with its copies across UV seams, ``num_points`` of them (bake once per point)."""
+    ``[F, 3]`` into R (each of the R vertices used), the input's faces in the same order;
+    ``normals``: ``[R, 3]`` unit normals, area-weighted over the faces around the position that
+    bend by less than the crease angle from the corner's own face; ``points``: ``[R]`` id (below
+    ``num_points``) of the distinct (position, normal) the vertex shares with its copies across UV
+    seams (bake once per point)."""
 
     source: np.ndarray
     faces: np.ndarray
@@ -176,7 +177,8 @@ def _unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return first, inverse
 
 
-def split_at_creases(vertices: np.ndarray, faces: np.ndarray, crease_degrees: float | None = CREASE_DEGREES) -> CreasedMesh:
+def split_at_creases(vertices: np.ndarray, faces: np.ndarray,
+                     crease_degrees: float | None = CREASE_DEGREES) -> CreasedMesh:
     """Smooth normals with hard edges, as Blender's auto smooth makes them (see :class:`CreasedMesh`).
 
     ``vertices [V, 3]``, ``faces [F, 3]``. A corner's normal sums the (area-weighted) normals of the
@@ -230,19 +232,22 @@ def split_at_creases(vertices: np.ndarray, faces: np.ndarray, crease_degrees: fl
         used = np.zeros(len(source), bool)
         used[out_faces] = True
         renumber = np.cumsum(used) - 1
-        out_faces, source, vertex_normals, points = renumber[out_faces], source[used], vertex_normals[used], points[used]
+        out_faces, source = renumber[out_faces], source[used]
+        vertex_normals, points = vertex_normals[used], points[used]
     return CreasedMesh(source, out_faces.reshape(-1, 3), vertex_normals, points, num_points)
 
 
 def bake_ambient_occlusion(vertices: np.ndarray, faces: np.ndarray, rays: int, distance: float,
-                           smoothing: int = 0, crease_degrees: float | None = None) -> tuple[CreasedMesh, np.ndarray]:
+                           smoothing: int = 0,
+                           crease_degrees: float | None = None) -> tuple[CreasedMesh, np.ndarray]:
     """Per-vertex visibility in [0, 1] of a cosine-weighted hemisphere (1: nothing within ``distance``),
     on the mesh split at its creases (:func:`split_at_creases`; ``crease_degrees=None``: not split,
     one value per position): ``(creased mesh, visibility [R])``.
 
     Rays start just off the surface along the vertex normal; split at creases, a hard edge's vertex
-    has its own side's normal (a strut's inner face sees the inside of the cage, not half the sky). Each point turns the fixed
-    directions by its own angle about its normal (a hash of its index: deterministic), so that
+    has its own side's normal (a strut's inner face sees the inside of the cage, not half the sky).
+    Each point turns the fixed directions by its own angle about its normal (a hash of its index:
+    deterministic), so that
     neighbours sample different directions and ``smoothing`` passes of neighbour averaging
     (:func:`smooth_over_mesh`) cut the noise as more rays would, at a fraction of their cost.
     Copies of a point (UV seams) are baked once. Embree occlusion queries (no hit locations)
