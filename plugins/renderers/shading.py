@@ -247,9 +247,9 @@ def bake_ambient_occlusion(vertices: np.ndarray, faces: np.ndarray, rays: int, d
     Rays start just off the surface along the vertex normal; split at creases, a hard edge's vertex
     has its own side's normal (a strut's inner face sees the inside of the cage, not half the sky).
     Each point turns the fixed directions by its own angle about its normal (a hash of its index:
-    deterministic), so that
-    neighbours sample different directions and ``smoothing`` passes of neighbour averaging
-    (:func:`smooth_over_mesh`) cut the noise as more rays would, at a fraction of their cost.
+    deterministic), so that neighbours sample different directions and ``smoothing`` passes of
+    neighbour averaging (:func:`smooth_over_mesh`) cut the noise as more rays would, at a fraction
+    of their cost.
     Copies of a point (UV seams) are baked once. Embree occlusion queries (no hit locations)
     when embreex is present, else trimesh's ray intersector.
     """
