@@ -26,6 +26,9 @@ class ShadingSettings:
             of all views together) before gamma; off gives the shaded values as they are.
         ao_split_creases: bake the occlusion once per side of each sharp edge instead of once per
             position, so a strut's inner face is as dark as the cage around it makes it.
+        ao_bounce: the light along occluded directions (one diffuse bounce): ``uniform``, one grey
+            value per object (mean albedo x mean visibility); ``traced``, per vertex, the colour and
+            light of the surfaces its occluded rays hit.
     """
 
     shading: str = "ao"
@@ -35,6 +38,7 @@ class ShadingSettings:
     ao_smoothing: int = 0
     levels: bool = False
     ao_split_creases: bool = False
+    ao_bounce: str = "uniform"
 
 
 @dataclass

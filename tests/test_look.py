@@ -155,7 +155,8 @@ def test_occlusion_is_baked_per_side_of_a_hard_edge():
     upper.apply_translation((0.0, 0.0, 0.15))
     plates = trimesh.util.concatenate([lower, upper])
     vertices, faces = np.asarray(plates.vertices), np.asarray(plates.faces)
-    creased, visibility = bake_ambient_occlusion(vertices, faces, rays=256, distance=1.0, crease_degrees=40.0)
+    baked = bake_ambient_occlusion(vertices, faces, rays=256, distance=1.0, crease_degrees=40.0)
+    creased, visibility = baked.mesh, baked.visibility
     corner = np.array([0.5, 0.5, 0.05])  # top corner of the lower plate
     at_corner = np.flatnonzero(np.linalg.norm(vertices[creased.source] - corner, axis=1) < 1e-9)
     up = at_corner[creased.normals[at_corner, 2] > 0.99]
@@ -165,6 +166,43 @@ def test_occlusion_is_baked_per_side_of_a_hard_edge():
     # directly overhead; +x: open except for rays grazing the plates.
     assert visibility[up[0]] < 0.85 and visibility[side[0]] > 0.9
     assert visibility[up[0]] < visibility[side[0]] - 0.1
+
+
+def test_bounce_light_takes_the_colour_and_light_of_the_surface_it_comes_from():
+    """A white floor beside a red wall: where the floor's directions are occluded they see the wall,
+    so its bounce is red, the wall's linear albedo (1) times the wall's own partial visibility; an
+    open point has no bounce, and an untextured bake takes mid grey."""
+    floor = trimesh.creation.box((2.0, 2.0, 0.1))
+    floor.apply_translation((0.0, 0.0, -0.05))
+    for _ in range(4):
+        floor = floor.subdivide()  # grid points on the floor's top, 0.125 apart
+    wall = trimesh.creation.box((0.1, 2.0, 1.0))
+    wall.apply_translation((0.5, 0.0, 0.5))  # x in [0.45, 0.55]
+    vertices = np.concatenate([floor.vertices, wall.vertices])
+    faces = np.concatenate([floor.faces, wall.faces + len(floor.vertices)])
+    texture = np.zeros((2, 2, 3), np.uint8)
+    texture[:, 0] = (255, 255, 255)  # u < 0.5: white
+    texture[:, 1] = (255, 0, 0)      # u > 0.5: red
+    uv = np.full((len(vertices), 2), 0.25)
+    uv[len(floor.vertices):] = 0.75
+    baked = bake_ambient_occlusion(vertices, faces, rays=512, distance=0.5, uv=uv, texture=texture, traced_bounce=True)
+    positions = vertices[baked.mesh.source]
+    near = np.flatnonzero((np.abs(positions[:, 0] - 0.375) < 1e-9) & (np.abs(positions[:, 1]) < 0.5)
+                          & (np.abs(positions[:, 2]) < 1e-9))  # floor top, 0.075 from the wall
+    far = np.flatnonzero((np.abs(positions[:, 0] + 0.5) < 1e-9) & (np.abs(positions[:, 1]) < 0.5)
+                         & (np.abs(positions[:, 2]) < 1e-9))  # floor top, 1 away: open sky
+    assert len(near) and len(far)
+    assert np.all(baked.visibility[near] < 0.7) and np.all(baked.visibility[far] == 1.0)
+    red, green, blue = baked.bounce[near].T
+    assert np.all((red > 0.15) & (red < 0.9)) and np.all(green < 0.02) and np.all(blue < 0.02)
+    assert np.all(baked.bounce[far] == 0.0)
+    uniform = bake_ambient_occlusion(vertices, faces, rays=64, distance=0.5, uv=uv, texture=texture)
+    mean_albedo = (1.0 + 0.5 + 0.5) / 3  # linear: white and red halves, over the three channels
+    assert np.allclose(uniform.bounce, mean_albedo * uniform.visibility.mean())  # one grey value
+    grey = bake_ambient_occlusion(vertices, faces, rays=64, distance=0.5, traced_bounce=True)
+    occluded = grey.visibility < 1.0
+    assert np.allclose(grey.bounce[occluded], grey.bounce[occluded][:, :1])  # grey
+    assert np.all((grey.bounce[occluded] > 0.0) & (grey.bounce[occluded] <= 0.5))
 
 
 def test_metallic_mixes_a_dielectric_and_a_metal_lobe():

@@ -18,7 +18,6 @@ from lrmzero.plugins.renderers.shading import (
     LIGHT_DIRECTIONS,
     LIGHT_INTENSITIES,
     ambient_occlusion,
-    bounce_radiance,
     dfg_table,
 )
 from lrmzero.tone import finish_views
@@ -34,11 +33,11 @@ uniform vec2 size;         // W, H
 uniform vec2 near_far;
 in vec3 in_pos;
 in vec2 in_uv;
-in float in_shade;
+in vec3 in_light;          // sky visibility plus one bounce (shading.BakedOcclusion.light)
 out vec2 v_uv;
 out vec3 v_world;
 out float v_depth;
-out float v_shade;
+out vec3 v_light;
 void main() {
     vec4 p = w2c * vec4(in_pos, 1.0);
     float n = near_far.x, f = near_far.y;
@@ -52,7 +51,7 @@ void main() {
     v_uv = in_uv;
     v_world = in_pos;
     v_depth = p.z;
-    v_shade = in_shade;
+    v_light = in_light;
 }
 """
 
@@ -67,11 +66,10 @@ uniform vec3 eye;
 uniform vec3 light_dir[3];
 uniform vec3 light_int;
 uniform float ambient;
-uniform float bounce;
 in vec2 v_uv;
 in vec3 v_world;
 in float v_depth;
-in float v_shade;
+in vec3 v_light;
 layout(location = 0) out vec4 out_color;
 layout(location = 1) out vec4 out_geometry;
 
@@ -116,8 +114,7 @@ void main() {
         // not one lobe of mixed F0: the multiple-scattering term is not linear in F0.
         float dielectric = env_brdf(vec3(0.04), roughness, n_dot_v).x;
         vec3 metal = env_brdf(base, roughness, n_dot_v);
-        float light = v_shade + (1.0 - v_shade) * bounce;
-        color = light * ((1.0 - metallic) * (base * (1.0 - dielectric) + dielectric) + metallic * metal);
+        color = v_light * ((1.0 - metallic) * (base * (1.0 - dielectric) + dielectric) + metallic * metal);
     }
     out_color = vec4(color, 1.0);
     out_geometry = vec4(normal, v_depth);
@@ -274,19 +271,17 @@ class GLRenderer(Renderer):
                     texture.release()
                 raise
         if ao is None:
-            source, faces, shade = np.arange(len(asset.vertices)), asset.faces, np.ones(len(asset.vertices))
-        else:  # split at creases, so each flat side of a hard edge has its own occlusion
-            creased, shade = ao
-            source, faces = creased.source, creased.faces
-        data = np.concatenate([asset.vertices[source], asset.uv[source], shade[:, None]], axis=1).astype("f4")
+            source, faces, light = np.arange(len(asset.vertices)), asset.faces, np.ones((len(asset.vertices), 3))
+        else:  # the mesh as baked (split at creases if asked), with its sky + bounce light per vertex
+            source, faces, light = ao.mesh.source, ao.mesh.faces, ao.light()
+        data = np.concatenate([asset.vertices[source], asset.uv[source], light], axis=1).astype("f4")
         vbo = ctx.buffer(np.ascontiguousarray(data).tobytes())
         ibo = ctx.buffer(np.ascontiguousarray(faces.astype("i4")).tobytes())
-        vao = ctx.vertex_array(self.program, [(vbo, "3f 2f 1f", "in_pos", "in_uv", "in_shade")], ibo)
+        vao = ctx.vertex_array(self.program, [(vbo, "3f 2f 3f", "in_pos", "in_uv", "in_light")], ibo)
         for unit, name in enumerate(["base_color", "metallic_roughness", "normal_map"]):
             self.program[name].value = unit
         self.dfg.use(3)
         self.program["mode"].value = MODES[settings.shading]
-        self.program["bounce"].value = bounce_radiance(asset.texture, shade) if ao is not None else 0.0
         self.program["size"].value = (W * ss, H * ss)
         self.resolve["factor"].value = ss
         scene, resolved, color_samples, geometry_samples = self._framebuffers(W, H, ss)

@@ -14,7 +14,6 @@ from lrmzero.cameras import Cameras
 from lrmzero.components import Renderer
 from lrmzero.plugins.renderers.shading import (
     ambient_occlusion,
-    bounce_radiance,
     environment_shade,
     face_normals,
     lambert,
@@ -51,7 +50,6 @@ class RaycastRenderer(Renderer):
         mesh = trimesh.Trimesh(asset.vertices, asset.faces, process=False)
         fn = face_normals(asset.vertices, asset.faces)
         ao = ambient_occlusion(asset, settings)
-        bounce = bounce_radiance(asset.texture, ao[1]) if ao is not None else 0.0
         mr = asset.maps.get("metallic_roughness")
         u, v = np.meshgrid(np.arange(W) + 0.5, np.arange(H) + 0.5)
         pix = np.stack([u.ravel(), v.ravel(), np.ones(u.size)], axis=-1)
@@ -78,9 +76,11 @@ class RaycastRenderer(Renderer):
                     if mr is not None:
                         packed = bilinear(mr, uv)
                         roughness, metallic = np.clip(packed[:, 1], 0.03, 1.0), packed[:, 2]
-                    creased, visibility = ao  # the asset's faces, split at creases
-                    base = environment_shade(base, np.einsum("ni,ni->n", bary, visibility[creased.faces[tri]]), bounce,
-                                             roughness, metallic, -np.einsum("ij,ij->i", fn[tri], dirs[ray]))
+                    corners = ao.mesh.faces[tri]  # the asset's faces, as baked (split at creases if asked)
+                    visibility = np.einsum("ni,ni->n", bary, ao.visibility[corners])
+                    bounce = np.einsum("ni,nij->nj", bary, ao.bounce[corners])
+                    base = environment_shade(base, visibility, bounce, roughness, metallic,
+                                             -np.einsum("ij,ij->i", fn[tri], dirs[ray]))
                 elif settings.shading == "lambert":
                     base = base * lambert(fn[tri])[:, None]
                 linear[i].reshape(-1, 3)[ray] = base
