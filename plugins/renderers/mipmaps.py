@@ -25,6 +25,11 @@ def _srgb_tables() -> tuple[np.ndarray, np.ndarray]:
 _DECODE, _ENCODE = _srgb_tables()
 
 
+def decode_srgb(image: np.ndarray) -> np.ndarray:
+    """float32 linear light of a uint8 sRGB image ``[H, W, C]`` (one table lookup per value)."""
+    return cv2.LUT(np.ascontiguousarray(image, np.uint8), _DECODE)
+
+
 def level_sizes(width: int, height: int) -> list[tuple[int, int]]:
     """``(width, height)`` of levels 1.. down to 1 x 1, each dimension halved and floored, as GL does."""
     sizes = []
@@ -51,7 +56,7 @@ def mip_chain(image: np.ndarray, srgb: bool = False) -> list[np.ndarray]:
             current = cv2.resize(current, size, interpolation=cv2.INTER_AREA)
             levels.append(current.reshape(size[1], size[0], -1))
         return levels
-    current = cv2.LUT(image, _DECODE)  # float32 linear
+    current = decode_srgb(image)
     for size in sizes:
         current = cv2.resize(current, size, interpolation=cv2.INTER_AREA).reshape(size[1], size[0], -1)
         levels.append(_ENCODE[(current * 65535.0 + 0.5).astype(np.uint16)])

@@ -16,6 +16,7 @@ from scipy.ndimage import map_coordinates
 import trimesh
 
 from lrmzero.mesh import weld_positions
+from lrmzero.plugins.renderers.mipmaps import decode_srgb
 from lrmzero.tone import to_linear
 
 # Directional lights for `lambert` (world frame, Z up): key, fill and rim, plus ambient.
@@ -95,8 +96,8 @@ def env_brdf(f0: np.ndarray, roughness: np.ndarray, n_dot_v: np.ndarray) -> np.n
     return single + single * average * lost / (1.0 - lost * average)
 
 
-def environment_shade(base: np.ndarray, visibility: np.ndarray, bounce: float | np.ndarray, roughness=0.5, metallic=0.0,
-                      n_dot_v=None) -> np.ndarray:
+def environment_shade(base: np.ndarray, visibility: np.ndarray, bounce: float | np.ndarray, roughness=0.5,
+                      metallic=0.0, n_dot_v=None) -> np.ndarray:
     """Linear radiance ``[..., 3]`` of a surface under a uniform white environment of radiance 1.
 
     ``base``: linear base colour ``[..., 3]``; ``visibility``: ambient occlusion ``[...]`` (1: open
@@ -265,9 +266,11 @@ def _cast(vertices: np.ndarray, faces: np.ndarray, origins: np.ndarray, dirs: np
             return index_ray, None, None
         bary = trimesh.triangles.points_to_barycentric(vertices[faces[index_tri]], locations)
         return index_ray, index_tri, bary[:, 1:]
+    if len(origins) == 0:
+        none = np.zeros(0, np.int64)
+        return (none, none, np.zeros((0, 2))) if closest else (none, None, None)
     scene = rtcore_scene.EmbreeScene()
     TriangleMesh(scene, vertices[faces].astype(np.float32))
-
     dists = np.full(len(origins), distance, np.float32)
 
     def intersect(part: slice) -> dict | np.ndarray:
@@ -279,31 +282,34 @@ def _cast(vertices: np.ndarray, faces: np.ndarray, origins: np.ndarray, dirs: np
     with ThreadPoolExecutor(len(chunks)) as pool:
         parts = list(pool.map(intersect, [slice(c[0], c[-1] + 1) for c in chunks]))
     if not closest:
-        return np.flatnonzero(np.concatenate(parts)) if parts else np.zeros(0, np.int64), None, None
-    face = np.concatenate([np.asarray(p["primID"]) for p in parts]) if parts else np.zeros(0, np.int64)
-    tfar = np.concatenate([np.asarray(p["tfar"]) for p in parts]) if parts else np.zeros(0)
+        return np.flatnonzero(np.concatenate(parts)), None, None
+    face = np.concatenate([np.asarray(p["primID"]) for p in parts])
+    tfar = np.concatenate([np.asarray(p["tfar"]) for p in parts])
     index_ray = np.flatnonzero((face >= 0) & (tfar < distance))  # -1: no hit
     uv = np.stack([np.concatenate([np.asarray(p[k]) for p in parts])[index_ray] for k in ("u", "v")], 1)
     return index_ray, face[index_ray].astype(np.int64), uv.astype(np.float64)
 
 
-def _linear_albedo(texture: np.ndarray, uv: np.ndarray | None) -> np.ndarray:
+def _linear_albedo(texture: np.ndarray, uv: np.ndarray) -> np.ndarray:
     """Linear base colour ``[N, 3]`` at ``uv [N, 2]`` (v up, row 0 at v = 1) of a uint8 sRGB texture,
     from a copy decoded to linear and then box-filtered to at most 256 px across (a bounce averages
-    light over many texels anyway); every texel of that copy ``[M, 3]`` where ``uv`` is None."""
-    decode = to_linear(np.arange(256) / 255.0).astype(np.float32)
-    linear = cv2.LUT(np.ascontiguousarray(texture[..., :3], np.uint8), decode)
+    light over many texels anyway)."""
+    linear = decode_srgb(texture[..., :3])
     step = max(1, max(texture.shape[:2]) // 256)
     if step > 1:
         size = (max(1, texture.shape[1] // step), max(1, texture.shape[0] // step))
         linear = cv2.resize(linear, size, interpolation=cv2.INTER_AREA)
     linear = linear.reshape(linear.shape[0], linear.shape[1], 3)
-    if uv is None:
-        return linear.reshape(-1, 3)
     h, w = linear.shape[:2]
     x = np.clip((uv[:, 0] * w).astype(np.int64), 0, w - 1)
     y = np.clip(((1.0 - uv[:, 1]) * h).astype(np.int64), 0, h - 1)
     return linear[y, x].astype(np.float64)
+
+
+def _mean_linear_albedo(texture: np.ndarray) -> float:
+    """Mean linear value of a uint8 sRGB texture, over at most 65536 of its texels (evenly strided)."""
+    texels = texture.reshape(-1, texture.shape[-1])[..., :3]
+    return float(to_linear(texels[:: max(1, len(texels) // 65536)] / 255.0).mean())
 
 
 def bake_ambient_occlusion(vertices: np.ndarray, faces: np.ndarray, rays: int, distance: float,
@@ -354,7 +360,7 @@ def bake_ambient_occlusion(vertices: np.ndarray, faces: np.ndarray, rays: int, d
     visibility[baked] = 1.0 - occluded / rays
     visibility = smooth_over_mesh(visibility, creased.points[creased.faces], smoothing)
     if not traced_bounce:
-        albedo = float(_linear_albedo(texture, None).mean()) if texture is not None else 0.5
+        albedo = _mean_linear_albedo(texture) if texture is not None else 0.5
         bounce = np.full((len(creased.points), 3), albedo * float(visibility[creased.points].mean()))
         return BakedOcclusion(creased, visibility[creased.points], bounce)
     # One bounce: what each occluded ray sees, the hit surface's albedo times its own visibility.
