@@ -185,7 +185,8 @@ def test_bounce_light_takes_the_colour_and_light_of_the_surface_it_comes_from():
     texture[:, 1] = (255, 0, 0)      # u > 0.5: red
     uv = np.full((len(vertices), 2), 0.25)
     uv[len(floor.vertices):] = 0.75
-    baked = bake_ambient_occlusion(vertices, faces, rays=512, distance=0.5, uv=uv, texture=texture, traced_bounce=True)
+    baked = bake_ambient_occlusion(vertices, faces, rays=512, distance=0.5, uv=uv, texture=texture,
+                                   traced_bounce=True)
     positions = vertices[baked.mesh.source]
     near = np.flatnonzero((np.abs(positions[:, 0] - 0.375) < 1e-9) & (np.abs(positions[:, 1]) < 0.5)
                           & (np.abs(positions[:, 2]) < 1e-9))  # floor top, 0.075 from the wall
