@@ -3,9 +3,11 @@
 # cut at a deadline, GPU_CHECK_SECONDS, default 470), printing one summary at the end:
 #   1. every `gpu` test (torch vs gsplat parity: colour, alpha, depth, gradients)
 #   2. throughput of the `paper` step (bf16, gsplat, no checkpointing): steps/s, MFU, where the time
-#      goes, peak memory; eager and compiled, with the initial Gaussians (0.1 wide) and pixel-sized
-#      ones; the torch rasterizer's first step and peak memory at batch 1
+#      goes, peak memory; eager and compiled (block by block), with the initial Gaussians (0.1 wide) and
+#      pixel-sized ones, with a kernel profile
 #   3. a two-minute `small` run on freshly generated data, killed with -9 and resumed
+#   4. levers side by side, as far as the deadline allows: attention kernels, gsplat tile sizes, the
+#      torch rasterizer's first step and peak memory at batch 1
 # Prepare here with PACKAGES="omegaconf trimesh manifold3d moderngl glcontext embreex gsplat plyfile webdataset
 # braceexpand" bash ../shared/gpu/prepare.sh (lrmzero needs plyfile; the tests import webdataset), then on
 # the offline GPU machine: source .gpu/preamble.sh && OUT=$OUT bash benchmarks/gpu_check.sh
@@ -24,23 +26,22 @@ note() { echo "$*" | tee -a "$SUMMARY"; }
 
 note "device: $(nvidia-smi --query-gpu=name,memory.total --format=csv,noheader) | $(python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda)')"
 
-step "1/3 gpu tests (gsplat builds on first use)"
+step "1/4 gpu tests (gsplat builds on first use)"
 timeout $(limit 240) python3 -m pytest -q -m gpu tests/ -p no:cacheprovider 2>&1 | tee "$OUT/pytest-gpu.txt" | tail -15
 note "gpu tests: $(tail -1 "$OUT/pytest-gpu.txt")"
 
-step "2/3 throughput of the paper step (bf16, gsplat, batch 8, 256 px, 4 in / 8 target views)"
+step "2/4 throughput of the paper step (bf16, gsplat, batch 8, 256 px, 4 in / 8 target views)"
 bench() {  # bench NAME SECONDS ARGS...: one benchmarks/train.py run, its figures into the summary
   local name=$1 seconds=$2; shift 2
   timeout $(limit "$seconds") python3 benchmarks/train.py --preset paper "$@" 2>&1 | tee "$OUT/bench-$name.txt" | tail -4
-  note "paper, $name: $(grep -h 'first step\|steps/s\|MFU\|per step\|Error' "$OUT/bench-$name.txt" | tr '\n' ' ')"
+  note "paper, $name: $(grep -h 'first step\|steps/s\|MFU\|per step\|time per step\|Error' "$OUT/bench-$name.txt" | tr '\n' ' ')"
 }
-bench no-checkpointing 60 --steps 10 model.gradient_checkpointing=false
-bench compiled 100 --steps 10 --compile model.gradient_checkpointing=false
+bench eager 60 --steps 10
+bench compiled 90 --steps 10 --compile
 # Gaussians about a pixel wide (exp(-5) = 0.0067 at ~2 units: ~0.8 px) instead of the initial 0.1
-bench compiled-pixel-gaussians 100 --steps 10 --compile model.gradient_checkpointing=false model.scale_bias=5
-bench torch-rasterizer-batch1 60 --steps 1 --batch-size 1 model.rasterizer=torch
+bench compiled-pixel-gaussians 60 --steps 10 --compile --profile "$OUT/profile-compiled-pixel.txt" model.scale_bias=5
 
-step "3/3 small preset: generate, train two minutes, kill -9, --resume"
+step "3/4 small preset: generate, train two minutes, kill -9, --resume"
 timeout $(limit 60) python3 -m lrmzero.cli generate --out "$W/data" --num-objects 64 --seed 0 --workers 14 --quiet \
   --config demo render.views=8 render.resolution=128 2>&1 | tail -1
 ARGS=(--data "$W/data" --out "$W/run" --preset small --max-steps 600 --quiet trainer.checkpoint_every=200
@@ -66,6 +67,14 @@ print(f"small run: global_step {ck['global_step']}, resumed part {time.time() - 
       f"val_psnr {[round(float(r['val_psnr']), 2) for r in val]}, log rows increasing: {steps == sorted(set(steps))}")
 PY
 rm -rf "$W"
+
+step "4/4 levers side by side (what the deadline leaves time for): attention kernels, gsplat tile sizes"
+# levers measured side by side: the attention kernel, gsplat's tile size
+bench compiled-pixel-cudnn 60 --steps 10 --compile model.scale_bias=5 model.attention=cudnn
+bench compiled-pixel-flash 60 --steps 10 --compile model.scale_bias=5 model.attention=flash
+bench compiled-tile32 45 --steps 10 --compile model.rasterizers.gsplat.tile_size=32
+bench compiled-pixel-tile8 45 --steps 10 --compile model.scale_bias=5 model.rasterizers.gsplat.tile_size=8
+bench torch-rasterizer-batch1 45 --steps 1 --batch-size 1 model.rasterizer=torch
 
 step "done"
 echo "==== summary"

@@ -73,6 +73,10 @@ def main() -> None:
     p.add_argument("--peak-tflops", type=float, default=989.0, help="accelerator bf16 dense peak (H100 SXM: 989)")
     p.add_argument("--data", default=None, help="a generated dataset: also time the real loader")
     p.add_argument("--compile", action="store_true", help="torch.compile the network (compiling is not timed)")
+    p.add_argument("--compile-whole", action="store_true",
+                   help="with --compile: the network as one graph instead of block by block")
+    p.add_argument("--profile", default=None, help="write a CUDA kernel table of 3 steps to this file and print "
+                   "where the device time goes, by kind of kernel")
     p.add_argument("overrides", nargs="*")
     args = p.parse_args()
     cuda = torch.cuda.is_available()
@@ -88,7 +92,7 @@ def main() -> None:
     model.prepare(device)
     net = model.build_network().to(device)
     if args.compile:
-        net.compile()
+        net.compile(whole=args.compile_whole)
     opt = torch.optim.AdamW(net.parameters(), lr=1e-4, fused=cuda)
     b = synthetic_batch(bs, d.input_views, d.target_views, d.resolution, device)
     dtype = torch.bfloat16 if cuda else torch.float32
@@ -152,6 +156,50 @@ def main() -> None:
           + (f"  peak memory: {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB" if cuda else ""))
     parts = "  ".join(f"{k} {1000 * v / n:.1f} ms" for k, v in timer.totals.items())
     print(f"per step (synchronized at each boundary): {parts}")
+    if args.profile:
+        profile_kernels(step, args.profile, cuda)
+
+
+# kinds of kernel (CUDA) or operator (CPU), by a word of their names (first match wins)
+KERNEL_KINDS = {
+    "attention": ("flash", "fmha", "cudnn", "attention", "sdpa"),
+    "matmul": ("gemm", "nvjet", "cutlass", "sm90_", "sm80_", "cublas", "aten::mm", "aten::addmm", "aten::bmm"),
+    "rasterizer": ("rasterize", "projection", "isect", "gsplat", "radix", "sort", "spherical"),
+    "optimizer": ("adam", "foreach", "multi_tensor"),
+    "fused elementwise (triton)": ("triton",),
+}
+
+
+def profile_kernels(step, path: str, cuda: bool, steps: int = 3) -> None:
+    """Device time of ``steps`` steps by kernel (table written to ``path``) and by kind of kernel
+    (on a CPU: operators' own CPU time)."""
+    from torch.autograd import DeviceType
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    with profile(activities=activities) as prof:
+        for _ in range(steps):
+            step()
+        if cuda:
+            torch.cuda.synchronize()
+    events = prof.key_averages()
+    sort = "self_cuda_time_total" if cuda else "self_cpu_time_total"
+    with open(path, "w") as f:
+        f.write(events.table(sort_by=sort, row_limit=40, max_name_column_width=90))
+    kinds: dict[str, float] = {}
+    for e in events:
+        if cuda:
+            us = getattr(e, "self_device_time_total", 0.0) if e.device_type == DeviceType.CUDA else 0.0
+        else:
+            us = e.self_cpu_time_total
+        if us <= 0:
+            continue
+        name = e.key.lower()
+        kind = next((k for k, words in KERNEL_KINDS.items() if any(w in name for w in words)), "other")
+        kinds[kind] = kinds.get(kind, 0.0) + us / 1000 / steps
+    total = sum(kinds.values())
+    print(f"{'device' if cuda else 'CPU'} time per step {total:.1f} ms: " + "  ".join(
+        f"{k} {v:.1f} ms ({100 * v / total:.0f}%)" for k, v in sorted(kinds.items(), key=lambda kv: -kv[1])))
 
 
 def loader_seconds(data: str, cfg, device, batches: int) -> float:

@@ -87,6 +87,19 @@ class GSLRMNetwork(nn.Module):
         self.head = nn.Linear(width, patch_size * patch_size * 12, bias=False)
         self.apply(self._init)
 
+    def compile(self, *args, whole: bool = False, **kwargs) -> None:
+        """``torch.compile`` in place. By default each transformer block on its own: the blocks share
+        one compiled graph (their code is the same; weights are graph inputs), so compiling costs one
+        block's time instead of the whole network's, and the patchify, the head and the Gaussian
+        activations (which depend on settings such as ``scale_bias``) stay eager. ``whole=True``
+        compiles the network as one graph (``nn.Module.compile``). Other arguments go to
+        ``torch.compile``."""
+        if whole:
+            super().compile(*args, **kwargs)
+            return
+        for block in self.blocks:
+            block.compile(*args, **kwargs)
+
     @staticmethod
     def _init(m: nn.Module) -> None:
         if isinstance(m, nn.Linear):

@@ -35,7 +35,8 @@ class GsplatRasterizer(Component):
 
     @dataclass
     class Config:
-        pass
+        tile_size: int = param(16, "pixels per side of gsplat's tiles (fewer, larger tiles: fewer Gaussian x tile "
+                               "pairs to sort when Gaussians are many pixels wide)", ge=1, le=256)
 
     def __init__(self, cfg=None) -> None:
         super().__init__(cfg)
@@ -51,4 +52,4 @@ class GsplatRasterizer(Component):
     def __call__(self, *args, **kwargs):
         from lrmzero.plugins.models.gaussians.gsplat_rasterizer import rasterize_gaussians_gsplat
 
-        return rasterize_gaussians_gsplat(*args, **kwargs)
+        return rasterize_gaussians_gsplat(*args, tile_size=self.cfg.tile_size, **kwargs)

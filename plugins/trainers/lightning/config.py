@@ -73,7 +73,7 @@ class TrainerConfig:
     image_every: int = param(100, "steps between image grids written to RUN/images", ge=1)
     checkpoint_every: int = param(100, "steps between checkpoints (last.ckpt is kept)", ge=1)
     val_every: int = param(1000, "steps between validations on the held-out objects (data.val_objects)", ge=1)
-    compile: bool = param(False, "torch.compile the network (a GPU lever: minutes of compiling, then faster "
+    compile: bool = param(False, "torch.compile the network (a GPU lever: compiling first, then faster "
                           "steps; benchmarks/train.py --compile measures it)")
 
     def check(self) -> None:
