@@ -7,7 +7,7 @@
 #      pixel-sized ones, with a kernel profile
 #   3. a two-minute `small` run on freshly generated data, killed with -9 and resumed
 #   4. levers side by side, as far as the deadline allows: attention kernels, gsplat tile sizes, the
-#      torch rasterizer's first step and peak memory at batch 1
+#      torch rasterizer's first step and peak memory at batch 1, the network compiled as one graph
 # Prepare here with PACKAGES="omegaconf trimesh manifold3d moderngl glcontext embreex gsplat plyfile webdataset
 # braceexpand" bash ../shared/gpu/prepare.sh (lrmzero needs plyfile; the tests import webdataset), then on
 # the offline GPU machine: source .gpu/preamble.sh && OUT=$OUT bash benchmarks/gpu_check.sh
@@ -75,6 +75,7 @@ bench compiled-pixel-flash 60 --steps 10 --compile model.scale_bias=5 model.atte
 bench compiled-tile32 45 --steps 10 --compile model.rasterizers.gsplat.tile_size=32
 bench compiled-pixel-tile8 45 --steps 10 --compile model.scale_bias=5 model.rasterizers.gsplat.tile_size=8
 bench torch-rasterizer-batch1 45 --steps 1 --batch-size 1 model.rasterizer=torch
+bench compiled-whole-pixel 90 --steps 10 --compile --compile-whole model.scale_bias=5
 
 step "done"
 echo "==== summary"
