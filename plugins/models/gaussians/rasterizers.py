@@ -35,8 +35,9 @@ class GsplatRasterizer(Component):
 
     @dataclass
     class Config:
-        tile_size: int = param(16, "pixels per side of gsplat's tiles (fewer, larger tiles: fewer Gaussian x tile "
-                               "pairs to sort when Gaussians are many pixels wide)", ge=1, le=256)
+        tile_size: int = param(0, "pixels per side of gsplat's tiles; 0: 32 while the Gaussians are wide (a median "
+                               "projected radius of 8 px or more, as at initialization: fewer Gaussian x tile pairs), "
+                               "else 16", ge=0, le=32)
 
     def __init__(self, cfg=None) -> None:
         super().__init__(cfg)
