@@ -281,3 +281,24 @@ def test_gsplat_matches_torch(seed):
         scale = want.abs().max().clamp_min(1.0)
         torch.testing.assert_close(got / scale, want / scale, atol=tolerance.get(name, 1e-4), rtol=0,
                                    msg=lambda message, name=name: f"{name} gradients: {message}")
+
+
+def test_gsplat_tile_size_follows_the_gaussians_projected_radius():
+    """tile_size=0 picks 32 px tiles for wide Gaussians (GS-LRM's initial ones), 8 px for narrow ones,
+    16 between; the radius is 3 sigma of the largest axis in pixels, f * 3 * s / z (on the optical axis)."""
+    from lrmzero.plugins.models.gaussians.gsplat_rasterizer import choose_tile_size, typical_radius_px
+
+    f, z = 200.0, 2.0
+    K = torch.tensor([[f, 0, 64], [0, f, 64], [0, 0, 1.0]]).expand(2, 3, 3, 3)
+    w2c = torch.eye(4).expand(2, 3, 4, 4).clone()
+    w2c[:, :, 2, 3] = z  # the scenes' origin 2 units in front of every camera
+    means = torch.zeros(2, 500, 3)
+    behind = torch.zeros(2, 100, 3)
+    behind[..., 2] = -5.0  # behind the first camera: left out of the median
+    for sigma, tile in ((0.01, 8), (0.05, 16), (0.2, 32)):  # radii 3, 15 and 60 px
+        scales = torch.full((2, 500, 3), sigma / 4)
+        scales[..., 1] = sigma  # the largest axis counts
+        radius = typical_radius_px(torch.cat([means, behind], 1), torch.cat([scales, scales[:, :100]], 1), w2c, K)
+        assert radius == pytest.approx(3 * f * sigma / z, rel=1e-5)
+        assert choose_tile_size(means, scales, w2c, K) == tile
+    assert typical_radius_px(behind, torch.ones(2, 100, 3), w2c, K) == 0.0

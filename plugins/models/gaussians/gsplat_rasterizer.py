@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import torch
 
-# Tile size chosen by the Gaussians' typical footprint (tile_size=0): 32 px tiles once their median
-# projected 3-sigma radius reaches this many pixels, 16 px (gsplat's default) below. Wide Gaussians
-# pair with many 16 px tiles, and sorting and compositing those pairs dominates: GS-LRM's initial
-# Gaussians (0.1 wide, ~37 px radius) render the paper step's 64 views in 58 ms with 32 px tiles
-# against 169 ms with 16 px (H200, benchmarks/rasterize.py and benchmarks/gpu_check.sh).
-WIDE_RADIUS_PX = 8.0
+# Tile size chosen by the Gaussians' footprint (tile_size=0) from their median projected 3-sigma
+# radius: 32 px tiles from WIDE_RADIUS_PX up, 8 px below NARROW_RADIUS_PX, else 16 (gsplat's default).
+# Wide Gaussians pair with many small tiles, and sorting and compositing those pairs dominates; narrow
+# ones waste a large tile's threads. Measured on an H200 (2026-11-27), forward + backward of 64 views at
+# 256 px: GS-LRM's initial Gaussians (median radius 75 px) 58-60 ms with 32 px tiles against 169-173 ms
+# with 16 (benchmarks/gpu_check.sh, the paper step); random scenes (benchmarks/rasterize.py) with radii
+# of 10-34 px are 1.2-1.7x slower with 32 px tiles than with 16, at 48 px the two are even (144 vs 148 ms);
+# at 2.4 px 8 px tiles take 27 ms against 37, at 4.8 px 25 against 27, at 9.7 px 39 against 30; the paper
+# step's pixel-sized Gaussians (5 px) 43.6 ms with 8 px tiles, 45.1 with 16.
+WIDE_RADIUS_PX = 40.0
+NARROW_RADIUS_PX = 6.0
 
 
 def typical_radius_px(means: torch.Tensor, scales: torch.Tensor, viewmats: torch.Tensor, Ks: torch.Tensor,
@@ -28,8 +33,9 @@ def typical_radius_px(means: torch.Tensor, scales: torch.Tensor, viewmats: torch
 
 
 def choose_tile_size(means, scales, viewmats, Ks) -> int:
-    """32 px tiles for wide Gaussians, 16 px otherwise (see ``WIDE_RADIUS_PX``)."""
-    return 32 if typical_radius_px(means, scales, viewmats, Ks) >= WIDE_RADIUS_PX else 16
+    """32 px tiles for wide Gaussians, 8 px for narrow ones, else 16 (see ``WIDE_RADIUS_PX``)."""
+    radius = typical_radius_px(means, scales, viewmats, Ks)
+    return 32 if radius >= WIDE_RADIUS_PX else 8 if radius < NARROW_RADIUS_PX else 16
 
 
 def rasterize_gaussians_gsplat(means, quats, scales, opacities, colors, viewmats, Ks, width, height,
@@ -37,7 +43,7 @@ def rasterize_gaussians_gsplat(means, quats, scales, opacities, colors, viewmats
     """Same shapes as :func:`lrmzero.plugins.models.gaussians.torch_rasterizer.rasterize_gaussians`:
     B scenes ``[B, N, ...]`` into C cameras each ``[B, C, ...]``, in one gsplat call (gsplat takes
     leading batch dimensions), classic mode; rgb composited over ``background`` (``[3]`` or ``[B, 3]``).
-    ``tile_size`` 0 chooses 16 or 32 px tiles from the Gaussians' footprint (:func:`choose_tile_size`)."""
+    ``tile_size`` 0 chooses 8, 16 or 32 px tiles from the Gaussians' footprint (:func:`choose_tile_size`)."""
     from gsplat import rasterization
 
     if tile_size == 0:
