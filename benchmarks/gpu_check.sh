@@ -5,7 +5,7 @@
 #   2. throughput of the `paper` step (bf16, gsplat, no checkpointing): steps/s, MFU, where the time
 #      goes, peak memory; eager and compiled (block by block), with the initial Gaussians (0.1 wide) and
 #      pixel-sized ones, with a kernel profile
-#   3. a two-minute `small` run on freshly generated data, killed with -9 and resumed
+#   3. a two-minute `small` run on freshly generated data (compiled), killed with -9 and resumed
 #   4. levers side by side, as far as the deadline allows: attention kernels, gsplat tile sizes, the
 #      torch rasterizer's first step and peak memory at batch 1, the network compiled as one graph
 # Prepare here with PACKAGES="omegaconf trimesh manifold3d moderngl glcontext embreex gsplat plyfile webdataset
@@ -44,8 +44,9 @@ bench compiled-pixel-gaussians 60 --steps 10 --compile --profile "$OUT/profile-c
 step "3/4 small preset: generate, train two minutes, kill -9, --resume"
 timeout $(limit 60) python3 -m lrmzero.cli generate --out "$W/data" --num-objects 64 --seed 0 --workers 14 --quiet \
   --config demo render.views=8 render.resolution=128 2>&1 | tail -1
+# compiled (trainer.compile=true): the trainer's compile path runs with inductor here, as the CPU test cannot afford
 ARGS=(--data "$W/data" --out "$W/run" --preset small --max-steps 600 --quiet trainer.checkpoint_every=200
-      trainer.log_every=10 data.num_workers=6 data.val_objects=4 trainer.val_every=300)
+      trainer.log_every=10 data.num_workers=6 data.val_objects=4 trainer.val_every=300 trainer.compile=true)
 setsid python3 -m lrmzero.cli train "${ARGS[@]}" > "$OUT/train-first.txt" 2>&1 &
 PID=$!
 for _ in $(seq 1 $(( 2 * $(limit 90) ))); do
