@@ -16,38 +16,43 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 OUT=${OUT:-gpu-out}
 mkdir -p "$OUT"
 W=$(mktemp -d)
-SUMMARY="$OUT/summary.txt"
-: > "$SUMMARY"
+# Three files come back: the summary, every part's full output (log.txt) and the kernel profile (a
+# device tool may return only a few files from $OUT).
+SUMMARY="$OUT/summary.txt" LOG="$OUT/log.txt" PART="$W/part.txt"
+: > "$SUMMARY"; : > "$LOG"
 # Every part gets at most its own limit and never past the deadline, so the summary always comes back.
 DEADLINE=$(( $(date +%s) + ${GPU_CHECK_SECONDS:-470} ))
 limit() { local left=$(( DEADLINE - $(date +%s) )); (( left < $1 )) && echo $(( left > 1 ? left : 1 )) || echo "$1"; }
-step() { echo "== $(date +%T) $*"; }
+step() { echo "== $(date +%T) $*" | tee -a "$LOG"; }
+keep() { cat "$PART" >> "$LOG"; }
 note() { echo "$*" | tee -a "$SUMMARY"; }
 
 note "device: $(nvidia-smi --query-gpu=name,memory.total --format=csv,noheader) | $(python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda)')"
 
 step "1/4 gpu tests (gsplat builds on first use)"
-timeout $(limit 240) python3 -m pytest -q -m gpu tests/ -p no:cacheprovider 2>&1 | tee "$OUT/pytest-gpu.txt" | tail -15
-note "gpu tests: $(tail -1 "$OUT/pytest-gpu.txt")"
+timeout $(limit 240) python3 -m pytest -q -m gpu tests/ -p no:cacheprovider 2>&1 | tee "$PART" | tail -15
+keep; note "gpu tests: $(tail -1 "$PART")"
 
 step "2/4 throughput of the paper step (bf16, gsplat, batch 8, 256 px, 4 in / 8 target views)"
 bench() {  # bench NAME SECONDS ARGS...: one benchmarks/train.py run, its figures into the summary
   local name=$1 seconds=$2; shift 2
-  timeout $(limit "$seconds") python3 benchmarks/train.py --preset paper "$@" 2>&1 | tee "$OUT/bench-$name.txt" | tail -4
-  note "paper, $name: $(grep -h 'first step\|steps/s\|MFU\|per step\|time per step\|Error' "$OUT/bench-$name.txt" | tr '\n' ' ')"
+  echo "-- bench $name" >> "$LOG"
+  timeout $(limit "$seconds") python3 benchmarks/train.py --preset paper "$@" 2>&1 | tee "$PART" | tail -4
+  local figures; figures=$(grep -h 'first step\|steps/s\|MFU\|per step\|time per step\|Error' "$PART" | tr '\n' ' ')
+  keep; note "paper, $name: ${figures:-none (cut at the deadline, or failed: see log.txt)}"
 }
 bench eager 60 --steps 10
 bench compiled 90 --steps 10 --compile
 # Gaussians about a pixel wide (exp(-5) = 0.0067 at ~2 units: ~0.8 px) instead of the initial 0.1
-bench compiled-pixel-gaussians 60 --steps 10 --compile --profile "$OUT/profile-compiled-pixel.txt" model.scale_bias=5
+bench compiled-pixel-gaussians 60 --steps 10 --compile --profile "$OUT/profile.txt" model.scale_bias=5
 
 step "3/4 small preset: generate, train two minutes, kill -9, --resume"
 timeout $(limit 60) python3 -m lrmzero.cli generate --out "$W/data" --num-objects 64 --seed 0 --workers 14 --quiet \
-  --config demo render.views=8 render.resolution=128 2>&1 | tail -1
+  --config demo render.views=8 render.resolution=128 2>&1 | tail -1 | tee -a "$LOG"
 # compiled (trainer.compile=true): the trainer's compile path runs with inductor here, as the CPU test cannot afford
 ARGS=(--data "$W/data" --out "$W/run" --preset small --max-steps 600 --quiet trainer.checkpoint_every=200
       trainer.log_every=10 data.num_workers=6 data.val_objects=4 trainer.val_every=300 trainer.compile=true)
-setsid python3 -m lrmzero.cli train "${ARGS[@]}" > "$OUT/train-first.txt" 2>&1 &
+setsid python3 -m lrmzero.cli train "${ARGS[@]}" > "$W/train-first.txt" 2>&1 &
 PID=$!
 for _ in $(seq 1 $(( 2 * $(limit 90) ))); do
   [ -f "$W/run/checkpoints/last.ckpt" ] && [ "$(wc -l < "$W/run/logs/metrics.csv" 2>/dev/null || echo 0)" -gt 20 ] && break
@@ -55,19 +60,23 @@ for _ in $(seq 1 $(( 2 * $(limit 90) ))); do
 done
 kill -9 -- -$PID 2>/dev/null; wait $PID 2>/dev/null
 t0=$(date +%s.%N)
-timeout $(limit 120) python3 -m lrmzero.cli train "${ARGS[@]}" --resume 2>&1 | tail -3 | tee "$OUT/train-resume.txt"
+cat "$W/train-first.txt" >> "$LOG"
+timeout $(limit 120) python3 -m lrmzero.cli train "${ARGS[@]}" --resume 2>&1 | tail -3 | tee -a "$LOG"
 python3 - "$W/run" "$t0" <<'PY' | tee -a "$SUMMARY"
 import csv, sys, time, torch
 run, t0 = sys.argv[1], float(sys.argv[2])
-ck = torch.load(f"{run}/checkpoints/last.ckpt", map_location="cpu", weights_only=True)
-rows = list(csv.DictReader(open(f"{run}/logs/metrics.csv")))
+try:
+    ck = torch.load(f"{run}/checkpoints/last.ckpt", map_location="cpu", weights_only=True)
+    rows = list(csv.DictReader(open(f"{run}/logs/metrics.csv")))
+except OSError as exc:
+    sys.exit(print(f"small run: FAILED, {exc} (see log.txt)"))
 val = [r for r in rows if r.get("val_psnr")]
 steps = [int(r["step"]) for r in rows if r.get("loss")]
 print(f"small run: global_step {ck['global_step']}, resumed part {time.time() - t0:.0f} s, "
       f"loss {rows[0].get('loss')} -> {[r['loss'] for r in rows if r.get('loss')][-1]}, "
       f"val_psnr {[round(float(r['val_psnr']), 2) for r in val]}, log rows increasing: {steps == sorted(set(steps))}")
 PY
-rm -rf "$W"
+rm -rf "$W/data" "$W/run"
 
 step "4/4 levers side by side (what the deadline leaves time for): attention kernels, gsplat tile sizes"
 # levers measured side by side: the attention kernel, gsplat's tile size
@@ -78,6 +87,7 @@ bench compiled-pixel-tile8 45 --steps 10 --compile model.scale_bias=5 model.rast
 bench torch-rasterizer-batch1 45 --steps 1 --batch-size 1 model.rasterizer=torch
 bench compiled-whole-pixel 90 --steps 10 --compile --compile-whole model.scale_bias=5
 
+rm -rf "$W"
 step "done"
 echo "==== summary"
 cat "$SUMMARY"
