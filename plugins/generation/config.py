@@ -75,8 +75,9 @@ class RenderConfig:
     ao_distance: float = param(1.0, "occluders farther than this do not darken", gt=0.0)
     ao_smoothing: int = param(0, "neighbour-averaging passes over the baked occlusion (less noise, but blurs "
                               "contact shadows: 0 matches Cycles best)", ge=0, le=20)
-    ao_split_creases: bool = param(False, "bake occlusion per side of sharp edges (struts' inner faces dark as in "
-                                   "Cycles: SSIM vs cycles 0.896 -> 0.911, PSNR unchanged; 10-20% slower)")
+    ao_split_creases: bool = param(True, "bake occlusion per side of sharp edges (struts' inner faces dark as in "
+                                   "Cycles: at 256 px SSIM vs cycles 0.892 -> 0.915, PSNR 25.73 -> 25.87; off: "
+                                   "once per position, as before)")
     ao_bounce: str = param("uniform", "light along occluded directions: uniform (one grey value per object) or "
                            "traced (the colour and light of the surfaces hit: +0.3 dB vs cycles, ~13% slower)",
                            choices=["uniform", "traced"])
