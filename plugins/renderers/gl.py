@@ -15,6 +15,7 @@ from lrmzero.components import Renderer, RendererUnavailable
 from lrmzero.plugins.renderers.mipmaps import level_uploader, mip_chain
 from lrmzero.plugins.renderers.shading import (
     AMBIENT,
+    DIELECTRIC_F_AVERAGE,
     LIGHT_DIRECTIONS,
     LIGHT_INTENSITIES,
     ambient_occlusion,
@@ -60,7 +61,8 @@ FRAGMENT_SHADER = """
 uniform sampler2D base_color;
 uniform sampler2D metallic_roughness;   // glTF packing: G roughness, B metallic
 uniform sampler2D normal_map;           // tangent space, +Y = +v
-uniform sampler2D dfg;                  // split-sum (A, B) by (roughness, n . v)
+uniform sampler2D dfg;                  // split-sum (A, B) and dielectric albedo D by (roughness, n . v)
+uniform float dielectric_average;       // hemispherical average of the dielectric's exact Fresnel
 uniform int mode;                       // 0 unlit, 1 lambert, 2 white environment
 uniform vec3 eye;
 uniform vec3 light_dir[3];
@@ -81,6 +83,13 @@ vec3 env_brdf(vec3 f0, float roughness, float n_dot_v) {
     float lost = 1.0 - (ab.x + ab.y);
     vec3 average = f0 + (1.0 - f0) / 21.0;
     return single + single * average * lost / (1.0 - lost * average);
+}
+
+// The same for a dielectric of index 1.5 with its exact Fresnel (shading.dielectric_brdf).
+float dielectric_brdf(float roughness, float n_dot_v) {
+    vec3 abd = texture(dfg, vec2(roughness, n_dot_v)).rgb;
+    float lost = 1.0 - (abd.x + abd.y);
+    return abd.z + abd.z * dielectric_average * lost / (1.0 - lost * dielectric_average);
 }
 
 void main() {
@@ -112,7 +121,7 @@ void main() {
         float n_dot_v = clamp(dot(n, to_eye), 0.0, 1.0);
         // A mix of a dielectric and a metal lobe (as Blender's Principled BSDF and glTF mix them),
         // not one lobe of mixed F0: the multiple-scattering term is not linear in F0.
-        float dielectric = env_brdf(vec3(0.04), roughness, n_dot_v).x;
+        float dielectric = dielectric_brdf(roughness, n_dot_v);
         vec3 metal = env_brdf(base, roughness, n_dot_v);
         color = v_light * ((1.0 - metallic) * (base * (1.0 - dielectric) + dielectric) + metallic * metal);
     }
@@ -198,10 +207,11 @@ class GLRenderer(Renderer):
         self.program["ambient"].value = AMBIENT
         self.program["near_far"].value = (NEAR, FAR)
         table = dfg_table()
-        self.dfg = self.ctx.texture((table.shape[1], table.shape[0]), 2, np.ascontiguousarray(table).tobytes(), dtype="f4")
+        self.dfg = self.ctx.texture((table.shape[1], table.shape[0]), 3, np.ascontiguousarray(table).tobytes(), dtype="f4")
         self.dfg.filter = (moderngl.LINEAR, moderngl.LINEAR)
         self.dfg.repeat_x = self.dfg.repeat_y = False
         self.program["dfg"].value = 3
+        self.program["dielectric_average"].value = DIELECTRIC_F_AVERAGE
         self.resolve = self.ctx.program(vertex_shader=RESOLVE_VERTEX_SHADER,
                                         fragment_shader=RESOLVE_FRAGMENT_SHADER)
         self.resolve["color_samples"].value = 4

@@ -24,7 +24,27 @@ LIGHT_DIRECTIONS = np.array([[0.4, -0.5, 0.75], [-0.6, 0.3, 0.4], [0.1, 0.8, -0.
 LIGHT_DIRECTIONS = LIGHT_DIRECTIONS / np.linalg.norm(LIGHT_DIRECTIONS, axis=1, keepdims=True)
 LIGHT_INTENSITIES = np.array([0.6, 0.3, 0.2])
 AMBIENT = 0.25
-DIELECTRIC_F0 = 0.04
+DIELECTRIC_IOR = 1.5  # Blender's Principled BSDF default (F0 = 0.04)
+
+
+def dielectric_fresnel(cos_theta: np.ndarray, ior: float = DIELECTRIC_IOR) -> np.ndarray:
+    """Unpolarized Fresnel reflectance of a dielectric of index ``ior`` seen from air, at incidence
+    cosines ``cos_theta`` (exact, as Cycles' Principled BSDF uses for dielectrics; Schlick's fit of it
+    is up to 0.02 low at 50-70 degrees for ior 1.5)."""
+    c = np.clip(np.asarray(cos_theta, np.float64), 0.0, 1.0)
+    g = np.sqrt(ior * ior - 1.0 + c * c)
+    a = (g - c) / (g + c)
+    b = (c * (g + c) - 1.0) / (c * (g - c) + 1.0)
+    return 0.5 * a * a * (1.0 + b * b)
+
+
+def _average_fresnel(fresnel, samples: int = 4096) -> float:
+    """The cosine-weighted hemispherical average ``2 int F(mu) mu dmu`` (midpoint rule)."""
+    mu = (np.arange(samples) + 0.5) / samples
+    return float(2.0 * np.mean(fresnel(mu) * mu))
+
+
+DIELECTRIC_F_AVERAGE = _average_fresnel(dielectric_fresnel)
 
 
 DFG_SIZE = 32
@@ -32,9 +52,11 @@ _DFG = None
 
 
 def dfg_table(size: int = DFG_SIZE, samples: int = 512) -> np.ndarray:
-    """``[size (n . v), size (roughness), 2]`` float32: the split-sum terms ``(A, B)`` of a GGX
+    """``[size (n . v), size (roughness), 3]`` float32: the split-sum terms ``(A, B)`` of a GGX
     microfacet BRDF (height-correlated Smith masking, Schlick Fresnel) under a uniform white
-    environment, so that its directional albedo is ``F0 A + B``. Entries sit at texel centres
+    environment, so that its directional albedo is ``F0 A + B``, and ``D``, the directional albedo
+    of the same BRDF with the exact Fresnel of a dielectric of index 1.5 (:func:`dielectric_fresnel`),
+    as Cycles shades non-metals. Entries sit at texel centres
     ``(i + 0.5) / size`` (the `gl` shader samples it as a texture); integrated once per process by
     importance sampling GGX over a Hammersley set (deterministic). Written by hand: the usual analytic
     fits are off by up to 0.06 at grazing angles, which the per-object levels then amplify."""
@@ -68,7 +90,8 @@ def dfg_table(size: int = DFG_SIZE, samples: int = 512) -> np.ndarray:
     visible = smith_lambda(nov) + smith_lambda(n_dot_l)
     weight = np.where(n_dot_l > 0, v_dot_h / (np.maximum(h[..., 2], 1e-6) * nov * (1 + visible)), 0.0)
     fresnel = (1 - np.clip(v_dot_h, 0, 1)) ** 5
-    _DFG = np.stack([np.mean(weight * (1 - fresnel), -1), np.mean(weight * fresnel, -1)], -1).astype(np.float32)
+    _DFG = np.stack([np.mean(weight * (1 - fresnel), -1), np.mean(weight * fresnel, -1),
+                     np.mean(weight * dielectric_fresnel(v_dot_h), -1)], -1).astype(np.float32)
     return _DFG
 
 
@@ -82,6 +105,12 @@ def _lookup(table: np.ndarray, n_dot_v: np.ndarray, roughness: np.ndarray) -> np
     return np.stack(channels, -1).reshape(y.shape + (table.shape[-1],))
 
 
+def _multiple_scattering(single: np.ndarray, lost: np.ndarray, average) -> np.ndarray:
+    """Single-scattering albedo plus what multiple scattering returns of the ``lost`` energy, for a
+    Fresnel whose hemispherical average is ``average`` (Fdez-Aguera 2019)."""
+    return single + single * average * lost / (1.0 - lost * average)
+
+
 def env_brdf(f0: np.ndarray, roughness: np.ndarray, n_dot_v: np.ndarray) -> np.ndarray:
     """Specular reflectance of a uniform white environment: the GGX split sum of
     :func:`dfg_table` plus the energy that single scattering loses on rough surfaces, returned
@@ -90,10 +119,15 @@ def env_brdf(f0: np.ndarray, roughness: np.ndarray, n_dot_v: np.ndarray) -> np.n
     same from the same table."""
     ab = _lookup(dfg_table(), np.clip(n_dot_v, 0.0, 1.0), np.clip(roughness, 0.0, 1.0))
     a, b = ab[..., 0:1], ab[..., 1:2]
-    single = f0 * a + b
-    lost = 1.0 - (a + b)
-    average = f0 + (1.0 - f0) / 21.0
-    return single + single * average * lost / (1.0 - lost * average)
+    return _multiple_scattering(f0 * a + b, 1.0 - (a + b), f0 + (1.0 - f0) / 21.0)
+
+
+def dielectric_brdf(roughness: np.ndarray, n_dot_v: np.ndarray) -> np.ndarray:
+    """Specular reflectance ``[...]`` of a dielectric (index 1.5, exact Fresnel) under a uniform white
+    environment: the table's ``D`` plus multiple scattering, as :func:`env_brdf`. The `gl` fragment
+    shader computes the same from the same table."""
+    t = _lookup(dfg_table(), np.clip(n_dot_v, 0.0, 1.0), np.clip(roughness, 0.0, 1.0))
+    return _multiple_scattering(t[..., 2], 1.0 - (t[..., 0] + t[..., 1]), DIELECTRIC_F_AVERAGE)
 
 
 def environment_shade(base: np.ndarray, visibility: np.ndarray, bounce: float | np.ndarray, roughness=0.5,
@@ -103,8 +137,8 @@ def environment_shade(base: np.ndarray, visibility: np.ndarray, bounce: float | 
     ``base``: linear base colour ``[..., 3]``; ``visibility``: ambient occlusion ``[...]`` (1: open
     sky); ``bounce``: the linear radiance seen along the occluded directions (one diffuse bounce, see
     :func:`bake_ambient_occlusion`; a scalar or ``[..., 3]``), so closed interiors are dim, not
-    black. A dielectric lobe (diffuse ``base`` minus what its F0 = 0.04 specular reflects, plus that
-    specular) and a metal lobe (:func:`env_brdf` with F0 = ``base``) mixed by ``metallic``, as
+    black. A dielectric lobe (diffuse ``base`` minus what its specular reflects, plus that specular:
+    :func:`dielectric_brdf`, index 1.5) and a metal lobe (:func:`env_brdf` with F0 = ``base``) mixed by ``metallic``, as
     Blender's Principled BSDF and glTF mix them; lit by ``visibility + (1 - visibility) * bounce``.
     Without ``n_dot_v`` the view is head-on.
     """
@@ -114,7 +148,7 @@ def environment_shade(base: np.ndarray, visibility: np.ndarray, bounce: float | 
     metallic = np.broadcast_to(np.asarray(metallic, np.float64), shape)[..., None]
     n_dot_v = np.ones(shape) if n_dot_v is None else np.broadcast_to(n_dot_v, shape)
     metal = env_brdf(base, roughness, n_dot_v)
-    dielectric = env_brdf(np.full(shape + (1,), DIELECTRIC_F0), roughness, n_dot_v)
+    dielectric = dielectric_brdf(roughness, n_dot_v)[..., None]
     visibility = np.asarray(visibility, np.float64)[..., None]
     light = visibility + (1.0 - visibility) * np.asarray(bounce, np.float64)
     return light * ((1 - metallic) * (base * (1 - dielectric) + dielectric) + metallic * metal)
