@@ -20,7 +20,8 @@ from lrmzero.plugins.models.gaussians.gsplat_rasterizer import choose_tile_size,
 
 
 def random_scenes(scenes: int, n: int, scale: float, device, seed: int = 0) -> list[torch.Tensor]:
-    """Means ``[B, N, 3]``, unit quats ``[B, N, 4]``, scales ``[B, N, 3]``, opacities ``[B, N]``, colors ``[B, N, 3]``."""
+    """Means ``[B, N, 3]``, unit quats ``[B, N, 4]``, scales ``[B, N, 3]``, opacities ``[B, N]``,
+    colors ``[B, N, 3]``."""
     g = torch.Generator(device="cpu").manual_seed(seed)
     direction = torch.nn.functional.normalize(torch.randn(scenes, n, 3, generator=g), dim=-1)
     means = direction * 0.6 * torch.rand(scenes, n, 1, generator=g) ** (1 / 3)

@@ -207,7 +207,8 @@ class GLRenderer(Renderer):
         self.program["ambient"].value = AMBIENT
         self.program["near_far"].value = (NEAR, FAR)
         table = dfg_table()
-        self.dfg = self.ctx.texture((table.shape[1], table.shape[0]), 3, np.ascontiguousarray(table).tobytes(), dtype="f4")
+        self.dfg = self.ctx.texture((table.shape[1], table.shape[0]), 3, np.ascontiguousarray(table).tobytes(),
+                                    dtype="f4")
         self.dfg.filter = (moderngl.LINEAR, moderngl.LINEAR)
         self.dfg.repeat_x = self.dfg.repeat_y = False
         self.program["dfg"].value = 3

@@ -35,8 +35,9 @@ class GsplatRasterizer(Component):
 
     @dataclass
     class Config:
-        tile_size: int = param(0, "pixels per side of gsplat's tiles; 0: by the Gaussians' median projected radius, 32 "
-                               "from 40 px (as at GS-LRM's initialization: ~3x faster there), 8 below 6 px, else 16", ge=0, le=32)
+        tile_size: int = param(0, "pixels per side of gsplat's tiles; 0: by the Gaussians' median projected "
+                               "radius, 32 from 40 px (as at GS-LRM's initialization: ~3x faster there), 8 below "
+                               "6 px, else 16", ge=0, le=32)
 
     def __init__(self, cfg=None) -> None:
         super().__init__(cfg)
