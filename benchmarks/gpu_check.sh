@@ -7,7 +7,8 @@
 #      pixel-sized ones, with a kernel profile
 #   3. a two-minute `small` run on freshly generated data (compiled), killed with -9 and resumed
 #   4. levers side by side, as far as the deadline allows: attention kernels, gsplat tile sizes, the
-#      torch rasterizer's first step and peak memory at batch 1, the network compiled as one graph
+#      torch rasterizer's first step and peak memory at batch 1, the network compiled as one graph,
+#      memory-efficient attention, inductor's max-autotune (GEMM and fusion tuning; minutes of compiling)
 # Prepare here with PACKAGES="omegaconf trimesh manifold3d moderngl glcontext embreex gsplat plyfile webdataset
 # braceexpand" bash ../shared/gpu/prepare.sh (lrmzero needs plyfile; the tests import webdataset), then on
 # the offline GPU machine: source .gpu/preamble.sh && OUT=$OUT bash benchmarks/gpu_check.sh
@@ -86,6 +87,8 @@ bench compiled-tile32 45 --steps 10 --compile model.rasterizers.gsplat.tile_size
 bench compiled-pixel-tile8 45 --steps 10 --compile model.scale_bias=5 model.rasterizers.gsplat.tile_size=8
 bench torch-rasterizer-batch1 45 --steps 1 --batch-size 1 model.rasterizer=torch
 bench compiled-whole-pixel 90 --steps 10 --compile --compile-whole model.scale_bias=5
+bench compiled-pixel-efficient 60 --steps 10 --compile model.scale_bias=5 model.attention=efficient
+bench compiled-pixel-autotune 150 --steps 10 --compile --compile-mode max-autotune-no-cudagraphs model.scale_bias=5
 
 rm -rf "$W"
 step "done"

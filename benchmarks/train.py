@@ -75,6 +75,8 @@ def main() -> None:
     p.add_argument("--compile", action="store_true", help="torch.compile the network (compiling is not timed)")
     p.add_argument("--compile-whole", action="store_true",
                    help="with --compile: the network as one graph instead of block by block")
+    p.add_argument("--compile-mode", default=None,
+                   help="with --compile: torch.compile's mode (e.g. max-autotune-no-cudagraphs)")
     p.add_argument("--profile", default=None, help="write a CUDA kernel table of 3 steps to this file and print "
                    "where the device time goes, by kind of kernel")
     p.add_argument("overrides", nargs="*")
@@ -92,7 +94,7 @@ def main() -> None:
     model.prepare(device)
     net = model.build_network().to(device)
     if args.compile:
-        net.compile(whole=args.compile_whole)
+        net.compile(whole=args.compile_whole, **({"mode": args.compile_mode} if args.compile_mode else {}))
     opt = torch.optim.AdamW(net.parameters(), lr=1e-4, fused=cuda)
     b = synthetic_batch(bs, d.input_views, d.target_views, d.resolution, device)
     dtype = torch.bfloat16 if cuda else torch.float32
