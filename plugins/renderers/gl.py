@@ -77,17 +77,16 @@ layout(location = 1) out vec4 out_geometry;
 
 // Specular reflectance of a uniform white environment: the GGX split sum from the table (shading.dfg_table)
 // plus the multiple-scattering energy; shading.env_brdf is the same in numpy.
-vec3 env_brdf(vec3 f0, float roughness, float n_dot_v) {
-    vec2 ab = texture(dfg, vec2(roughness, n_dot_v)).rg;
-    vec3 single = f0 * ab.x + ab.y;
-    float lost = 1.0 - (ab.x + ab.y);
+// ``abd``: the table's (A, B, D) at (roughness, n . v), fetched once for both lobes.
+vec3 env_brdf(vec3 f0, vec3 abd) {
+    vec3 single = f0 * abd.x + abd.y;
+    float lost = 1.0 - (abd.x + abd.y);
     vec3 average = f0 + (1.0 - f0) / 21.0;
     return single + single * average * lost / (1.0 - lost * average);
 }
 
 // The same for a dielectric of index 1.5 with its exact Fresnel (shading.dielectric_brdf).
-float dielectric_brdf(float roughness, float n_dot_v) {
-    vec3 abd = texture(dfg, vec2(roughness, n_dot_v)).rgb;
+float dielectric_brdf(vec3 abd) {
     float lost = 1.0 - (abd.x + abd.y);
     return abd.z + abd.z * dielectric_average * lost / (1.0 - lost * dielectric_average);
 }
@@ -121,8 +120,9 @@ void main() {
         float n_dot_v = clamp(dot(n, to_eye), 0.0, 1.0);
         // A mix of a dielectric and a metal lobe (as Blender's Principled BSDF and glTF mix them),
         // not one lobe of mixed F0: the multiple-scattering term is not linear in F0.
-        float dielectric = dielectric_brdf(roughness, n_dot_v);
-        vec3 metal = env_brdf(base, roughness, n_dot_v);
+        vec3 abd = texture(dfg, vec2(roughness, n_dot_v)).rgb;
+        float dielectric = dielectric_brdf(abd);
+        vec3 metal = env_brdf(base, abd);
         color = v_light * ((1.0 - metallic) * (base * (1.0 - dielectric) + dielectric) + metallic * metal);
     }
     out_color = vec4(color, 1.0);

@@ -111,23 +111,34 @@ def _multiple_scattering(single: np.ndarray, lost: np.ndarray, average) -> np.nd
     return single + single * average * lost / (1.0 - lost * average)
 
 
+def _split_sum(roughness: np.ndarray, n_dot_v: np.ndarray) -> np.ndarray:
+    """:func:`dfg_table`'s ``(A, B, D)`` ``[..., 3]`` at ``(roughness, n . v)``, looked up once for both lobes."""
+    return _lookup(dfg_table(), np.clip(n_dot_v, 0.0, 1.0), np.clip(roughness, 0.0, 1.0))
+
+
+def _metal_albedo(table: np.ndarray, f0: np.ndarray) -> np.ndarray:
+    a, b = table[..., 0:1], table[..., 1:2]
+    return _multiple_scattering(f0 * a + b, 1.0 - (a + b), f0 + (1.0 - f0) / 21.0)
+
+
+def _dielectric_albedo(table: np.ndarray) -> np.ndarray:
+    return _multiple_scattering(table[..., 2], 1.0 - (table[..., 0] + table[..., 1]), DIELECTRIC_F_AVERAGE)
+
+
 def env_brdf(f0: np.ndarray, roughness: np.ndarray, n_dot_v: np.ndarray) -> np.ndarray:
     """Specular reflectance of a uniform white environment: the GGX split sum of
     :func:`dfg_table` plus the energy that single scattering loses on rough surfaces, returned
     by multiple scattering (Fdez-Aguera 2019; Cycles' multiscatter GGX does the same): ``f0 [..., 3]``,
     ``roughness [...]``, ``n_dot_v [...]`` -> ``[..., 3]``. The `gl` fragment shader computes the
     same from the same table."""
-    ab = _lookup(dfg_table(), np.clip(n_dot_v, 0.0, 1.0), np.clip(roughness, 0.0, 1.0))
-    a, b = ab[..., 0:1], ab[..., 1:2]
-    return _multiple_scattering(f0 * a + b, 1.0 - (a + b), f0 + (1.0 - f0) / 21.0)
+    return _metal_albedo(_split_sum(roughness, n_dot_v), f0)
 
 
 def dielectric_brdf(roughness: np.ndarray, n_dot_v: np.ndarray) -> np.ndarray:
     """Specular reflectance ``[...]`` of a dielectric (index 1.5, exact Fresnel) under a uniform white
     environment: the table's ``D`` plus multiple scattering, as :func:`env_brdf`. The `gl` fragment
     shader computes the same from the same table."""
-    t = _lookup(dfg_table(), np.clip(n_dot_v, 0.0, 1.0), np.clip(roughness, 0.0, 1.0))
-    return _multiple_scattering(t[..., 2], 1.0 - (t[..., 0] + t[..., 1]), DIELECTRIC_F_AVERAGE)
+    return _dielectric_albedo(_split_sum(roughness, n_dot_v))
 
 
 def environment_shade(base: np.ndarray, visibility: np.ndarray, bounce: float | np.ndarray, roughness=0.5,
@@ -138,8 +149,8 @@ def environment_shade(base: np.ndarray, visibility: np.ndarray, bounce: float | 
     sky); ``bounce``: the linear radiance seen along the occluded directions (one diffuse bounce, see
     :func:`bake_ambient_occlusion`; a scalar or ``[..., 3]``), so closed interiors are dim, not
     black. A dielectric lobe (diffuse ``base`` minus what its specular reflects, plus that specular:
-    :func:`dielectric_brdf`, index 1.5) and a metal lobe (:func:`env_brdf` with F0 = ``base``) mixed by ``metallic``, as
-    Blender's Principled BSDF and glTF mix them; lit by ``visibility + (1 - visibility) * bounce``.
+    :func:`dielectric_brdf`, index 1.5) and a metal lobe (:func:`env_brdf` with F0 = ``base``) mixed
+    by ``metallic``, as Blender's Principled BSDF and glTF mix them; lit by ``visibility + (1 - visibility) * bounce``.
     Without ``n_dot_v`` the view is head-on.
     """
     base = np.asarray(base, np.float64)
@@ -147,8 +158,9 @@ def environment_shade(base: np.ndarray, visibility: np.ndarray, bounce: float | 
     roughness = np.broadcast_to(np.asarray(roughness, np.float64), shape)
     metallic = np.broadcast_to(np.asarray(metallic, np.float64), shape)[..., None]
     n_dot_v = np.ones(shape) if n_dot_v is None else np.broadcast_to(n_dot_v, shape)
-    metal = env_brdf(base, roughness, n_dot_v)
-    dielectric = dielectric_brdf(roughness, n_dot_v)[..., None]
+    table = _split_sum(roughness, n_dot_v)
+    metal = _metal_albedo(table, base)
+    dielectric = _dielectric_albedo(table)[..., None]
     visibility = np.asarray(visibility, np.float64)[..., None]
     light = visibility + (1.0 - visibility) * np.asarray(bounce, np.float64)
     return light * ((1 - metallic) * (base * (1 - dielectric) + dielectric) + metallic * metal)
