@@ -17,7 +17,6 @@ import trimesh
 
 from lrmzero.mesh import weld_positions
 from lrmzero.plugins.renderers.mipmaps import decode_srgb
-from lrmzero.tone import to_linear
 
 # Directional lights for `lambert` (world frame, Z up): key, fill and rim, plus ambient.
 LIGHT_DIRECTIONS = np.array([[0.4, -0.5, 0.75], [-0.6, 0.3, 0.4], [0.1, 0.8, -0.3]])
@@ -355,7 +354,7 @@ def _linear_albedo(texture: np.ndarray, uv: np.ndarray) -> np.ndarray:
 def _mean_linear_albedo(texture: np.ndarray) -> float:
     """Mean linear value of a uint8 sRGB texture, over at most 65536 of its texels (evenly strided)."""
     texels = texture.reshape(-1, texture.shape[-1])[..., :3]
-    return float(to_linear(texels[:: max(1, len(texels) // 65536)] / 255.0).mean())
+    return float(decode_srgb(texels[:: max(1, len(texels) // 65536)]).mean(dtype=np.float64))
 
 
 def bake_ambient_occlusion(vertices: np.ndarray, faces: np.ndarray, rays: int, distance: float,
