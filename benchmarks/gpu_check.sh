@@ -79,8 +79,7 @@ print(f"small run: global_step {ck['global_step']}, resumed part {time.time() - 
 PY
 rm -rf "$W/data" "$W/run"
 
-step "4/4 levers side by side (what the deadline leaves time for): attention kernels, gsplat tile sizes"
-# levers measured side by side: the attention kernel, gsplat's tile size
+step "4/4 levers side by side (what the deadline leaves time for): attention kernels, tile sizes, compile modes"
 bench compiled-pixel-cudnn 60 --steps 10 --compile model.scale_bias=5 model.attention=cudnn
 bench compiled-pixel-flash 60 --steps 10 --compile model.scale_bias=5 model.attention=flash
 bench compiled-tile32 45 --steps 10 --compile model.rasterizers.gsplat.tile_size=32

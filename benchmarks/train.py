@@ -77,8 +77,8 @@ def main() -> None:
                    help="with --compile: the network as one graph instead of block by block")
     p.add_argument("--compile-mode", default=None,
                    help="with --compile: torch.compile's mode (e.g. max-autotune-no-cudagraphs)")
-    p.add_argument("--profile", default=None, help="write a CUDA kernel table of 3 steps to this file and print "
-                   "where the device time goes, by kind of kernel")
+    p.add_argument("--profile", default=None, help="write a kernel (CUDA) or operator (CPU) table of 3 steps to "
+                   "this file and print where the time goes, by kind of kernel")
     p.add_argument("overrides", nargs="*")
     args = p.parse_args()
     cuda = torch.cuda.is_available()
