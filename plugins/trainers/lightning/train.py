@@ -18,11 +18,16 @@ from lrmzero.plugins.trainers.lightning.checkpoints import build_model, read_che
 from lrmzero.plugins.trainers.lightning.config import TrainConfig
 from lrmzero.plugins.trainers.lightning.datamodule import ViewsDataModule, training_objects
 from lrmzero.plugins.trainers.lightning.module import ReconstructionModule
+from lrmzero.plugins.trainers.lightning.progress import progress_bar
 from lrmzero.plugins.trainers.lightning.run_folder import (AtomicCheckpointIO, ContinuingCSVLogger,
                                                            check_same_model, newest_checkpoint,
                                                            readable_checkpoint)
 
 log = logging.getLogger("lrmzero")
+
+
+def _drop_litlogger_tip(record: logging.LogRecord) -> bool:
+    return "litlogger" not in record.getMessage()
 
 
 def train(roots: Sequence[str], out: str | Path, cfg: TrainConfig, resume: bool = False,
@@ -69,6 +74,10 @@ def train(roots: Sequence[str], out: str | Path, cfg: TrainConfig, resume: bool 
     warnings.filterwarnings("ignore", message=".*overridden `on_after_batch_transfer`.*")
     # Checkpoints hold the state after the step, which is what resuming needs.
     warnings.filterwarnings("ignore", message=".*ModelCheckpoint with manual optimization.*")
+    # Upstream noise at every run, about neither this run nor this code: Lightning's pytree helper
+    # trips a torch deprecation, and Lightning advertises its cloud logger.
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)` is deprecated.*")
+    logging.getLogger("pytorch_lightning.utilities.rank_zero").addFilter(_drop_litlogger_tip)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     model = build_model(settings["model"], get_registries())
     module = ReconstructionModule(settings, model, model.build_network())
@@ -99,7 +108,7 @@ def train(roots: Sequence[str], out: str | Path, cfg: TrainConfig, resume: bool 
     trainer = pl.Trainer(
         default_root_dir=str(out), max_steps=stop_after_steps or cfg.optim.max_steps, accelerator=t.accelerator,
         devices=t.devices, strategy=t.strategy, num_nodes=t.num_nodes, precision=precision,
-        logger=loggers, callbacks=[checkpoint], log_every_n_steps=t.log_every,
+        logger=loggers, callbacks=[checkpoint] + ([progress_bar()] if progress else []), log_every_n_steps=t.log_every,
         enable_progress_bar=progress, enable_model_summary=False, deterministic=False,
         num_sanity_val_steps=0, max_epochs=-1, plugins=[AtomicCheckpointIO()],
         use_distributed_sampler=False,  # StepSampler gives each rank its own share of the stream
