@@ -18,8 +18,8 @@ class TorchRasterizer(Component):
     class Config:
         tile_size: int = param(8, "pixels per side of a compositing tile", ge=1, le=256)
         max_pairs: int = param(4_000_000, "tile x Gaussian pairs composited at once (bounds memory)", ge=1024)
-        recompute: bool = param(True, "recompute each chunk in the backward pass: memory bounded by max_pairs, "
-                                "~40 % slower backward (off: faster for small scenes on a CPU)")
+        recompute: bool = param(True, "recompute each chunk's weights in the backward pass: memory bounded by "
+                                "max_pairs, ~25 % slower rendering (off: faster for small scenes on a CPU)")
 
     def __call__(self, *args, **kwargs):
         from lrmzero.plugins.models.gaussians.torch_rasterizer import rasterize_gaussians
