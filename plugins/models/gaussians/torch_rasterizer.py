@@ -173,15 +173,17 @@ class _CompositeTiles(torch.autograd.Function):
     bounded by one chunk) or reuses the forward's (``keep=True``: faster, keeps [C, P, L] arrays)."""
 
     @staticmethod
-    def forward(ctx, pix, mean2d, conic, opacity, feats, listed, keep: bool):
+    def forward(ctx, pix, rows, listed, keep: bool):
+        mean2d, conic, opacity, feats = _unpack(rows)
         parts = _chunk_weights(pix, mean2d, conic, opacity, listed)
         w = parts[5]
-        ctx.save_for_backward(pix, mean2d, conic, opacity, feats, listed, *(parts if keep else ()))
+        ctx.save_for_backward(pix, rows, listed, *(parts if keep else ()))
         return torch.cat([torch.einsum("cpl,clf->cpf", w, feats), w.sum(-1, keepdim=True)], -1)
 
     @staticmethod
     def backward(ctx, grad):  # grad [C, P, F + 1]
-        pix, mean2d, conic, opacity, feats, listed, *parts = ctx.saved_tensors
+        pix, rows, listed, *parts = ctx.saved_tensors
+        mean2d, conic, opacity, feats = _unpack(rows)
         dx, dy, falloff, alpha, trans, w, used = parts or _chunk_weights(pix, mean2d, conic, opacity, listed)
         g_feat, g_alpha = grad[..., :-1], grad[..., -1:]
         # what each Gaussian's weight adds to the loss at each pixel: c_i = g . f_i + g_alpha
@@ -201,25 +203,36 @@ class _CompositeTiles(torch.autograd.Function):
         gx, gy = g_sigma * dx, g_sigma * dy
         sx, sy = gx.sum(1), gy.sum(1)  # [C, L]
         a, b, cc = conic.unbind(-1)
-        g_mean = -torch.stack([a * sx + b * sy, b * sx + cc * sy], -1)
-        g_conic = torch.stack([0.5 * (gx * dx).sum(1), (gx * dy).sum(1), 0.5 * (gy * dy).sum(1)], -1)
-        g_feats = torch.einsum("cpl,cpf->clf", w, g_feat)
-        return None, g_mean, g_conic, g_opacity, g_feats, None, None
+        g_rows = torch.empty_like(rows)
+        g_rows[..., 0] = -(a * sx + b * sy)  # mean2d
+        g_rows[..., 1] = -(b * sx + cc * sy)
+        g_rows[..., 2] = 0.5 * (gx * dx).sum(1)  # conic
+        g_rows[..., 3] = (gx * dy).sum(1)
+        g_rows[..., 4] = 0.5 * (gy * dy).sum(1)
+        g_rows[..., 5] = g_opacity
+        g_rows[..., 6:] = torch.einsum("cpl,cpf->clf", w, g_feat)  # feats
+        return None, g_rows, None, None
 
 
-def composite_chunk(pix, mean2d, conic, opacity, feats, listed, keep_intermediates: bool = False):
+def _unpack(rows: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """``[..., 6 + F]`` rows -> mean2d ``[..., 2]``, conic ``[..., 3]``, opacity ``[...]``, feats ``[..., F]``."""
+    return rows[..., 0:2], rows[..., 2:5], rows[..., 5], rows[..., 6:]
+
+
+def composite_chunk(pix, rows, listed, keep_intermediates: bool = False):
     """Front-to-back compositing of C tiles, each with its depth-sorted list of L Gaussians.
 
     Args:
-        pix ``[C, P, 2]`` pixel centres; mean2d ``[C, L, 2]``; conic ``[C, L, 3]``; opacity
-        ``[C, L]``; feats ``[C, L, F]`` what is composited (colour, depth); listed ``[C, L]``
+        pix ``[C, P, 2]`` pixel centres; rows ``[C, L, 6 + F]`` the listed Gaussians, each its
+        mean2d (2), conic (3), opacity (1) and what is composited (F: colour, depth), in one
+        tensor so that a chunk is one gather and its gradient one scatter; listed ``[C, L]``
         False for padding. ``keep_intermediates``: the backward pass reuses the forward's
         ``[C, P, L]`` arrays instead of recomputing them (faster, more memory).
 
     Returns:
         ``[C, P, F + 1]``: the weighted sum of ``feats`` and, last, alpha (the sum of weights).
     """
-    return _CompositeTiles.apply(pix, mean2d, conic, opacity, feats, listed, keep_intermediates)
+    return _CompositeTiles.apply(pix, rows, listed, keep_intermediates)
 
 
 def _composite_views(mean2d, conic, depth, radii, opacities, colors, width, height, tile, max_pairs,
@@ -234,8 +247,8 @@ def _composite_views(mean2d, conic, depth, radii, opacities, colors, width, heig
     device, dtype = mean2d.device, mean2d.dtype
     view = torch.arange(V, device=device).repeat_interleave(N)
     mean2d, conic, depth, radii = mean2d.reshape(-1, 2), conic.reshape(-1, 3), depth.reshape(-1), radii.reshape(-1, 2)
-    opacities = opacities.reshape(-1)
-    feats_all = torch.cat([colors.reshape(-1, 3), depth[:, None]], -1)
+    # per Gaussian: mean2d, conic, opacity, colour, depth (see composite_chunk)
+    packed = torch.cat([mean2d, conic, opacities.reshape(-1, 1), colors.reshape(-1, 3), depth[:, None]], -1)
     tile_id, gauss, tx_n, ty_n = _tile_pairs(mean2d, radii, depth, view, width, height, tile)
     per_view = tx_n * ty_n
     T2 = tile * tile
@@ -245,8 +258,7 @@ def _composite_views(mean2d, conic, depth, radii, opacities, colors, width, heig
         starts = torch.cumsum(counts, 0) - counts
         ly, lx = torch.meshgrid(torch.arange(tile, device=device), torch.arange(tile, device=device), indexing="ij")
         local = torch.stack([lx.flatten(), ly.flatten()], -1).to(dtype) + 0.5
-        recompute = recompute_chunks and torch.is_grad_enabled() and any(
-            t.requires_grad for t in (mean2d, conic, opacities, feats_all))
+        recompute = recompute_chunks and torch.is_grad_enabled() and packed.requires_grad
         chunks, results = [], []
         for chunk, L in _plan_chunks(counts, T2, max_pairs):
             chunk = chunk.to(device)
@@ -256,11 +268,10 @@ def _composite_views(mean2d, conic, depth, radii, opacities, colors, width, heig
             in_view = chunk % per_view
             origin = torch.stack([(in_view % tx_n) * tile, (in_view // tx_n) * tile], -1).to(dtype)
             pix = origin[:, None, :] + local[None]  # [C, T2, 2]
-            args = (pix, *(_gather(t, g) for t in (mean2d, conic, opacities, feats_all)), listed)
             # recompute: the backward pass keeps this chunk's inputs, not its [C, T2, L]
             # intermediates, so memory is bounded by one chunk
             chunks.append(chunk)
-            results.append(composite_chunk(*args, keep_intermediates=not recompute))
+            results.append(composite_chunk(pix, _gather(packed, g), listed, keep_intermediates=not recompute))
         out = out.index_put((torch.cat(chunks),), torch.cat(results))  # one scatter for every chunk
     img = out.reshape(V, ty_n, tx_n, tile, tile, 5).permute(0, 1, 3, 2, 4, 5).reshape(V, ty_n * tile, tx_n * tile, 5)
     return img[:, :height, :width]
