@@ -568,3 +568,18 @@ def test_loader_sends_each_view_once_as_uint8_and_the_device_side_batch_matches(
     np.testing.assert_allclose(batch["target_alpha"][0].numpy(), alphas, atol=1e-6)
     torch.testing.assert_close(batch["rays"][0], plucker_rays(item["c2w"], item["K"], 32, 32))
     assert "views" not in batch and "input_index" not in batch and "baked" not in batch
+
+
+def test_progress_bar_is_titled_by_what_a_run_counts(monkeypatch):
+    """A run is one epoch bounded by max_steps: Lightning's rich bar would read "Epoch 0/-2"."""
+    import sys
+
+    from pytorch_lightning.callbacks import RichProgressBar, TQDMProgressBar
+
+    from lrmzero.plugins.trainers.lightning.progress import progress_bar
+
+    pytest.importorskip("rich")
+    bar = progress_bar()
+    assert isinstance(bar, RichProgressBar) and bar._get_train_description(0) == "train"
+    monkeypatch.setitem(sys.modules, "rich", None)  # as if rich were not installed
+    assert isinstance(progress_bar(), TQDMProgressBar)
