@@ -6,12 +6,14 @@
 #      goes, peak memory; eager and compiled (block by block), with the initial Gaussians (0.1 wide) and
 #      pixel-sized ones, with a kernel profile
 #   3. a two-minute `small` run on freshly generated data (compiled), killed with -9 and resumed
-#   4. levers side by side, as far as the deadline allows: attention kernels, gsplat tile sizes, the
-#      torch rasterizer's first step and peak memory at batch 1, the network compiled as one graph,
-#      memory-efficient attention, inductor's max-autotune (GEMM and fusion tuning; minutes of compiling)
+#   4. levers side by side, as far as the deadline allows: FlashAttention-4 (where it came along),
+#      attention kernels, gsplat tile sizes, the torch rasterizer's first step and peak memory at batch 1,
+#      the network compiled as one graph, memory-efficient attention, inductor's max-autotune
 # Prepare here with PACKAGES="omegaconf trimesh manifold3d moderngl glcontext embreex gsplat plyfile webdataset
 # braceexpand" bash ../shared/gpu/prepare.sh (lrmzero needs plyfile; the tests import webdataset), then on
 # the offline GPU machine: source .gpu/preamble.sh && OUT=$OUT bash benchmarks/gpu_check.sh
+# With FlashAttention-4 (model.attention=fa4): also bash benchmarks/gpu_fa4_prepare.sh here, and a first,
+# short device call that unpacks its compiler libraries into .fa4-site (that script's header says how).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 OUT=${OUT:-gpu-out}
@@ -30,8 +32,21 @@ note() { echo "$*" | tee -a "$SUMMARY"; }
 
 note "device: $(nvidia-smi --query-gpu=name,memory.total --format=csv,noheader) | $(python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda)')"
 
-step "1/4 gpu tests (gsplat builds on first use)"
-timeout $(limit 240) python3 -m pytest -q -m gpu tests/ -p no:cacheprovider 2>&1 | tee "$PART" | tail -15
+# FlashAttention-4 where benchmarks/gpu_fa4_prepare.sh's wheels (.fa4) came along and an earlier call on
+# this machine unpacked its compiler libraries (.fa4-site); the .pth that puts the DSL on sys.path is
+# not read from PYTHONPATH, hence the explicit entry
+FA4=""
+if [ -d .fa4 ] && [ -d .fa4-site/nvidia_cutlass_dsl ]; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .fa4/*.whl >> "$LOG" 2>&1 \
+    && cp -a .fa4-site/. /tmp/site/ && export PYTHONPATH=$PYTHONPATH:/tmp/site/nvidia_cutlass_dsl/dsl_packages
+  FA4=$(python3 -c 'import flash_attn.cute; print("importable")' 2>&1 | tail -1)
+  note "FlashAttention-4: $FA4"
+else
+  note "FlashAttention-4: not brought along (.fa4: $([ -d .fa4 ] && echo yes || echo no), .fa4-site: $([ -d .fa4-site ] && echo yes || echo no))"
+fi
+
+step "1/4 gpu tests (gsplat builds on first use; FlashAttention-4 compiles its kernels on first use)"
+timeout $(limit 300) python3 -m pytest -q -m gpu tests/ -p no:cacheprovider 2>&1 | tee "$PART" | tail -15
 keep; note "gpu tests: $(tail -1 "$PART")"
 
 step "2/4 throughput of the paper step (bf16, gsplat, batch 8, 256 px, 4 in / 8 target views)"
@@ -80,6 +95,10 @@ PY
 rm -rf "$W/data" "$W/run"
 
 step "4/4 levers side by side (what the deadline leaves time for): attention kernels, tile sizes, compile modes"
+if [ "$FA4" = importable ]; then
+  bench compiled-pixel-fa4 150 --steps 10 --compile model.scale_bias=5 model.attention=fa4
+  bench compiled-fa4 60 --steps 10 --compile model.attention=fa4
+fi
 bench compiled-pixel-cudnn 60 --steps 10 --compile model.scale_bias=5 model.attention=cudnn
 bench compiled-pixel-flash 60 --steps 10 --compile model.scale_bias=5 model.attention=flash
 bench compiled-tile32 45 --steps 10 --compile model.rasterizers.gsplat.tile_size=32

@@ -229,3 +229,78 @@ def test_gs_lrm_compiles_block_by_block_into_one_graph():
     assert torch._dynamo.utils.counters["stats"]["unique_graphs"] == 1
     torch.testing.assert_close(smaller, torch.exp(torch.log(eager["scales"]) + 2.3 - 5.0))
     torch._dynamo.reset()
+
+
+def _sdpa_in_flash_layout(q, k, v):
+    """Reference attention in FlashAttention's layout: ``[B, T, H, d]`` in and out."""
+    out = torch.nn.functional.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))
+    return out.transpose(1, 2), None  # (out, lse) as flash_attn.cute returns them
+
+
+def test_gs_lrm_fa4_attention_takes_the_projections_in_flash_layout(monkeypatch):
+    """``model.attention=fa4`` hands FlashAttention-4 the heads in its [B, T, H, d] layout and gets
+    the same attention as torch's SDPA (here a stand-in module computes it with SDPA, on the CPU)."""
+    import sys
+    import types
+
+    import lrmzero.plugins.models.gaussians.gs_lrm_net as net_module
+    from lrmzero.plugins.models.gaussians.gs_lrm_net import GSLRMNetwork
+
+    calls = []
+
+    def flash_attn_func(q, k, v):
+        calls.append(q.shape)
+        return _sdpa_in_flash_layout(q, k, v)
+
+    cute = types.ModuleType("flash_attn.cute")
+    cute.flash_attn_func = flash_attn_func
+    monkeypatch.setitem(sys.modules, "flash_attn", types.ModuleType("flash_attn"))
+    monkeypatch.setitem(sys.modules, "flash_attn.cute", cute)
+    monkeypatch.setattr(net_module, "fa4_applies", lambda qkv: True)  # as on a CUDA device in bf16
+    torch.manual_seed(0)
+    reference = GSLRMNetwork(layers=2, width=32, heads=4, patch_size=4)
+    fa4 = GSLRMNetwork(layers=2, width=32, heads=4, patch_size=4, attention="fa4")
+    fa4.load_state_dict(reference.state_dict())
+    batch = {"images": torch.rand(2, 3, 3, 8, 8), "rays": torch.randn(2, 3, 6, 8, 8),
+             "c2w": torch.eye(4).expand(2, 3, 4, 4)}
+    want, got = reference(batch), fa4(batch)
+    assert calls == [(2, 12, 4, 8)] * 2  # 2 objects, 3 views x 2 x 2 patches, 4 heads of 8
+    for key in want:
+        torch.testing.assert_close(got[key], want[key], atol=1e-6, rtol=1e-5)
+    weight = lambda net: net.blocks[0].attn.qkv.weight  # noqa: E731
+    torch.testing.assert_close(torch.autograd.grad(got["colors"].sum(), weight(fa4))[0],
+                               torch.autograd.grad(want["colors"].sum(), weight(reference))[0], atol=1e-6, rtol=1e-5)
+
+
+def test_gs_lrm_fa4_is_refused_on_cuda_where_it_cannot_run(monkeypatch):
+    import sys
+
+    from lrmzero import ConfigError
+
+    monkeypatch.setitem(sys.modules, "flash_attn", None)  # not installed
+    model = build_model({"name": "gs_lrm", "attention": "fa4", "rasterizer": "torch"}, get_registries())
+    with pytest.raises(ConfigError, match=r"model.attention: got 'fa4', but flash_attn.cute does not import.*"
+                                          r"flash-attn-4"):
+        model.prepare(torch.device("cuda"))
+    model.prepare(torch.device("cpu"))  # on a CPU it falls back to torch's attention
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_fa4_matches_sdpa_on_the_gpu():
+    """FlashAttention-4 against torch's SDPA at GS-LRM's shapes (head dim 64), bf16, forward and backward."""
+    pytest.importorskip("flash_attn.cute", reason="FlashAttention-4 (flash-attn-4) is not installed")
+    from lrmzero.plugins.models.gaussians.fa4_attention import fa4_attention, fa4_unavailable
+
+    if fa4_unavailable(torch.device("cuda")):
+        pytest.skip(fa4_unavailable(torch.device("cuda")))
+    g = torch.Generator(device="cuda").manual_seed(0)
+    q, k, v = (torch.randn(2, 4096, 16, 64, device="cuda", dtype=torch.bfloat16, generator=g).requires_grad_()
+               for _ in range(3))
+    out = fa4_attention(q, k, v)
+    grads = torch.autograd.grad(out.float().square().sum(), (q, k, v))
+    ref = _sdpa_in_flash_layout(*(t.float() for t in (q, k, v)))[0]
+    ref_grads = torch.autograd.grad(ref.square().sum(), (q, k, v))
+    torch.testing.assert_close(out.float(), ref, atol=2e-2, rtol=2e-2)
+    for got, want in zip(grads, ref_grads):
+        torch.testing.assert_close(got.float(), want.float(), atol=5e-2, rtol=5e-2)

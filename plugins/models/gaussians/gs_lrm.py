@@ -38,8 +38,9 @@ class GSLRM(ReconstructionModel):
         mlp_ratio: float = param(4.0, "MLP hidden width / token width", gt=0.0)
         gradient_checkpointing: bool = param(False, "recompute each block in the backward pass (saves memory)")
         attention: str = param("auto", "attention kernel on CUDA: auto (torch's choice) or the one to prefer "
-                               "(cudnn, flash, efficient), falling back to math where it cannot run",
-                               choices=["auto", "cudnn", "flash", "efficient", "math"])
+                               "(cudnn, flash, efficient), falling back to math where it cannot run; fa4: "
+                               "FlashAttention-4 (package flash-attn-4, Hopper or newer, bf16/fp16)",
+                               choices=["auto", "cudnn", "flash", "efficient", "math", "fa4"])
         max_scale: float = param(0.3, "largest Gaussian scale", gt=0.0)
         scale_bias: float = param(2.3, "scale = exp(x - scale_bias): GS-LRM's 2.3; larger starts smaller "
                                   "Gaussians (fewer overlaps: much faster CPU rasterization)", ge=0.0)
@@ -83,7 +84,17 @@ class GSLRM(ReconstructionModel):
 
     def prepare(self, device) -> None:
         """Choose the rasterizer: the configured one, or for ``auto`` gsplat on CUDA (when it is
-        installed and runs) and the torch reference otherwise, saying why it fell back."""
+        installed and runs) and the torch reference otherwise, saying why it fell back. Refuse
+        ``attention=fa4`` on a CUDA device where FlashAttention-4 cannot run, saying why."""
+        import torch
+
+        if self.cfg.attention == "fa4" and getattr(device, "type", str(device)) == "cuda":
+            from lrmzero.plugins.models.gaussians.fa4_attention import INSTALL, fa4_unavailable
+
+            reason = fa4_unavailable(torch.device(device))
+            if reason:
+                raise ConfigError(f"model.attention: got 'fa4', but {reason}; allowed: auto, cudnn, flash, "
+                                  f"efficient, math, or fa4 after {INSTALL}")
         registry = get_registries().kind("rasterizers")
         options = self.cfg.rasterizers
         name = self.cfg.rasterizer

@@ -10,11 +10,14 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
+from lrmzero.plugins.models.gaussians.fa4_attention import fa4_applies, fa4_attention
+
 
 def attention_backends(preferred: str) -> Optional[list]:
-    """SDPA backends for ``sdpa_kernel``: None for torch's own choice, else the preferred kernel with
-    the math kernel as the fallback for shapes or devices it does not support."""
-    if preferred == "auto":
+    """SDPA backends for ``sdpa_kernel``: None for torch's own choice (also behind ``fa4`` where
+    FlashAttention-4 does not apply), else the preferred kernel with the math kernel as the fallback
+    for shapes or devices it does not support."""
+    if preferred in ("auto", "fa4"):
         return None
     from torch.nn.attention import SDPBackend
 
@@ -24,16 +27,22 @@ def attention_backends(preferred: str) -> Optional[list]:
 
 
 class Attention(nn.Module):
-    def __init__(self, width: int, heads: int, backends: Optional[list] = None) -> None:
+    """Multi-head self-attention without biases; ``attention`` names the kernel (see :class:`GSLRMNetwork`)."""
+
+    def __init__(self, width: int, heads: int, attention: str = "auto") -> None:
         super().__init__()
         self.heads = heads
-        self.backends = backends
+        self.fa4 = attention == "fa4"
+        self.backends = attention_backends(attention)
         self.qkv = nn.Linear(width, 3 * width, bias=False)
         self.proj = nn.Linear(width, width, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # [B, T, D]
         B, T, D = x.shape
-        q, k, v = self.qkv(x).reshape(B, T, 3, self.heads, D // self.heads).permute(2, 0, 3, 1, 4)
+        qkv = self.qkv(x).reshape(B, T, 3, self.heads, D // self.heads)
+        if self.fa4 and fa4_applies(qkv):
+            return self.proj(fa4_attention(*qkv.unbind(2)).reshape(B, T, D))  # [B, T, H, d] each
+        q, k, v = qkv.permute(2, 0, 3, 1, 4)
         kernels = nullcontext()  # torch's choice: flash / memory-efficient kernels where available
         if self.backends is not None and x.is_cuda:
             from torch.nn.attention import sdpa_kernel  # torch >= 2.3, needed only when a kernel is named
@@ -47,11 +56,11 @@ class Attention(nn.Module):
 class Block(nn.Module):
     """Pre-LN transformer block without biases."""
 
-    def __init__(self, width: int, heads: int, mlp_ratio: float, backends: Optional[list] = None) -> None:
+    def __init__(self, width: int, heads: int, mlp_ratio: float, attention: str = "auto") -> None:
         super().__init__()
         hidden = int(width * mlp_ratio)
         self.norm1 = nn.LayerNorm(width, bias=False)
-        self.attn = Attention(width, heads, backends)
+        self.attn = Attention(width, heads, attention)
         self.norm2 = nn.LayerNorm(width, bias=False)
         self.mlp = nn.Sequential(nn.Linear(width, hidden, bias=False), nn.GELU(), nn.Linear(hidden, width, bias=False))
 
@@ -81,8 +90,7 @@ class GSLRMNetwork(nn.Module):
         self.depth_range = depth_range
         self.embed = nn.Linear(patch_size * patch_size * 9, width, bias=False)
         self.norm_in = nn.LayerNorm(width, bias=False)
-        backends = attention_backends(attention)
-        self.blocks = nn.ModuleList(Block(width, heads, mlp_ratio, backends) for _ in range(layers))
+        self.blocks = nn.ModuleList(Block(width, heads, mlp_ratio, attention) for _ in range(layers))
         self.norm_out = nn.LayerNorm(width, bias=False)
         self.head = nn.Linear(width, patch_size * patch_size * 12, bias=False)
         self.apply(self._init)
