@@ -6,8 +6,8 @@
 #      goes, peak memory; eager and compiled (block by block), with the initial Gaussians (0.1 wide) and
 #      pixel-sized ones, with a kernel profile
 #   3. a two-minute `small` run on freshly generated data (compiled), killed with -9 and resumed
-#   4. levers side by side, as far as the deadline allows: FlashAttention-4 (where it came along),
-#      attention kernels, gsplat tile sizes, the torch rasterizer's first step and peak memory at batch 1,
+#   4. levers side by side, as far as the deadline allows: FlashAttention-4 (where it came along), a bf16
+#      residual stream, both together, attention kernels, gsplat tile sizes, the torch rasterizer's first step and peak memory at batch 1,
 #      the network compiled as one graph, memory-efficient attention, inductor's max-autotune
 # Prepare here with PACKAGES="omegaconf trimesh manifold3d moderngl glcontext embreex gsplat plyfile webdataset
 # braceexpand" bash ../shared/gpu/prepare.sh (lrmzero needs plyfile; the tests import webdataset), then on
@@ -97,7 +97,12 @@ rm -rf "$W/data" "$W/run"
 step "4/4 levers side by side (what the deadline leaves time for): attention kernels, tile sizes, compile modes"
 if [ "$FA4" = importable ]; then
   bench compiled-pixel-fa4 150 --steps 10 --compile model.scale_bias=5 model.attention=fa4
-  bench compiled-fa4 60 --steps 10 --compile model.attention=fa4
+fi
+bench compiled-pixel-bf16-residual 60 --steps 10 --compile model.scale_bias=5 model.low_precision_residual=true
+if [ "$FA4" = importable ]; then
+  bench compiled-pixel-fa4-bf16-residual 60 --steps 10 --compile model.scale_bias=5 model.attention=fa4 \
+    model.low_precision_residual=true
+  bench compiled-fa4-bf16-residual 60 --steps 10 --compile model.attention=fa4 model.low_precision_residual=true
 fi
 bench compiled-pixel-cudnn 60 --steps 10 --compile model.scale_bias=5 model.attention=cudnn
 bench compiled-pixel-flash 60 --steps 10 --compile model.scale_bias=5 model.attention=flash

@@ -304,3 +304,28 @@ def test_fa4_matches_sdpa_on_the_gpu():
     torch.testing.assert_close(out.float(), ref, atol=2e-2, rtol=2e-2)
     for got, want in zip(grads, ref_grads):
         torch.testing.assert_close(got.float(), want.float(), atol=5e-2, rtol=5e-2)
+
+
+def test_gs_lrm_low_precision_residual_keeps_the_stream_in_the_autocast_dtype():
+    """``model.low_precision_residual``: the blocks take and pass on a bf16 stream under autocast. CUDA's
+    autocast runs LayerNorm in fp32, which makes the stream fp32; here norm_in returns fp32 as it does there."""
+    from lrmzero.plugins.models.gaussians.gs_lrm_net import GSLRMNetwork
+
+    torch.manual_seed(0)
+    batch = {"images": torch.rand(1, 2, 3, 8, 8), "rays": torch.randn(1, 2, 6, 8, 8), "c2w": torch.eye(4).expand(1, 2, 4, 4)}
+    weights = GSLRMNetwork(layers=2, width=32, heads=2, patch_size=4).state_dict()
+    outputs, seen = {}, {}
+    for low in (False, True):
+        net = GSLRMNetwork(layers=2, width=32, heads=2, patch_size=4, low_precision_residual=low)
+        net.load_state_dict(weights)
+        net.norm_in.register_forward_hook(lambda m, args, out: out.float())  # as under CUDA's autocast
+        dtypes = []
+        for block in net.blocks:
+            block.register_forward_hook(lambda m, args, out: dtypes.append((args[0].dtype, out.dtype)))
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            outputs[low] = net(batch)
+        seen[low] = dtypes
+    assert seen[False] == [(torch.float32, torch.float32)] * 2
+    assert seen[True] == [(torch.bfloat16, torch.bfloat16)] * 2
+    assert all(v.dtype == torch.float32 for v in outputs[True].values())  # the head stays fp32
+    torch.testing.assert_close(outputs[True]["colors"], outputs[False]["colors"], atol=3e-2, rtol=0)

@@ -41,6 +41,9 @@ class GSLRM(ReconstructionModel):
                                "(cudnn, flash, efficient), falling back to math where it cannot run; fa4: "
                                "FlashAttention-4 (package flash-attn-4, Hopper or newer, bf16/fp16)",
                                choices=["auto", "cudnn", "flash", "efficient", "math", "fa4"])
+        low_precision_residual: bool = param(False, "keep the transformer's residual stream in the autocast dtype "
+                                             "(bf16), as Megatron-LM does by default, instead of fp32: half its "
+                                             "memory traffic (a GPU lever; not GS-LRM's AMP recipe)")
         max_scale: float = param(0.3, "largest Gaussian scale", gt=0.0)
         scale_bias: float = param(2.3, "scale = exp(x - scale_bias): GS-LRM's 2.3; larger starts smaller "
                                   "Gaussians (fewer overlaps: much faster CPU rasterization)", ge=0.0)
@@ -142,4 +145,4 @@ class GSLRM(ReconstructionModel):
         layers, width, heads = self.dims()
         c = self.cfg
         return GSLRMNetwork(layers, width, heads, c.patch_size, c.mlp_ratio, c.gradient_checkpointing,
-                            c.max_scale, c.depth_range, c.scale_bias, c.attention)
+                            c.max_scale, c.depth_range, c.scale_bias, c.attention, c.low_precision_residual)

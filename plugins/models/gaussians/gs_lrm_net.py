@@ -81,9 +81,10 @@ class GSLRMNetwork(nn.Module):
 
     def __init__(self, layers: int, width: int, heads: int, patch_size: int = 8, mlp_ratio: float = 4.0,
                  gradient_checkpointing: bool = False, max_scale: float = 0.3, depth_range: float = 1.5,
-                 scale_bias: float = 2.3, attention: str = "auto") -> None:
+                 scale_bias: float = 2.3, attention: str = "auto", low_precision_residual: bool = False) -> None:
         super().__init__()
         self.scale_bias = scale_bias
+        self.low_precision_residual = low_precision_residual
         self.p = patch_size
         self.gradient_checkpointing = gradient_checkpointing
         self.max_scale = max_scale
@@ -128,6 +129,10 @@ class GSLRMNetwork(nn.Module):
         hp, wp = H // p, W // p
         x = x.reshape(B, V, 9, hp, p, wp, p).permute(0, 1, 3, 5, 4, 6, 2).reshape(B, V * hp * wp, p * p * 9)
         x = self.norm_in(self.embed(x))
+        if self.low_precision_residual and torch.is_autocast_enabled(x.device.type):
+            # the residual stream in the autocast dtype: every block adds its bf16 outputs to it and it
+            # stays bf16 (CUDA's autocast runs LayerNorm in fp32, so it would otherwise be fp32)
+            x = x.to(torch.get_autocast_dtype(x.device.type))
         for block in self.blocks:
             if self.gradient_checkpointing and self.training:
                 x = checkpoint(block, x, use_reentrant=False)
