@@ -26,4 +26,11 @@ echo "compressing the compiler libraries (xz -9e: a few minutes on 2 cores)"
 tar -C "$tmp/unpacked" -cf - . | xz -T0 -9e > .fa4-libs/cutlass-dsl-libs-cu13.tar.xz
 rm -rf "$tmp"
 du -sh .fa4 .fa4-libs
+# the first call carries .fa4-libs with the working tree: both must stay under the 64 MiB a call takes
+tree=$(git ls-files -z | xargs -0 du -cb | tail -1 | cut -f1)
+libs=$(du -b .fa4-libs/cutlass-dsl-libs-cu13.tar.xz | cut -f1)
+if (( tree + libs > 63 * 1024 * 1024 )); then
+  echo "warning: working tree $((tree >> 20)) MiB + .fa4-libs $((libs >> 20)) MiB is over what one device call carries;"
+  echo "split it (split -b 30M) into two folders carried by two calls, and cat the parts before tar -xJ"
+fi
 echo "ready: see this script's header for the two device calls"
