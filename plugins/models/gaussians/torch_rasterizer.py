@@ -167,9 +167,10 @@ def _chunk_weights(pix, mean2d, conic, opacity, listed):
 
 
 class _CompositeTiles(torch.autograd.Function):
-    """Front-to-back compositing with its backward pass written out, as 3DGS and gsplat do: autograd
-    through two cumulative products and a dozen [C, P, L] operations took ~3x the forward's time on
-    a CPU. The backward recomputes the weights from the chunk's inputs (``keep=False``: memory
+    """Front-to-back compositing with its backward pass written out, as 3DGS and gsplat do, instead of
+    autograd through two cumulative products and a dozen [C, P, L] operations (the tiny preset's
+    rendering on a 2-core CPU: 265 -> 156 ms per step, with the in-place arithmetic and the single
+    sort). The backward recomputes the weights from the chunk's inputs (``keep=False``: memory
     bounded by one chunk) or reuses the forward's (``keep=True``: faster, keeps [C, P, L] arrays)."""
 
     @staticmethod
