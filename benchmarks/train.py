@@ -21,6 +21,7 @@ from lrmzero.cameras import intrinsics_from_fov, look_at
 from lrmzero.plugins.models.gaussians.gs_lrm_net import count_flops_per_token
 from lrmzero.plugins.trainers.lightning.checkpoints import build_model
 from lrmzero.plugins.trainers.lightning.config import load_train_config
+from lrmzero.plugins.trainers.lightning.cpu_memory import reuse_freed_memory
 from lrmzero.rays import plucker_rays
 
 
@@ -77,12 +78,16 @@ def main() -> None:
                    help="with --compile: the network as one graph instead of block by block")
     p.add_argument("--compile-mode", default=None,
                    help="with --compile: torch.compile's mode (e.g. max-autotune-no-cudagraphs)")
+    p.add_argument("--default-malloc", action="store_true",
+                   help="on a CPU: keep glibc's default allocator thresholds (the trainer tunes them)")
     p.add_argument("--profile", default=None, help="write a kernel (CUDA) or operator (CPU) table of 3 steps to "
                    "this file and print where the time goes, by kind of kernel")
     p.add_argument("overrides", nargs="*")
     args = p.parse_args()
     cuda = torch.cuda.is_available()
     device = torch.device("cuda" if cuda else "cpu")
+    if not cuda and not args.default_malloc:
+        reuse_freed_memory()  # as `lrmzero train` does on a CPU
     if cuda:
         torch.backends.cuda.matmul.allow_tf32 = True
     preset = args.preset or ("paper" if cuda else "tiny")

@@ -583,3 +583,15 @@ def test_progress_bar_is_titled_by_what_a_run_counts(monkeypatch):
     assert isinstance(bar, RichProgressBar) and bar._get_train_description(0) == "train"
     monkeypatch.setitem(sys.modules, "rich", None)  # as if rich were not installed
     assert isinstance(progress_bar(), TQDMProgressBar)
+
+
+def test_cpu_training_keeps_freed_memory_for_the_next_step():
+    """``lrmzero train`` on a CPU sets glibc's mmap threshold (to its largest, 32 MiB) and trim
+    threshold; mallopt refuses a value out of range, which this catches."""
+    import platform
+
+    from lrmzero.plugins.trainers.lightning.cpu_memory import reuse_freed_memory
+
+    if platform.libc_ver()[0] != "glibc":
+        pytest.skip("glibc only")
+    assert reuse_freed_memory() is True

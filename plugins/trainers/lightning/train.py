@@ -16,6 +16,7 @@ from lrmzero.errors import ConfigError
 from lrmzero.plugin_manager import get_registries
 from lrmzero.plugins.trainers.lightning.checkpoints import build_model, read_checkpoint
 from lrmzero.plugins.trainers.lightning.config import TrainConfig
+from lrmzero.plugins.trainers.lightning.cpu_memory import reuse_freed_memory
 from lrmzero.plugins.trainers.lightning.datamodule import ViewsDataModule, training_objects
 from lrmzero.plugins.trainers.lightning.module import ReconstructionModule
 from lrmzero.plugins.trainers.lightning.progress import progress_bar
@@ -119,6 +120,8 @@ def train(roots: Sequence[str], out: str | Path, cfg: TrainConfig, resume: bool 
     if cuda:
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
+    else:
+        reuse_freed_memory()  # ~12% more steps/s for the tiny preset on a CPU (see cpu_memory)
     trainer.fit(module, datamodule=data, ckpt_path=str(resume_from) if resume_from else None, weights_only=True)
     saved_last = readable_checkpoint(last) if last.is_file() else None
     if not last.is_file() or (trainer.global_step and (saved_last is None or saved_last[0] != trainer.global_step)):
