@@ -7,8 +7,9 @@
 #      pixel-sized ones, with a kernel profile
 #   3. a two-minute `small` run on freshly generated data (compiled), killed with -9 and resumed
 #   4. levers side by side, as far as the deadline allows: FlashAttention-4 (where it came along), a bf16
-#      residual stream, both together, attention kernels, gsplat tile sizes, the torch rasterizer's first step and peak memory at batch 1,
-#      the network compiled as one graph, memory-efficient attention, inductor's max-autotune
+#      residual stream, both together, attention kernels, gsplat tile sizes, the torch rasterizer's first
+#      step and peak memory at batch 1, the network compiled as one graph, memory-efficient attention,
+#      inductor's max-autotune
 # Prepare here with PACKAGES="omegaconf trimesh manifold3d moderngl glcontext embreex gsplat plyfile webdataset
 # braceexpand" bash ../shared/gpu/prepare.sh (lrmzero needs plyfile; the tests import webdataset), then on
 # the offline GPU machine: source .gpu/preamble.sh && OUT=$OUT bash benchmarks/gpu_check.sh
@@ -42,7 +43,8 @@ if [ -d .fa4 ] && [ -d .fa4-site/nvidia_cutlass_dsl ]; then
   FA4=$(python3 -c 'import flash_attn.cute; print("importable")' 2>&1 | tail -1)
   note "FlashAttention-4: $FA4"
 else
-  note "FlashAttention-4: not brought along (.fa4: $([ -d .fa4 ] && echo yes || echo no), .fa4-site: $([ -d .fa4-site ] && echo yes || echo no))"
+  note "FlashAttention-4: not brought along (.fa4: $([ -d .fa4 ] && echo yes || echo no)," \
+       ".fa4-site: $([ -d .fa4-site ] && echo yes || echo no))"
 fi
 
 step "1/4 gpu tests (gsplat builds on first use; FlashAttention-4 compiles its kernels on first use)"

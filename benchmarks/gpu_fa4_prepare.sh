@@ -12,7 +12,9 @@
 # machines reach mirrors it as tokenspeed-fa4 (the same module and authors), pinned to the version read here.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-for d in /.fa4/ /.fa4-libs/ /.fa4-site/; do grep -qx "$d" .git/info/exclude 2>/dev/null || echo "$d" >> .git/info/exclude; done
+for d in /.fa4/ /.fa4-libs/ /.fa4-site/; do  # ignored here too, as .gitignore says
+  grep -qx "$d" .git/info/exclude 2>/dev/null || echo "$d" >> .git/info/exclude
+done
 rm -rf .fa4 .fa4-libs && mkdir -p .fa4 .fa4-libs
 plat="--platform manylinux_2_28_x86_64 --platform manylinux_2_24_x86_64 --platform manylinux_2_17_x86_64"
 get() { python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp $plat "$@"; }

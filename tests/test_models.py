@@ -321,7 +321,8 @@ def test_gs_lrm_low_precision_residual_keeps_the_stream_in_the_autocast_dtype():
     from lrmzero.plugins.models.gaussians.gs_lrm_net import GSLRMNetwork
 
     torch.manual_seed(0)
-    batch = {"images": torch.rand(1, 2, 3, 8, 8), "rays": torch.randn(1, 2, 6, 8, 8), "c2w": torch.eye(4).expand(1, 2, 4, 4)}
+    batch = {"images": torch.rand(1, 2, 3, 8, 8), "rays": torch.randn(1, 2, 6, 8, 8),
+             "c2w": torch.eye(4).expand(1, 2, 4, 4)}
     weights = GSLRMNetwork(layers=2, width=32, heads=2, patch_size=4).state_dict()
     outputs, seen = {}, {}
     for low in (False, True):
