@@ -2,7 +2,8 @@
 MiB (the torch rasterizer's [tiles, pixels, Gaussians] arrays). By default glibc serves such blocks
 with fresh ``mmap`` pages and unmaps them on free, so each step faults its memory in again; its own
 threshold adapts upwards, but only to the largest block freed so far. Measured on the 2-core machine
-(2026-11-27): the tiny preset at 5.5 steps/s by default, 6.2-6.4 with the settings below. PyTorch has no
+(2026-11-27): the tiny preset at 5.5 steps/s by default, 6.2-6.4 with the settings below. The price: up
+to 1 GiB of freed memory stays with the process instead of going back to the system. PyTorch has no
 caching allocator on the CPU; jemalloc or tcmalloc through LD_PRELOAD do the same job outside Python."""
 
 from __future__ import annotations
