@@ -259,7 +259,6 @@ def _composite_views(mean2d, conic, depth, radii, opacities, colors, width, heig
         starts = torch.cumsum(counts, 0) - counts
         ly, lx = torch.meshgrid(torch.arange(tile, device=device), torch.arange(tile, device=device), indexing="ij")
         local = torch.stack([lx.flatten(), ly.flatten()], -1).to(dtype) + 0.5
-        recompute = recompute_chunks and torch.is_grad_enabled() and packed.requires_grad
         chunks, results = [], []
         for chunk, L in _plan_chunks(counts, T2, max_pairs):
             chunk = chunk.to(device)
@@ -269,10 +268,10 @@ def _composite_views(mean2d, conic, depth, radii, opacities, colors, width, heig
             in_view = chunk % per_view
             origin = torch.stack([(in_view % tx_n) * tile, (in_view // tx_n) * tile], -1).to(dtype)
             pix = origin[:, None, :] + local[None]  # [C, T2, 2]
-            # recompute: the backward pass keeps this chunk's inputs, not its [C, T2, L]
-            # intermediates, so memory is bounded by one chunk
+            # recompute_chunks: the backward pass keeps this chunk's inputs, not its [C, T2, L]
+            # intermediates, so memory is bounded by one chunk (without autograd nothing is kept)
             chunks.append(chunk)
-            results.append(composite_chunk(pix, _gather(packed, g), listed, keep_intermediates=not recompute))
+            results.append(composite_chunk(pix, _gather(packed, g), listed, keep_intermediates=not recompute_chunks))
         out = out.index_put((torch.cat(chunks),), torch.cat(results))  # one scatter for every chunk
     img = out.reshape(V, ty_n, tx_n, tile, tile, 5).permute(0, 1, 3, 2, 4, 5).reshape(V, ty_n * tile, tx_n * tile, 5)
     return img[:, :height, :width]
