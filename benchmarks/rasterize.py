@@ -11,12 +11,12 @@ scales around --scales, opacities as GS-LRM's activation gives at initialization
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
 
 from lrmzero.cameras import intrinsics_from_fov, look_at
 from lrmzero.plugins.models.gaussians.gsplat_rasterizer import choose_tile_size, typical_radius_px
+from timing import seconds_per_call  # benchmarks/timing.py (run as python benchmarks/NAME.py)
 
 
 def random_scenes(scenes: int, n: int, scale: float, device, seed: int = 0) -> list[torch.Tensor]:
@@ -77,14 +77,7 @@ def main() -> None:
                 (rgb.mean() + alpha.mean() + depth.mean()).backward()
 
             call()  # warm-up (gsplat builds on its first call)
-            if cuda:
-                torch.cuda.synchronize()
-            t = time.perf_counter()
-            for _ in range(args.repeats):
-                call()
-            if cuda:
-                torch.cuda.synchronize()
-            ms = 1000 * (time.perf_counter() - t) / args.repeats
+            ms = 1000 * seconds_per_call(call, args.repeats, cuda)
             row.append(f"tile {tile or f'auto={chosen}'}: {ms:.1f}")
         print(f"scale {scale:<6} (median radius {radius:5.1f} px)  " + "  ".join(row), flush=True)
 

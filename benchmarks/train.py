@@ -23,6 +23,7 @@ from lrmzero.plugins.trainers.lightning.checkpoints import build_model
 from lrmzero.plugins.trainers.lightning.config import load_train_config
 from lrmzero.plugins.trainers.lightning.cpu_memory import reuse_freed_memory
 from lrmzero.rays import plucker_rays
+from timing import seconds_per_call  # benchmarks/timing.py (run as python benchmarks/NAME.py)
 
 
 def synthetic_batch(bs: int, views_in: int, views_out: int, res: int, device) -> dict:
@@ -135,15 +136,10 @@ def main() -> None:
     step()
     if cuda:
         torch.cuda.synchronize()
-        print(f"first step: {time.perf_counter() - t:.1f} s, peak memory {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB",
-              flush=True)
+        peak = torch.cuda.max_memory_allocated() / 2**30
+        print(f"first step: {time.perf_counter() - t:.1f} s, peak memory {peak:.1f} GiB", flush=True)
         torch.cuda.reset_peak_memory_stats()
-    t = time.perf_counter()
-    for _ in range(args.steps):
-        step()
-    if cuda:
-        torch.cuda.synchronize()
-    dt = (time.perf_counter() - t) / args.steps
+    dt = seconds_per_call(step, args.steps, cuda)
     timer = Timer(cuda)
     for _ in range(max(2, args.steps // 2)):
         timed_step(timer)
