@@ -18,6 +18,7 @@ import torch
 
 from lrmzero import get_registries
 from lrmzero.cameras import intrinsics_from_fov, look_at
+from lrmzero.components import render_model
 from lrmzero.plugins.models.gaussians.gs_lrm_net import count_flops_per_token
 from lrmzero.plugins.trainers.lightning.checkpoints import build_model
 from lrmzero.plugins.trainers.lightning.config import load_train_config
@@ -83,6 +84,8 @@ def main() -> None:
                    help="on a CPU: keep glibc's default allocator thresholds (the trainer tunes them)")
     p.add_argument("--profile", default=None, help="write a kernel (CUDA) or operator (CPU) table of 3 steps to "
                    "this file and print where the time goes, by kind of kernel")
+    p.add_argument("--with-depth", action="store_true",
+                   help="render depth too (the trainer does only with loss.depth_weight > 0)")
     p.add_argument("overrides", nargs="*")
     args = p.parse_args()
     cuda = torch.cuda.is_available()
@@ -105,11 +108,12 @@ def main() -> None:
     b = synthetic_batch(bs, d.input_views, d.target_views, d.resolution, device)
     dtype = torch.bfloat16 if cuda else torch.float32
     bg = torch.ones(3, device=device)
+    with_depth = args.with_depth or cfg.loss.depth_weight > 0
 
     def step():
         with torch.autocast(device.type, dtype=dtype, enabled=cuda):
             outputs = net(b)
-        pred = model.render(outputs, b["target_w2c"], b["target_K"], d.resolution, bg)["rgb"]
+        pred = render_model(model, outputs, b["target_w2c"], b["target_K"], d.resolution, bg, with_depth)["rgb"]
         loss = ((pred - b["target_images"]) ** 2).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -122,7 +126,7 @@ def main() -> None:
             outputs = net(b)
         timer.lap("transformer")
         leaves = {k: v.detach().requires_grad_() for k, v in outputs.items()}
-        pred = model.render(leaves, b["target_w2c"], b["target_K"], d.resolution, bg)["rgb"]
+        pred = render_model(model, leaves, b["target_w2c"], b["target_K"], d.resolution, bg, with_depth)["rgb"]
         loss = ((pred - b["target_images"]) ** 2).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()

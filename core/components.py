@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, Sequence
 
@@ -159,7 +161,7 @@ class ReconstructionModel(Component):
         rasterizer that runs there)."""
 
     def render(self, outputs: dict, w2c: "torch.Tensor", K: "torch.Tensor", size: int,
-               background: "torch.Tensor") -> dict:
+               background: "torch.Tensor", with_depth: bool = True) -> dict:
         """Render outputs into cameras, differentiably.
 
         Args:
@@ -168,6 +170,8 @@ class ReconstructionModel(Component):
             K: ``[B, T, 3, 3]`` pixel intrinsics for ``size x size`` images.
             size: image side in pixels.
             background: ``[3]`` RGB where nothing is drawn.
+            with_depth: False when the caller needs no depth (a trainer without a depth loss,
+                evaluation): a model may then skip computing it and leave ``depth`` out.
 
         Returns:
             ``{"rgb": [B, T, 3, S, S], "alpha": [B, T, 1, S, S], "depth": [B, T, 1, S, S]}`` in float32.
@@ -182,6 +186,25 @@ class ReconstructionModel(Component):
     def check_resolution(self, resolution: int, key: str) -> None:
         """Raise :class:`lrmzero.ConfigError` naming ``key`` if the network cannot take
         ``resolution``-pixel images. Called when a config is loaded, before any work."""
+
+
+def render_model(model, outputs: dict, w2c: "torch.Tensor", K: "torch.Tensor", size: int,
+                 background: "torch.Tensor", with_depth: bool = True) -> dict:
+    """``model.render(...)`` as :meth:`ReconstructionModel.render`, passing ``with_depth`` only to
+    models whose ``render`` takes it: a model written before the argument existed keeps working
+    (it renders depth as it always did)."""
+    if _render_takes_with_depth(type(model)):
+        return model.render(outputs, w2c, K, size, background, with_depth=with_depth)
+    return model.render(outputs, w2c, K, size, background)
+
+
+@functools.lru_cache(maxsize=None)
+def _render_takes_with_depth(model_type: type) -> bool:
+    try:
+        parameters = inspect.signature(model_type.render).parameters
+    except (TypeError, ValueError):  # no Python signature: pass the argument and let it say
+        return True
+    return "with_depth" in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
 
 
 class Command(Component):

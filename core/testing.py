@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from lrmzero.components import AugmentContext
+from lrmzero.components import AugmentContext, render_model
 from lrmzero.mesh import PartMesh
 
 SIZES = (np.array([0.7, 1.1, 0.5]), np.array([0.25, 1.6, 1.3]))
@@ -213,7 +213,8 @@ def check_renderer(renderer) -> None:
 
 def check_model(model, steps: int = 8) -> None:
     """The model contract on a tiny batch (2 objects, 2 input and 3 target views at the smallest
-    size the model takes): render's shapes and finiteness, finite gradients reaching the weights,
+    size the model takes): render's shapes and finiteness (and the same colour and alpha with
+    ``with_depth=False``), finite gradients reaching the weights,
     a few Adam steps lower the loss on a fixed batch, and export writes files that exist."""
     import torch
 
@@ -248,6 +249,13 @@ def check_model(model, steps: int = 8) -> None:
         opt.step()
         losses.append(float(loss))
     assert losses[-1] < losses[0], f"{what}: {steps} steps did not lower the loss ({losses[0]:.4f} -> {losses[-1]:.4f})"
+    net.eval()  # deterministic rendering (no sample jitter) for the comparison below
+    with torch.no_grad():
+        outputs = net(batch)
+        full = model.render(outputs, w2c, K[:, 2:], size, torch.ones(3))
+        lean = render_model(model, outputs, w2c, K[:, 2:], size, torch.ones(3), with_depth=False)
+    for key in ("rgb", "alpha"):
+        assert torch.allclose(lean[key], full[key], atol=1e-5), f"{what}: with_depth=False changes {key}"
     with torch.no_grad(), tempfile.TemporaryDirectory() as folder:
         written = model.export(net(batch), Path(folder))
         assert written and all(Path(p).is_file() and Path(p).stat().st_size > 0 for p in written.values()), \

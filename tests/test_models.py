@@ -15,7 +15,7 @@ import trimesh
 
 from lrmzero import get_registries
 from lrmzero.cameras import intrinsics_from_fov, look_at
-from lrmzero.components import ReconstructionModel
+from lrmzero.components import ReconstructionModel, render_model
 from lrmzero.registry import Provider
 from lrmzero.plugins.trainers.lightning.checkpoints import build_model, load_checkpoint
 from lrmzero.plugins.trainers.lightning.config import load_train_config
@@ -339,3 +339,23 @@ def test_gs_lrm_low_precision_residual_keeps_the_stream_in_the_autocast_dtype():
     assert seen[True] == [(torch.bfloat16, torch.bfloat16)] * 2
     assert all(v.dtype == torch.float32 for v in outputs[True].values())  # the head stays fp32
     torch.testing.assert_close(outputs[True]["colors"], outputs[False]["colors"], atol=3e-2, rtol=0)
+
+
+def test_render_model_passes_with_depth_only_to_models_that_take_it():
+    """The trainer asks for depth only with a depth loss; a model written before `with_depth`
+    existed is still called as before (the toy model above trains through the trainer that way)."""
+
+    class Recording:
+        def render(self, outputs, w2c, K, size, background, with_depth=True):
+            return {"with_depth": with_depth}
+
+    class Keywords:
+        def render(self, outputs, w2c, K, size, background, **options):
+            return options
+
+    args = ({}, torch.eye(4)[None, None], torch.eye(3)[None, None], 8, torch.ones(3))
+    assert render_model(Recording(), *args, with_depth=False) == {"with_depth": False}
+    assert render_model(Keywords(), *args, with_depth=False) == {"with_depth": False}
+    old = MeanColourModel()
+    out = render_model(old, {"colour": torch.rand(1, 3)}, *args[1:], with_depth=False)
+    assert out["rgb"].shape == (1, 1, 3, 8, 8) and "depth" in out

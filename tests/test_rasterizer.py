@@ -143,6 +143,32 @@ def test_gradients_match_dense_compositor():
         torch.testing.assert_close(got, want, atol=1e-8, rtol=1e-6)
         
         
+def test_without_depth_colour_alpha_and_gradients_are_unchanged():
+    """with_depth=False composites colour and alpha only: the same values and the same gradients
+    for a loss on them as with depth, and no depth."""
+    W, H = 24, 20
+    means, quats, scales, opac, cols = hard_scene(seed=3)
+    w2c, K = cameras(W, H)
+    weights = torch.rand(2, H, W, 4, generator=torch.Generator().manual_seed(1))
+
+    def run(with_depth):
+        inputs = [t.clone().requires_grad_() for t in (means, quats, scales, opac, cols)]
+        rgb, alpha, depth = rasterize_gaussians(*(t[None] for t in inputs), w2c[None], K[None], W, H,
+                                                torch.tensor([0.2, 0.4, 0.6]), tile_size=8, max_pairs=3000,
+                                                with_depth=with_depth)
+        loss = (torch.cat([rgb, alpha], -1)[0] * weights).sum()
+        return rgb, alpha, depth, torch.autograd.grad(loss, inputs)
+
+    rgb, alpha, depth, grads = run(True)
+    lean_rgb, lean_alpha, lean_depth, lean_grads = run(False)
+    assert depth.shape == (1, 2, H, W, 1) and lean_depth is None
+    assert alpha.amax() > 0.5
+    torch.testing.assert_close(lean_rgb, rgb, atol=1e-6, rtol=0)
+    torch.testing.assert_close(lean_alpha, alpha, atol=1e-6, rtol=0)
+    for got, want in zip(lean_grads, grads):
+        torch.testing.assert_close(got, want, atol=1e-6, rtol=1e-5)
+
+
 def test_memory_under_autograd_is_bounded_by_the_chunk():
     """What autograd keeps for the backward pass: the chunks' inputs, not their [tiles, pixels,
     Gaussians] intermediates. Bound: under 2 MB here, where keeping the intermediates
@@ -280,6 +306,36 @@ def test_gsplat_matches_torch(seed):
     for name, got, want in zip(("means", "quats", "scales", "opacities", "colors"), grads, ref_grads):
         scale = want.abs().max().clamp_min(1.0)
         torch.testing.assert_close(got / scale, want / scale, atol=tolerance.get(name, 1e-4), rtol=0,
+                                   msg=lambda message, name=name: f"{name} gradients: {message}")
+
+
+@pytest.mark.gpu
+def test_gsplat_without_depth_matches_torch():
+    """gsplat's "RGB" mode (with_depth=False) against the torch rasterizer: colour, alpha and every
+    input's gradient within 1e-4 in fp32 (quaternions 3e-4, as above), depth None."""
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA device")
+    pytest.importorskip("gsplat")
+    from lrmzero.plugins.models.gaussians.gsplat_rasterizer import rasterize_gaussians_gsplat
+
+    W, H = 64, 48
+    args = [torch.stack(parts).cuda() for parts in zip(*[hard_scene(20 + i) for i in range(2)])]
+    w2c, K = cameras(W, H)
+    w2c, K = w2c.cuda().expand(2, 2, 4, 4).contiguous(), K.cuda().expand(2, 2, 3, 3).contiguous()
+    weights = torch.rand(2, 2, H, W, 4, generator=torch.Generator().manual_seed(2)).cuda()
+
+    def run(rasterize):
+        inputs = [t.clone().requires_grad_() for t in args]
+        rgb, alpha, depth = rasterize(*inputs, w2c, K, W, H, torch.ones(3, device="cuda"), with_depth=False)
+        assert depth is None
+        return rgb, alpha, torch.autograd.grad((torch.cat([rgb, alpha], -1) * weights).sum(), inputs)
+
+    ref, out = run(rasterize_gaussians), run(rasterize_gaussians_gsplat)
+    torch.testing.assert_close(out[0], ref[0], atol=1e-4, rtol=0)
+    torch.testing.assert_close(out[1], ref[1], atol=1e-4, rtol=0)
+    for name, got, want in zip(("means", "quats", "scales", "opacities", "colors"), out[2], ref[2]):
+        scale = want.abs().max().clamp_min(1.0)
+        torch.testing.assert_close(got / scale, want / scale, atol=3e-4 if name == "quats" else 1e-4, rtol=0,
                                    msg=lambda message, name=name: f"{name} gradients: {message}")
 
 

@@ -115,8 +115,9 @@ class GSLRM(ReconstructionModel):
                          "" if "gsplat" in registry else ", gsplat not registered")
         self.rasterizer = registry.build(name, options.get(name), f"model.rasterizers.{name}")
 
-    def render(self, outputs: dict, w2c, K, size: int, background) -> dict:
-        """Rasterize the Gaussians (in float32, outside autocast) into ``[B, T]`` cameras."""
+    def render(self, outputs: dict, w2c, K, size: int, background, with_depth: bool = True) -> dict:
+        """Rasterize the Gaussians (in float32, outside autocast) into ``[B, T]`` cameras; without
+        ``with_depth`` the rasterizer composites colour and alpha only (no ``depth`` key)."""
         import torch
 
         if self.rasterizer is None:
@@ -124,9 +125,10 @@ class GSLRM(ReconstructionModel):
         with torch.autocast(outputs["means"].device.type, enabled=False):
             g = {k: v.float() for k, v in outputs.items()}
             rgb, alpha, depth = self.rasterizer(g["means"], g["quats"], g["scales"], g["opacities"], g["colors"],
-                                                w2c.float(), K.float(), size, size, background.float())
-        return {"rgb": rgb.permute(0, 1, 4, 2, 3), "alpha": alpha.permute(0, 1, 4, 2, 3),
-                "depth": depth.permute(0, 1, 4, 2, 3)}
+                                                w2c.float(), K.float(), size, size, background.float(),
+                                                with_depth=with_depth)
+        images = {"rgb": rgb, "alpha": alpha} | ({"depth": depth} if with_depth else {})
+        return {key: image.permute(0, 1, 4, 2, 3) for key, image in images.items()}  # [B, T, ch, S, S]
 
     def export(self, outputs: dict, folder: Path) -> dict[str, Path]:
         """Object 0's Gaussians as ``gaussians.ply`` (the 3DGS reference layout) and

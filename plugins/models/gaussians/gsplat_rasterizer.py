@@ -39,11 +39,12 @@ def choose_tile_size(means, scales, viewmats, Ks) -> int:
 
 
 def rasterize_gaussians_gsplat(means, quats, scales, opacities, colors, viewmats, Ks, width, height,
-                               background=None, tile_size: int = 16, **_unused):
+                               background=None, tile_size: int = 16, with_depth: bool = True, **_unused):
     """Same shapes as :func:`lrmzero.plugins.models.gaussians.torch_rasterizer.rasterize_gaussians`:
     B scenes ``[B, N, ...]`` into C cameras each ``[B, C, ...]``, in one gsplat call (gsplat takes
     leading batch dimensions), classic mode; rgb composited over ``background`` (``[3]`` or ``[B, 3]``).
-    ``tile_size`` 0 chooses 8, 16 or 32 px tiles from the Gaussians' footprint (:func:`choose_tile_size`)."""
+    ``tile_size`` 0 chooses 8, 16 or 32 px tiles from the Gaussians' footprint (:func:`choose_tile_size`).
+    ``with_depth=False``: gsplat's "RGB" mode, three channels composited instead of four; depth is None."""
     from gsplat import rasterization
 
     if tile_size == 0:
@@ -52,9 +53,9 @@ def rasterize_gaussians_gsplat(means, quats, scales, opacities, colors, viewmats
     # offset, so with B > 1 every scene's opacity-aware boxes and culling use scene 0's opacities
     # (measured: 8 to 188 of 55,296 values off by up to 2.6e-3 in scenes 1 and 2, none in scene 0).
     out, alpha, _ = rasterization(means, quats, scales, opacities, colors, viewmats, Ks, width, height,
-                                  render_mode="RGB+ED", rasterize_mode="classic", packed=False,
-                                  backgrounds=None, tile_size=tile_size)
-    rgb, depth = out[..., :3], out[..., 3:4]  # [B, C, H, W, *]
+                                  render_mode="RGB+ED" if with_depth else "RGB", rasterize_mode="classic",
+                                  packed=False, backgrounds=None, tile_size=tile_size)
+    rgb, depth = out[..., :3], out[..., 3:4] if with_depth else None  # [B, C, H, W, *]
     if background is not None:
         bg = background.to(rgb.dtype).expand(means.shape[0], 3)
         rgb = rgb + (1 - alpha) * bg[:, None, None, None, :]

@@ -74,8 +74,9 @@ class TriplaneLRM(ReconstructionModel):
         self.network = TriplaneLRMNetwork(backbone, TriplaneDecoder(d["channels"], c.decoder_hidden))
         return self.network
 
-    def render(self, outputs: dict, w2c, K, size: int, background) -> dict:
-        """Volume-render the planes into ``[B, T]`` cameras (float32, outside autocast)."""
+    def render(self, outputs: dict, w2c, K, size: int, background, with_depth: bool = True) -> dict:
+        """Volume-render the planes into ``[B, T]`` cameras (float32, outside autocast). Depth is a
+        by-product of the same weights, so it is returned whatever ``with_depth`` says."""
         import torch
 
         from lrmzero.plugins.models.triplane.volume import render_triplane

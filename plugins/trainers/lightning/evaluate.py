@@ -21,6 +21,7 @@ from lrmzero.errors import ConfigError
 from lrmzero.plugins.trainers.lightning.metrics import LPIPS, psnr, ssim
 from lrmzero.plugins.trainers.lightning.checkpoints import load_checkpoint
 from lrmzero.plugins.trainers.lightning.datamodule import refuse_invalid
+from lrmzero.components import render_model
 from lrmzero.plugin_manager import get_registries
 from lrmzero.plugins.trainers.lightning.config import check_model_resolution
 
@@ -80,7 +81,8 @@ def evaluate(checkpoint: str, data: str, views_in: int | None = None, resolution
             continue
         batch = to_model_batch(collate([item]), background)
         outputs = net(batch)
-        pred = model.render(outputs, batch["target_w2c"], batch["target_K"], resolution, background)["rgb"]
+        pred = render_model(model, outputs, batch["target_w2c"], batch["target_K"], resolution, background,
+                            with_depth=False)["rgb"]
         pred, target = pred[0].clamp(0, 1), batch["target_images"][0]
         inputs = batch["images"][0]
         # baselines: the input views' mean colour everywhere; the input view nearest each target

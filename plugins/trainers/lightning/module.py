@@ -15,6 +15,7 @@ from PIL import Image
 from lrmzero.errors import LrmzeroError
 from lrmzero.plugins.trainers.lightning.data import to_model_batch
 from lrmzero.plugins.trainers.lightning.metrics import psnr, ssim
+from lrmzero.components import render_model
 from lrmzero.plugins.trainers.lightning.perceptual import PerceptualLoss
 
 log = logging.getLogger("lrmzero")
@@ -81,16 +82,17 @@ class ReconstructionModule(pl.LightningModule):
     def forward(self, batch: dict) -> dict:
         return self.net(batch)
 
-    def render(self, outputs: dict, batch: dict) -> dict:
-        """The model renders its outputs into the batch's target cameras: rgb ``[B, T, 3, S, S]``."""
-        return self.model.render(outputs, batch["target_w2c"], batch["target_K"], batch["target_images"].shape[-1],
-                                 self.background)
+    def render(self, outputs: dict, batch: dict, with_depth: bool = False) -> dict:
+        """The model renders its outputs into the batch's target cameras: rgb ``[B, T, 3, S, S]``
+        (depth only when asked: a Gaussian rasterizer then composites 4 channels instead of 3)."""
+        return render_model(self.model, outputs, batch["target_w2c"], batch["target_K"],
+                            batch["target_images"].shape[-1], self.background, with_depth)
 
     def compute_loss(self, batch: dict) -> tuple[torch.Tensor, dict, torch.Tensor]:
         """MSE on the target views' colours, + ``loss.mask_weight`` x MSE between the rendered
         opacity and the views' alpha, + ``loss.depth_weight`` x opacity-weighted L1 against the
         views' depth maps, + the perceptual term when it is on."""
-        rendered = self.render(self(batch), batch)
+        rendered = self.render(self(batch), batch, with_depth=self.cfg["loss"]["depth_weight"] > 0)
         pred = rendered["rgb"]
         target = batch["target_images"]
         mse = torch.mean((pred - target) ** 2)

@@ -14,6 +14,7 @@ from lrmzero.dataset import check_output_folder, check_positive, view_path
 from lrmzero.plugins.trainers.lightning.data import composited_over, load_view, render_section
 from lrmzero.errors import ConfigError
 from lrmzero.plugins.trainers.lightning.checkpoints import load_checkpoint
+from lrmzero.components import render_model
 from lrmzero.plugin_manager import get_registries
 from lrmzero.rays import plucker_rays
 
@@ -81,8 +82,8 @@ def reconstruct(checkpoint: str, images: str, cameras: str, out: str, turntable_
     fov = float(np.degrees(2 * np.arctan(cams.width / 2 / cams.K[0, 0, 0])))
     tc2w, tK = turntable_cameras(radius, turntable_views, turntable_size, fov)
     w2c = torch.from_numpy(np.linalg.inv(tc2w)).float()[None]
-    rgb = model.render(outputs, w2c, torch.from_numpy(tK).float()[None], turntable_size,
-                       torch.tensor(d["background"], dtype=torch.float32))["rgb"]
+    rgb = render_model(model, outputs, w2c, torch.from_numpy(tK).float()[None], turntable_size,
+                       torch.tensor(d["background"], dtype=torch.float32), with_depth=False)["rgb"]
     frames = (rgb[0].clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy() * 255).astype(np.uint8)
     seen = (imgs[0].permute(0, 2, 3, 1).clamp(0, 1).numpy() * 255 + 0.5).astype(np.uint8)
     _write_views(out_dir / "inputs", cams.resized(res, res), seen)
