@@ -7,7 +7,7 @@
 #      pixel-sized ones, with a kernel profile
 #   3. a two-minute `small` run on freshly generated data (compiled), killed with -9 and resumed
 #   4. levers side by side, as far as the deadline allows: FlashAttention-4 (where it came along), a bf16
-#      residual stream, both together, attention kernels, gsplat tile sizes, the torch rasterizer's first
+#      residual stream, rendering depth too (what skipping it gains), FA4 and bf16 residual together, attention kernels, gsplat tile sizes, the torch rasterizer's first
 #      step and peak memory at batch 1, the network compiled as one graph, memory-efficient attention,
 #      inductor's max-autotune
 # Prepare here with PACKAGES="omegaconf trimesh manifold3d moderngl glcontext embreex gsplat plyfile webdataset
@@ -101,6 +101,8 @@ if [ "$FA4" = importable ]; then
   bench compiled-pixel-fa4 150 --steps 10 --compile model.scale_bias=5 model.attention=fa4
 fi
 bench compiled-pixel-bf16-residual 60 --steps 10 --compile model.scale_bias=5 model.low_precision_residual=true
+# the step as before depth was skipped (gsplat RGB+ED, 4 channels, against RGB): what skipping it gained
+bench compiled-pixel-with-depth 45 --steps 10 --compile model.scale_bias=5 --with-depth
 if [ "$FA4" = importable ]; then
   bench compiled-pixel-fa4-bf16-residual 60 --steps 10 --compile model.scale_bias=5 model.attention=fa4 \
     model.low_precision_residual=true
