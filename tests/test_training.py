@@ -155,7 +155,7 @@ def test_depth_term_is_the_opacity_weighted_l1_against_the_depth_maps(dataset):
 
 
 @pytest.mark.parametrize("fault", ["nan_loss", "spike"])
-def test_stability_guards_skip_and_count(dataset, fault):
+def test_stability_guards_skip_and_count(dataset, fault, caplog):
     # optim.max_steps=1 with batches of 2: the data stream holds 2 x 1 x 2 objects = 2 batches
     module, data, trainer = make_module_and_batch(dataset, ["optim.max_steps=1"])
     before = {k: v.clone() for k, v in module.net.state_dict().items()}
@@ -174,6 +174,9 @@ def test_stability_guards_skip_and_count(dataset, fault):
     counter = module.skipped_nonfinite if fault == "nan_loss" else module.skipped_spike
     assert int(counter) == 2  # both batches of the stream skipped
     assert module.global_step == 0
+    said = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
+    reason = "non-finite loss" if fault == "nan_loss" else "gradient norm"
+    assert len(said) == 2 and all(f"step 0 skipped: {reason}" in m for m in said), said
 
 
 def test_a_run_that_only_skips_stops_with_an_error(dataset):

@@ -154,7 +154,7 @@ class ReconstructionModule(pl.LightningModule):
             return None
         self.micro = 0
         if self.step_batches == 0:  # no batch of this step gave gradients
-            return self._skipped() if self.step_nonfinite else None
+            return self._skipped("non-finite loss") if self.step_nonfinite else None
         return self._optimizer_step(opt)
 
     def _optimizer_step(self, opt):
@@ -169,14 +169,17 @@ class ReconstructionModule(pl.LightningModule):
         if norm > o["grad_clip"] * o["skip_factor"]:
             self.skipped_spike += 1
             opt.zero_grad(set_to_none=True)
-            return self._skipped()
+            return self._skipped(f"gradient norm {float(norm):.3g} > optim.grad_clip x optim.skip_factor")
         self.consecutive_skips = 0
         torch.nn.utils.clip_grad_norm_(params, o["grad_clip"])
         opt.step()
         sched.step()
         pred, target, objects = self.step_images  # of the step's last batch that gave gradients
-        self.log_dict({"loss": self.step_loss, **self.step_logs, "grad_norm": norm, "lr": sched.get_last_lr()[0]},
-                      prog_bar=True, on_step=True, batch_size=objects)
+        # the bar shows loss and PSNR; the rest (terms, grad_norm, lr, skip counters) goes to the logs
+        bar = {"loss": self.step_loss, "psnr": self.step_logs["psnr"]}
+        rest = {k: v for k, v in self.step_logs.items() if k not in bar}
+        self.log_dict(bar, prog_bar=True, on_step=True, batch_size=objects)
+        self.log_dict({**rest, "grad_norm": norm, "lr": sched.get_last_lr()[0]}, on_step=True, batch_size=objects)
         self._log_skip_counters()
         if self.global_step % self.cfg["trainer"]["image_every"] == 0:
             self.save_image_grid(pred, target)
@@ -201,11 +204,15 @@ class ReconstructionModule(pl.LightningModule):
     def _log_skip_counters(self) -> None:
         # one call site's arguments for every step: Lightning refuses one name logged two ways
         self.log_dict({"skipped_nonfinite": self.skipped_nonfinite.float(),
-                       "skipped_spike": self.skipped_spike.float()}, on_step=True, prog_bar=True)
+                       "skipped_spike": self.skipped_spike.float()}, on_step=True)
 
-    def _skipped(self) -> None:
-        """Skipped steps do not advance global_step; a run that only skips must not loop forever."""
+    def _skipped(self, reason: str) -> None:
+        """Skipped steps do not advance global_step; a run that only skips must not loop forever.
+        Every rank skips together (see training_step); rank zero says so."""
         self._log_skip_counters()
+        if getattr(self, "_trainer", None) is None or self.trainer.is_global_zero:
+            log.warning("step %d skipped: %s (so far: %d non-finite, %d spikes)", self.global_step, reason,
+                        int(self.skipped_nonfinite), int(self.skipped_spike))
         self.consecutive_skips += 1
         limit = self.cfg["optim"]["max_consecutive_skips"]
         if self.consecutive_skips >= limit:
