@@ -24,7 +24,11 @@ class TrainCommand(Command):
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--data", action="append", required=True, help="dataset folder (repeat to mix several)")
         parser.add_argument("--out", required=True, help="run folder: checkpoints/last.ckpt, logs, images")
-        parser.add_argument("--preset", default="tiny", help="tiny (CPU, minutes), small, paper")
+        from lrmzero.plugins.trainers.lightning.config import presets
+
+        parser.add_argument("--preset", default="tiny", choices=presets(), metavar="PRESET",
+                            help=f"one of {', '.join(presets())}: tiny trains on a CPU in minutes, paper is "
+                            "GS-LRM at 256 px, paper-8view with 8 input views, paper-512 its 512 px second stage")
         parser.add_argument("--max-steps", type=int, default=None, help="optimizer steps (overrides optim.max_steps)")
         parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint of RUN")
         parser.add_argument("--init", default=None,
