@@ -15,3 +15,22 @@ def test_configs_md_names_every_builtin_component():
     for name in ("cube", "torus", "height_field", "wireframe", "gl", "raycast", "zeroverse", "gs_lrm"):
         assert f"`{name}`" in text
     assert "`render.resolution`" in text and "`optim.lr`" in text
+
+
+def test_training_guide_names_only_real_config_keys_and_presets():
+    """docs/training.md's `key=value` settings and presets exist (model keys as any model's parameter)."""
+    import re
+
+    from lrmzero.plugins.trainers.lightning.config import presets
+
+    root = Path(__file__).resolve().parents[1]
+    guide = (root / "docs" / "training.md").read_text()
+    table = render_configs_md()
+    keys = set(re.findall(r"^\| `([a-z0-9_.]+)`", table, flags=re.M))
+    model_params = {k.split(".", 2)[2] for k in keys if k.startswith("models.")}
+    used = set(re.findall(r"(?<![\w/.-])([a-z_]+\.[a-z0-9_.]+)=", guide))
+    assert len(used) >= 10, used
+    unknown = [k for k in used if k not in keys and not (k.startswith("model.") and k[6:] in model_params)]
+    assert not unknown, f"docs/training.md names settings that do not exist: {unknown}"
+    for preset in re.findall(r"--preset ([\w-]+)", guide):
+        assert preset in presets(), preset
