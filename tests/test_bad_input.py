@@ -579,6 +579,24 @@ def test_reconstruct_bad_cameras_and_images(capsys, tmp_path, dataset, checkpoin
     assert not (tmp_path / "rec").exists()
 
 
+def test_reconstruct_bad_camera_rigs(capsys, tmp_path, dataset, checkpoint):
+    images = tmp_path / "images"
+    images.mkdir()
+    shutil.copy(sorted(p for p in dataset.iterdir() if p.is_dir())[0] / "rgba" / "000.png", images / "0.png")
+    for spec, said in [("orbit:radius=-1", "--cameras orbit.radius: got -1"),
+                       ("orbit:nope=1", "--cameras orbit.nope: unknown key"),
+                       ("nosuch:radius=1", "neither a file nor a camera sampler; allowed: a cameras file"),
+                       (str(tmp_path / "missing.json"), "neither a file nor a camera sampler")]:
+        code, err = cli(capsys, "reconstruct", "--checkpoint", checkpoint, "--images", images,
+                        "--cameras", spec, "--out", tmp_path / "rec")
+        assert code == 2 and said in error_line(err, "reconstruct"), (spec, err)
+    (images / "0.png").unlink()
+    code, err = cli(capsys, "reconstruct", "--checkpoint", checkpoint, "--images", images,
+                    "--cameras", "orbit", "--out", tmp_path / "rec")
+    assert code == 2 and "--images: no image" in error_line(err, "reconstruct")
+    assert not (tmp_path / "rec").exists()
+
+
 # --- gallery ------------------------------------------------------------------------------------
 
 def test_gallery_escapes_folder_names(capsys, tmp_path, dataset):

@@ -326,6 +326,35 @@ def test_eval_json_and_reconstruct(dataset, tmp_path):
     assert len(scene.splats["gaussians"].centers) == 8 * 32 * 32 and len(scene.frusta) == 8 + 6
 
 
+def test_reconstruct_poses_plain_images_with_a_camera_rig(dataset, tmp_path):
+    """`--cameras orbit:...` poses every image of --images in name order: the cameras written are
+    the rig's (checked against the orbit's geometry), and the result equals reconstructing the same
+    images from a cameras file holding those cameras."""
+    from lrmzero.cameras import write_opencv_cameras
+    from lrmzero.plugins.trainers.lightning.reconstruct import reconstruct
+    from lrmzero.plugins.trainers.lightning.train import train
+
+    last = train([str(dataset)], tmp_path / "run", tiny(), max_steps=2, progress=False)
+    obj = find_objects(dataset)[0]
+    images = tmp_path / "images"
+    images.mkdir()
+    for i, name in enumerate(["b_front.png", "c_left.png", "d_back.png", "e_right.png"]):
+        shutil.copy(obj / "rgba" / f"{2 * i:03d}.png", images / name)
+    (images / "a_notes.txt").write_text("not an image: ignored")
+    reconstruct(str(last), str(images), "orbit:elevations_deg=[20],radius=2.2", str(tmp_path / "rig"),
+                turntable_views=4)
+    cams, names = read_opencv_cameras(tmp_path / "rig" / "inputs" / "opencv_cameras.json")
+    az, el = np.radians([0.0, 90.0, 180.0, 270.0]), np.radians(20.0)
+    centres = 2.2 * np.stack([np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.full(4, np.sin(el))], -1)
+    np.testing.assert_allclose(cams.c2w[:, :3, 3], centres, atol=1e-6)
+    forward = cams.c2w[:, :3, 2]  # OpenCV: +z looks from the camera at the object (the origin)
+    np.testing.assert_allclose(forward, -centres / 2.2, atol=1e-6)
+    assert len(names) == 4
+    write_opencv_cameras(images / "cameras.json", cams, ["b_front.png", "c_left.png", "d_back.png", "e_right.png"])
+    reconstruct(str(last), str(images), str(images / "cameras.json"), str(tmp_path / "file"), turntable_views=4)
+    assert (tmp_path / "rig" / "gaussians.ply").read_bytes() == (tmp_path / "file" / "gaussians.ply").read_bytes()
+
+
 def test_train_cli_bad_input(tmp_path):
     res = run_cli("train", "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "r"))
     assert res.returncode == 2 and "--data" in res.stderr and "Traceback" not in res.stderr

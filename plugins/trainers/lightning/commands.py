@@ -87,8 +87,12 @@ class ReconstructCommand(Command):
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--checkpoint", required=True)
-        parser.add_argument("--images", required=True, help="folder the cameras' file_path entries are relative to")
-        parser.add_argument("--cameras", required=True, help="opencv_cameras.json of the input views")
+        parser.add_argument("--images", required=True,
+                            help="folder of the input views (the cameras file's file_path entries, or every image)")
+        parser.add_argument("--cameras", required=True,
+                            help="opencv_cameras.json of the input views, or a camera rig that poses every image of "
+                            "--images in name order: a camera sampler NAME[:key=value,...], e.g. "
+                            "orbit:elevations_deg=[20],radius=2.2,fov_deg=50 (4 views at azimuths 0, 90, 180, 270)")
         parser.add_argument("--out", required=True)
         parser.add_argument("--turntable-views", type=int, default=24)
 

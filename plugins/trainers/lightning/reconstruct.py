@@ -3,10 +3,12 @@ turntable of rendered views."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
 import torch
+from omegaconf import OmegaConf
 from PIL import Image
 
 from lrmzero.cameras import Cameras, intrinsics_from_fov, look_at, read_opencv_cameras, write_opencv_cameras
@@ -28,6 +30,60 @@ def turntable_cameras(radius: float, views: int, size: int, fov_deg: float = 50.
     return c2w, K
 
 
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
+
+
+def input_cameras(spec: str, folder: Path, size: int, registries) -> tuple[Cameras, list[Path]]:
+    """The input views' cameras and image files, from ``spec``: a cameras file (``opencv_cameras.json``;
+    its ``file_path`` entries name the images under ``folder``), or a camera sampler
+    ``NAME[:key=value,...]`` (e.g. ``orbit:elevations_deg=[20],radius=2.2``) that poses every image of
+    ``folder``, in name order: images from a turntable or a multi-view diffusion model, whose
+    cameras are a known rig rather than a file.
+
+    Raises:
+        ConfigError: naming ``--cameras`` or ``--images`` and what is wrong.
+    """
+    name, _, params = spec.partition(":")
+    samplers = registries.kind("camera_samplers")
+    if not Path(spec).is_file() and name in samplers:
+        values = OmegaConf.to_container(OmegaConf.from_dotlist(_split_params(params))) if params else {}
+        sampler = samplers.build(name, values, f"--cameras {name}")
+        files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise ConfigError(f"--images: no image ({', '.join(IMAGE_SUFFIXES)}) in {str(folder)!r} "
+                              f"for --cameras {spec!r} to pose")
+        try:
+            return sampler.sample(len(files), size, size, np.random.default_rng(0)), files
+        except ValueError as exc:
+            raise ConfigError(f"--cameras {spec!r}: {exc}") from None
+    if not Path(spec).is_file():
+        raise ConfigError(f"--cameras: got {spec!r}, neither a file nor a camera sampler; allowed: a cameras file "
+                          f"(opencv_cameras.json) or NAME[:key=value,...] of {', '.join(samplers.names())}")
+    try:
+        cams, paths = read_opencv_cameras(spec)
+    except ValueError as exc:
+        raise ConfigError(f"--cameras: {exc}") from None
+    if cams.width != cams.height:
+        raise ConfigError(f"--cameras: {spec!r}: views are {cams.width}x{cams.height}; allowed: square views")
+    files = []
+    for p in paths:
+        try:
+            candidates = [view_path(folder, p)]
+        except ValueError as exc:
+            raise ConfigError(f"--cameras: {exc}") from None
+        candidates.append(folder / Path(p).name)
+        found = next((c for c in candidates if c.is_file()), None)
+        if found is None:
+            raise ConfigError(f"--images: no image {p!r} under {str(folder)!r}")
+        files.append(found)
+    return cams, files
+
+
+def _split_params(params: str) -> list[str]:
+    """``a=1,b=[2,3]`` -> ``["a=1", "b=[2,3]"]``: commas inside brackets belong to a list value."""
+    return [p for p in re.split(r",(?![^\[]*\])", params) if p]
+
+
 @torch.no_grad()
 def reconstruct(checkpoint: str, images: str, cameras: str, out: str, turntable_views: int = 24,
                 turntable_size: int = 128, device: str = "cpu") -> dict[str, Path]:
@@ -46,26 +102,10 @@ def reconstruct(checkpoint: str, images: str, cameras: str, out: str, turntable_
     model, net, hparams = load_checkpoint(checkpoint, registries, device)
     d = hparams["train"]["data"]
     res = d["resolution"]
-    try:
-        cams, paths = read_opencv_cameras(cameras)
-    except ValueError as exc:
-        raise ConfigError(f"--cameras: {exc}") from None
-    if cams.width != cams.height:
-        raise ConfigError(f"--cameras: {cameras!r}: views are {cams.width}x{cams.height}; allowed: square views")
     folder = Path(images)
     if not folder.is_dir():
         raise ConfigError(f"--images: {images!r} is not a folder")
-    files = []
-    for p in paths:
-        try:
-            candidates = [view_path(folder, p)]
-        except ValueError as exc:
-            raise ConfigError(f"--cameras: {exc}") from None
-        candidates.append(folder / Path(p).name)
-        found = next((c for c in candidates if c.is_file()), None)
-        if found is None:
-            raise ConfigError(f"--images: no image {p!r} under {str(folder)!r}")
-        files.append(found)
+    cams, files = input_cameras(cameras, folder, res, registries)
     try:
         under = composited_over(render_section(folder))  # lrmzero's views: RGB already over a background
         imgs = torch.from_numpy(np.stack([load_view(f, res, d["background"], under) for f in files]))[None]
