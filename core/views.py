@@ -29,6 +29,8 @@ class ShadingSettings:
         ao_bounce: the light along occluded directions (one diffuse bounce): ``uniform``, one grey
             value per object (mean albedo x mean visibility); ``traced``, per vertex, the colour and
             light of the surfaces its occluded rays hit.
+        ao_max_edge: renderers that bake light per vertex first split the mesh's edges longer than
+            this (object units; 0: never), so a long face is lit along its length, not from its ends.
     """
 
     shading: str = "ao"
@@ -39,6 +41,7 @@ class ShadingSettings:
     levels: bool = False
     ao_split_creases: bool = False
     ao_bounce: str = "uniform"
+    ao_max_edge: float = 0.0
 
 
 @dataclass

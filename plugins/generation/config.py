@@ -81,6 +81,9 @@ class RenderConfig:
     ao_bounce: str = param("uniform", "light along occluded directions: uniform (one grey value per object) or "
                            "traced (the colour and light of the surfaces hit: +0.3 dB vs cycles, ~13% slower)",
                            choices=["uniform", "traced"])
+    ao_max_edge: float = param(0.3, "split mesh edges longer than this before baking occlusion per vertex (0: "
+                               "never): a long strut is lit along its length, not from its two ends (gl vs "
+                               "cycles at 256 px: 26.26 -> 27.04 dB; a strut cage 20.4 -> 24.7)", ge=0.0)
     levels: bool = param(True, "official per-object auto-levels: 1st/99th percentiles of opaque pixels over "
                          "all views to 0..1, before gamma 1/2.2")
     depth_format: str = param("png16", "png16: 16-bit PNG in units of depth_scale; npz: float32", choices=["png16", "npz"])

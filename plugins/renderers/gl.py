@@ -20,6 +20,7 @@ from lrmzero.plugins.renderers.shading import (
     LIGHT_INTENSITIES,
     ambient_occlusion,
     dfg_table,
+    split_for_baking,
 )
 from lrmzero.tone import finish_views
 from lrmzero.views import ShadingSettings, Views
@@ -268,15 +269,15 @@ class GLRenderer(Renderer):
         W, H = int(cameras.width), int(cameras.height)
         ss = self.cfg.supersample
         ctx = self.ctx
-        # Ambient occlusion (Embree, numpy) on a thread while this one uploads the textures (GL
-        # calls stay on the context's thread).
+        # Long edges split and ambient occlusion baked (numpy, Embree) on a thread while this one
+        # uploads the textures (GL calls stay on the context's thread); the split mesh looks the same.
         with ThreadPoolExecutor(1) as pool:
-            occlusion = pool.submit(ambient_occlusion, asset, settings)
+            occlusion = pool.submit(_split_and_bake, asset, settings)
             textures = [self._texture(asset.texture, 0, srgb=True)]
             for unit, name in enumerate(MAP_NAMES, start=1):
                 textures.append(self._texture(asset.map_or_flat(name), unit))
             try:
-                ao = occlusion.result()
+                asset, ao = occlusion.result()
             except BaseException:
                 for texture in textures:
                     texture.release()
@@ -338,3 +339,9 @@ class GLRenderer(Renderer):
             for texture in textures:
                 texture.release()
         return finish_views(linear, alpha, depth, normal, cameras, settings, on_view)
+
+
+def _split_and_bake(asset, settings):
+    """(the asset as lit: long edges split, its baked occlusion or None); see :mod:`shading`."""
+    asset = split_for_baking(asset, settings)
+    return asset, ambient_occlusion(asset, settings)

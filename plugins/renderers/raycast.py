@@ -17,6 +17,7 @@ from lrmzero.plugins.renderers.shading import (
     environment_shade,
     face_normals,
     lambert,
+    split_for_baking,
 )
 from lrmzero.tone import finish_views, to_linear
 from lrmzero.views import ShadingSettings, Views
@@ -47,6 +48,7 @@ class RaycastRenderer(Renderer):
 
     def render(self, asset, cameras: Cameras, settings: ShadingSettings, on_view=None) -> Views:
         W, H, V = int(cameras.width), int(cameras.height), len(cameras)
+        asset = split_for_baking(asset, settings)  # the same lighting resolution as gl's
         mesh = trimesh.Trimesh(asset.vertices, asset.faces, process=False)
         fn = face_normals(asset.vertices, asset.faces)
         ao = ambient_occlusion(asset, settings)

@@ -5,6 +5,7 @@ space; `lrmzero.tone` decodes textures (sRGB) and holds the official tone chain 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from scipy.ndimage import map_coordinates
 import trimesh
 
 from lrmzero.mesh import weld_positions
+from lrmzero.plugins.renderers.edge_split import split_long_edges
 from lrmzero.plugins.renderers.mipmaps import decode_srgb
 
 # Directional lights for `lambert` (world frame, Z up): key, fill and rim, plus ambient.
@@ -438,6 +440,19 @@ def smooth_over_mesh(values: np.ndarray, faces: np.ndarray, passes: int) -> np.n
     for _ in range(passes):
         values = (values + adjacency @ values) / degree
     return values
+
+
+def split_for_baking(asset, settings):
+    """The asset with its edges longer than ``settings.ao_max_edge`` split (:func:`split_long_edges`,
+    UVs interpolated: it looks the same), for ``ao`` shading, whose light is baked per vertex and
+    interpolated across faces; else the asset as it is."""
+    if settings.shading != "ao" or settings.ao_max_edge <= 0:
+        return asset
+    vertices, faces, attributes = split_long_edges(asset.vertices, asset.faces, settings.ao_max_edge,
+                                                   {"uv": asset.uv})
+    if len(faces) == len(asset.faces):
+        return asset
+    return dataclasses.replace(asset, vertices=vertices, faces=faces, uv=attributes["uv"])
 
 
 def ambient_occlusion(asset, settings) -> BakedOcclusion | None:
