@@ -282,3 +282,81 @@ def test_cycles_cameras_and_masks_agree_with_gl():
     assert np.abs(a.rgba[..., :3][both].astype(float) - b.rgba[..., :3][both]).mean() < 25
     # depth (ray cast at pixel centres for cycles) agrees but at depth edges inside a pixel
     assert np.mean(np.abs(a.depth[both] - b.depth[both]) <= 0.02 * b.depth[both]) > 0.97
+
+
+def test_specular_visibility_is_the_lobes_share_of_the_visible_cone():
+    """Open sky: 1 whatever the lobe; no sky: 0; a mirror's ray inside the visible cone sees the sky,
+    outside it does not; caps that hold one another or are apart overlap exactly (Oat and Sander)."""
+    from lrmzero.plugins.renderers.shading import _cap_overlap, specular_visibility
+
+    up = np.array([0.0, 0.0, 1.0])
+
+    def direction(degrees):
+        return np.array([np.sin(np.radians(degrees)), 0.0, np.cos(np.radians(degrees))])
+
+    for roughness in (0.05, 0.5, 1.0):
+        for angle in (0.0, 40.0, 80.0):
+            assert specular_visibility(up, 1.0, up, direction(angle), roughness) == pytest.approx(1.0)
+            assert specular_visibility(up, 0.0, up, direction(angle), roughness) == pytest.approx(0.0)
+    # visibility 0.5: the visible cone's half-angle is 45 degrees (sin^2 = 0.5)
+    assert specular_visibility(up, 0.5, up, direction(20.0), 0.0) == pytest.approx(1.0)
+    assert specular_visibility(up, 0.5, up, direction(70.0), 0.0) == pytest.approx(0.0)
+    shares = [float(specular_visibility(up, 0.5, up, direction(a), 0.4)) for a in (0, 20, 40, 60, 80)]
+    assert all(a >= b for a, b in zip(shares, shares[1:])) and shares[0] > shares[-1]
+    # exact cases of the cap overlap: nested (the smaller cap) and apart (nothing)
+    assert _cap_overlap(np.cos(0.3), np.cos(1.0), np.cos(0.5)) == pytest.approx(1 - np.cos(0.3))
+    assert _cap_overlap(np.cos(0.3), np.cos(0.4), np.cos(0.8)) == 0.0
+
+
+def test_a_smooth_metal_floor_reflects_the_wall_beside_it():
+    """Bent normals lean away from a wall; a mirror-like floor is dark where its mirror rays meet the
+    wall and bright where they meet the sky; gl's shader and the numpy formula (raycast) agree."""
+    from lrmzero.plugins.renderers.shading import specular_visibility
+
+    floor = trimesh.creation.box([2.0, 2.0, 0.02])
+    floor.apply_translation([0.0, 0.0, -0.01])
+    wall = trimesh.creation.box([0.1, 2.0, 1.0])
+    wall.apply_translation([0.35, 0.0, 0.5])
+    mesh = trimesh.util.concatenate([floor, wall])
+    asset = gray_asset(mesh, 230)
+    asset.maps = {"metallic_roughness": np.full((4, 4, 3), (0, 13, 255), np.uint8)}  # metal, roughness 0.05
+    settings = ShadingSettings(shading="ao", ao_rays=64, ao_max_edge=0.05)
+    from lrmzero.plugins.renderers.shading import ambient_occlusion, split_for_baking
+
+    lit = split_for_baking(asset, settings)
+    baked = ambient_occlusion(lit, settings)
+    positions = lit.vertices[baked.mesh.source]
+    near = (np.abs(positions[:, 2]) < 1e-9) & (np.abs(positions[:, 0] - 0.2) < 0.03) & (np.abs(positions[:, 1]) < 0.5)
+    assert near.any() and np.all(baked.bent[near, 0] < -0.2)  # the open sky is away from the wall
+    towards, away = np.array([0.6, 0.0, 0.8]), np.array([-0.6, 0.0, 0.8])
+    up = np.tile([0.0, 0.0, 1.0], (int(near.sum()), 1))
+    seen_towards = specular_visibility(baked.bent[near], baked.visibility[near], up, towards, 0.05)
+    seen_away = specular_visibility(baked.bent[near], baked.visibility[near], up, away, 0.05)
+    assert np.all(seen_towards < 0.3) and np.all(seen_away > 0.9)
+    # rendered from the far side of the floor, looking at the wall: the floor before the wall
+    # mirrors the wall, the floor far from it mirrors the sky
+    c2w = look_at(np.array([[-1.6, 0.0, 0.9]]), target=np.array([0.1, 0.0, 0.0]))
+    cams = Cameras(c2w, intrinsics_from_fov(96, 96, 50.0)[None], 96, 96)
+    flat = ShadingSettings(shading="ao", ao_rays=64, ao_max_edge=0.05, levels=False)
+    a = gl(supersample=1).render(asset, cams, flat)
+    b = get_registries().renderers.build("raycast").render(asset, cams, flat)
+    floor_px = (a.depth[0] > 0) & (b.depth[0] > 0) & (np.abs(a.normal[0, ..., 2] - 1) < 1e-3)
+    world_x = _pixel_world(a, 0)[..., 0]
+    close, far = floor_px & (np.abs(world_x - 0.2) < 0.08), floor_px & (world_x < -0.6)
+    for views in (a, b):
+        linear = to_linear(views.rgba[0, ..., :3] / 255.0).mean(-1)
+        # the wall, lit ~0.6 by the bounce, against the sky's 1 (the cosine-weighted visibility there,
+        # ~0.8, would give ~0.9)
+        assert linear[close].mean() < 0.8 * linear[far].mean(), (linear[close].mean(), linear[far].mean())
+    both = (a.depth[0] > 0) & (b.depth[0] > 0)
+    assert np.abs(a.rgba[0, ..., :3].astype(float) - b.rgba[0, ..., :3])[both].mean() < 6.0
+
+
+def _pixel_world(views, i: int) -> np.ndarray:
+    """``[H, W, 3]`` world positions of view ``i``'s pixels from its depth."""
+    cams = views.cameras
+    H, W = views.depth.shape[1:]
+    ys, xs = np.mgrid[0:H, 0:W]
+    pix = np.stack([xs + 0.5, ys + 0.5, np.ones((H, W))], -1)
+    cam = pix @ np.linalg.inv(cams.K[i]).T * views.depth[i][..., None]
+    return cam @ cams.c2w[i, :3, :3].T + cams.c2w[i, :3, 3]

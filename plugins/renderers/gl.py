@@ -35,11 +35,15 @@ uniform vec2 size;         // W, H
 uniform vec2 near_far;
 in vec3 in_pos;
 in vec2 in_uv;
-in vec3 in_light;          // sky visibility plus one bounce (shading.BakedOcclusion.light)
+in float in_visibility;    // shading.BakedOcclusion: the sky's cosine-weighted share,
+in vec3 in_bounce;         // the light along occluded directions,
+in vec3 in_bent;           // and where the sky is (the bent normal)
 out vec2 v_uv;
 out vec3 v_world;
 out float v_depth;
-out vec3 v_light;
+out float v_visibility;
+out vec3 v_bounce;
+out vec3 v_bent;
 void main() {
     vec4 p = w2c * vec4(in_pos, 1.0);
     float n = near_far.x, f = near_far.y;
@@ -53,7 +57,9 @@ void main() {
     v_uv = in_uv;
     v_world = in_pos;
     v_depth = p.z;
-    v_light = in_light;
+    v_visibility = in_visibility;
+    v_bounce = in_bounce;
+    v_bent = in_bent;
 }
 """
 
@@ -72,7 +78,9 @@ uniform float ambient;
 in vec2 v_uv;
 in vec3 v_world;
 in float v_depth;
-in vec3 v_light;
+in float v_visibility;
+in vec3 v_bounce;
+in vec3 v_bent;
 layout(location = 0) out vec4 out_color;
 layout(location = 1) out vec4 out_geometry;
 
@@ -90,6 +98,26 @@ vec3 env_brdf(vec3 f0, vec3 abd) {
 float dielectric_brdf(vec3 abd) {
     float lost = 1.0 - (abd.x + abd.y);
     return abd.z + abd.z * dielectric_average * lost / (1.0 - lost * dielectric_average);
+}
+
+// Solid angle / 2 pi shared by two caps (half-angle cosines ca, cb; axes cos_between apart):
+// Oat and Sander 2007, as shading._cap_overlap.
+float cap_overlap(float ca, float cb, float cos_between) {
+    float ra = acos(clamp(ca, -1.0, 1.0)), rb = acos(clamp(cb, -1.0, 1.0));
+    float r = acos(clamp(cos_between, -1.0, 1.0));
+    float smaller = 1.0 - max(ca, cb), gap = abs(ra - rb);
+    if (r <= gap) return smaller;
+    if (r >= ra + rb) return 0.0;
+    float x = 1.0 - clamp((r - gap) / max(ra + rb - gap, 1e-6), 0.0, 1.0);
+    return smaller * x * x * (3.0 - 2.0 * x);
+}
+
+// The specular lobe's share that sees the sky (shading.specular_visibility).
+float specular_visibility(vec3 bent, float visibility, vec3 normal, vec3 reflected, float roughness) {
+    float cos_s = min(exp2(-3.32193 * roughness * roughness), 1.0 - 1e-6);
+    float seen = cap_overlap(sqrt(1.0 - clamp(visibility, 0.0, 1.0)), cos_s, dot(bent, reflected));
+    float open_sky = cap_overlap(0.0, cos_s, dot(normal, reflected));
+    return open_sky > 1e-6 ? clamp(seen / open_sky, 0.0, 1.0) : visibility;
 }
 
 void main() {
@@ -124,7 +152,12 @@ void main() {
         vec3 abd = texture(dfg, vec2(roughness, n_dot_v)).rgb;
         float dielectric = dielectric_brdf(abd);
         vec3 metal = env_brdf(base, abd);
-        color = v_light * ((1.0 - metallic) * (base * (1.0 - dielectric) + dielectric) + metallic * metal);
+        // diffuse: the sky's share plus the bounce; specular: the same with the lobe's own share
+        float seen = specular_visibility(normalize(v_bent), v_visibility, normal, reflect(-to_eye, n), roughness);
+        vec3 diffuse_light = v_visibility + (1.0 - v_visibility) * v_bounce;
+        vec3 specular_light = seen + (1.0 - seen) * v_bounce;
+        color = diffuse_light * (1.0 - metallic) * base * (1.0 - dielectric)
+              + specular_light * ((1.0 - metallic) * dielectric + metallic * metal);
     }
     out_color = vec4(color, 1.0);
     out_geometry = vec4(normal, v_depth);
@@ -282,14 +315,17 @@ class GLRenderer(Renderer):
                 for texture in textures:
                     texture.release()
                 raise
-        if ao is None:
-            source, faces, light = np.arange(len(asset.vertices)), asset.faces, np.ones((len(asset.vertices), 3))
-        else:  # the mesh as baked (split at creases if asked), with its sky + bounce light per vertex
-            source, faces, light = ao.mesh.source, ao.mesh.faces, ao.light()
+        if ao is None:  # open sky everywhere (unused by unlit and lambert)
+            source, faces = np.arange(len(asset.vertices)), asset.faces
+            light = np.tile([1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0], (len(source), 1))
+        else:  # the mesh as baked (split at creases if asked), with its light per vertex
+            source, faces = ao.mesh.source, ao.mesh.faces
+            light = np.concatenate([ao.visibility[:, None], ao.bounce, ao.bent], axis=1)
         data = np.concatenate([asset.vertices[source], asset.uv[source], light], axis=1).astype("f4")
         vbo = ctx.buffer(np.ascontiguousarray(data).tobytes())
         ibo = ctx.buffer(np.ascontiguousarray(faces.astype("i4")).tobytes())
-        vao = ctx.vertex_array(self.program, [(vbo, "3f 2f 3f", "in_pos", "in_uv", "in_light")], ibo)
+        vao = ctx.vertex_array(self.program, [(vbo, "3f 2f 1f 3f 3f", "in_pos", "in_uv", "in_visibility",
+                                                "in_bounce", "in_bent")], ibo)
         for unit, name in enumerate(["base_color", "metallic_roughness", "normal_map"]):
             self.program[name].value = unit
         self.dfg.use(3)

@@ -17,6 +17,7 @@ from lrmzero.plugins.renderers.shading import (
     environment_shade,
     face_normals,
     lambert,
+    specular_visibility,
     split_for_baking,
 )
 from lrmzero.tone import finish_views, to_linear
@@ -81,8 +82,12 @@ class RaycastRenderer(Renderer):
                     corners = ao.mesh.faces[tri]  # the asset's faces, as baked (split at creases if asked)
                     visibility = np.einsum("ni,ni->n", bary, ao.visibility[corners])
                     bounce = np.einsum("ni,nij->nj", bary, ao.bounce[corners])
-                    base = environment_shade(base, visibility, bounce, roughness, metallic,
-                                             -np.einsum("ij,ij->i", fn[tri], dirs[ray]))
+                    bent = np.einsum("ni,nij->nj", bary, ao.bent[corners])
+                    bent /= np.maximum(np.linalg.norm(bent, axis=1, keepdims=True), 1e-12)
+                    n_dot_v = -np.einsum("ij,ij->i", fn[tri], dirs[ray])
+                    reflected = dirs[ray] + 2.0 * n_dot_v[:, None] * fn[tri]
+                    seen = specular_visibility(bent, visibility, fn[tri], reflected, roughness)
+                    base = environment_shade(base, visibility, bounce, roughness, metallic, n_dot_v, seen)
                 elif settings.shading == "lambert":
                     base = base * lambert(fn[tri])[:, None]
                 linear[i].reshape(-1, 3)[ray] = base
