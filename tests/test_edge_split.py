@@ -8,7 +8,7 @@ import trimesh
 
 from lrmzero.asset import Asset
 from lrmzero.plugins.renderers.edge_split import split_long_edges
-from lrmzero.plugins.renderers.shading import ambient_occlusion, split_for_baking
+from lrmzero.plugins.renderers.occlusion import ambient_occlusion, split_for_baking
 from lrmzero.views import ShadingSettings
 
 

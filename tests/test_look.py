@@ -14,7 +14,9 @@ from lrmzero.cameras import Cameras, intrinsics_from_fov, look_at
 from lrmzero.components import RendererUnavailable
 from lrmzero.plugins.generation.config import load_config
 from lrmzero.plugins.generation.runner import make_composer
-from lrmzero.plugins.renderers.shading import bake_ambient_occlusion, environment_shade, split_at_creases
+from lrmzero.plugins.renderers.occlusion import (ambient_occlusion, bake_ambient_occlusion, split_at_creases,
+                                                  split_for_baking)
+from lrmzero.plugins.renderers.shading import _cap_overlap, environment_shade, specular_visibility
 from lrmzero.tone import levels_range, to_linear, tone_map
 from lrmzero.views import ShadingSettings
 
@@ -287,8 +289,6 @@ def test_cycles_cameras_and_masks_agree_with_gl():
 def test_specular_visibility_is_the_lobes_share_of_the_visible_cone():
     """Open sky: 1 whatever the lobe; no sky: 0; a mirror's ray inside the visible cone sees the sky,
     outside it does not; caps that hold one another or are apart overlap exactly (Oat and Sander)."""
-    from lrmzero.plugins.renderers.shading import _cap_overlap, specular_visibility
-
     up = np.array([0.0, 0.0, 1.0])
 
     def direction(degrees):
@@ -311,8 +311,6 @@ def test_specular_visibility_is_the_lobes_share_of_the_visible_cone():
 def test_a_smooth_metal_floor_reflects_the_wall_beside_it():
     """Bent normals lean away from a wall; a mirror-like floor is dark where its mirror rays meet the
     wall and bright where they meet the sky; gl's shader and the numpy formula (raycast) agree."""
-    from lrmzero.plugins.renderers.shading import specular_visibility
-
     floor = trimesh.creation.box([2.0, 2.0, 0.02])
     floor.apply_translation([0.0, 0.0, -0.01])
     wall = trimesh.creation.box([0.1, 2.0, 1.0])
@@ -321,8 +319,6 @@ def test_a_smooth_metal_floor_reflects_the_wall_beside_it():
     asset = gray_asset(mesh, 230)
     asset.maps = {"metallic_roughness": np.full((4, 4, 3), (0, 13, 255), np.uint8)}  # metal, roughness 0.05
     settings = ShadingSettings(shading="ao", ao_rays=64, ao_max_edge=0.05)
-    from lrmzero.plugins.renderers.shading import ambient_occlusion, split_for_baking
-
     lit = split_for_baking(asset, settings)
     baked = ambient_occlusion(lit, settings)
     positions = lit.vertices[baked.mesh.source]

@@ -614,7 +614,14 @@ def test_progress_bar_is_titled_by_what_a_run_counts(monkeypatch):
     bar = progress_bar()
     assert isinstance(bar, RichProgressBar) and bar._get_train_description(0) == "train"
     monkeypatch.setitem(sys.modules, "rich", None)  # as if rich were not installed
-    assert isinstance(progress_bar(), TQDMProgressBar)
+    bar = progress_bar()
+    assert isinstance(bar, TQDMProgressBar)
+    import pytorch_lightning as pl
+    from pytorch_lightning.demos.boring_classes import BoringModel
+
+    pl.Trainer(max_steps=2, callbacks=[bar], logger=False, enable_checkpointing=False, enable_model_summary=False,
+               accelerator="cpu").fit(BoringModel())
+    assert bar.train_progress_bar.desc.startswith("train")  # tqdm adds ": "; Lightning's reads "Epoch 0"
 
 
 def test_cpu_training_keeps_freed_memory_for_the_next_step():

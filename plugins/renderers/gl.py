@@ -13,15 +13,9 @@ from lrmzero.asset import MAP_NAMES
 from lrmzero.cameras import Cameras
 from lrmzero.components import Renderer, RendererUnavailable
 from lrmzero.plugins.renderers.mipmaps import level_uploader, mip_chain
-from lrmzero.plugins.renderers.shading import (
-    AMBIENT,
-    DIELECTRIC_F_AVERAGE,
-    LIGHT_DIRECTIONS,
-    LIGHT_INTENSITIES,
-    ambient_occlusion,
-    dfg_table,
-    split_for_baking,
-)
+from lrmzero.plugins.renderers.occlusion import ambient_occlusion, split_for_baking
+from lrmzero.plugins.renderers.shading import (AMBIENT, DIELECTRIC_F_AVERAGE, LIGHT_DIRECTIONS, LIGHT_INTENSITIES,
+                                               dfg_table)
 from lrmzero.tone import finish_views
 from lrmzero.views import ShadingSettings, Views
 
@@ -35,7 +29,7 @@ uniform vec2 size;         // W, H
 uniform vec2 near_far;
 in vec3 in_pos;
 in vec2 in_uv;
-in float in_visibility;    // shading.BakedOcclusion: the sky's cosine-weighted share,
+in float in_visibility;    // occlusion.BakedOcclusion: the sky's cosine-weighted share,
 in vec3 in_bounce;         // the light along occluded directions,
 in vec3 in_bent;           // and where the sky is (the bent normal)
 out vec2 v_uv;
@@ -378,6 +372,6 @@ class GLRenderer(Renderer):
 
 
 def _split_and_bake(asset, settings):
-    """(the asset as lit: long edges split, its baked occlusion or None); see :mod:`shading`."""
+    """(the asset as lit: long edges split, its baked occlusion or None); see :mod:`occlusion`."""
     asset = split_for_baking(asset, settings)
     return asset, ambient_occlusion(asset, settings)

@@ -12,14 +12,8 @@ from lrmzero import param
 from lrmzero.asset import DEFAULT_METALLIC, DEFAULT_ROUGHNESS
 from lrmzero.cameras import Cameras
 from lrmzero.components import Renderer
-from lrmzero.plugins.renderers.shading import (
-    ambient_occlusion,
-    environment_shade,
-    face_normals,
-    lambert,
-    specular_visibility,
-    split_for_baking,
-)
+from lrmzero.plugins.renderers.occlusion import ambient_occlusion, split_for_baking
+from lrmzero.plugins.renderers.shading import environment_shade, face_normals, lambert, specular_visibility
 from lrmzero.tone import finish_views, to_linear
 from lrmzero.views import ShadingSettings, Views
 

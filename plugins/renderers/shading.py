@@ -1,24 +1,13 @@
 """Shading shared by the renderers: Zeroverse's uniform white environment approximated by ambient
-occlusion, one bounce and a split-sum specular term; lights for `lambert`. Shading is in linear
-space; `lrmzero.tone` decodes textures (sRGB) and holds the official tone chain the results go through.
+occlusion, one bounce and a split-sum specular term (the light per vertex comes from :mod:`occlusion`);
+lights for `lambert`. Shading is in linear space; `lrmzero.tone` decodes textures (sRGB) and holds the
+official tone chain the results go through.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import os
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-
-import cv2
 import numpy as np
-import scipy.sparse
 from scipy.ndimage import map_coordinates
-import trimesh
-
-from lrmzero.mesh import weld_positions
-from lrmzero.plugins.renderers.edge_split import split_long_edges
-from lrmzero.plugins.renderers.mipmaps import decode_srgb
 
 # Directional lights for `lambert` (world frame, Z up): key, fill and rim, plus ambient.
 LIGHT_DIRECTIONS = np.array([[0.4, -0.5, 0.75], [-0.6, 0.3, 0.4], [0.1, 0.8, -0.3]])
@@ -148,7 +137,7 @@ def environment_shade(base: np.ndarray, visibility: np.ndarray, bounce: float | 
 
     ``base``: linear base colour ``[..., 3]``; ``visibility``: ambient occlusion ``[...]`` (1: open
     sky); ``bounce``: the linear radiance seen along the occluded directions (one diffuse bounce, see
-    :func:`bake_ambient_occlusion`; a scalar or ``[..., 3]``), so closed interiors are dim, not
+    :func:`~lrmzero.plugins.renderers.occlusion.bake_ambient_occlusion`; a scalar or ``[..., 3]``), so closed interiors are dim, not
     black. A dielectric lobe (diffuse ``base`` minus what its specular reflects, plus that specular:
     :func:`dielectric_brdf`, index 1.5) and a metal lobe (:func:`env_brdf` with F0 = ``base``) mixed
     by ``metallic``, as Blender's Principled BSDF and glTF mix them. The diffuse part is lit by
@@ -179,272 +168,10 @@ def lambert(normals: np.ndarray) -> np.ndarray:
     return AMBIENT + dots @ LIGHT_INTENSITIES
 
 
-def hemisphere_directions(count: int) -> np.ndarray:
-    """``[count, 3]`` fixed, cosine-weighted directions about +z (a Fibonacci spiral)."""
-    i = np.arange(count) + 0.5
-    r = np.sqrt(i / count)
-    phi = i * np.pi * (3.0 - np.sqrt(5.0))
-    return np.stack([r * np.cos(phi), r * np.sin(phi), np.sqrt(1.0 - r * r)], axis=-1)
-
-
-CREASE_DEGREES = 40.0
-
-
-@dataclass(frozen=True)
-class CreasedMesh:
-    """A mesh's corners grouped as a renderer with smooth per-vertex attributes needs them: one
-    vertex per (position, side of every crease) instead of one per position, so that a value
-    baked per vertex (ambient occlusion) belongs to one flat side of a hard edge.
-
-    ``source``: ``[R]`` the input vertex each output vertex copies (uv and all); ``faces``:
-    ``[F, 3]`` into R (each of the R vertices used), the input's faces in the same order;
-    ``normals``: ``[R, 3]`` unit normals, area-weighted over the faces around the position that
-    bend by less than the crease angle from the corner's own face; ``points``: ``[R]`` id (below
-    ``num_points``) of the distinct (position, normal) the vertex shares with its copies across UV
-    seams (bake once per point)."""
-
-    source: np.ndarray
-    faces: np.ndarray
-    normals: np.ndarray
-    points: np.ndarray
-    num_points: int
-
-
-def _unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(first [K], inverse [N])`` of the distinct rows of an int64 ``[N, C]`` array, through one
-    hash per row (``np.unique(axis=0)`` sorts lexicographically, ~10x slower); exact on a collision."""
-    h = np.zeros(len(rows), np.uint64)
-    for column in rows.T.astype(np.uint64):
-        h = (h ^ column) * np.uint64(0x9E3779B97F4A7C15)
-        h ^= h >> np.uint64(29)
-    _, first, inverse = np.unique(h, return_index=True, return_inverse=True)
-    inverse = inverse.reshape(-1)
-    if not np.array_equal(rows[first][inverse], rows):
-        _, first, inverse = np.unique(rows, axis=0, return_index=True, return_inverse=True)
-        inverse = inverse.reshape(-1)
-    return first, inverse
-
-
-def split_at_creases(vertices: np.ndarray, faces: np.ndarray,
-                     crease_degrees: float | None = CREASE_DEGREES) -> CreasedMesh:
-    """Smooth normals with hard edges, as Blender's auto smooth makes them (see :class:`CreasedMesh`).
-
-    ``vertices [V, 3]``, ``faces [F, 3]``. A corner's normal sums the (area-weighted) normals of the
-    faces at its position within ``crease_degrees`` of its own face's normal; corners of one vertex
-    whose normals differ become separate vertices. A strut's box corner, where three faces meet at
-    right angles, becomes three vertices, each with its face's normal. Positions whose faces all lie
-    within half the angle of their mean are smooth whatever the pairing, so only the others pay for
-    the pairwise test. ``crease_degrees=None``: no creases (one smooth vertex per input vertex)."""
-    unique, group = weld_positions(vertices)
+def face_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     tri = vertices[faces]
-    area_normals = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-    unit = area_normals / np.maximum(np.linalg.norm(area_normals, axis=1, keepdims=True), 1e-300)
-    corner_position = group[faces].ravel()
-    corner_face = np.repeat(np.arange(len(faces)), 3)
-    smooth = np.stack([np.bincount(corner_position, np.repeat(area_normals[:, k], 3), len(unique))
-                       for k in range(3)], 1)
-    smooth /= np.maximum(np.linalg.norm(smooth, axis=1, keepdims=True), 1e-300)
-    if crease_degrees is None:
-        return CreasedMesh(np.arange(len(vertices)), faces, smooth[group], group, len(unique))
-    deviation = np.einsum("fcj,fj->fc", smooth[corner_position].reshape(-1, 3, 3), unit).ravel()
-    limit = np.cos(np.radians(crease_degrees))
-    suspect = np.zeros(len(unique), bool)
-    suspect[corner_position[deviation < np.cos(np.radians(crease_degrees) / 2)]] = True
-    hard = np.flatnonzero(suspect[corner_position])  # corners at positions that may crease
-    corner_vertex = faces.ravel().astype(np.int64)
-    source = np.arange(len(vertices))
-    vertex_normals = smooth[group]
-    points, num_points = group, len(unique)
-    out_faces = corner_vertex.copy()
-    if len(hard):
-        # Pairs of corners at the same position: (A A^T) for A = corner-by-position incidence.
-        local = np.unique(corner_position[hard], return_inverse=True)[1].reshape(-1)
-        incidence = scipy.sparse.csr_matrix((np.ones(len(hard)), (np.arange(len(hard)), local)),
-                                            shape=(len(hard), local.max() + 1))
-        pairs = (incidence @ incidence.T).tocoo()
-        a, b = pairs.row, pairs.col  # into hard
-        keep = np.einsum("ij,ij->i", unit[corner_face[hard[a]]], unit[corner_face[hard[b]]]) > limit
-        a, b = a[keep], area_normals[corner_face[hard[b[keep]]]]
-        crease = np.stack([np.bincount(a, b[:, k], len(hard)) for k in range(3)], 1)
-        crease /= np.maximum(np.linalg.norm(crease, axis=1, keepdims=True), 1e-300)
-        # The creased corners get new vertices, one per (vertex, normal); the others keep theirs.
-        quantized = np.round(crease * 1e4).astype(np.int64)
-        first, inverse = _unique_rows(np.column_stack([corner_vertex[hard], quantized]))
-        out_faces[hard] = len(vertices) + inverse
-        source = np.concatenate([source, corner_vertex[hard][first]])
-        vertex_normals = np.concatenate([vertex_normals, crease[first]])
-        new_points = _unique_rows(np.column_stack([corner_position[hard][first], quantized[first]]))[1]
-        points = np.concatenate([points, num_points + new_points])
-        num_points += int(new_points.max()) + 1
-        # Drop the input vertices whose every corner went to a new one (a strut's box corners).
-        used = np.zeros(len(source), bool)
-        used[out_faces] = True
-        renumber = np.cumsum(used) - 1
-        out_faces, source = renumber[out_faces], source[used]
-        vertex_normals, points = vertex_normals[used], points[used]
-    return CreasedMesh(source, out_faces.reshape(-1, 3), vertex_normals, points, num_points)
-
-
-@dataclass(frozen=True)
-class BakedOcclusion:
-    """What :func:`bake_ambient_occlusion` bakes, per vertex of the creased mesh ``mesh``:
-    ``visibility`` ``[R]`` in [0, 1] (1: nothing within the distance), ``bounce`` ``[R, 3]``, the
-    linear radiance seen along the occluded directions (one diffuse bounce), and ``bent`` ``[R, 3]``,
-    the unit mean direction of the unoccluded rays (the bent normal: where the open sky is). A renderer
-    lights the diffuse lobe with ``visibility + (1 - visibility) * bounce`` and the specular lobe the
-    same way with the share of it inside the visible cone (:func:`specular_visibility`)."""
-
-    mesh: CreasedMesh
-    visibility: np.ndarray
-    bounce: np.ndarray
-    bent: np.ndarray
-
-
-def _cast(vertices: np.ndarray, faces: np.ndarray, origins: np.ndarray, dirs: np.ndarray, distance: float,
-          closest: bool) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-    """Rays that hit within ``distance``: ``(ray index [H], face [H], barycentric (u, v) [H, 2])`` of
-    the first hit if ``closest``, else ``(ray index [H], None, None)`` (an occlusion query, ~1.5x
-    faster). Embree when embreex is present (threads: it releases the GIL), else trimesh's intersector."""
-    try:
-        from embreex import rtcore_scene
-        from embreex.mesh_construction import TriangleMesh
-    except ImportError:
-        mesh = trimesh.Trimesh(vertices, faces, process=False)
-        locations, index_ray, index_tri = mesh.ray.intersects_location(origins, dirs, multiple_hits=False)
-        near = np.linalg.norm(locations - origins[index_ray], axis=1) < distance
-        index_ray, index_tri, locations = index_ray[near], index_tri[near], locations[near]
-        if not closest:
-            return index_ray, None, None
-        bary = trimesh.triangles.points_to_barycentric(vertices[faces[index_tri]], locations)
-        return index_ray, index_tri, bary[:, 1:]
-    if len(origins) == 0:
-        none = np.zeros(0, np.int64)
-        return (none, none, np.zeros((0, 2))) if closest else (none, None, None)
-    scene = rtcore_scene.EmbreeScene()
-    TriangleMesh(scene, vertices[faces].astype(np.float32))
-    dists = np.full(len(origins), distance, np.float32)
-
-    def intersect(part: slice) -> dict | np.ndarray:
-        if not closest:  # embree reports 0 for an occluded ray, -1 for a free one
-            return np.asarray(scene.run(origins[part], dirs[part], dists=dists[part], query="OCCLUDED")) == 0
-        return scene.run(origins[part], dirs[part], dists=dists[part], query="INTERSECT", output=1)
-
-    chunks = [c for c in np.array_split(np.arange(len(origins)), max(1, min(os.cpu_count() or 1, 8))) if len(c)]
-    with ThreadPoolExecutor(len(chunks)) as pool:
-        parts = list(pool.map(intersect, [slice(c[0], c[-1] + 1) for c in chunks]))
-    if not closest:
-        return np.flatnonzero(np.concatenate(parts)), None, None
-    face = np.concatenate([np.asarray(p["primID"]) for p in parts])
-    tfar = np.concatenate([np.asarray(p["tfar"]) for p in parts])
-    index_ray = np.flatnonzero((face >= 0) & (tfar < distance))  # -1: no hit
-    uv = np.stack([np.concatenate([np.asarray(p[k]) for p in parts])[index_ray] for k in ("u", "v")], 1)
-    return index_ray, face[index_ray].astype(np.int64), uv.astype(np.float64)
-
-
-def _linear_albedo(texture: np.ndarray, uv: np.ndarray) -> np.ndarray:
-    """Linear base colour ``[N, 3]`` at ``uv [N, 2]`` (v up, row 0 at v = 1) of a uint8 sRGB texture,
-    from a copy decoded to linear and then box-filtered to at most 256 px across (a bounce averages
-    light over many texels anyway)."""
-    linear = decode_srgb(texture[..., :3])
-    step = max(1, max(texture.shape[:2]) // 256)
-    if step > 1:
-        size = (max(1, texture.shape[1] // step), max(1, texture.shape[0] // step))
-        linear = cv2.resize(linear, size, interpolation=cv2.INTER_AREA)
-    linear = linear.reshape(linear.shape[0], linear.shape[1], 3)
-    h, w = linear.shape[:2]
-    x = np.clip((uv[:, 0] * w).astype(np.int64), 0, w - 1)
-    y = np.clip(((1.0 - uv[:, 1]) * h).astype(np.int64), 0, h - 1)
-    return linear[y, x].astype(np.float64)
-
-
-def _mean_linear_albedo(texture: np.ndarray) -> float:
-    """Mean linear value of a uint8 sRGB texture, over at most 65536 of its texels (evenly strided)."""
-    texels = texture.reshape(-1, texture.shape[-1])[..., :3]
-    return float(decode_srgb(texels[:: max(1, len(texels) // 65536)]).mean(dtype=np.float64))
-
-
-def bake_ambient_occlusion(vertices: np.ndarray, faces: np.ndarray, rays: int, distance: float,
-                           smoothing: int = 0, crease_degrees: float | None = None,
-                           uv: np.ndarray | None = None, texture: np.ndarray | None = None,
-                           traced_bounce: bool = False) -> BakedOcclusion:
-    """Per-vertex visibility of a cosine-weighted hemisphere and one diffuse bounce, on the mesh split
-    at its creases (:func:`split_at_creases`; ``crease_degrees=None``: not split, one value per
-    position). See :class:`BakedOcclusion`.
-
-    Rays start just off the surface along the vertex normal; split at creases, a hard edge's vertex
-    has its own side's normal (a strut's inner face sees the inside of the cage, not half the sky).
-    Each point turns the fixed directions by its own angle about its normal (a hash of its index:
-    deterministic), so that neighbours sample different directions and ``smoothing`` passes of
-    neighbour averaging (:func:`smooth_over_mesh`) cut the noise as more rays would, at a fraction
-    of their cost. Copies of a point (UV seams) are baked once.
-
-    The bounce (Cycles renders Zeroverse with one diffuse bounce): an occluded ray sees a surface
-    lit by the sky, i.e. its linear base colour (``texture`` uint8 ``[H, W, 3]`` at ``uv [V, 2]``;
-    mid grey without one) times its own visibility. ``traced_bounce``: per point, the mean over its
-    occluded rays of what each one hits (a strut beside a bright part is lit by it, a pocket inside a
-    dark one stays dark); else one grey value for the whole object, the texture's mean albedo times
-    the mean visibility (an occlusion query instead of closest hits: faster).
-    """
-    creased = split_at_creases(vertices, faces, crease_degrees)
-    representative = np.zeros(creased.num_points, np.int64)
-    representative[creased.points] = np.arange(len(creased.points))  # any copy of a point will do
-    used = np.zeros(creased.num_points, bool)
-    used[creased.points] = True
-    baked = np.flatnonzero(used)
-    positions = vertices[creased.source[representative[baked]]]
-    normals = creased.normals[representative[baked]]
-    local = hemisphere_directions(rays)
-    helper = np.where(np.abs(normals[:, :1]) < 0.9, [[1.0, 0, 0]], [[0, 1.0, 0]])
-    t1 = np.cross(normals, helper)
-    t1 /= np.maximum(np.linalg.norm(t1, axis=1, keepdims=True), 1e-12)
-    t2 = np.cross(normals, t1)
-    turn = (np.arange(len(positions)) * 0.6180339887498949 % 1.0)[:, None] * 2 * np.pi
-    t1, t2 = np.cos(turn) * t1 + np.sin(turn) * t2, -np.sin(turn) * t1 + np.cos(turn) * t2
-    # dirs[p, r] = local[r] @ frame[p] for the frames [t1, t2, n] (rows), as one 2D matmul: [R, 3] @ [3, P*3]
-    frames = np.stack([t1, t2, normals], 0).astype(np.float32).reshape(3, -1)
-    dirs = (local.astype(np.float32) @ frames).reshape(rays, len(positions), 3).transpose(1, 0, 2).reshape(-1, 3)
-    origins = np.repeat((positions + normals * (1e-4 + 1e-3 * distance)).astype(np.float32), rays, axis=0)
-    hit_ray, hit_face, hit_uv = _cast(vertices, faces, origins, dirs, distance, closest=traced_bounce)
-    hit_point = hit_ray // rays
-    occluded = np.bincount(hit_point, minlength=len(positions)).astype(np.float64)
-    visibility = np.ones(creased.num_points)
-    visibility[baked] = 1.0 - occluded / rays
-    visibility = smooth_over_mesh(visibility, creased.points[creased.faces], smoothing)
-    bent = np.zeros((creased.num_points, 3))
-    bent[baked] = _bent_normals(dirs.reshape(len(positions), rays, 3), hit_ray, normals)
-    bent = bent[creased.points]
-    if not traced_bounce:
-        albedo = _mean_linear_albedo(texture) if texture is not None else 0.5
-        bounce = np.full((len(creased.points), 3), albedo * float(visibility[creased.points].mean()))
-        return BakedOcclusion(creased, visibility[creased.points], bounce, bent)
-    # One bounce: what each occluded ray sees, the hit surface's albedo times its own visibility.
-    corners = creased.points[creased.faces[hit_face]]  # [H, 3] bake points of the hit face's corners
-    weights = np.column_stack([1.0 - hit_uv.sum(1), hit_uv])
-    seen_visibility = np.einsum("hc,hc->h", weights, visibility[corners])
-    if texture is not None and uv is not None:
-        hit_uv_map = np.einsum("hc,hcj->hj", weights, uv[faces[hit_face]])
-        albedo = _linear_albedo(texture, hit_uv_map)
-    else:
-        albedo = np.full((len(hit_face), 3), 0.5)
-    seen = albedo * seen_visibility[:, None]
-    bounce = np.zeros((creased.num_points, 3))
-    bounce[baked] = np.stack([np.bincount(hit_point, seen[:, k], len(positions)) for k in range(3)], 1)
-    bounce[baked] /= np.maximum(occluded, 1.0)[:, None]
-    return BakedOcclusion(creased, visibility[creased.points], bounce[creased.points], bent)
-
-
-def _bent_normals(dirs: np.ndarray, hit_ray: np.ndarray, normals: np.ndarray) -> np.ndarray:
-    """``[P, 3]`` unit mean direction of each point's unoccluded rays (``dirs [P, rays, 3]``; the
-    rays ``hit_ray`` index, flat, are occluded), taking the whole pattern's mean as exactly the normal
-    (a few rays' mean leans off it: 2.5 degrees for 16), so an open point's bent normal is its normal;
-    the normal where every ray is occluded."""
-    occluded = np.zeros(dirs.shape[0] * dirs.shape[1], np.float32)
-    occluded[hit_ray] = 1.0
-    blocked = np.einsum("prj,pr->pj", dirs, occluded.reshape(dirs.shape[:2])).astype(np.float64)
-    pattern = float(np.linalg.norm(dirs[0].astype(np.float64).sum(0))) if len(dirs) else 0.0
-    mean = pattern * normals - blocked
-    length = np.linalg.norm(mean, axis=1, keepdims=True)
-    return np.where(length > 1e-6 * max(pattern, 1.0), mean / np.maximum(length, 1e-12), normals)
+    n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-300)
 
 
 def cone_cosine_from_roughness(roughness: np.ndarray) -> np.ndarray:
@@ -481,48 +208,3 @@ def _cap_overlap(cos_a: np.ndarray, cos_b: np.ndarray, cos_between: np.ndarray) 
     gap = np.abs(r_a - r_b)
     x = 1.0 - np.clip((r_between - gap) / np.maximum(r_a + r_b - gap, 1e-6), 0.0, 1.0)
     return np.where(r_between <= gap, smaller, np.where(r_between >= r_a + r_b, 0.0, smaller * x * x * (3 - 2 * x)))
-
-
-def smooth_over_mesh(values: np.ndarray, faces: np.ndarray, passes: int) -> np.ndarray:
-    """``passes`` rounds of replacing each vertex value ``[U]`` by the mean of itself and its edge
-    neighbours (``faces [F, 3]`` index the values)."""
-    if passes <= 0 or len(faces) == 0:
-        return values
-    n = len(values)
-    rows = np.concatenate([faces[:, 0], faces[:, 1], faces[:, 2], faces[:, 1], faces[:, 2], faces[:, 0]])
-    cols = np.concatenate([faces[:, 1], faces[:, 2], faces[:, 0], faces[:, 0], faces[:, 1], faces[:, 2]])
-    adjacency = scipy.sparse.coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n)).tocsr()
-    adjacency.data[:] = 1.0  # an edge shared by two faces counts once
-    degree = np.asarray(adjacency.sum(axis=1)).ravel() + 1.0
-    for _ in range(passes):
-        values = (values + adjacency @ values) / degree
-    return values
-
-
-def split_for_baking(asset, settings):
-    """The asset with its edges longer than ``settings.ao_max_edge`` split (:func:`split_long_edges`,
-    UVs interpolated: it looks the same), for ``ao`` shading, whose light is baked per vertex and
-    interpolated across faces; else the asset as it is."""
-    if settings.shading != "ao" or settings.ao_max_edge <= 0:
-        return asset
-    vertices, faces, attributes = split_long_edges(asset.vertices, asset.faces, settings.ao_max_edge,
-                                                   {"uv": asset.uv})
-    if len(faces) == len(asset.faces):
-        return asset
-    return dataclasses.replace(asset, vertices=vertices, faces=faces, uv=attributes["uv"])
-
-
-def ambient_occlusion(asset, settings) -> BakedOcclusion | None:
-    """:func:`bake_ambient_occlusion` of an asset (its base colour feeds the bounce) for ``ao``
-    shading, else None (``unlit`` / ``lambert`` shade per pixel)."""
-    if settings.shading != "ao":
-        return None
-    return bake_ambient_occlusion(asset.vertices, asset.faces, settings.ao_rays, settings.ao_distance,
-                                  settings.ao_smoothing, CREASE_DEGREES if settings.ao_split_creases else None,
-                                  asset.uv, asset.texture, traced_bounce=settings.ao_bounce == "traced")
-
-
-def face_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    tri = vertices[faces]
-    n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-    return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-300)

@@ -12,10 +12,16 @@ class StepRichProgressBar(RichProgressBar):
         return "train"
 
 
+class StepTQDMProgressBar(TQDMProgressBar):
+    def on_train_epoch_start(self, trainer, *args) -> None:  # Lightning titles it "Epoch 0" here
+        super().on_train_epoch_start(trainer, *args)
+        self.train_progress_bar.set_description("train")
+
+
 def progress_bar() -> ProgressBar:
-    """Lightning's rich bar titled "train" when ``rich`` is installed, else its tqdm bar."""
+    """Lightning's rich bar when ``rich`` is installed, else its tqdm bar; both titled "train"."""
     try:
         import rich  # noqa: F401
     except ImportError:
-        return TQDMProgressBar()
+        return StepTQDMProgressBar()
     return StepRichProgressBar()
