@@ -8,7 +8,9 @@
 (the same tone chain) and prints PSNR and SSIM (scikit-image) of gl against cycles per object and
 on average, and the share of pixels whose mask agrees; `--sheet` writes a contact sheet (gl row
 over cycles row, per object); `--no-levels` adds the PSNR of both rendered without the per-object
-levels (what the renderers differ by before the levels stretch it). `stats` prints image
+levels (what the renderers differ by before the levels stretch it) and, over all objects, the median
+ratio of gl's linear luminance to Cycles' in bins of Cycles' (where gl is too bright or too dark:
+the dark bins showed the missing specular occlusion). `stats` prints image
 statistics of generated datasets: the 99th percentile of opaque pixels' linear luminance (after
 decoding gamma 2.2), the share of silhouette pixels with fractional alpha, and the median HSV
 saturation of opaque pixels.
@@ -34,6 +36,12 @@ from lrmzero.plugins.generation.render_stage import shading_settings
 from lrmzero.plugins.generation.runner import make_composer
 
 LUMA = np.array([0.2126, 0.7152, 0.0722])
+BINS = [0.0, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.01]
+
+
+def luminance(rgba: np.ndarray) -> np.ndarray:
+    """Linear luminance ``[N]`` of gamma-encoded uint8 pixels ``[N, 4]`` (gamma 2.2, as the tone chain)."""
+    return (rgba[:, :3] / 255.0) ** 2.2 @ LUMA
 
 
 def compare(args) -> None:
@@ -49,7 +57,7 @@ def compare(args) -> None:
     raw_settings = dataclasses.replace(settings, levels=False)
     print(f"{'object':>8} {'PSNR dB':>8} {'SSIM':>6} {'mask':>7} {'gl s':>6} {'cycles s':>9}"
           + (f" {'no-levels PSNR':>15}" if args.no_levels else ""))
-    psnrs, ssims, rows, raw_psnrs = [], [], [], []
+    psnrs, ssims, rows, raw_psnrs, raw_pairs = [], [], [], [], []
     for index in range(args.objects):
         asset = composer.build(args.seed, index)
         cams = sampler.sample(args.views, args.resolution, args.resolution, np.random.default_rng(index))
@@ -66,14 +74,24 @@ def compare(args) -> None:
         ssims.append(s)
         raw = ""
         if args.no_levels:  # the same renders without the per-object levels, which stretch contrast
-            truth = cycles.render(asset, cams, raw_settings).rgba[..., :3]
-            raw_psnrs.append(peak_signal_noise_ratio(truth, gl.render(asset, cams, raw_settings).rgba[..., :3],
-                                                     data_range=255))
+            truth = cycles.render(asset, cams, raw_settings).rgba
+            ours = gl.render(asset, cams, raw_settings).rgba
+            raw_psnrs.append(peak_signal_noise_ratio(truth[..., :3], ours[..., :3], data_range=255))
+            both = (truth[..., 3] == 255) & (ours[..., 3] == 255)
+            raw_pairs.append((luminance(ours[both]), luminance(truth[both])))
             raw = f" {raw_psnrs[-1]:15.2f}"
         print(f"{index:8d} {p:8.2f} {s:6.3f} {100 * mask:6.2f}% {t1 - t0:6.1f} {t2 - t1:9.1f}{raw}", flush=True)
         rows.append((a.rgba[: args.sheet_views], b.rgba[: args.sheet_views]))
     print(f"{'mean':>8} {np.mean(psnrs):8.2f} {np.mean(ssims):6.3f}"
           + (f" {'':>7} {'':>6} {'':>9} {np.mean(raw_psnrs):15.2f}" if args.no_levels else ""))
+    if raw_pairs:
+        ours, truth = (np.concatenate(parts) for parts in zip(*raw_pairs))
+        print("no levels, opaque pixels: median gl / cycles linear luminance by cycles' luminance")
+        for lo, hi in zip(BINS[:-1], BINS[1:]):
+            inside = (truth >= lo) & (truth < hi)
+            if inside.sum() >= 50:
+                ratio = np.median(ours[inside] / np.maximum(truth[inside], 1e-4))
+                print(f"    {lo:5.2f}-{hi:4.2f}: {ratio:5.2f} ({100 * inside.mean():4.1f}% of pixels)")
     if args.sheet:
         tiles = []
         for a, b in rows:
