@@ -325,7 +325,7 @@ def test_a_smooth_metal_floor_reflects_the_wall_beside_it():
     near = (np.abs(positions[:, 2]) < 1e-9) & (np.abs(positions[:, 0] - 0.2) < 0.03) & (np.abs(positions[:, 1]) < 0.5)
     assert near.any() and np.all(baked.bent[near, 0] < -0.2)  # the open sky is away from the wall
     towards, away = np.array([0.6, 0.0, 0.8]), np.array([-0.6, 0.0, 0.8])
-    up = np.tile([0.0, 0.0, 1.0], (int(near.sum()), 1))
+    up = baked.mesh.normals[near]
     seen_towards = specular_visibility(baked.bent[near], baked.visibility[near], up, towards, 0.05)
     seen_away = specular_visibility(baked.bent[near], baked.visibility[near], up, away, 0.05)
     assert np.all(seen_towards < 0.3) and np.all(seen_away > 0.9)

@@ -31,13 +31,15 @@ in vec3 in_pos;
 in vec2 in_uv;
 in float in_visibility;    // occlusion.BakedOcclusion: the sky's cosine-weighted share,
 in vec3 in_bounce;         // the light along occluded directions,
-in vec3 in_bent;           // and where the sky is (the bent normal)
+in vec3 in_bent;           // and where the sky is (the bent normal) about
+in vec3 in_smooth_normal;  // the normal the bake used
 out vec2 v_uv;
 out vec3 v_world;
 out float v_depth;
 out float v_visibility;
 out vec3 v_bounce;
 out vec3 v_bent;
+out vec3 v_smooth_normal;
 void main() {
     vec4 p = w2c * vec4(in_pos, 1.0);
     float n = near_far.x, f = near_far.y;
@@ -54,6 +56,7 @@ void main() {
     v_visibility = in_visibility;
     v_bounce = in_bounce;
     v_bent = in_bent;
+    v_smooth_normal = in_smooth_normal;
 }
 """
 
@@ -75,6 +78,7 @@ in float v_depth;
 in float v_visibility;
 in vec3 v_bounce;
 in vec3 v_bent;
+in vec3 v_smooth_normal;
 layout(location = 0) out vec4 out_color;
 layout(location = 1) out vec4 out_geometry;
 
@@ -107,10 +111,10 @@ float cap_overlap(float ca, float cb, float cos_between) {
 }
 
 // The specular lobe's share that sees the sky (shading.specular_visibility).
-float specular_visibility(vec3 bent, float visibility, vec3 normal, vec3 reflected, float roughness) {
+float specular_visibility(vec3 bent, float visibility, vec3 smooth_normal, vec3 reflected, float roughness) {
     float cos_s = min(exp2(-3.32193 * roughness * roughness), 1.0 - 1e-6);
     float seen = cap_overlap(sqrt(1.0 - clamp(visibility, 0.0, 1.0)), cos_s, dot(bent, reflected));
-    float open_sky = cap_overlap(0.0, cos_s, dot(normal, reflected));
+    float open_sky = cap_overlap(0.0, cos_s, dot(smooth_normal, reflected));
     return open_sky > 1e-6 ? clamp(seen / open_sky, 0.0, 1.0) : visibility;
 }
 
@@ -147,7 +151,8 @@ void main() {
         float dielectric = dielectric_brdf(abd);
         vec3 metal = env_brdf(base, abd);
         // diffuse: the sky's share plus the bounce; specular: the same with the lobe's own share
-        float seen = specular_visibility(normalize(v_bent), v_visibility, normal, reflect(-to_eye, n), roughness);
+        float seen = specular_visibility(normalize(v_bent), v_visibility, normalize(v_smooth_normal),
+                                         reflect(-to_eye, n), roughness);
         vec3 diffuse_light = v_visibility + (1.0 - v_visibility) * v_bounce;
         vec3 specular_light = seen + (1.0 - seen) * v_bounce;
         color = diffuse_light * (1.0 - metallic) * base * (1.0 - dielectric)
@@ -311,15 +316,15 @@ class GLRenderer(Renderer):
                 raise
         if ao is None:  # open sky everywhere (unused by unlit and lambert)
             source, faces = np.arange(len(asset.vertices)), asset.faces
-            light = np.tile([1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0], (len(source), 1))
+            light = np.tile([1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 1.0], (len(source), 1))
         else:  # the mesh as baked (split at creases if asked), with its light per vertex
             source, faces = ao.mesh.source, ao.mesh.faces
-            light = np.concatenate([ao.visibility[:, None], ao.bounce, ao.bent], axis=1)
+            light = np.concatenate([ao.visibility[:, None], ao.bounce, ao.bent, ao.mesh.normals], axis=1)
         data = np.concatenate([asset.vertices[source], asset.uv[source], light], axis=1).astype("f4")
         vbo = ctx.buffer(np.ascontiguousarray(data).tobytes())
         ibo = ctx.buffer(np.ascontiguousarray(faces.astype("i4")).tobytes())
-        vao = ctx.vertex_array(self.program, [(vbo, "3f 2f 1f 3f 3f", "in_pos", "in_uv", "in_visibility",
-                                                "in_bounce", "in_bent")], ibo)
+        vao = ctx.vertex_array(self.program, [(vbo, "3f 2f 1f 3f 3f 3f", "in_pos", "in_uv", "in_visibility",
+                                                "in_bounce", "in_bent", "in_smooth_normal")], ibo)
         for unit, name in enumerate(["base_color", "metallic_roughness", "normal_map"]):
             self.program[name].value = unit
         self.dfg.use(3)

@@ -76,11 +76,13 @@ class RaycastRenderer(Renderer):
                     corners = ao.mesh.faces[tri]  # the asset's faces, as baked (split at creases if asked)
                     visibility = np.einsum("ni,ni->n", bary, ao.visibility[corners])
                     bounce = np.einsum("ni,nij->nj", bary, ao.bounce[corners])
-                    bent = np.einsum("ni,nij->nj", bary, ao.bent[corners])
+                    bent, smooth = (np.einsum("ni,nij->nj", bary, per_vertex[corners])
+                                    for per_vertex in (ao.bent, ao.mesh.normals))
                     bent /= np.maximum(np.linalg.norm(bent, axis=1, keepdims=True), 1e-12)
+                    smooth /= np.maximum(np.linalg.norm(smooth, axis=1, keepdims=True), 1e-12)
                     n_dot_v = -np.einsum("ij,ij->i", fn[tri], dirs[ray])
                     reflected = dirs[ray] + 2.0 * n_dot_v[:, None] * fn[tri]
-                    seen = specular_visibility(bent, visibility, fn[tri], reflected, roughness)
+                    seen = specular_visibility(bent, visibility, smooth, reflected, roughness)
                     base = environment_shade(base, visibility, bounce, roughness, metallic, n_dot_v, seen)
                 elif settings.shading == "lambert":
                     base = base * lambert(fn[tri])[:, None]

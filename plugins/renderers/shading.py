@@ -187,10 +187,11 @@ def specular_visibility(bent: np.ndarray, visibility: np.ndarray, normal: np.nda
     mirror direction ``reflected [..., 3]`` (:func:`cone_cosine_from_roughness`), the sky a cone
     about the unit bent normal ``bent [..., 3]`` of the half-angle whose cosine-weighted share is
     ``visibility`` (sin^2 = visibility); their overlap (the cap intersection of Oat and Sander
-    2007) over the lobe's overlap with the open hemisphere about ``normal`` (what the split sum
-    already counts), so an open surface keeps 1. A smooth metal reflects the sky where its mirror
-    ray escapes and the object where it does not, which the cosine-weighted ``visibility`` alone
-    cannot say. The `gl` fragment shader computes the same."""
+    2007) over the lobe's overlap with the open hemisphere about the unit smooth ``normal [..., 3]``
+    the bake used (the part below its horizon is the split sum's business). An open point's bent
+    normal is that normal, so it keeps 1. A smooth metal reflects the sky where its mirror ray
+    escapes and the object where it does not, which the cosine-weighted ``visibility`` alone cannot
+    say. The `gl` fragment shader computes the same."""
     visibility = np.clip(np.asarray(visibility, np.float64), 0.0, 1.0)
     cos_s = np.minimum(cone_cosine_from_roughness(roughness), 1.0 - 1e-6)
     seen = _cap_overlap(np.sqrt(1.0 - visibility), cos_s, np.sum(np.asarray(bent) * reflected, -1))
