@@ -31,6 +31,8 @@ class ShadingSettings:
             light of the surfaces its occluded rays hit.
         ao_max_edge: renderers that bake light per vertex first split the mesh's edges longer than
             this (object units; 0: never), so a long face is lit along its length, not from its ends.
+        ao_bounce_stride: with ``traced``, every this-th ray of a vertex's pattern is traced to what it
+            hits (the others only say whether they are occluded: faster).
     """
 
     shading: str = "ao"
@@ -42,6 +44,7 @@ class ShadingSettings:
     ao_split_creases: bool = False
     ao_bounce: str = "uniform"
     ao_max_edge: float = 0.0
+    ao_bounce_stride: int = 1
 
 
 @dataclass

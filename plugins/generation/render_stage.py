@@ -44,7 +44,7 @@ def make_renderer(run: RunConfig, registries: Registries):
 
 def shading_settings(cfg: RenderConfig) -> ShadingSettings:
     return ShadingSettings(cfg.shading, tuple(cfg.background), cfg.ao_rays, cfg.ao_distance, cfg.ao_smoothing,
-                           cfg.levels, cfg.ao_split_creases, cfg.ao_bounce, cfg.ao_max_edge)
+                           cfg.levels, cfg.ao_split_creases, cfg.ao_bounce, cfg.ao_max_edge, cfg.ao_bounce_stride)
 
 
 class RenderStage:

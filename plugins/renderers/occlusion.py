@@ -140,45 +140,56 @@ class BakedOcclusion:
     bent: np.ndarray
 
 
-def _cast(vertices: np.ndarray, faces: np.ndarray, origins: np.ndarray, dirs: np.ndarray, distance: float,
-          closest: bool) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-    """Rays that hit within ``distance``: ``(ray index [H], face [H], barycentric (u, v) [H, 2])`` of
-    the first hit if ``closest``, else ``(ray index [H], None, None)`` (an occlusion query, ~1.5x
-    faster). Embree when embreex is present (threads: it releases the GIL), else trimesh's intersector."""
-    try:
-        from embreex import rtcore_scene
-        from embreex.mesh_construction import TriangleMesh
-    except ImportError:
-        mesh = trimesh.Trimesh(vertices, faces, process=False)
-        locations, index_ray, index_tri = mesh.ray.intersects_location(origins, dirs, multiple_hits=False)
-        near = np.linalg.norm(locations - origins[index_ray], axis=1) < distance
-        index_ray, index_tri, locations = index_ray[near], index_tri[near], locations[near]
+class _RayCaster:
+    """Rays against one mesh, its acceleration structure built once: Embree where embreex is present
+    (threads: it releases the GIL), else trimesh's intersector."""
+
+    def __init__(self, vertices: np.ndarray, faces: np.ndarray) -> None:
+        self.vertices, self.faces = vertices, faces
+        try:
+            from embreex import rtcore_scene
+            from embreex.mesh_construction import TriangleMesh
+        except ImportError:
+            self.scene = None
+            self.mesh = trimesh.Trimesh(vertices, faces, process=False)
+        else:
+            self.scene = rtcore_scene.EmbreeScene()
+            TriangleMesh(self.scene, vertices[faces].astype(np.float32))
+
+    def cast(self, origins: np.ndarray, dirs: np.ndarray, distance: float, closest: bool
+             ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """Rays (``origins``, ``dirs`` ``[N, 3]`` float32) that hit within ``distance``: ``(ray index [H],
+        face [H], barycentric (u, v) [H, 2])`` of the first hit if ``closest``, else ``(ray index [H],
+        None, None)`` (an occlusion query, ~1.5x faster)."""
+        if self.scene is None:
+            locations, index_ray, index_tri = self.mesh.ray.intersects_location(origins, dirs, multiple_hits=False)
+            near = np.linalg.norm(locations - origins[index_ray], axis=1) < distance
+            index_ray, index_tri, locations = index_ray[near], index_tri[near], locations[near]
+            if not closest:
+                return index_ray, None, None
+            bary = trimesh.triangles.points_to_barycentric(self.vertices[self.faces[index_tri]], locations)
+            return index_ray, index_tri, bary[:, 1:]
+        if len(origins) == 0:
+            none = np.zeros(0, np.int64)
+            return (none, none, np.zeros((0, 2))) if closest else (none, None, None)
+        scene = self.scene
+        dists = np.full(len(origins), distance, np.float32)
+
+        def intersect(part: slice) -> dict | np.ndarray:
+            if not closest:  # embree reports 0 for an occluded ray, -1 for a free one
+                return np.asarray(scene.run(origins[part], dirs[part], dists=dists[part], query="OCCLUDED")) == 0
+            return scene.run(origins[part], dirs[part], dists=dists[part], query="INTERSECT", output=1)
+
+        chunks = [c for c in np.array_split(np.arange(len(origins)), max(1, min(os.cpu_count() or 1, 8))) if len(c)]
+        with ThreadPoolExecutor(len(chunks)) as pool:
+            parts = list(pool.map(intersect, [slice(c[0], c[-1] + 1) for c in chunks]))
         if not closest:
-            return index_ray, None, None
-        bary = trimesh.triangles.points_to_barycentric(vertices[faces[index_tri]], locations)
-        return index_ray, index_tri, bary[:, 1:]
-    if len(origins) == 0:
-        none = np.zeros(0, np.int64)
-        return (none, none, np.zeros((0, 2))) if closest else (none, None, None)
-    scene = rtcore_scene.EmbreeScene()
-    TriangleMesh(scene, vertices[faces].astype(np.float32))
-    dists = np.full(len(origins), distance, np.float32)
-
-    def intersect(part: slice) -> dict | np.ndarray:
-        if not closest:  # embree reports 0 for an occluded ray, -1 for a free one
-            return np.asarray(scene.run(origins[part], dirs[part], dists=dists[part], query="OCCLUDED")) == 0
-        return scene.run(origins[part], dirs[part], dists=dists[part], query="INTERSECT", output=1)
-
-    chunks = [c for c in np.array_split(np.arange(len(origins)), max(1, min(os.cpu_count() or 1, 8))) if len(c)]
-    with ThreadPoolExecutor(len(chunks)) as pool:
-        parts = list(pool.map(intersect, [slice(c[0], c[-1] + 1) for c in chunks]))
-    if not closest:
-        return np.flatnonzero(np.concatenate(parts)), None, None
-    face = np.concatenate([np.asarray(p["primID"]) for p in parts])
-    tfar = np.concatenate([np.asarray(p["tfar"]) for p in parts])
-    index_ray = np.flatnonzero((face >= 0) & (tfar < distance))  # -1: no hit
-    uv = np.stack([np.concatenate([np.asarray(p[k]) for p in parts])[index_ray] for k in ("u", "v")], 1)
-    return index_ray, face[index_ray].astype(np.int64), uv.astype(np.float64)
+            return np.flatnonzero(np.concatenate(parts)), None, None
+        face = np.concatenate([np.asarray(p["primID"]) for p in parts])
+        tfar = np.concatenate([np.asarray(p["tfar"]) for p in parts])
+        index_ray = np.flatnonzero((face >= 0) & (tfar < distance))  # -1: no hit
+        uv = np.stack([np.concatenate([np.asarray(p[k]) for p in parts])[index_ray] for k in ("u", "v")], 1)
+        return index_ray, face[index_ray].astype(np.int64), uv.astype(np.float64)
 
 
 def _linear_albedo(texture: np.ndarray, uv: np.ndarray) -> np.ndarray:
@@ -206,7 +217,7 @@ def _mean_linear_albedo(texture: np.ndarray) -> float:
 def bake_ambient_occlusion(vertices: np.ndarray, faces: np.ndarray, rays: int, distance: float,
                            smoothing: int = 0, crease_degrees: float | None = None,
                            uv: np.ndarray | None = None, texture: np.ndarray | None = None,
-                           traced_bounce: bool = False) -> BakedOcclusion:
+                           traced_bounce: bool = False, bounce_stride: int = 1) -> BakedOcclusion:
     """Per-vertex visibility of a cosine-weighted hemisphere and one diffuse bounce, on the mesh split
     at its creases (:func:`split_at_creases`; ``crease_degrees=None``: not split, one value per
     position). See :class:`BakedOcclusion`.
@@ -222,8 +233,10 @@ def bake_ambient_occlusion(vertices: np.ndarray, faces: np.ndarray, rays: int, d
     lit by the sky, i.e. its linear base colour (``texture`` uint8 ``[H, W, 3]`` at ``uv [V, 2]``;
     mid grey without one) times its own visibility. ``traced_bounce``: per point, the mean over its
     occluded rays of what each one hits (a strut beside a bright part is lit by it, a pocket inside a
-    dark one stays dark); else one grey value for the whole object, the texture's mean albedo times
-    the mean visibility (an occlusion query instead of closest hits: faster).
+    dark one stays dark), tracing every ``bounce_stride``-th ray of the pattern to its closest hit
+    (the others take the faster occlusion query; points none of whose traced rays hit keep the
+    uniform value); else one grey value for the whole object, the texture's mean albedo times the
+    mean visibility.
     """
     creased = split_at_creases(vertices, faces, crease_degrees)
     representative = np.zeros(creased.num_points, np.int64)
@@ -233,55 +246,67 @@ def bake_ambient_occlusion(vertices: np.ndarray, faces: np.ndarray, rays: int, d
     baked = np.flatnonzero(used)
     positions = vertices[creased.source[representative[baked]]]
     normals = creased.normals[representative[baked]]
+    P = len(positions)
     local = hemisphere_directions(rays)
     helper = np.where(np.abs(normals[:, :1]) < 0.9, [[1.0, 0, 0]], [[0, 1.0, 0]])
     t1 = np.cross(normals, helper)
     t1 /= np.maximum(np.linalg.norm(t1, axis=1, keepdims=True), 1e-12)
     t2 = np.cross(normals, t1)
-    turn = (np.arange(len(positions)) * 0.6180339887498949 % 1.0)[:, None] * 2 * np.pi
+    turn = (np.arange(P) * 0.6180339887498949 % 1.0)[:, None] * 2 * np.pi
     t1, t2 = np.cos(turn) * t1 + np.sin(turn) * t2, -np.sin(turn) * t1 + np.cos(turn) * t2
-    # dirs[p, r] = local[r] @ frame[p] for the frames [t1, t2, n] (rows), as one 2D matmul: [R, 3] @ [3, P*3]
+    # dirs[r, p] = local[r] @ frame[p] for the frames [t1, t2, n] (rows), as one 2D matmul: [R, 3] @ [3, P*3];
+    # ray-major ([rays, P]): ray r of every point is one contiguous block
     frames = np.stack([t1, t2, normals], 0).astype(np.float32).reshape(3, -1)
-    dirs = (local.astype(np.float32) @ frames).reshape(rays, len(positions), 3).transpose(1, 0, 2).reshape(-1, 3)
-    origins = np.repeat((positions + normals * (1e-4 + 1e-3 * distance)).astype(np.float32), rays, axis=0)
-    hit_ray, hit_face, hit_uv = _cast(vertices, faces, origins, dirs, distance, closest=traced_bounce)
-    hit_point = hit_ray // rays
-    occluded = np.bincount(hit_point, minlength=len(positions)).astype(np.float64)
+    dirs = (local.astype(np.float32) @ frames).reshape(rays, P, 3)
+    start = (positions + normals * (1e-4 + 1e-3 * distance)).astype(np.float32)
+    caster = _RayCaster(vertices, faces)
+    # traced: every bounce_stride-th ray of each point's pattern gets a closest hit (what the bounce
+    # sees); the others an occlusion query (faster)
+    traced = np.arange(rays) % bounce_stride == 0 if traced_bounce else np.zeros(rays, bool)
+    occluded = np.zeros((rays, P), np.float32)
+    hit_face = hit_uv = hit_flat = None
+    for rows, closest in ((np.flatnonzero(traced), True), (np.flatnonzero(~traced), False)):
+        if not len(rows):
+            continue
+        found, face, uv_hit = caster.cast(np.tile(start, (len(rows), 1)), dirs[rows].reshape(-1, 3), distance, closest)
+        flat = rows[found // P] * P + found % P  # into the [rays, P] layout
+        occluded.reshape(-1)[flat] = 1.0
+        if closest:
+            hit_face, hit_uv, hit_flat = face, uv_hit, flat
     visibility = np.ones(creased.num_points)
-    visibility[baked] = 1.0 - occluded / rays
+    visibility[baked] = 1.0 - occluded.sum(0, dtype=np.float64) / rays
     visibility = smooth_over_mesh(visibility, creased.points[creased.faces], smoothing)
     bent = np.zeros((creased.num_points, 3))
-    bent[baked] = _bent_normals(dirs.reshape(len(positions), rays, 3), hit_ray, normals)
+    bent[baked] = _bent_normals(dirs, occluded, normals)
     bent = bent[creased.points]
+    albedo_mean = _mean_linear_albedo(texture) if texture is not None else 0.5
+    bounce = np.full((creased.num_points, 3), albedo_mean * float(visibility[creased.points].mean()))
     if not traced_bounce:
-        albedo = _mean_linear_albedo(texture) if texture is not None else 0.5
-        bounce = np.full((len(creased.points), 3), albedo * float(visibility[creased.points].mean()))
-        return BakedOcclusion(creased, visibility[creased.points], bounce, bent)
-    # One bounce: what each occluded ray sees, the hit surface's albedo times its own visibility.
+        return BakedOcclusion(creased, visibility[creased.points], bounce[creased.points], bent)
+    # One bounce: what each traced occluded ray sees, the hit surface's albedo times its own visibility.
     corners = creased.points[creased.faces[hit_face]]  # [H, 3] bake points of the hit face's corners
     weights = np.column_stack([1.0 - hit_uv.sum(1), hit_uv])
     seen_visibility = np.einsum("hc,hc->h", weights, visibility[corners])
     if texture is not None and uv is not None:
-        hit_uv_map = np.einsum("hc,hcj->hj", weights, uv[faces[hit_face]])
-        albedo = _linear_albedo(texture, hit_uv_map)
+        albedo = _linear_albedo(texture, np.einsum("hc,hcj->hj", weights, uv[faces[hit_face]]))
     else:
         albedo = np.full((len(hit_face), 3), 0.5)
     seen = albedo * seen_visibility[:, None]
-    bounce = np.zeros((creased.num_points, 3))
-    bounce[baked] = np.stack([np.bincount(hit_point, seen[:, k], len(positions)) for k in range(3)], 1)
-    bounce[baked] /= np.maximum(occluded, 1.0)[:, None]
+    hit_point = hit_flat % P
+    hits = np.bincount(hit_point, minlength=P).astype(np.float64)
+    traced_bounce_light = np.stack([np.bincount(hit_point, seen[:, k], P) for k in range(3)], 1)
+    # points whose traced rays all escaped keep the uniform estimate (their occluded rays were not traced)
+    bounce[baked] = np.where(hits[:, None] > 0, traced_bounce_light / np.maximum(hits, 1.0)[:, None], bounce[baked])
     return BakedOcclusion(creased, visibility[creased.points], bounce[creased.points], bent)
 
 
-def _bent_normals(dirs: np.ndarray, hit_ray: np.ndarray, normals: np.ndarray) -> np.ndarray:
-    """``[P, 3]`` unit mean direction of each point's unoccluded rays (``dirs [P, rays, 3]``; the
-    rays ``hit_ray`` index, flat, are occluded), taking the whole pattern's mean as exactly the normal
+def _bent_normals(dirs: np.ndarray, occluded: np.ndarray, normals: np.ndarray) -> np.ndarray:
+    """``[P, 3]`` unit mean direction of each point's unoccluded rays (``dirs [rays, P, 3]``,
+    ``occluded [rays, P]`` 1 where a ray hit), taking the whole pattern's mean as exactly the normal
     (a few rays' mean leans off it: 2.5 degrees for 16), so an open point's bent normal is its normal;
     the normal where every ray is occluded."""
-    occluded = np.zeros(dirs.shape[0] * dirs.shape[1], np.float32)
-    occluded[hit_ray] = 1.0
-    blocked = np.einsum("prj,pr->pj", dirs, occluded.reshape(dirs.shape[:2])).astype(np.float64)
-    pattern = float(np.linalg.norm(dirs[0].astype(np.float64).sum(0))) if len(dirs) else 0.0
+    blocked = np.einsum("rpj,rp->pj", dirs, occluded).astype(np.float64)
+    pattern = float(np.linalg.norm(dirs[:, 0].astype(np.float64).sum(0))) if dirs.shape[1] else 0.0
     mean = pattern * normals - blocked
     length = np.linalg.norm(mean, axis=1, keepdims=True)
     return np.where(length > 1e-6 * max(pattern, 1.0), mean / np.maximum(length, 1e-12), normals)
@@ -323,4 +348,5 @@ def ambient_occlusion(asset, settings) -> BakedOcclusion | None:
         return None
     return bake_ambient_occlusion(asset.vertices, asset.faces, settings.ao_rays, settings.ao_distance,
                                   settings.ao_smoothing, CREASE_DEGREES if settings.ao_split_creases else None,
-                                  asset.uv, asset.texture, traced_bounce=settings.ao_bounce == "traced")
+                                  asset.uv, asset.texture, traced_bounce=settings.ao_bounce == "traced",
+                                  bounce_stride=settings.ao_bounce_stride)
