@@ -137,6 +137,31 @@ def concatenate(parts: list[PartMesh]) -> PartMesh:
     )
 
 
+def drop_coincident_faces(mesh: PartMesh) -> PartMesh:
+    """The mesh without the faces that repeat an earlier face: the same three positions (equal after
+    :func:`weld_positions`) in the same winding; the first one stays. Overlapping parts cut by one
+    cutter each get its wall where they overlap, and two coincident walls z-fight in a rasterizer and
+    shade each other in a path tracer (every ray leaving one starts on the other: Cycles lit such a
+    cavity at half its sky visibility). Faces facing each other (opposite windings) are kept.
+    Vertices are kept as they are (an unused one costs nothing)."""
+    if len(mesh.faces) < 2:
+        return mesh
+    _, group = weld_positions(mesh.vertices)
+    corners = group[mesh.faces].astype(np.int64)
+    # rotate each triangle to start at its smallest position id: a rotation keeps the winding
+    start = np.argmin(corners, axis=1)
+    canonical = np.take_along_axis(corners, (np.arange(3)[None] + start[:, None]) % 3, axis=1)
+    if canonical.max() < 1 << 21:
+        key = (canonical[:, 0] << 42) | (canonical[:, 1] << 21) | canonical[:, 2]
+        _, first = np.unique(key, return_index=True)
+    else:
+        _, first = np.unique(canonical, axis=0, return_index=True)
+    if len(first) == len(mesh.faces):
+        return mesh
+    keep = np.sort(first)
+    return mesh.copy(faces=mesh.faces[keep], surface=mesh.surface[keep], material=mesh.material[keep])
+
+
 def bounds(parts: list[PartMesh]) -> np.ndarray:
     """``[2, 3]`` axis-aligned bounds of all parts."""
     v = np.concatenate([p.vertices for p in parts])

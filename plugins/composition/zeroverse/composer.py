@@ -8,7 +8,7 @@ from typing import Any
 
 from lrmzero.asset import Asset
 from lrmzero.components import AugmentContext, ComposeContext, Composer
-from lrmzero.mesh import concatenate
+from lrmzero.mesh import concatenate, drop_coincident_faces
 from lrmzero.objects import object_id, object_streams
 from lrmzero.plugins.composition.zeroverse.config import ZeroverseConfig
 from lrmzero.plugins.composition.zeroverse.materials import bake_uvs, describe_atlas, paint_atlas
@@ -68,7 +68,7 @@ class ZeroverseComposer(Composer):
         if cfg.shape.renormalize_after_augmentations:
             parts, scale2, offset2 = normalize(parts, size)
             normalization["after_augmentations"] = {"scale": scale2, "offset": offset2.tolist()}
-        mesh = concatenate(parts)
+        mesh = drop_coincident_faces(concatenate(parts))  # e.g. one cutter's wall in two overlapping parts
 
         t0 = time.perf_counter()
         atlas = paint_atlas(slots[0], cfg.materials, self.textures, tex_rng)
