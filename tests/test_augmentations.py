@@ -324,7 +324,7 @@ def test_one_cutter_in_overlapping_parts_leaves_one_wall():
     """Two overlapping boxes cut by one sphere each get the sphere's wall where they overlap: the
     object keeps one copy of every coincident face (same positions, same winding) and loses no
     other, so no surface z-fights in a rasterizer or shades its twin in a path tracer."""
-    from lrmzero.mesh import concatenate, drop_coincident_faces, weld_positions
+    from lrmzero.mesh import concatenate, drop_coincident_faces
 
     sphere = prim("sphere", [0.4, 0.4, 0.4])
     a, b = prim("cube", [0.6, 0.6, 0.6]), prim("cube", [0.6, 0.6, 0.6]).transformed(
@@ -333,17 +333,10 @@ def test_one_cutter_in_overlapping_parts_leaves_one_wall():
     cut = [cut_part(p, sphere.transformed(corner), 0.0) for p in (a, b)]
     assert [status for _, status in cut] == ["cut", "cut"]
     both = concatenate([part for part, _ in cut])
-
-    def coincident(mesh) -> int:
-        group = weld_positions(mesh.vertices)[1][mesh.faces]
-        start = np.argmin(group, axis=1)
-        canonical = np.take_along_axis(group, (np.arange(3)[None] + start[:, None]) % 3, axis=1)
-        return len(canonical) - len(np.unique(canonical, axis=0))
-
-    repeats = coincident(both)
+    repeats = coincident(both.vertices, both.faces)
     assert repeats > 50  # the sphere's wall inside the overlap, twice
     single = drop_coincident_faces(both)
-    assert coincident(single) == 0 and len(single.faces) == len(both.faces) - repeats
+    assert coincident(single.vertices, single.faces) == 0 and len(single.faces) == len(both.faces) - repeats
     assert len(single.surface) == len(single.material) == len(single.faces)
     # faces facing each other are not duplicates: a face and its reverse both stay
     pair = both.copy(faces=np.concatenate([both.faces[:1], both.faces[:1, ::-1]]), surface=both.surface[:2],
@@ -353,11 +346,17 @@ def test_one_cutter_in_overlapping_parts_leaves_one_wall():
 
 def test_default_objects_have_no_coincident_faces():
     """Seed 0's first object cuts two overlapping parts with one cutter (1,425 faces were doubled)."""
-    from lrmzero.mesh import weld_positions
-
     asset = make_composer(load_config(), regs()).build(0, 0)
     assert asset.meta["augmentations"][1]["parts"].count("cut") >= 2
-    group = weld_positions(asset.vertices)[1][asset.faces]
+    assert coincident(asset.vertices, asset.faces) == 0
+
+
+def coincident(vertices, faces) -> int:
+    """Faces that repeat another's three positions in the same winding (np.unique on rows: an
+    independent count, not the hashing of core.mesh)."""
+    from lrmzero.mesh import weld_positions
+
+    group = weld_positions(vertices)[1][faces]
     start = np.argmin(group, axis=1)
     canonical = np.take_along_axis(group, (np.arange(3)[None] + start[:, None]) % 3, axis=1)
-    assert len(np.unique(canonical, axis=0)) == len(canonical)
+    return len(canonical) - len(np.unique(canonical, axis=0))

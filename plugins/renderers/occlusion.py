@@ -14,7 +14,7 @@ import numpy as np
 import scipy.sparse
 import trimesh
 
-from lrmzero.mesh import weld_positions
+from lrmzero.mesh import unique_rows, weld_positions
 from lrmzero.plugins.renderers.edge_split import split_long_edges
 from lrmzero.plugins.renderers.mipmaps import decode_srgb
 
@@ -48,21 +48,6 @@ class CreasedMesh:
     normals: np.ndarray
     points: np.ndarray
     num_points: int
-
-
-def _unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(first [K], inverse [N])`` of the distinct rows of an int64 ``[N, C]`` array, through one
-    hash per row (``np.unique(axis=0)`` sorts lexicographically, ~10x slower); exact on a collision."""
-    h = np.zeros(len(rows), np.uint64)
-    for column in rows.T.astype(np.uint64):
-        h = (h ^ column) * np.uint64(0x9E3779B97F4A7C15)
-        h ^= h >> np.uint64(29)
-    _, first, inverse = np.unique(h, return_index=True, return_inverse=True)
-    inverse = inverse.reshape(-1)
-    if not np.array_equal(rows[first][inverse], rows):
-        _, first, inverse = np.unique(rows, axis=0, return_index=True, return_inverse=True)
-        inverse = inverse.reshape(-1)
-    return first, inverse
 
 
 def split_at_creases(vertices: np.ndarray, faces: np.ndarray,
@@ -109,11 +94,11 @@ def split_at_creases(vertices: np.ndarray, faces: np.ndarray,
         crease /= np.maximum(np.linalg.norm(crease, axis=1, keepdims=True), 1e-300)
         # The creased corners get new vertices, one per (vertex, normal); the others keep theirs.
         quantized = np.round(crease * 1e4).astype(np.int64)
-        first, inverse = _unique_rows(np.column_stack([corner_vertex[hard], quantized]))
+        first, inverse = unique_rows(np.column_stack([corner_vertex[hard], quantized]))
         out_faces[hard] = len(vertices) + inverse
         source = np.concatenate([source, corner_vertex[hard][first]])
         vertex_normals = np.concatenate([vertex_normals, crease[first]])
-        new_points = _unique_rows(np.column_stack([corner_position[hard][first], quantized[first]]))[1]
+        new_points = unique_rows(np.column_stack([corner_position[hard][first], quantized[first]]))[1]
         points = np.concatenate([points, num_points + new_points])
         num_points += int(new_points.max()) + 1
         # Drop the input vertices whose every corner went to a new one (a strut's box corners).

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -61,13 +62,20 @@ def data_source(spec: str | Path):
     name = data_source_name(spec)
     if name is None:
         return None  # not a data source: treated as a path (and refused as one if missing)
-    from omegaconf import OmegaConf
-
     from lrmzero.plugin_manager import get_registries
 
-    params = str(spec).partition(":")[2]
-    values = OmegaConf.to_container(OmegaConf.from_dotlist([p for p in params.split(",") if p])) if params else {}
-    return get_registries().kind("data_sources").build(name, values, f"--data {name}")
+    return get_registries().kind("data_sources").build(name, spec_options(str(spec)), f"--data {name}")
+
+
+def spec_options(spec: str) -> dict:
+    """The options of a component spec ``NAME:key=value,...`` (``--data procedural:objects=1000``,
+    ``--cameras orbit:elevations_deg=[20,-10],radius=2.2``) as a dict; commas inside brackets belong
+    to a list value."""
+    from omegaconf import OmegaConf
+
+    params = spec.partition(":")[2]
+    options = [p for p in re.split(r",(?![^\[]*\])", params) if p]
+    return OmegaConf.to_container(OmegaConf.from_dotlist(options)) if options else {}
 
 
 def view_count(obj: Path | ShardObject) -> int | None:

@@ -3,17 +3,15 @@ turntable of rendered views."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
 import torch
-from omegaconf import OmegaConf
 from PIL import Image
 
 from lrmzero.cameras import Cameras, intrinsics_from_fov, look_at, read_opencv_cameras, write_opencv_cameras
 from lrmzero.dataset import check_output_folder, check_positive, view_path
-from lrmzero.plugins.trainers.lightning.data import composited_over, load_view, render_section
+from lrmzero.plugins.trainers.lightning.data import composited_over, load_view, render_section, spec_options
 from lrmzero.errors import ConfigError
 from lrmzero.plugins.trainers.lightning.checkpoints import load_checkpoint
 from lrmzero.components import render_model
@@ -43,11 +41,10 @@ def input_cameras(spec: str, folder: Path, size: int, registries) -> tuple[Camer
     Raises:
         ConfigError: naming ``--cameras`` or ``--images`` and what is wrong.
     """
-    name, _, params = spec.partition(":")
+    name = spec.partition(":")[0]
     samplers = registries.kind("camera_samplers")
     if not Path(spec).is_file() and name in samplers:
-        values = OmegaConf.to_container(OmegaConf.from_dotlist(_split_params(params))) if params else {}
-        sampler = samplers.build(name, values, f"--cameras {name}")
+        sampler = samplers.build(name, spec_options(spec), f"--cameras {name}")
         files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
         if not files:
             raise ConfigError(f"--images: no image ({', '.join(IMAGE_SUFFIXES)}) in {str(folder)!r} "
@@ -77,11 +74,6 @@ def input_cameras(spec: str, folder: Path, size: int, registries) -> tuple[Camer
             raise ConfigError(f"--images: no image {p!r} under {str(folder)!r}")
         files.append(found)
     return cams, files
-
-
-def _split_params(params: str) -> list[str]:
-    """``a=1,b=[2,3]`` -> ``["a=1", "b=[2,3]"]``: commas inside brackets belong to a list value."""
-    return [p for p in re.split(r",(?![^\[]*\])", params) if p]
 
 
 @torch.no_grad()
