@@ -184,7 +184,9 @@ def check_renderer(renderer) -> None:
     eyes = np.array([[2.5, 0, 0.5], [0, -2.4, 1.0], [-1.5, 1.5, -1.0], [0.3, 0.2, 2.6]])
     size = 48
     cams = Cameras(look_at(eyes), np.repeat(intrinsics_from_fov(size, size, 50.0)[None], 4, 0), size, size)
-    views = renderer.render(asset, cams, ShadingSettings(shading="unlit", background=(0.0, 1.0, 0.0)))
+    # "ao": the one shading every renderer has (Cycles lights with its white world and nothing else)
+    settings = ShadingSettings(shading="ao", ao_rays=4, background=(0.0, 1.0, 0.0))
+    views = renderer.render(asset, cams, settings)
     what = f"renderer {renderer.name}"
     assert views.rgba.shape == (4, size, size, 4) and views.rgba.dtype == np.uint8, f"{what}: rgba shape/dtype"
     v, u = np.mgrid[0:size, 0:size] + 0.5

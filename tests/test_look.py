@@ -50,7 +50,8 @@ def test_edges_have_fractional_coverage_alpha():
         assert edge.sum() > 50
         # most silhouette pixels are partly covered; a 1-sample renderer gives 255 on all
         assert np.mean((a[edge] > 0) & (a[edge] < 255)) > 0.5
-    one_sample = gl(supersample=1).render(gray_asset(sphere), cameras_around(1, 96, 2.5), ShadingSettings(shading="unlit"))
+    one_sample = gl(supersample=1, pixel_filter=0).render(gray_asset(sphere), cameras_around(1, 96, 2.5),
+                                                          ShadingSettings(shading="unlit"))
     assert set(np.unique(one_sample.rgba[..., 3])) == {0, 255}
     # coverage is correct: the alpha-weighted area equals the analytic disc's (a sphere of radius
     # 0.8 seen from d subtends a cone of half-angle asin(0.8 / d); near the image centre the
@@ -62,15 +63,15 @@ def test_edges_have_fractional_coverage_alpha():
     assert abs(area / (np.pi * r_img ** 2) - 1) < 0.04
 
 
-@pytest.mark.parametrize("supersample,connected", [(2, True), (1, False)])
-def test_thin_strut_projects_to_one_connected_silhouette(supersample, connected):
+@pytest.mark.parametrize("supersample,pixel_filter,connected", [(2, 1.5, True), (2, 0.0, True), (1, 0.0, False)])
+def test_thin_strut_projects_to_one_connected_silhouette(supersample, pixel_filter, connected):
     """A 0.01-thick strut, 1.6 long, seen from 2.8 (Zeroverse's far camera) at 256 px is about a
     pixel wide: antialiasing keeps it one piece; single-sample rasterization breaks it (the
     second case shows the first can fail)."""
     strut = trimesh.creation.cylinder(radius=0.005, height=1.6, sections=8)
     strut.apply_transform(trimesh.transformations.rotation_matrix(1.1, [1.0, 0.3, 0.2]))
-    views = gl(supersample=supersample).render(gray_asset(strut), cameras_around(6, 256, 2.8),
-                                               ShadingSettings(shading="unlit"))
+    views = gl(supersample=supersample, pixel_filter=pixel_filter).render(
+        gray_asset(strut), cameras_around(6, 256, 2.8), ShadingSettings(shading="unlit"))
     pieces = [ndimage.label(a > 0, structure=np.ones((3, 3)))[1] for a in views.rgba[..., 3]]
     if connected:
         assert pieces == [1] * 6

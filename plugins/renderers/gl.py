@@ -14,6 +14,7 @@ from lrmzero.cameras import Cameras
 from lrmzero.components import Renderer, RendererUnavailable
 from lrmzero.plugins.renderers.mipmaps import level_uploader, mip_chain
 from lrmzero.plugins.renderers.occlusion import ambient_occlusion, split_for_baking
+from lrmzero.plugins.renderers.pixel_filter import bilinear_fetches, filter_taps
 from lrmzero.plugins.renderers.shading import (AMBIENT, DIELECTRIC_F_AVERAGE, LIGHT_DIRECTIONS, LIGHT_INTENSITIES,
                                                dfg_table)
 from lrmzero.tone import finish_views
@@ -172,25 +173,31 @@ void main() {  // one triangle that covers the screen
 }
 """
 
-# Resolves the supersampled targets on the GPU (reading back ss^2 times fewer pixels): colour is the
-# mean over the covered sub-samples (straight), alpha the coverage; depth and normal the mean over
-# the covered sub-samples within 5% of the nearest one, so edges between surfaces get the front
-# surface's geometry instead of a blend that lies on neither.
+# Resolves the supersampled targets on the GPU (reading back ss^2 times fewer pixels): colour is
+# the sub-samples filtered with the pixel filter, alpha the filtered coverage. Sub-samples hold
+# premultiplied colour (alpha is 0 or 1 each), so the bilinear texture unit weighs two neighbouring
+# taps in one fetch (at the point between them that splits their weights): 3 x 3 fetches for the
+# default 6 x 6 taps. Depth and normal are the mean over the pixel's own covered sub-samples within
+# 5% of the nearest one, so edges between surfaces get the front surface's geometry instead of a blend
+# that lies on neither.
 RESOLVE_FRAGMENT_SHADER = """
 #version 330
 uniform sampler2D color_samples;
 uniform sampler2D geometry_samples;
-uniform int factor;
 layout(location = 0) out vec4 out_color;
 layout(location = 1) out vec4 out_geometry;
+const int factor = %(factor)d;
 void main() {
     ivec2 origin = ivec2(gl_FragCoord.xy) * factor;
+    vec2 corner = vec2(origin) / vec2(textureSize(color_samples, 0));
+    vec2 texel = 1.0 / vec2(textureSize(color_samples, 0));
     vec4 color = vec4(0.0);
+    // beyond the border the texture clamps to its edge: the scene goes on there, it is not empty
+%(color_fetches)s
     float nearest = 1e30;
     for (int y = 0; y < factor; y++) for (int x = 0; x < factor; x++) {
-        vec4 c = texelFetch(color_samples, origin + ivec2(x, y), 0);
-        color += vec4(c.rgb * c.a, c.a);
-        if (c.a > 0.0) nearest = min(nearest, texelFetch(geometry_samples, origin + ivec2(x, y), 0).w);
+        vec4 g = texelFetch(geometry_samples, origin + ivec2(x, y), 0);
+        if (g.w > 0.0) nearest = min(nearest, g.w);
     }
     vec4 geometry = vec4(0.0);
     float count = 0.0;
@@ -201,10 +208,23 @@ void main() {
             count += 1.0;
         }
     }
-    out_color = vec4(color.rgb / max(color.a, 1e-6), color.a / float(factor * factor));
+    out_color = vec4(color.rgb / max(color.a, 1e-6), color.a);  // straight colour
     out_geometry = count > 0.0 ? vec4(normalize(geometry.xyz), geometry.w / count) : vec4(0.0);
 }
 """
+
+
+def resolve_shader(factor: int, filter_width: float) -> str:
+    """The resolve pass's fragment shader for ``factor`` x supersampling and the pixel filter of
+    ``filter_width`` (see :mod:`pixel_filter`), its fetches unrolled with their weights as constants
+    (a loop over uniform arrays costs llvmpipe a third more)."""
+    offsets, weights = bilinear_fetches(*filter_taps(factor, filter_width))
+    lines = []
+    for oy, wy in zip(offsets, weights):
+        for ox, wx in zip(offsets, weights):
+            at = f"corner + vec2({ox:.9g}, {oy:.9g}) * texel"
+            lines.append(f"    color += {wx * wy:.9g} * texture(color_samples, {at});")
+    return RESOLVE_FRAGMENT_SHADER % {"factor": factor, "color_fetches": "\n".join(lines)}
 
 
 GL_SRGB8, GL_RGB8 = 0x8C41, 0x8051
@@ -219,7 +239,10 @@ class GLRenderer(Renderer):
 
     @dataclass
     class Config:
-        supersample: int = param(2, "render at this multiple of the resolution and average down (antialiasing; 1: off)", ge=1, le=4)
+        supersample: int = param(2, "render at this multiple of the resolution and filter down (antialiasing; 1 "
+                                 "with pixel_filter 0: off)", ge=1, le=4)
+        pixel_filter: float = param(1.5, "Blackman-Harris pixel filter width, as Cycles' filter_width (the official "
+                                    "renders'; the window spans twice it); 0: a box over each pixel", ge=0.0, le=3.0)
         cull_back_faces: bool = param(True, "skip back faces (meshes are closed; faster on llvmpipe)")
         anisotropy: float = param(1.0, "anisotropic texture filtering (1: off)", ge=1.0, le=16.0)
         trilinear: bool = param(False, "blend the two nearest mipmap levels (off: the nearer one; "
@@ -247,7 +270,7 @@ class GLRenderer(Renderer):
         self.program["dfg"].value = 3
         self.program["dielectric_average"].value = DIELECTRIC_F_AVERAGE
         self.resolve = self.ctx.program(vertex_shader=RESOLVE_VERTEX_SHADER,
-                                        fragment_shader=RESOLVE_FRAGMENT_SHADER)
+                                        fragment_shader=resolve_shader(self.cfg.supersample, self.cfg.pixel_filter))
         self.resolve["color_samples"].value = 4
         self.resolve["geometry_samples"].value = 5
         self.resolve_vao = self.ctx.vertex_array(self.resolve, [])
@@ -265,8 +288,10 @@ class GLRenderer(Renderer):
             ctx, big = self.ctx, (width * factor, height * factor)
             color = ctx.texture(big, 4, dtype="f2")
             geometry = ctx.texture(big, 4, dtype="f4")
+            color.filter = (self.moderngl.LINEAR, self.moderngl.LINEAR)  # the resolve's paired taps
+            geometry.filter = (self.moderngl.NEAREST, self.moderngl.NEAREST)
             for t in (color, geometry):
-                t.filter = (self.moderngl.NEAREST, self.moderngl.NEAREST)
+                t.repeat_x = t.repeat_y = False
             depth = ctx.depth_renderbuffer(big)
             scene = ctx.framebuffer(color_attachments=[color, geometry], depth_attachment=depth)
             out_color = ctx.renderbuffer((width, height), 4, dtype="f2")
@@ -330,7 +355,6 @@ class GLRenderer(Renderer):
         self.dfg.use(3)
         self.program["mode"].value = MODES[settings.shading]
         self.program["size"].value = (W * ss, H * ss)
-        self.resolve["factor"].value = ss
         scene, resolved, color_samples, geometry_samples = self._framebuffers(W, H, ss)
         V = len(cameras)
         linear = np.empty((V, H, W, 3), np.float32)
