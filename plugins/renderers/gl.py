@@ -16,7 +16,7 @@ from lrmzero.plugins.renderers.mipmaps import level_uploader, mip_chain
 from lrmzero.plugins.renderers.occlusion import ambient_occlusion, split_for_baking
 from lrmzero.plugins.renderers.pixel_filter import bilinear_fetches, filter_taps
 from lrmzero.plugins.renderers.shading import (AMBIENT, DIELECTRIC_F_AVERAGE, LIGHT_DIRECTIONS, LIGHT_INTENSITIES,
-                                               dfg_table)
+                                               SPECULAR_CONE_SCALE, dfg_table)
 from lrmzero.tone import finish_views
 from lrmzero.views import ShadingSettings, Views
 
@@ -68,6 +68,7 @@ uniform sampler2D metallic_roughness;   // glTF packing: G roughness, B metallic
 uniform sampler2D normal_map;           // tangent space, +Y = +v
 uniform sampler2D dfg;                  // split-sum (A, B) and dielectric albedo D by (roughness, n . v)
 uniform float dielectric_average;       // hemispherical average of the dielectric's exact Fresnel
+uniform float specular_cone_scale;      // shading.SPECULAR_CONE_SCALE
 uniform int mode;                       // 0 unlit, 1 lambert, 2 white environment
 uniform vec3 eye;
 uniform vec3 light_dir[3];
@@ -113,7 +114,7 @@ float cap_overlap(float ca, float cb, float cos_between) {
 
 // The specular lobe's share that sees the sky (shading.specular_visibility).
 float specular_visibility(vec3 bent, float visibility, vec3 smooth_normal, vec3 reflected, float roughness) {
-    float cos_s = min(exp2(-3.32193 * roughness * roughness), 1.0 - 1e-6);
+    float cos_s = min(exp2(-3.32193 * specular_cone_scale * roughness * roughness), 1.0 - 1e-6);
     float seen = cap_overlap(sqrt(1.0 - clamp(visibility, 0.0, 1.0)), cos_s, dot(bent, reflected));
     float open_sky = cap_overlap(0.0, cos_s, dot(smooth_normal, reflected));
     return open_sky > 1e-6 ? clamp(seen / open_sky, 0.0, 1.0) : visibility;
@@ -269,6 +270,7 @@ class GLRenderer(Renderer):
         self.dfg.repeat_x = self.dfg.repeat_y = False
         self.program["dfg"].value = 3
         self.program["dielectric_average"].value = DIELECTRIC_F_AVERAGE
+        self.program["specular_cone_scale"].value = SPECULAR_CONE_SCALE
         self.resolve = self.ctx.program(vertex_shader=RESOLVE_VERTEX_SHADER,
                                         fragment_shader=resolve_shader(self.cfg.supersample, self.cfg.pixel_filter))
         self.resolve["color_samples"].value = 4
