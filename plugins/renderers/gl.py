@@ -245,7 +245,8 @@ class GLRenderer(Renderer):
         pixel_filter: float = param(1.5, "Blackman-Harris pixel filter width, as Cycles' filter_width (the official "
                                     "renders'; the window spans twice it); 0: a box over each pixel", ge=0.0, le=3.0)
         cull_back_faces: bool = param(True, "skip back faces (meshes are closed; faster on llvmpipe)")
-        anisotropy: float = param(1.0, "anisotropic texture filtering (1: off)", ge=1.0, le=16.0)
+        anisotropy: float = param(1.0, "anisotropic texture filtering (1: off; 2-16: gl vs cycles +0.11 dB, llvmpipe "
+                                  "takes any of them as one and ~1.3x the time; cheap on a GPU)", ge=1.0, le=16.0)
         trilinear: bool = param(False, "blend the two nearest mipmap levels (off: the nearer one; "
                                 "supersampling hides the seams, and llvmpipe draws ~15% faster)")
 
