@@ -13,7 +13,8 @@ from lrmzero import get_registries
 from lrmzero.asset import Asset
 from lrmzero.cameras import Cameras
 from lrmzero.components import RendererUnavailable
-from lrmzero.plugins.renderers.pixel_filter import bilinear_fetches, blackman_harris, filter_taps
+from lrmzero.plugins.renderers.pixel_filter import bilinear_fetches, blackman_harris, filter_taps, resolve_coverage
+from lrmzero.plugins.renderers.raycast import _front_geometry
 from lrmzero.views import ShadingSettings
 
 
@@ -59,12 +60,50 @@ def test_bilinear_fetches_equal_the_taps_on_a_linearly_interpolated_signal(facto
     assert np.isclose(merged @ fetched, direct)
 
 
-@pytest.mark.parametrize("supersample,width", [(2, 1.5), (3, 1.5), (2, 0.0)])
-def test_gl_alpha_across_a_straight_edge_is_the_filters_step_response(supersample, width):
+def _resampling_matrix(size: int, factor: int, width: float) -> np.ndarray:
+    """``[size, size * factor]``: row i holds pixel i's tap weights, clamped at the borders."""
+    first, weights = filter_taps(factor, width)
+    matrix = np.zeros((size, size * factor))
+    for i in range(size):
+        for k, weight in enumerate(weights):
+            matrix[i, min(max(i * factor + first + k, 0), size * factor - 1)] += weight
+    return matrix
+
+
+@pytest.mark.parametrize("factor,width", [(2, 1.5), (3, 1.0), (2, 0.0), (1, 0.0)])
+def test_resolve_coverage_is_the_separable_filter_of_premultiplied_colour(factor, width):
+    rng = np.random.default_rng(factor)
+    H, W = 5, 7
+    color = rng.random((H * factor, W * factor, 3))
+    covered = (rng.random((H * factor, W * factor)) < 0.6).astype(float)
+    rows, cols = _resampling_matrix(H, factor, width), _resampling_matrix(W, factor, width)
+    alpha_ref = rows @ covered @ cols.T
+    premultiplied_ref = np.einsum("ij,jkc,lk->ilc", rows, color * covered[..., None], cols)
+    straight, alpha = resolve_coverage(color, covered, factor, width)
+    assert straight.shape == (H, W, 3) and alpha.shape == (H, W)
+    assert np.allclose(alpha, alpha_ref)
+    assert np.allclose(straight * alpha[..., None], premultiplied_ref)
+    if factor == 1 and width == 0:
+        assert np.array_equal(alpha, covered)
+
+
+def test_front_geometry_averages_the_nearest_surface_only():
+    depth = np.array([[1.0, 1.02], [3.0, 0.0]])  # one pixel's 2 x 2 sub-samples: two near, one far, one empty
+    normal = np.array([[[0, 0, 1.0], [0, 1.0, 0]], [[1.0, 0, 0], [0, 0, 0]]])
+    d, n = _front_geometry(depth, normal, 2)
+    assert np.isclose(d[0, 0], 1.01) and np.allclose(n[0, 0], np.array([0, 1.0, 1.0]) / np.sqrt(2))
+    d, n = _front_geometry(np.zeros((2, 2)), np.zeros((2, 2, 3)), 2)
+    assert d[0, 0] == 0 and np.all(n == 0)
+
+
+@pytest.mark.parametrize("renderer_name,supersample,width", [("gl", 2, 1.5), ("gl", 3, 1.5), ("gl", 2, 0.0),
+                                                             ("raycast", 2, 1.5), ("raycast", 3, 0.0)])
+def test_alpha_across_a_straight_edge_is_the_filters_step_response(renderer_name, supersample, width):
     """A box covering the left half of the view, its edge on the column boundary at cx: each
-    pixel's alpha is the sum of the taps that fall on covered sub-samples."""
+    pixel's alpha is the sum of the taps that fall on covered sub-samples (gl, and raycast with the
+    same settings)."""
     try:
-        renderer = get_registries().renderers.build("gl", {"supersample": supersample, "pixel_filter": width})
+        renderer = get_registries().renderers.build(renderer_name, {"supersample": supersample, "pixel_filter": width})
     except RendererUnavailable as exc:
         pytest.skip(str(exc))
     box = trimesh.creation.box(extents=[20.0, 20.0, 1.0])

@@ -61,3 +61,24 @@ def bilinear_fetches(first: int, weights: np.ndarray) -> tuple[np.ndarray, np.nd
         offsets.append(first + k + 0.5 + b / (a + b))
         merged.append(a + b)
     return np.array(offsets), np.array(merged)
+
+
+def resolve_coverage(color: np.ndarray, covered: np.ndarray, factor: int, width: float
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Filter a ``factor`` x supersampled image down to pixels, as `gl`'s resolve pass does:
+    ``color [H*f, W*f, C]`` straight colour of each sub-sample, ``covered [H*f, W*f]`` 1 where it
+    sees the object. Returns (straight colour ``[H, W, C]``, coverage alpha ``[H, W]``): the
+    premultiplied colour and the coverage filtered with :func:`filter_taps`' weights along each axis
+    (beyond the border the nearest sub-sample, as a clamped texture), then made straight again."""
+    first, weights = filter_taps(factor, width)
+    premultiplied = np.concatenate([color * covered[..., None], covered[..., None]], -1).astype(np.float64)
+    for axis in (0, 1):
+        size = premultiplied.shape[axis] // factor
+        start = np.arange(size) * factor + first
+        out = 0.0
+        for k, weight in enumerate(weights):
+            index = np.clip(start + k, 0, premultiplied.shape[axis] - 1)
+            out = out + weight * np.take(premultiplied, index, axis=axis)
+        premultiplied = out
+    alpha = premultiplied[..., -1]
+    return premultiplied[..., :-1] / np.maximum(alpha, 1e-12)[..., None], alpha
