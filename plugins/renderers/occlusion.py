@@ -125,7 +125,7 @@ class BakedOcclusion:
     bent: np.ndarray
 
 
-class _RayCaster:
+class RayCaster:
     """Rays against one mesh, its acceleration structure built once: Embree where embreex is present
     (threads: it releases the GIL), else trimesh's intersector."""
 
@@ -202,7 +202,8 @@ def _mean_linear_albedo(texture: np.ndarray) -> float:
 def bake_ambient_occlusion(vertices: np.ndarray, faces: np.ndarray, rays: int, distance: float,
                            smoothing: int = 0, crease_degrees: float | None = None,
                            uv: np.ndarray | None = None, texture: np.ndarray | None = None,
-                           traced_bounce: bool = False, bounce_stride: int = 1) -> BakedOcclusion:
+                           traced_bounce: bool = False, bounce_stride: int = 1,
+                           caster: RayCaster | None = None) -> BakedOcclusion:
     """Per-vertex visibility of a cosine-weighted hemisphere and one diffuse bounce, on the mesh split
     at its creases (:func:`split_at_creases`; ``crease_degrees=None``: not split, one value per
     position). See :class:`BakedOcclusion`.
@@ -222,6 +223,9 @@ def bake_ambient_occlusion(vertices: np.ndarray, faces: np.ndarray, rays: int, d
     (the others take the faster occlusion query; points none of whose traced rays hit keep the
     uniform value); else one grey value for the whole object, the texture's mean albedo times the
     mean visibility.
+
+    ``caster``: a :class:`RayCaster` of this mesh already built (the raycast renderer's), else one
+    is built.
     """
     creased = split_at_creases(vertices, faces, crease_degrees)
     representative = np.zeros(creased.num_points, np.int64)
@@ -244,7 +248,7 @@ def bake_ambient_occlusion(vertices: np.ndarray, faces: np.ndarray, rays: int, d
     frames = np.stack([t1, t2, normals], 0).astype(np.float32).reshape(3, -1)
     dirs = (local.astype(np.float32) @ frames).reshape(rays, P, 3)
     start = (positions + normals * (1e-4 + 1e-3 * distance)).astype(np.float32)
-    caster = _RayCaster(vertices, faces)
+    caster = caster if caster is not None else RayCaster(vertices, faces)
     # traced: every bounce_stride-th ray of each point's pattern gets a closest hit (what the bounce
     # sees); the others an occlusion query (faster)
     traced = np.arange(rays) % bounce_stride == 0 if traced_bounce else np.zeros(rays, bool)
@@ -326,7 +330,7 @@ def split_for_baking(asset, settings):
     return dataclasses.replace(asset, vertices=vertices, faces=faces, uv=attributes["uv"])
 
 
-def ambient_occlusion(asset, settings) -> BakedOcclusion | None:
+def ambient_occlusion(asset, settings, caster: RayCaster | None = None) -> BakedOcclusion | None:
     """:func:`bake_ambient_occlusion` of an asset (its base colour feeds the bounce) for ``ao``
     shading, else None (``unlit`` / ``lambert`` shade per pixel)."""
     if settings.shading != "ao":
@@ -334,4 +338,4 @@ def ambient_occlusion(asset, settings) -> BakedOcclusion | None:
     return bake_ambient_occlusion(asset.vertices, asset.faces, settings.ao_rays, settings.ao_distance,
                                   settings.ao_smoothing, CREASE_DEGREES if settings.ao_split_creases else None,
                                   asset.uv, asset.texture, traced_bounce=settings.ao_bounce == "traced",
-                                  bounce_stride=settings.ao_bounce_stride)
+                                  bounce_stride=settings.ao_bounce_stride, caster=caster)

@@ -1,4 +1,4 @@
-"""`raycast`: embree rays through trimesh (2 x 2 per pixel, filtered as `gl`; one per pixel centre
+"""`raycast`: Embree rays (2 x 2 per pixel, filtered as `gl`; one per pixel centre
 with ``supersample=1 pixel_filter=0``); no OpenGL needed. It is the fallback renderer and the
 independent reference the `gl` renderer is tested against."""
 
@@ -7,17 +7,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import trimesh
 
 from lrmzero import param
 from lrmzero.asset import DEFAULT_METALLIC, DEFAULT_ROUGHNESS
 from lrmzero.cameras import Cameras
 from lrmzero.components import Renderer
-from lrmzero.plugins.renderers.occlusion import ambient_occlusion, split_for_baking
+from lrmzero.plugins.renderers.occlusion import RayCaster, ambient_occlusion, split_for_baking
 from lrmzero.plugins.renderers.pixel_filter import resolve_coverage
 from lrmzero.plugins.renderers.shading import environment_shade, face_normals, lambert, specular_visibility
 from lrmzero.tone import finish_views, to_linear
 from lrmzero.views import ShadingSettings, Views
+
+FAR = 1e4  # rays end here (object units; objects span 1.8)
 
 
 def bilinear(texture: np.ndarray, uv: np.ndarray) -> np.ndarray:
@@ -28,15 +29,19 @@ def bilinear(texture: np.ndarray, uv: np.ndarray) -> np.ndarray:
     x0 = np.minimum(np.floor(x).astype(int), w - 2)
     y0 = np.minimum(np.floor(y).astype(int), h - 2)
     tx, ty = (x - x0)[:, None], (y - y0)[:, None]
-    t = texture.astype(np.float32) / 255.0
-    return ((1 - tx) * (1 - ty) * t[y0, x0] + tx * (1 - ty) * t[y0, x0 + 1]
-            + (1 - tx) * ty * t[y0 + 1, x0] + tx * ty * t[y0 + 1, x0 + 1])
+
+    def texel(row, col):  # only the texels used become floats (not the whole 2048^2 atlas each call)
+        return texture[row, col].astype(np.float32)
+
+    return ((1 - tx) * (1 - ty) * texel(y0, x0) + tx * (1 - ty) * texel(y0, x0 + 1)
+            + (1 - tx) * ty * texel(y0 + 1, x0) + tx * ty * texel(y0 + 1, x0 + 1)) / 255.0
 
 
 class RaycastRenderer(Renderer):
-    """Ray casting with embree (trimesh.ray), antialiased as `gl` (2 x 2 rays per pixel, Cycles' pixel
-    filter), so a dataset looks the same whichever of the two ``auto`` picks (gl vs raycast ~43-45 dB
-    at 256 px). The environment shading uses the metallic-roughness map but not the normal map."""
+    """Ray casting with Embree (trimesh's intersector without embreex), antialiased as `gl` (2 x 2
+    rays per pixel, Cycles' pixel filter), so a dataset looks the same whichever of the two ``auto``
+    picks (gl vs raycast ~43-45 dB at 256 px). The environment shading uses the metallic-roughness
+    map but not the normal map."""
 
     name = "raycast"
 
@@ -52,9 +57,9 @@ class RaycastRenderer(Renderer):
         W, H, V = int(cameras.width), int(cameras.height), len(cameras)
         ss = self.cfg.supersample
         asset = split_for_baking(asset, settings)  # the same lighting resolution as gl's
-        mesh = trimesh.Trimesh(asset.vertices, asset.faces, process=False)
+        caster = RayCaster(asset.vertices, asset.faces)  # one acceleration structure: the bake's and every view's
         fn = face_normals(asset.vertices, asset.faces)
-        ao = ambient_occlusion(asset, settings)
+        ao = ambient_occlusion(asset, settings, caster)
         mr = asset.maps.get("metallic_roughness")
         # sub-sample centres, in pixels (pixel centres at +0.5 with one sample)
         u, v = np.meshgrid((np.arange(W * ss) + 0.5) / ss, (np.arange(H * ss) + 0.5) / ss)
@@ -72,13 +77,14 @@ class RaycastRenderer(Renderer):
             d_cam = pix @ np.linalg.inv(cameras.K[i]).T
             dirs = d_cam @ c2w[:3, :3].T
             dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
-            origins = np.broadcast_to(c2w[:3, 3], dirs.shape)
-            loc, ray, tri = mesh.ray.intersects_location(origins, dirs, multiple_hits=False)
+            origins = np.broadcast_to(c2w[:3, 3], dirs.shape).astype(np.float32)
+            ray, tri, hit_uv = caster.cast(origins, dirs.astype(np.float32), FAR, closest=True)
+            bary = np.column_stack([1.0 - hit_uv.sum(1), hit_uv])  # Embree's (u, v): v1 and v2's shares
+            loc = np.einsum("ni,nij->nj", bary, asset.vertices[asset.faces[tri]])
             if self.cfg.cull_back_faces and len(tri):
                 front = np.einsum("ij,ij->i", fn[tri], dirs[ray]) < 0
-                loc, ray, tri = loc[front], ray[front], tri[front]
+                loc, ray, tri, bary = loc[front], ray[front], tri[front], bary[front]
             if len(tri):
-                bary = trimesh.triangles.points_to_barycentric(asset.vertices[asset.faces[tri]], loc)
                 uv = np.einsum("ni,nij->nj", bary, asset.uv[asset.faces[tri]])
                 base = to_linear(bilinear(asset.texture, uv))
                 if settings.shading == "ao":
