@@ -7,9 +7,10 @@
 #      pixel-sized ones, with a kernel profile
 #   3. a two-minute `small` run on freshly generated data (compiled), killed with -9 and resumed
 #   4. levers side by side, as far as the deadline allows: FlashAttention-4 (where it came along), a bf16
-#      residual stream, rendering depth too (what skipping it gains), FA4 and bf16 residual together, attention kernels, gsplat tile sizes, the torch rasterizer's first
-#      step and peak memory at batch 1, the network compiled as one graph, memory-efficient attention,
-#      inductor's max-autotune
+#      residual stream, rendering depth too (what skipping it gains), FA4 and bf16 residual together,
+#      attention kernels, gsplat tile sizes, the torch rasterizer's first step and peak memory at batch 1,
+#      the network compiled as one graph, memory-efficient attention, inductor's max-autotune; then, if
+#      time is left, one generation worker's seconds per object with gl on the GPU's driver
 # Prepare here with PACKAGES="omegaconf trimesh manifold3d moderngl glcontext embreex gsplat plyfile webdataset
 # braceexpand" bash ../shared/gpu/prepare.sh (lrmzero needs plyfile; the tests import webdataset), then on
 # the offline GPU machine: source .gpu/preamble.sh && OUT=$OUT bash benchmarks/gpu_check.sh
@@ -116,6 +117,13 @@ bench torch-rasterizer-batch1 45 --steps 1 --batch-size 1 model.rasterizer=torch
 bench compiled-whole-pixel 90 --steps 10 --compile --compile-whole model.scale_bias=5
 bench compiled-pixel-efficient 60 --steps 10 --compile model.scale_bias=5 model.attention=efficient
 bench compiled-pixel-autotune 150 --steps 10 --compile --compile-mode max-autotune-no-cudagraphs model.scale_bias=5
+
+# generation with gl on the NVIDIA driver, one worker (issue 11's < 1 s per object at 256 px, < 2 s at 512 px,
+# which llvmpipe cannot reach on 2 CPU cores)
+echo "-- generation, one worker" >> "$LOG"
+timeout $(limit 60) python3 benchmarks/render.py --objects 6 --renderers gl --resolutions 256 512 2>&1 \
+  | tee "$PART" | tail -3
+keep; note "generation, gl, one worker: $(grep -h ' s/object' "$PART" | tr -s ' ' | tr '\n' ';' || true)"
 
 rm -rf "$W"
 step "done"
