@@ -10,6 +10,7 @@ import pytest
 import trimesh
 from PIL import Image
 from scipy import ndimage
+from skimage.metrics import peak_signal_noise_ratio
 
 from lrmzero import get_registries
 from lrmzero.asset import Asset
@@ -113,6 +114,13 @@ def test_gl_and_raycast_agree():
     assert np.median(cos) > 0.9999 and np.percentile(cos, 5) > 0.95
     rgb = np.abs(a.rgba[..., :3].astype(float) - b.rgba[..., :3])[both]
     assert rgb.mean() < 8.0
+    # antialiased alike (2 x 2 samples, the same pixel filter): whole images and alpha agree closely
+    # (measured 53.5 dB, 0.003 levels); one ray per pixel does not (28.7 dB, 1.9 levels)
+    for views, close in ((b, True), (get_registries().renderers.build(
+            "raycast", {"supersample": 1, "pixel_filter": 0}).render(asset, cams, settings), False)):
+        image_psnr = peak_signal_noise_ratio(a.rgba[..., :3], views.rgba[..., :3], data_range=255)
+        alpha_error = np.abs(a.rgba[..., 3].astype(float) - views.rgba[..., 3]).mean()
+        assert (image_psnr > 45 and alpha_error < 0.05) == close, (image_psnr, alpha_error)
 
 
 def sphere_asset(radius=1.0):
