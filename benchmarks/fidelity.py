@@ -147,7 +147,7 @@ def stats(args) -> None:
                 alpha = rgba[..., 3]
                 opaque = alpha == 255
                 rgb = rgba[..., :3][opaque] / 255.0
-                lum.append((rgb ** 2.2) @ LUMA)
+                lum.append(luminance(rgba[opaque]))
                 covered = alpha > 0
                 edge = covered & ~ndimage.binary_erosion(covered)
                 if edge.any():

@@ -190,8 +190,8 @@ layout(location = 1) out vec4 out_geometry;
 const int factor = %(factor)d;
 void main() {
     ivec2 origin = ivec2(gl_FragCoord.xy) * factor;
-    vec2 corner = vec2(origin) / vec2(textureSize(color_samples, 0));
     vec2 texel = 1.0 / vec2(textureSize(color_samples, 0));
+    vec2 corner = vec2(origin) * texel;
     vec4 color = vec4(0.0);
     // beyond the border the texture clamps to its edge: the scene goes on there, it is not empty
 %(color_fetches)s
