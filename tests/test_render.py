@@ -202,6 +202,30 @@ def test_render_existing_meshes_and_skip_bad_ones(tmp_path):
     assert len(frames) == 3 and meta["render"]["renderer"] == "raycast"
 
 
+def test_render_keeps_a_real_meshs_colours_unless_levels_are_asked_for(tmp_path):
+    """`lrmzero render` leaves out Zeroverse's per-object levels by default: a uniformly grey sphere
+    stays grey (levels would stretch its slight shading to black at the centre); render.levels=true
+    brings them back."""
+    src = tmp_path / "meshes"
+    src.mkdir()
+    sphere = trimesh.creation.icosphere(subdivisions=3)
+    sphere.visual.vertex_colors = [150, 150, 150, 255]
+    sphere.export(src / "sphere.ply")
+    opaque = {}
+    for levels in ("default", "true"):
+        out = tmp_path / levels
+        extra = [] if levels == "default" else ["render.levels=true"]
+        res = run_cli("render", str(src), "--out", str(out), "--quiet", "--config", "demo",
+                      "render.renderer=raycast", "render.views=2", "render.resolution=48", *extra)
+        assert res.returncode == 0, res.stderr
+        assert json.loads((out / "sphere" / "meta.json").read_text())["render"]["levels"] is (levels == "true")
+        rgba = np.stack([np.asarray(Image.open(p)) for p in sorted((out / "sphere" / "rgba").glob("*.png"))])
+        opaque[levels] = rgba[..., :3][rgba[..., 3] == 255].astype(float)
+    # grey 150 lit by a white sky, gamma 1/2.2 over sRGB 150: ~0.30 linear -> ~148 encoded, nowhere black
+    assert opaque["default"].min() > 100 and np.percentile(opaque["default"], 99) < 200
+    assert opaque["true"].min() < 30  # the 1st percentile goes to black
+
+
 def test_gallery(tmp_path, dataset):
     res = run_cli("gallery", str(dataset), "--out", str(tmp_path / "g"))
     assert res.returncode == 0, res.stderr

@@ -63,9 +63,16 @@ class GenerateCommand(Command):
         return report(summary)
 
 
+# Real meshes keep their own colours: Zeroverse's per-object levels stretch an object's 1st-99th
+# percentiles to black-white, which suits random textures but turns a uniformly coloured mesh's slight
+# shading into a black blob (a grey sphere's centre). `render.levels=true` gives the training data's tone.
+REAL_MESH_DEFAULTS = ("render.levels=false",)
+
+
 class RenderCommand(Command):
     name = "render"
-    help = "render existing meshes (a file or a folder) into the dataset layout"
+    help = ("render existing meshes (a file or a folder) into the dataset layout, in their own colours "
+            "(no per-object levels unless render.levels=true)")
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("input", help="a mesh file (GLB, OBJ, PLY, ...) or a folder of them")
@@ -87,7 +94,7 @@ class RenderCommand(Command):
             raise ConfigError(str(exc)) from None
         if not inputs:
             raise ConfigError(f"INPUT: {args.input!r} holds no mesh files")
-        run = load_config(args.config, args.overrides)
+        run = load_config(args.config, args.overrides, command_defaults=REAL_MESH_DEFAULTS)
         summary = generate_dataset(run, args.out, len(inputs), args.seed, workers=args.workers,
                                    progress=not args.quiet, inputs=inputs)
         return report(summary)

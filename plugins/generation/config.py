@@ -181,8 +181,10 @@ def load_config(
     config: str | Path | None = None,
     overrides: Sequence[str] = (),
     registries: Registries | None = None,
+    command_defaults: Sequence[str] = (),
 ) -> RunConfig:
-    """Packaged defaults <- ``config`` file (or packaged name) <- ``key=value`` overrides.
+    """Packaged defaults <- ``command_defaults`` (``key=value``, a command's own defaults, e.g.
+    ``lrmzero render``'s) <- ``config`` file (or packaged name) <- ``key=value`` overrides.
 
     Raises:
         ConfigError: a wrong type, an out-of-range value or an unknown key, naming the key path.
@@ -192,6 +194,8 @@ def load_config(
 
     registries = registries or get_registries()
     layers = [_load_yaml(DEFAULT_CONFIG)]
+    if command_defaults:
+        layers.append(parse_overrides(command_defaults, "render.views=8"))
     if config is not None:
         layers.append(_load_yaml(config))
     layers.append(parse_overrides(overrides, "render.views=8"))
