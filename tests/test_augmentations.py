@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import trimesh
+from scipy.spatial.transform import Rotation
 
 from lrmzero import get_registries
 from lrmzero.asset import encode_glb
@@ -200,8 +201,59 @@ def test_cutter_that_misses_or_swallows_is_handled():
 
 # --- wireframe --------------------------------------------------------------------------
 
-def test_cube_wireframe_has_twelve_closed_square_beams_in_range():
-    wf = aug("wireframe", kinds=["cube"], thickness_min=0.01, thickness_max=0.03, subdivide_probability=0.0)
+def test_cube_wireframe_is_blenders_mitred_frame():
+    """joints=mitred, as Blender's Wireframe modifier (even thickness, offset 0) makes a cube's:
+    one closed mesh, the cube's shell of thickness t about its faces, each face with a square hole
+    whose sides stand t inside its edges. Its volume is (2s + t)^3 - (2s - t)^3 - 6 (2(s - t))^2 t."""
+    wf = aug("wireframe", kinds=["cube"], thickness_min=0.01, thickness_max=0.03, subdivide_probability=0.0,
+             joints="mitred")
+    parts = [prim("sphere", [0.9, 0.9, 0.9])]
+    for seed in range(3):
+        out, record = wf.apply(parts, np.random.default_rng(seed), context())
+        wire, s, t = out[-1], record["size"], record["thickness"]
+        assert record["struts"] == 12 and wire.num_surfaces == 12 and len(wire.faces) == 12 * 12
+        assert closed(wire)
+        expected = (2 * s + t) ** 3 - (2 * s - t) ** 3 - 6 * (2 * (s - t)) ** 2 * t
+        assert np.isclose(wire.signed_volume(), expected, rtol=1e-9)
+        # placed as the record says: the frame's centre, its outer half-extent s + t/2 along the rotated axes
+        rotation = Rotation.from_quat(record["rotation_quat_xyzw"])
+        local = rotation.inv().apply(wire.vertices - record["centre"])
+        assert np.allclose(np.abs(local).max(0), s + t / 2)
+
+
+@pytest.mark.parametrize("kind,subdivide", [("sphere", 0.0), ("torus", 0.0), ("cylinder", 1.0), ("cone", 0.0),
+                                            ("cube", 1.0)])
+def test_mitred_wireframes_are_closed_with_one_surface_per_edge(kind, subdivide):
+    wf = aug("wireframe", kinds=[kind], subdivide_probability=subdivide, joints="mitred")
+    out, record = wf.apply([prim("sphere", [0.9, 0.9, 0.9])], np.random.default_rng(1), context())
+    wire = out[-1]
+    assert closed(wire) and wire.signed_volume() > 0
+    assert wire.num_surfaces == record["struts"] and len(wire.faces) == 12 * record["struts"]
+    assert np.all(np.bincount(wire.surface) == 12)  # each edge: 3 quads from each of its two polygons
+
+
+def test_mitred_insets_stop_inside_polygons_narrower_than_the_beams():
+    """A slab 1 x 1 x 0.02 framed with beams 0.03 thick: its sides are 0.02 wide, so an inset of the full
+    thickness would cross the side's far edge and fold (as Blender's does). The inset stops at 90% of the
+    way to the side's centre line: the hole's rims on each side face stay inside it, 0.001 off the middle."""
+    from lrmzero.plugins.augmentations.polygon_meshes import cube
+    from lrmzero.plugins.augmentations.wireframe import wireframe_modifier
+
+    points, polygons = cube(0.5)
+    points = points * [1.0, 1.0, 0.02]
+    vertices, faces, _, _ = wireframe_modifier(points, polygons, 0.03)
+    # the rims of the +-y sides: 0.015 off their plane, inside their x extent (the vertex rows reach past it)
+    rim = (np.abs(np.abs(vertices[:, 1]) - 0.5 - 0.015) < 1e-9) | (np.abs(np.abs(vertices[:, 1]) - 0.5 + 0.015) < 1e-9)
+    rim &= np.abs(vertices[:, 0]) < 0.5
+    assert rim.any()
+    assert np.allclose(np.abs(vertices[rim, 2]), 0.001)  # 0.01 - 0.9 * 0.01; unclamped: 0.02, past the far edge
+    mesh = trimesh.Trimesh(vertices, faces)  # welded by position
+    assert mesh.is_watertight and mesh.is_winding_consistent and mesh.volume > 0
+
+
+def test_boxes_joints_give_twelve_closed_square_beams_in_range():
+    wf = aug("wireframe", kinds=["cube"], thickness_min=0.01, thickness_max=0.03, subdivide_probability=0.0,
+             joints="boxes")
     parts = [prim("sphere", [0.9, 0.9, 0.9])]
     for seed in range(3):
         out, record = wf.apply(parts, np.random.default_rng(seed), context())
