@@ -634,3 +634,21 @@ def test_cpu_training_keeps_freed_memory_for_the_next_step():
     if platform.libc_ver()[0] != "glibc":
         pytest.skip("glibc only")
     assert reuse_freed_memory() is True
+
+
+def test_a_network_too_big_for_a_cpu_is_said_before_the_first_step(caplog):
+    """A paper-size network on a CPU: a warning naming its size and the preset that trains there
+    (paper's first step otherwise shows nothing for minutes); the tiny network trains quietly."""
+    from lrmzero.plugins.trainers.lightning.train import CPU_PARAMETERS, warn_if_too_big_for_a_cpu
+
+    caplog.set_level(logging.WARNING, logger="lrmzero")
+    big = torch.nn.Linear(CPU_PARAMETERS // 1000 + 1, 1000, bias=False, device="meta")
+    warn_if_too_big_for_a_cpu(big)
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == 1 and "20M-parameter network on the CPU" in said[0] and "--preset tiny" in said[0]
+    caplog.clear()
+    registries = get_registries()
+    cfg, _ = load_train_config("tiny", None, [], registries)
+    tiny = registries.models.build(cfg.model["name"], {k: v for k, v in cfg.model.items() if k != "name"}, "model")
+    warn_if_too_big_for_a_cpu(tiny.build_network())
+    assert not caplog.records

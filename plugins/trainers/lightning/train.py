@@ -31,6 +31,18 @@ def _drop_litlogger_tip(record: logging.LogRecord) -> bool:
     return "litlogger" not in record.getMessage()
 
 
+CPU_PARAMETERS = 20_000_000  # the tiny preset's network is 0.8M, small's 38M, paper's 303M
+
+
+def warn_if_too_big_for_a_cpu(net: torch.nn.Module) -> None:
+    """Say so before the first step when a network this size trains on a CPU: a paper-size step takes
+    minutes there, with nothing on screen until it ends (``small`` seconds a step)."""
+    count = sum(p.numel() for p in net.parameters())
+    if count > CPU_PARAMETERS:
+        log.warning("training a %.0fM-parameter network on the CPU (no CUDA device): steps will be slow "
+                    "(paper: minutes each); --preset tiny trains on a CPU in minutes", count / 1e6)
+
+
 def train(roots: Sequence[str], out: str | Path, cfg: TrainConfig, resume: bool = False,
           max_steps: int | None = None, progress: bool = True, stop_after_steps: int | None = None,
           init: str | Path | None = None) -> Path:
@@ -91,6 +103,8 @@ def train(roots: Sequence[str], out: str | Path, cfg: TrainConfig, resume: bool 
     t = cfg.trainer
     cuda = torch.cuda.is_available() and t.accelerator in ("auto", "gpu", "cuda")
     precision = t.precision if t.precision != "auto" else ("bf16-mixed" if cuda else "32-true")
+    if not cuda:
+        warn_if_too_big_for_a_cpu(module.net)
     # flushed at every log row, so that every row before the newest checkpoint survives a kill
     loggers: list = [ContinuingCSVLogger(out, name="logs", version="", start_step=start_step,
                                          flush_logs_every_n_steps=t.log_every)]
