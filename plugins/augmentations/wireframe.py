@@ -35,8 +35,8 @@ def feature_edges(vertices: np.ndarray, faces: np.ndarray, angle_deg: float) -> 
 
 
 def square_struts(points: np.ndarray, edges: np.ndarray, thickness: float, up: np.ndarray):
-    """A closed square beam of side ``thickness`` along each edge, each its own box (``joints=boxes``, the
-    default, and any base that is not a polygon mesh; boxes overlap where edges meet): ``points [P, 3]``,
+    """A closed square beam of side ``thickness`` along each edge, each its own box (``joints=boxes``, and
+    any base that is not a polygon mesh; boxes overlap where edges meet): ``points [P, 3]``,
     ``edges [E, 2]``, ``up [E, 3]`` the direction one pair of sides faces (the mean normal of the
     edge's faces). Each beam runs ``thickness / 2`` past both ends so that beams meeting at a vertex
     close the joint.
@@ -192,9 +192,9 @@ class Wireframe(Augmentation):
     UV sphere 32 x 16, cube, cylinder and cone of 32 vertices and depth 2, torus 48 x 12 with minor
     radius 0.3 x size) of scalar size U(size_min, size_max), with probability
     ``subdivide_probability`` subdivided (simple or Catmull-Clark, equally likely; a cube 3 levels,
-    the rest 1), and replaced by its wireframe of thickness U(thickness_min, thickness_max): a square
-    box per edge, or (``joints=mitred``) one mesh with mitred joints as Blender's Wireframe modifier
-    makes it (:func:`wireframe_modifier`). It is centred at a random point of the object's surface,
+    the rest 1), and replaced by its wireframe of thickness U(thickness_min, thickness_max): one mesh
+    with mitred joints exactly as Blender's Wireframe modifier makes it (:func:`wireframe_modifier`), or
+    a square box per edge (``joints=boxes``). It is centred at a random point of the object's surface,
     randomly rotated, and takes one of the object's materials. Each beam is one surface id (0..E-1).
 
     A kind that is not one of those five (another primitive plugin) is asked for a coarse version
@@ -216,9 +216,10 @@ class Wireframe(Augmentation):
         thickness_max: float = param(0.03, "thickest beam side", gt=0.0)
         subdivide_probability: float = param(0.5, "chance the base is subdivided", ge=0.0, le=1.0)
         segments: int = param(6, "segments around the axis of another primitive plugin's coarse base", ge=3, le=64)
-        joints: str = param("boxes", "boxes: a separate square beam per edge, overlapping where they meet; mitred: "
-                            "one mesh as the official's Blender Wireframe modifier makes it (another plugin's "
-                            "base always gets boxes)", choices=["boxes", "mitred"])
+        joints: str = param("mitred", "mitred: one mesh, exactly as the official's Blender Wireframe modifier makes "
+                            "it (beams t across, square in section between flat faces); boxes: a square box of "
+                            "side t per edge, overlapping where they meet (another plugin's base always gets "
+                            "boxes)", choices=["mitred", "boxes"])
         feature_angle: float = param(10.0, "another plugin's base: edges bending more than this (degrees) "
                                      "become beams", gt=0.0, lt=180.0)
 
