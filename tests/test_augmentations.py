@@ -203,13 +203,13 @@ def test_cutter_that_misses_or_swallows_is_handled():
 
 # --- wireframe --------------------------------------------------------------------------
 
-BLENDER_WIREFRAMES = Path(__file__).with_name("data") / "blender_wireframes.npz"
+BLENDER_MESHES = Path(__file__).with_name("data") / "blender_meshes.npz"  # tests/data/make_blender_meshes.py
 
 
 @pytest.mark.parametrize("base", ["cube", "cylinder8", "cone6", "sphere8x4", "cube_subdivided"])
 def test_mitred_wireframe_is_blenders_wireframe_modifier(base):
     """joints=mitred against Blender's own Wireframe modifier set as the official code sets it
-    (tests/data/make_blender_wireframes.py ran it in Blender 5.0.1 on these bases: quads, n-gon caps,
+    (tests/data/make_blender_meshes.py ran it in Blender 5.0.1 on these bases: quads, n-gon caps,
     a cone's triangle fan, a UV sphere's poles, a subdivided cube): the same vertices to float32
     precision, one for one, and the same enclosed volume."""
     from scipy.spatial import cKDTree
@@ -217,20 +217,42 @@ def test_mitred_wireframe_is_blenders_wireframe_modifier(base):
     from lrmzero.mesh import weld_positions
     from lrmzero.plugins.augmentations.wireframe import wireframe_modifier
 
-    reference = np.load(BLENDER_WIREFRAMES)
-    corners = reference[f"{base}/polygon_corners"]
-    polygons = np.split(corners, np.cumsum(reference[f"{base}/polygon_sizes"])[:-1])
-    vertices, faces, uv, surface = wireframe_modifier(reference[f"{base}/points"], polygons,
+    reference = np.load(BLENDER_MESHES)
+    corners = reference[f"wireframe/{base}/polygon_corners"]
+    polygons = np.split(corners, np.cumsum(reference[f"wireframe/{base}/polygon_sizes"])[:-1])
+    vertices, faces, uv, surface = wireframe_modifier(reference[f"wireframe/{base}/points"], polygons,
                                                       float(reference["thickness"]))
     positions, group = weld_positions(vertices)
-    blender = reference[f"{base}/vertices"]
+    blender = reference[f"wireframe/{base}/vertices"]
     assert len(positions) == len(blender)
     assert cKDTree(blender).query(positions)[0].max() < 1e-6  # each of ours is one of Blender's
     assert cKDTree(positions).query(blender)[0].max() < 1e-6  # and each of Blender's one of ours
     mesh = trimesh.Trimesh(positions, group[faces], process=False)
     assert mesh.is_watertight and mesh.is_winding_consistent
-    assert mesh.volume == pytest.approx(float(reference[f"{base}/volume"]), rel=1e-5)
+    assert mesh.volume == pytest.approx(float(reference[f"wireframe/{base}/volume"]), rel=1e-5)
     assert uv.shape == (len(vertices), 2) and uv.min() >= 0 and uv.max() <= 1
+
+
+@pytest.mark.parametrize("kind", ["sphere", "cube", "cone", "cylinder", "torus"])
+@pytest.mark.parametrize("subdivision", ["none", "simple", "catmull_clark"])
+def test_wireframe_bases_are_blenders_default_meshes(kind, subdivision):
+    """The bases as Blender 5.0.1 makes them for augment_shape.py (primitive_*_add at the wireframe's size,
+    then the Subdivision Surface modifier with the official settings: a cube 3 levels, the rest 1, no
+    limit surface): the same vertices to float32 precision, one for one."""
+    from scipy.spatial import cKDTree
+
+    from lrmzero.plugins.augmentations import polygon_meshes
+    from lrmzero.plugins.augmentations.wireframe import polygon_base
+
+    reference = np.load(BLENDER_MESHES)
+    points, polygons = polygon_base(kind, float(reference["size"]), 2.0)
+    if subdivision != "none":
+        points, polygons = polygon_meshes.subdivide((points, polygons), 3 if kind == "cube" else 1,
+                                                    smooth=subdivision == "catmull_clark")
+    blender = reference[f"base/{kind}/{subdivision}"]
+    assert len(points) == len(blender)
+    assert cKDTree(blender).query(points)[0].max() < 1e-6
+    assert cKDTree(points).query(blender)[0].max() < 1e-6
 
 
 def test_mitred_cube_wireframe_is_placed_as_recorded():
