@@ -282,21 +282,25 @@ def test_mitred_wireframes_are_closed_with_one_surface_per_edge(kind, subdivide)
 
 
 def test_mitred_insets_stop_inside_polygons_narrower_than_the_beams():
-    """A slab 1 x 1 x 0.02 framed with beams 0.03 thick: its sides are 0.02 wide, so Blender's inset of
-    half the thickness would cross the side's middle and fold the mesh. The inset stops at 90% of the
-    way to the side's centre line: the hole's rims on each side face stay apart, 0.001 off the middle."""
+    """A slab 1 x 1 x 0.02 framed with beams 0.05 thick: its sides are 0.02 wide, so Blender's inset of
+    half the thickness (0.025) would shoot past the side's far edge. The inset stops at 1.8 x the side's
+    half-width (0.018): the rims on each side face cross, as Blender's do, but stay inside the face."""
     from lrmzero.plugins.augmentations.polygon_meshes import cube
     from lrmzero.plugins.augmentations.wireframe import wireframe_modifier
 
     points, polygons = cube(0.5)
     points = points * [1.0, 1.0, 0.02]
-    vertices, faces, _, _ = wireframe_modifier(points, polygons, 0.03)
-    # the rims of the +-y sides: in their plane, inside their x extent (the vertex copies lie off it)
-    rim = (np.abs(np.abs(vertices[:, 1]) - 0.5) < 1e-12) & (np.abs(vertices[:, 0]) < 0.5)
-    assert rim.any()
-    assert np.allclose(np.abs(vertices[rim, 2]), 0.001)  # 0.01 - 0.9 * 0.01; unclamped: 0.005 past the middle
+
+    def rims(vertices):  # the rims of the +-y sides: in their plane, inside their x extent
+        on_side = (np.abs(np.abs(vertices[:, 1]) - 0.5) < 1e-12) & (np.abs(vertices[:, 0]) < 0.5)
+        assert on_side.any()
+        return np.abs(vertices[on_side, 2])
+
+    vertices, faces, _, _ = wireframe_modifier(points, polygons, 0.05)
+    assert np.allclose(rims(vertices), 0.008)  # 0.018 from its own edge: 0.008 past the middle
     mesh = trimesh.Trimesh(vertices, faces)  # welded by position
-    assert mesh.is_watertight and mesh.is_winding_consistent and mesh.volume > 0
+    assert mesh.is_watertight and mesh.is_winding_consistent
+    assert np.allclose(rims(wireframe_modifier(points, polygons, 0.05, inset_limit=1e9)[0]), 0.015)  # Blender's
 
 
 def test_boxes_joints_give_twelve_closed_square_beams_in_range():
