@@ -255,6 +255,62 @@ def test_wireframe_bases_are_blenders_default_meshes(kind, subdivision):
     assert cKDTree(points).query(blender)[0].max() < 1e-6
 
 
+def corners_match(positions, uvs, blender_positions, blender_uvs) -> float:
+    """The largest distance from one of Blender's face corners (position, UV) to the nearest of ours and
+    back, after checking there are as many: two face-corner multisets compared."""
+    from scipy.spatial import cKDTree
+
+    ours = np.concatenate([positions, uvs], 1)
+    theirs = np.concatenate([blender_positions, blender_uvs], 1).astype(np.float64)
+    assert len(ours) == len(theirs)
+    return max(cKDTree(ours).query(theirs)[0].max(), cKDTree(theirs).query(ours)[0].max())
+
+
+@pytest.mark.parametrize("kind,subdivision", [("sphere", "none"), ("cube", "none"), ("cone", "none"),
+                                              ("cylinder", "none"), ("torus", "none"), ("cube", "simple"),
+                                              ("cone", "simple"), ("cylinder", "simple"), ("cube", "catmull_clark"),
+                                              ("cylinder", "catmull_clark")])
+def test_wireframe_bases_carry_blenders_uv_maps(kind, subdivision):
+    """Every face corner's UV as Blender 5.0.1 maps the default mesh (and subdivides it, linearly within each
+    face for "simple"; the cube's and cylinder's Catmull-Clark islands are flat inside, so alike)."""
+    from lrmzero.plugins.augmentations import polygon_meshes
+    from lrmzero.plugins.augmentations.wireframe import polygon_base
+
+    reference = np.load(BLENDER_MESHES)
+    points, polygons = polygon_base(kind, float(reference["size"]), 2.0)
+    corner_uv = polygon_meshes.default_uvs(kind, points, polygons)
+    if subdivision != "none":
+        points, polygons, corner_uv = polygon_meshes.subdivide_with_uvs(
+            (points, polygons), corner_uv, 3 if kind == "cube" else 1, smooth=subdivision == "catmull_clark")
+    positions = np.concatenate([points[p] for p in polygons])
+    prefix = f"uv/{kind}/{subdivision}"
+    assert corners_match(positions, np.concatenate(corner_uv), reference[f"{prefix}/positions"],
+                         reference[f"{prefix}/uvs"]) < 1e-5
+
+
+@pytest.mark.parametrize("base", ["cube", "cylinder8", "cone6", "sphere8x4", "cube_subdivided"])
+def test_mitred_wireframe_beams_take_their_base_corners_uvs_as_blender(base):
+    """Blender's modifier copies each base corner's UV to the corners it makes: given the base's UV map,
+    every face corner of ours has Blender's position and UV (a beam shows its edge's stretch of the map)."""
+    from lrmzero.plugins.augmentations import polygon_meshes
+    from lrmzero.plugins.augmentations.wireframe import wireframe_modifier
+
+    reference = np.load(BLENDER_MESHES)
+    points = reference[f"wireframe/{base}/points"]
+    corners = reference[f"wireframe/{base}/polygon_corners"]
+    polygons = np.split(corners, np.cumsum(reference[f"wireframe/{base}/polygon_sizes"])[:-1])
+    if base == "cube_subdivided":
+        cube_points, cube_polygons = polygon_meshes.cube(0.4)
+        corner_uv = polygon_meshes.subdivide_with_uvs(
+            (cube_points, cube_polygons), polygon_meshes.default_uvs("cube", cube_points, cube_polygons), 1, False)[2]
+    else:
+        kind = {"cube": "cube", "cylinder8": "cylinder", "cone6": "cone", "sphere8x4": "sphere"}[base]
+        corner_uv = polygon_meshes.default_uvs(kind, points, polygons)
+    vertices, faces, uv, _ = wireframe_modifier(points, polygons, float(reference["thickness"]), corner_uv=corner_uv)
+    assert corners_match(vertices, uv, reference[f"wireframe/{base}/corner_positions"],
+                         reference[f"wireframe/{base}/corner_uvs"]) < 1e-5
+
+
 def test_mitred_cube_wireframe_is_placed_as_recorded():
     wf = aug("wireframe", kinds=["cube"], thickness_min=0.01, thickness_max=0.03, subdivide_probability=0.0,
              joints="mitred")

@@ -80,6 +80,71 @@ def torus(major_radius: float, minor_radius: float, major_segments: int = 48, mi
     return v, polys
 
 
+def _turns(angle: np.ndarray) -> np.ndarray:
+    """An angle in (-pi, pi] as 0.5 + angle / 2 pi: Blender's u or v around a seam at -pi."""
+    return 0.5 + angle / (2 * np.pi)
+
+
+def _unwrap(values: np.ndarray) -> np.ndarray:
+    """One polygon's corner values in [0, 1] across a seam (spread over more than half a turn): shifted
+    by one turn on the side that keeps them all in [0, 1], as Blender's maps have them (the seam's
+    corners are 1 in the polygon before it and 0 in the one after)."""
+    if np.ptp(values) <= 0.5:
+        return values
+    raised = np.where(values < 0.5, values + 1.0, values)
+    return raised if raised.max() <= 1.0 + 1e-9 else np.where(values > 0.5, values - 1.0, values)
+
+
+def default_uvs(kind: str, vertices: np.ndarray, polygons: list) -> list:
+    """Per polygon, its corners' UVs ``[k, 2]`` as Blender's ``primitive_<kind>_add`` maps them (UV sphere
+    and torus: latitude-longitude and the two angles, seams at -x and the tube's inside; cylinder: the side
+    as a strip over v 0.5-1, the caps as discs of radius 0.24 about (0.25, 0.25) and (0.75, 0.25); cone: the
+    side as the first disc, the base as the second; cube: the six faces in a cross). ``vertices`` and
+    ``polygons`` as this module's builders make them (a mesh centred on the origin, axis z); checked against
+    Blender's own in the tests."""
+    centre_z = 0.5 * (vertices[:, 2].min() + vertices[:, 2].max())
+    out = []
+    for polygon in polygons:
+        p = vertices[polygon]
+        azimuth = np.arctan2(p[:, 1], p[:, 0])
+        if kind == "sphere":
+            u = _unwrap(_turns(azimuth))
+            polar = np.arccos(np.clip(p[:, 2] / np.linalg.norm(p, axis=1), -1.0, 1.0))
+            pole = np.hypot(p[:, 0], p[:, 1]) < 1e-9 * np.abs(p[:, 2]).max()
+            u[pole] = u[~pole].mean()  # a pole takes the middle of its triangle's other corners
+            uv = np.stack([u, 1.0 - polar / np.pi], 1)
+        elif kind == "torus":
+            major = np.hypot(p[:, 0], p[:, 1])
+            centre = np.median(np.hypot(vertices[:, 0], vertices[:, 1]))  # the tube's centre line
+            uv = np.stack([_unwrap(_turns(azimuth)), _unwrap(_turns(np.arctan2(p[:, 2], major - centre)))], 1)
+        elif kind == "cube":
+            normal = np.cross(p[1] - p[0], p[2] - p[0])
+            axis = int(np.argmax(np.abs(normal)))
+            sign = np.sign(normal[axis])
+            x, y, z = (p > 0).T.astype(float)
+            u, v = {(0, -1): (0.375 + 0.25 * z, 0.25 * y), (1, 1): (0.375 + 0.25 * z, 0.25 + 0.25 * x),
+                    (0, 1): (0.375 + 0.25 * z, 0.75 - 0.25 * y), (1, -1): (0.375 + 0.25 * z, 1.0 - 0.25 * x),
+                    (2, -1): (0.125 + 0.25 * x, 0.75 - 0.25 * y), (2, 1): (0.875 - 0.25 * x, 0.75 - 0.25 * y)}[
+                (axis, int(sign))]
+            uv = np.stack([u, v], 1)
+        else:  # cylinder, cone
+            radius = np.hypot(p[:, 0], p[:, 1])
+            disc = np.stack([p[:, 0], p[:, 1]], 1) / np.maximum(radius.max(), 1e-12) * 0.24
+            flat = np.ptp(p[:, 2]) < 1e-9
+            if flat and kind == "cylinder" and p[0, 2] > centre_z:
+                uv = disc + 0.25  # the top cap
+            elif flat:
+                uv = disc + [0.75, 0.25]  # the bottom cap, the cone's base
+            elif kind == "cone":
+                uv = disc + 0.25  # the side: the apex at the disc's centre
+            else:
+                u = _unwrap(np.mod(azimuth / (2 * np.pi) - 0.25, 1.0))  # the seam at +y
+                height = (p[:, 2] - vertices[:, 2].min()) / np.ptp(vertices[:, 2])
+                uv = np.stack([u, 0.5 + 0.5 * height], 1)
+        out.append(uv)
+    return out
+
+
 def by_size(polygons: list) -> list[tuple[np.ndarray, np.ndarray]]:
     """Polygons grouped by vertex count, for vectorized work: ``[(index [N], corners [N, k]), ...]``
     (meshes here hold a few sizes: triangles, quads and at most a couple of n-gons)."""
@@ -125,11 +190,23 @@ def subdivide(mesh: PolygonMesh, levels: int, smooth: bool) -> PolygonMesh:
     """
     vertices, polygons = mesh
     for _ in range(levels):
-        vertices, polygons = _subdivide_once(np.asarray(vertices, float), polygons, smooth)
+        vertices, polygons, _ = _subdivide_once(np.asarray(vertices, float), polygons, smooth)
     return vertices, polygons
 
 
-def _subdivide_once(v: np.ndarray, polygons: list, smooth: bool) -> PolygonMesh:
+def subdivide_with_uvs(mesh: PolygonMesh, corner_uv: list, levels: int, smooth: bool) -> tuple[np.ndarray, list, list]:
+    """:func:`subdivide` carrying per-corner UVs (``corner_uv``: per polygon ``[k, 2]``, as
+    :func:`default_uvs`): each new corner takes its polygon's UVs at the same place (the corner, the
+    side's middle, the polygon's mean), i.e. UVs subdivided linearly within each polygon. That is
+    Blender's "simple" exactly; for Catmull-Clark Blender also smooths UVs inside each UV island
+    (``uv_smooth``), which moves them a little (see the tests). Returns ``(vertices, polygons, corner_uv)``."""
+    vertices, polygons = mesh
+    for _ in range(levels):
+        vertices, polygons, corner_uv = _subdivide_once(np.asarray(vertices, float), polygons, smooth, corner_uv)
+    return vertices, polygons, corner_uv
+
+
+def _subdivide_once(v: np.ndarray, polygons: list, smooth: bool, corner_uv: list | None = None):
     pairs, face_of = corner_pairs(polygons)  # [C, 2] sides in polygon order, grouped by size
     corner = pairs[:, 0]
     sizes = np.bincount(face_of, minlength=len(polygons))
@@ -158,7 +235,7 @@ def _subdivide_once(v: np.ndarray, polygons: list, smooth: bool) -> PolygonMesh:
     n_v, n_e = len(v), len(uniq)
     out = np.concatenate([new_v, edge_points, face_points])
     # per corner: (corner, edge to the next corner, face point, edge from the previous corner)
-    quads = []
+    quads, uv_quads = [], []
     start = 0
     for index, corners in by_size(polygons):
         k = corners.shape[1]
@@ -166,5 +243,11 @@ def _subdivide_once(v: np.ndarray, polygons: list, smooth: bool) -> PolygonMesh:
         e_prev = np.roll(e_next, 1, axis=1)
         centre = np.repeat((n_v + n_e + index)[:, None], k, axis=1)
         quads.append(np.stack([corners, e_next, centre, e_prev], -1).reshape(-1, 4))
+        if corner_uv is not None:
+            uv = np.stack([corner_uv[i] for i in index])  # [n, k, 2]
+            to_next = (uv + np.roll(uv, -1, axis=1)) / 2
+            middle = np.repeat(uv.mean(axis=1, keepdims=True), k, axis=1)
+            uv_quads.append(np.stack([uv, to_next, middle, np.roll(to_next, 1, axis=1)], 2).reshape(-1, 4, 2))
         start += len(index) * k
-    return out, list(np.concatenate(quads))
+    new_uv = list(np.concatenate(uv_quads)) if corner_uv is not None else None
+    return out, list(np.concatenate(quads)), new_uv

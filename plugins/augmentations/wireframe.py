@@ -73,7 +73,8 @@ def square_struts(points: np.ndarray, edges: np.ndarray, thickness: float, up: n
     return vertices, faces, uv, np.repeat(np.arange(E), 12)
 
 
-def wireframe_modifier(points: np.ndarray, polygons: list, thickness: float, inset_limit: float = 1.8):
+def wireframe_modifier(points: np.ndarray, polygons: list, thickness: float, inset_limit: float = 1.8,
+                       corner_uv: list | None = None):
     """Blender's Wireframe modifier as the official code sets it (``use_replace``, ``use_even_offset``,
     offset 0, closed base): one closed mesh of beams along every edge of ``points [P, 3]``,
     ``polygons`` (counter-clockwise seen from outside), joints mitred where the beams meet.
@@ -93,9 +94,14 @@ def wireframe_modifier(points: np.ndarray, polygons: list, thickness: float, ins
     union of square beams costs seconds and ten times the faces (a UV sphere's 992 beams: 1.8 s, 118,800
     faces).
 
+    ``corner_uv``: the base's UVs per polygon corner (``[k, 2]`` per polygon, as
+    :func:`polygon_meshes.default_uvs`); each of a quad's corners takes the UV of the base corner it
+    comes from, as Blender's modifier copies them (a beam shows the texture along its edge's stretch of
+    the base's UV map). Without them, u runs along the edge and v around the beam (the whole material
+    tile along each beam, as the square beams have it).
+
     Returns ``(vertices [8C, 3], faces [4C, 3], uv [8C, 2], surface [4C])``: C corners (two per edge),
-    each quad with its own four vertices (u along the edge, v around the beam: the material tile along
-    it, as the square beams have it), surface = the edge's index in ``polygon_meshes.edges(polygons)``.
+    each quad with its own four vertices, surface = the edge's index in ``polygon_meshes.edges(polygons)``.
     """
     points = np.asarray(points, np.float64)
     face_normals = polygon_meshes.normals(points, polygons)
@@ -141,15 +147,20 @@ def wireframe_modifier(points: np.ndarray, polygons: list, thickness: float, ins
         np.stack([top[v0], top[v1], rim[l1], rim[l0]], 1),  # from above the edge in to the hole's rim
         np.stack([bottom[v1], bottom[v0], rim[l0], rim[l1]], 1),  # from the rim out to below the edge
     ])
-    # Each quad its own corners (UV seams; positions stay shared, so the mesh is closed by position):
-    # u along the edge (0 at its first vertex, 1 at its second), v around the beam's cross-section
-    # (0 above the edge, 0.25 at the rim, 0.5 below it).
+    # Each quad its own corners (UV seams; positions stay shared, so the mesh is closed by position).
     corner_vertices = quads.reshape(-1)
-    edge_start, edge_vector = points[np.tile(v0, 2)], points[np.tile(v1, 2)] - points[np.tile(v0, 2)]
-    along = np.einsum("qcj,qj->qc", vertices[quads] - edge_start[:, None], edge_vector)
-    along /= np.maximum(np.sum(edge_vector * edge_vector, axis=1), 1e-24)[:, None]
-    around = np.concatenate([np.tile([0.0, 0.0, 0.25, 0.25], (C, 1)), np.tile([0.5, 0.5, 0.25, 0.25], (C, 1))])
-    uv = np.stack([np.clip(along, 0.0, 1.0).reshape(-1), around.reshape(-1)], 1)
+    if corner_uv is not None:  # the base corner's UV: [this corner, next, next, this] out, reversed in
+        base_uv = np.concatenate([np.stack([corner_uv[i] for i in index]).reshape(-1, 2)
+                                  for index, _ in polygon_meshes.by_size(polygons)])
+        this, after = base_uv, base_uv[nxt]
+        uv = np.concatenate([np.stack([this, after, after, this], 1), np.stack([after, this, this, after], 1)])
+        uv = uv.reshape(-1, 2)
+    else:  # u along the edge (0 at its first vertex, 1 at its second), v around the beam's cross-section
+        edge_start, edge_vector = points[np.tile(v0, 2)], points[np.tile(v1, 2)] - points[np.tile(v0, 2)]
+        along = np.einsum("qcj,qj->qc", vertices[quads] - edge_start[:, None], edge_vector)
+        along /= np.maximum(np.sum(edge_vector * edge_vector, axis=1), 1e-24)[:, None]
+        around = np.concatenate([np.tile([0.0, 0.0, 0.25, 0.25], (C, 1)), np.tile([0.5, 0.5, 0.25, 0.25], (C, 1))])
+        uv = np.stack([np.clip(along, 0.0, 1.0).reshape(-1), around.reshape(-1)], 1)
     vertices = vertices[corner_vertices]
     quads = np.arange(len(corner_vertices)).reshape(-1, 4)
     faces = np.concatenate([quads[:, [0, 1, 2]], quads[:, [0, 2, 3]]])
@@ -229,20 +240,22 @@ class Wireframe(Augmentation):
                                      "become beams", gt=0.0, lt=180.0)
 
     def base(self, kind: str, size: float, subdivision: str | None, context: AugmentContext, rng):
-        """``(points [P, 3], polygons, edges [E, 2], up [E, 3])`` of the base mesh, before placement;
-        ``polygons`` None for another plugin's base (its feature edges only)."""
+        """``(points [P, 3], polygons, corner_uv, edges [E, 2], up [E, 3])`` of the base mesh, before
+        placement, ``corner_uv`` its Blender UV map per polygon corner; ``polygons`` and ``corner_uv`` None
+        for another plugin's base (its feature edges only)."""
         if kind in POLYGON_BASES:
-            mesh = polygon_base(kind, size, self.cfg.depth)
+            points, polygons = polygon_base(kind, size, self.cfg.depth)
+            corner_uv = polygon_meshes.default_uvs(kind, points, polygons)
             if subdivision is not None:
                 levels = 3 if kind == "cube" else 1
-                mesh = polygon_meshes.subdivide(mesh, levels, smooth=subdivision == "catmull_clark")
-            points, polygons = mesh
+                points, polygons, corner_uv = polygon_meshes.subdivide_with_uvs(
+                    (points, polygons), corner_uv, levels, smooth=subdivision == "catmull_clark")
             edge_list = polygon_meshes.edges(polygons)
-            return points, polygons, edge_list, edge_up_vectors(points, polygons, edge_list)
+            return points, polygons, corner_uv, edge_list, edge_up_vectors(points, polygons, edge_list)
         part = context.primitives[kind].coarse(self.cfg.segments).build(np.full(3, size), rng)
         points, edge_list = feature_edges(part.vertices, part.faces, self.cfg.feature_angle)
         up = points[edge_list].mean(axis=1) - points.mean(axis=0)
-        return points, None, edge_list, up
+        return points, None, None, edge_list, up
 
     def apply(self, parts: list[PartMesh], rng: np.random.Generator, context: AugmentContext):
         cfg = self.cfg
@@ -257,9 +270,9 @@ class Wireframe(Augmentation):
         materials = np.unique(np.concatenate([p.material for p in parts]))
         material = int(materials[int(rng.integers(len(materials)))])
 
-        points, polygons, edge_list, up = self.base(kind, size, subdivision, context, rng)
+        points, polygons, corner_uv, edge_list, up = self.base(kind, size, subdivision, context, rng)
         if polygons is not None and self.cfg.joints == "mitred":
-            v, f, uv, surface = wireframe_modifier(points, polygons, thickness, self.cfg.inset_limit)
+            v, f, uv, surface = wireframe_modifier(points, polygons, thickness, self.cfg.inset_limit, corner_uv)
             v = rotation.apply(v) + centre
         else:
             v, f, uv, surface = square_struts(rotation.apply(points) + centre, edge_list, thickness, rotation.apply(up))
