@@ -87,13 +87,13 @@ def _turns(angle: np.ndarray) -> np.ndarray:
 
 
 def _unwrap(values: np.ndarray) -> np.ndarray:
-    """One polygon's corner values in [0, 1] across a seam (spread over more than half a turn): shifted
-    by one turn on the side that keeps them all in [0, 1], as Blender's maps have them (the seam's
-    corners are 1 in the polygon before it and 0 in the one after)."""
-    if np.ptp(values) <= 0.5:
-        return values
-    raised = np.where(values < 0.5, values + 1.0, values)
-    return raised if raised.max() <= 1.0 + 1e-9 else np.where(values > 0.5, values - 1.0, values)
+    """Polygons' corner values in [0, 1] (``[n, k]``, a row per polygon) across a seam (a row spread over
+    more than half a turn): shifted by one turn on the side that keeps the row in [0, 1], as Blender's
+    maps have them (the seam's corners are 1 in the polygon before it and 0 in the one after)."""
+    across = np.ptp(values, axis=1, keepdims=True) > 0.5
+    raised = np.where(across & (values < 0.5), values + 1.0, values)
+    lowered = np.where(across & (values > 0.5), values - 1.0, values)
+    return np.where(raised.max(axis=1, keepdims=True) <= 1.0 + 1e-9, raised, lowered)
 
 
 def default_uvs(kind: str, vertices: np.ndarray, polygons: list) -> list:
@@ -103,46 +103,47 @@ def default_uvs(kind: str, vertices: np.ndarray, polygons: list) -> list:
     side as the first disc, the base as the second; cube: the six faces in a cross). ``vertices`` and
     ``polygons`` as this module's builders make them (a mesh centred on the origin, axis z); checked against
     Blender's own in the tests."""
-    centre_z = 0.5 * (vertices[:, 2].min() + vertices[:, 2].max())
-    out = []
-    for polygon in polygons:
-        p = vertices[polygon]
-        azimuth = np.arctan2(p[:, 1], p[:, 0])
+    out: list = [None] * len(polygons)
+    z_min, z_max = vertices[:, 2].min(), vertices[:, 2].max()
+    for index, corners in by_size(polygons):
+        p = vertices[corners]  # [n, k, 3]
+        x, y, z = p[..., 0], p[..., 1], p[..., 2]
+        azimuth = np.arctan2(y, x)
         if kind == "sphere":
             u = _unwrap(_turns(azimuth))
-            polar = np.arccos(np.clip(p[:, 2] / np.linalg.norm(p, axis=1), -1.0, 1.0))
-            pole = np.hypot(p[:, 0], p[:, 1]) < 1e-9 * np.abs(p[:, 2]).max()
-            u[pole] = u[~pole].mean()  # a pole takes the middle of its triangle's other corners
-            uv = np.stack([u, 1.0 - polar / np.pi], 1)
+            pole = np.hypot(x, y) < 1e-9 * np.abs(z).max()
+            if pole.any():  # a pole takes the middle of its triangle's other corners
+                others = np.where(pole, 0.0, u).sum(1, keepdims=True) / np.maximum((~pole).sum(1, keepdims=True), 1)
+                u = np.where(pole, others, u)
+            polar = np.arccos(np.clip(z / np.linalg.norm(p, axis=-1), -1.0, 1.0))
+            uv = np.stack([u, 1.0 - polar / np.pi], -1)
         elif kind == "torus":
-            major = np.hypot(p[:, 0], p[:, 1])
             centre = np.median(np.hypot(vertices[:, 0], vertices[:, 1]))  # the tube's centre line
-            uv = np.stack([_unwrap(_turns(azimuth)), _unwrap(_turns(np.arctan2(p[:, 2], major - centre)))], 1)
+            uv = np.stack([_unwrap(_turns(azimuth)), _unwrap(_turns(np.arctan2(z, np.hypot(x, y) - centre)))], -1)
         elif kind == "cube":
-            normal = np.cross(p[1] - p[0], p[2] - p[0])
-            axis = int(np.argmax(np.abs(normal)))
-            sign = np.sign(normal[axis])
-            x, y, z = (p > 0).T.astype(float)
-            u, v = {(0, -1): (0.375 + 0.25 * z, 0.25 * y), (1, 1): (0.375 + 0.25 * z, 0.25 + 0.25 * x),
-                    (0, 1): (0.375 + 0.25 * z, 0.75 - 0.25 * y), (1, -1): (0.375 + 0.25 * z, 1.0 - 0.25 * x),
-                    (2, -1): (0.125 + 0.25 * x, 0.75 - 0.25 * y), (2, 1): (0.875 - 0.25 * x, 0.75 - 0.25 * y)}[
-                (axis, int(sign))]
-            uv = np.stack([u, v], 1)
+            normal = np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0])
+            axis = np.argmax(np.abs(normal), axis=1)
+            face = axis * 2 + (normal[np.arange(len(p)), axis] > 0)  # -x, +x, -y, +y, -z, +z
+            px, py, pz = (p > 0).transpose(2, 0, 1).astype(float)
+            table = [(0.375 + 0.25 * pz, 0.25 * py), (0.375 + 0.25 * pz, 0.75 - 0.25 * py),
+                     (0.375 + 0.25 * pz, 1.0 - 0.25 * px), (0.375 + 0.25 * pz, 0.25 + 0.25 * px),
+                     (0.125 + 0.25 * px, 0.75 - 0.25 * py), (0.875 - 0.25 * px, 0.75 - 0.25 * py)]
+            uv = np.zeros(p.shape[:2] + (2,))
+            for f, (u, v) in enumerate(table):
+                uv[face == f] = np.stack([u, v], -1)[face == f]
         else:  # cylinder, cone
-            radius = np.hypot(p[:, 0], p[:, 1])
-            disc = np.stack([p[:, 0], p[:, 1]], 1) / np.maximum(radius.max(), 1e-12) * 0.24
-            flat = np.ptp(p[:, 2]) < 1e-9
-            if flat and kind == "cylinder" and p[0, 2] > centre_z:
-                uv = disc + 0.25  # the top cap
-            elif flat:
-                uv = disc + [0.75, 0.25]  # the bottom cap, the cone's base
-            elif kind == "cone":
-                uv = disc + 0.25  # the side: the apex at the disc's centre
-            else:
-                u = _unwrap(np.mod(azimuth / (2 * np.pi) - 0.25, 1.0))  # the seam at +y
-                height = (p[:, 2] - vertices[:, 2].min()) / np.ptp(vertices[:, 2])
-                uv = np.stack([u, 0.5 + 0.5 * height], 1)
-        out.append(uv)
+            disc = np.stack([x, y], -1) / np.maximum(np.hypot(x, y).max(), 1e-12) * 0.24
+            flat = (np.ptp(z, axis=1) < 1e-9)[:, None, None]
+            top = (z[:, :1] > 0.5 * (z_min + z_max))[:, :, None]
+            if kind == "cone":
+                side = disc + 0.25  # the apex at the disc's centre
+            else:  # a strip, the seam at +y
+                u = _unwrap(np.mod(azimuth / (2 * np.pi) - 0.25, 1.0))
+                side = np.stack([u, 0.5 + 0.5 * (z - z_min) / (z_max - z_min)], -1)
+            caps = np.where(top & (kind == "cylinder"), disc + 0.25, disc + [0.75, 0.25])  # the base: the second disc
+            uv = np.where(flat, caps, side)
+        for i, corner_uv in zip(index, uv):
+            out[i] = corner_uv
     return out
 
 
