@@ -44,7 +44,8 @@ def corners(mesh) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     uv = mesh.uv_layers.active.data
     loops = [li for p in mesh.polygons for li in p.loop_indices]
     positions = np.array([mesh.vertices[mesh.loops[li].vertex_index].co[:] for li in loops], np.float32)
-    return positions, np.array([uv[li].uv[:] for li in loops], np.float32), np.array([len(p.vertices) for p in mesh.polygons])
+    uvs = np.array([uv[li].uv[:] for li in loops], np.float32)
+    return positions, uvs, np.array([len(p.vertices) for p in mesh.polygons])
 
 
 def wireframe(points: np.ndarray, polygons: list, corner_uv: list):
