@@ -167,6 +167,16 @@ def corner_pairs(polygons: list) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(pairs), np.concatenate(owner)
 
 
+def corner_neighbours(owner: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For corners in :func:`corner_pairs`' order (each polygon's corners consecutive, ``owner [C]``): the
+    index of each corner's next and previous corner in its polygon, ``(next [C], previous [C])``."""
+    start = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+    size = np.diff(np.r_[start, len(owner)])
+    first, size = np.repeat(start, size), np.repeat(size, size)
+    position = np.arange(len(owner)) - first
+    return first + (position + 1) % size, first + (position - 1) % size
+
+
 def normals(vertices: np.ndarray, polygons: list) -> np.ndarray:
     """``[F, 3]`` unit normals of polygons (Newell's method: the sum of the sides' cross products,
     right for any vertex count and for slightly non-planar polygons)."""

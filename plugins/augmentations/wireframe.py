@@ -105,17 +105,9 @@ def wireframe_modifier(points: np.ndarray, polygons: list, thickness: float, ins
     """
     points = np.asarray(points, np.float64)
     face_normals = polygon_meshes.normals(points, polygons)
-    vertex, nxt, prv, owner = [], [], [], []
-    start = 0
-    for index, corners in polygon_meshes.by_size(polygons):
-        n, k = corners.shape
-        loop = start + np.arange(n * k).reshape(n, k)
-        vertex.append(corners.ravel())
-        nxt.append(np.roll(loop, -1, axis=1).ravel())
-        prv.append(np.roll(loop, 1, axis=1).ravel())
-        owner.append(np.repeat(index, k))
-        start += n * k
-    vertex, nxt, prv, owner = (np.concatenate(a) for a in (vertex, nxt, prv, owner))
+    pairs, owner = polygon_meshes.corner_pairs(polygons)
+    vertex = pairs[:, 0]
+    nxt, prv = polygon_meshes.corner_neighbours(owner)
     C, P = len(vertex), len(points)
     nf = face_normals[owner]
     to_next = points[vertex[nxt]] - points[vertex]
