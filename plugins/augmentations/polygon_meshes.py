@@ -208,10 +208,9 @@ def subdivide(mesh: PolygonMesh, levels: int, smooth: bool) -> PolygonMesh:
 
 def subdivide_with_uvs(mesh: PolygonMesh, corner_uv: list, levels: int, smooth: bool) -> tuple[np.ndarray, list, list]:
     """:func:`subdivide` carrying per-corner UVs (``corner_uv``: per polygon ``[k, 2]``, as
-    :func:`default_uvs`): each new corner takes its polygon's UVs at the same place (the corner, the
-    side's middle, the polygon's mean), i.e. UVs subdivided linearly within each polygon. That is
-    Blender's "simple" exactly; for Catmull-Clark Blender also smooths UVs inside each UV island
-    (``uv_smooth``), which moves them a little (see the tests). Returns ``(vertices, polygons, corner_uv)``."""
+    :func:`default_uvs`) as Blender's Subdivision Surface modifier does with its default UV smoothing
+    (:func:`_subdivided_uvs`): "simple" subdivides them linearly within each polygon, Catmull-Clark
+    smooths them inside each UV island and keeps seams. Returns ``(vertices, polygons, corner_uv)``."""
     vertices, polygons = mesh
     for _ in range(levels):
         vertices, polygons, corner_uv = _subdivide_once(np.asarray(vertices, float), polygons, smooth, corner_uv)
@@ -247,7 +246,7 @@ def _subdivide_once(v: np.ndarray, polygons: list, smooth: bool, corner_uv: list
     n_v, n_e = len(v), len(uniq)
     out = np.concatenate([new_v, edge_points, face_points])
     # per corner: (corner, edge to the next corner, face point, edge from the previous corner)
-    quads, uv_quads = [], []
+    quads = []
     start = 0
     for index, corners in by_size(polygons):
         k = corners.shape[1]
@@ -255,11 +254,55 @@ def _subdivide_once(v: np.ndarray, polygons: list, smooth: bool, corner_uv: list
         e_prev = np.roll(e_next, 1, axis=1)
         centre = np.repeat((n_v + n_e + index)[:, None], k, axis=1)
         quads.append(np.stack([corners, e_next, centre, e_prev], -1).reshape(-1, 4))
-        if corner_uv is not None:
-            uv = np.stack([corner_uv[i] for i in index])  # [n, k, 2]
-            to_next = (uv + np.roll(uv, -1, axis=1)) / 2
-            middle = np.repeat(uv.mean(axis=1, keepdims=True), k, axis=1)
-            uv_quads.append(np.stack([uv, to_next, middle, np.roll(to_next, 1, axis=1)], 2).reshape(-1, 4, 2))
         start += len(index) * k
-    new_uv = list(np.concatenate(uv_quads)) if corner_uv is not None else None
-    return out, list(np.concatenate(quads)), new_uv
+    if corner_uv is None:
+        return out, list(np.concatenate(quads)), None
+    uv = np.concatenate([np.stack([corner_uv[i] for i in index]).reshape(-1, 2) for index, _ in by_size(polygons)])
+    at_corner, to_next, middle = _subdivided_uvs(uv, corner, face_of, len(polygons), smooth)
+    previous = corner_neighbours(face_of)[1]
+    new_uv = np.stack([at_corner, to_next, middle, to_next[previous]], 1)  # [C, 4, 2], as the quads
+    return out, list(np.concatenate(quads)), list(new_uv)
+
+
+def _subdivided_uvs(uv: np.ndarray, corner: np.ndarray, face_of: np.ndarray, num_faces: int, smooth: bool):
+    """One round's UVs of the new corners, as Blender's Subdivision Surface modifier makes them with its
+    default ``uv_smooth="PRESERVE_BOUNDARIES"`` (OpenSubdiv's face-varying interpolation with linear
+    boundaries). ``uv [C, 2]`` per corner (in :func:`corner_pairs`' order), ``corner [C]`` its vertex,
+    ``face_of [C]`` its polygon. Returns per corner the UV ``[C, 2]`` of its vertex's new point, of the
+    point on its side to the next corner, and of its polygon's point.
+
+    "simple": linear within each polygon. Catmull-Clark: inside a UV island the UVs take the rules the
+    positions take (an island is the corners joined where neighbouring polygons agree on a vertex's UV and
+    on a side's two UVs); a UV seam's sides and every vertex with more than one UV (or on a seam) keep
+    their UVs linear, each polygon its own."""
+    sizes = np.bincount(face_of, minlength=num_faces)[:, None]
+    face_uv = np.zeros((num_faces, 2))
+    np.add.at(face_uv, face_of, uv)
+    face_uv /= sizes
+    nxt = corner_neighbours(face_of)[0]
+    midpoint = (uv + uv[nxt]) / 2
+    if not smooth:
+        return uv, midpoint, face_uv[face_of]
+    # A UV vertex: one (vertex, UV) pair; corners round their UVs to 1e-9 to meet (UV seams are far wider).
+    _, uv_vertex = np.unique(np.column_stack([corner, np.round(uv * 1e9)]), axis=0, return_inverse=True)
+    uv_vertex = uv_vertex.reshape(-1)
+    # A UV side: an unordered pair of UV vertices; two polygons share it inside an island, one has it on a seam.
+    ends = np.sort(np.stack([uv_vertex, uv_vertex[nxt]], 1), axis=1)
+    _, side = np.unique(ends, axis=0, return_inverse=True)
+    side = side.reshape(-1)
+    shared = np.bincount(side)[side] == 2
+    side_sum = np.zeros((side.max() + 1, 2))
+    np.add.at(side_sum, side, uv + face_uv[face_of])  # each of the two polygons adds its end and its centre
+    to_next = np.where(shared[:, None], side_sum[side] / 4, midpoint)
+    # A vertex keeps its UV unless it has one UV vertex and no seam: then (Q + 2 R + (n - 3) P) / n.
+    vertices_uvs = np.bincount(np.unique(np.column_stack([corner, uv_vertex]), axis=0)[:, 0])
+    seam = np.zeros(len(vertices_uvs), bool)
+    seam[corner[~shared]] = seam[corner[nxt][~shared]] = True
+    smooth_vertex = (vertices_uvs[corner] == 1) & ~seam[corner]
+    n = np.bincount(corner)[corner][:, None].astype(float)  # corners around a closed vertex = its valence
+    q = np.zeros((uv_vertex.max() + 1, 2))
+    np.add.at(q, uv_vertex, face_uv[face_of])
+    r = np.zeros_like(q)
+    np.add.at(r, uv_vertex, midpoint)  # each side's midpoint, once from the polygon where it leaves
+    moved = (q[uv_vertex] / n + 2 * r[uv_vertex] / n + (n - 3) * uv) / n
+    return np.where(smooth_vertex[:, None], moved, uv), to_next, face_uv[face_of]

@@ -100,11 +100,12 @@ def blender_primitive(kind: str, subdivision: str):
 
 arrays = {"thickness": np.float64(THICKNESS), "size": np.float64(SIZE),
           "blender_version": np.array(bpy.app.version_string)}
-# UV maps: every kind as added, "simple" (linear, exact) and the cube's and cylinder's Catmull-Clark (their UV
-# islands' insides are flat, so smoothing leaves them linear too); kept small
+# UV maps: every kind as added, "simple" (linear within each face) and Catmull-Clark (UVs smoothed inside
+# their islands, island borders kept); the UV sphere and torus with "simple" are left out (linear, as the cone's)
 UV_CASES = {("sphere", "none"), ("cube", "none"), ("cone", "none"), ("cylinder", "none"), ("torus", "none"),
             ("cube", "simple"), ("cone", "simple"), ("cylinder", "simple"), ("cube", "catmull_clark"),
-            ("cylinder", "catmull_clark")}
+            ("cylinder", "catmull_clark"), ("cone", "catmull_clark"), ("sphere", "catmull_clark"),
+            ("torus", "catmull_clark")}
 for kind in ("sphere", "cube", "cone", "cylinder", "torus"):
     for subdivision in ("none", "simple", "catmull_clark"):
         vertices, (positions, uvs, sizes) = blender_primitive(kind, subdivision)
