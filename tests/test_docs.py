@@ -34,3 +34,18 @@ def test_training_guide_names_only_real_config_keys_and_presets():
     assert not unknown, f"docs/training.md names settings that do not exist: {unknown}"
     for preset in re.findall(r"--preset ([\w-]+)", guide):
         assert preset in presets(), preset
+
+
+def test_generation_speed_guide_names_only_real_config_keys():
+    """docs/generation-speed.md's `key=value` settings and its knobs table's keys exist."""
+    import re
+
+    root = Path(__file__).resolve().parents[1]
+    guide = (root / "docs" / "generation-speed.md").read_text()
+    keys = set(re.findall(r"^\| `([a-z0-9_.]+)`", render_configs_md(), flags=re.M))
+    words = [word for span in re.findall(r"`([^`]+)`", guide) for word in span.split()]
+    used = {m.group(1) for m in (re.fullmatch(r"([a-z_]+\.[a-z0-9_.]+)(=\S*)?", w) for w in words) if m}
+    used = {k for k in used if not k.endswith((".py", ".md", ".sh"))}  # file names
+    assert len(used) >= 9, used
+    unknown = sorted(k for k in used if k not in keys)
+    assert not unknown, f"docs/generation-speed.md names settings that do not exist: {unknown}"
