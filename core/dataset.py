@@ -149,6 +149,29 @@ def finished_objects(root: str | Path) -> list[Path]:
     return sorted(p for p in Path(root).iterdir() if p.is_dir() and (p / DONE_MARKER).is_file())
 
 
+def is_foreign_dataset(root: str | Path) -> bool:
+    """Whether the folder ``root`` holds a dataset in the Zeroverse layout that another tool wrote (the
+    official ``zeroverse_rgba.py``, GS-LRM-style renders): object folders with an ``opencv_cameras.json``
+    and their views, but none of lrmzero's ``run.json``, ``manifest.jsonl`` or objects with ``meta.json``.
+    In lrmzero's own datasets a folder without ``meta.json`` is unfinished; in a foreign one every folder
+    counts."""
+    root = Path(root)
+    if (root / MANIFEST).exists() or (root / RUN_FILE).exists():
+        return False
+    folders = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    return not any((p / DONE_MARKER).is_file() for p in folders) and any(
+        (p / "opencv_cameras.json").is_file() for p in folders)
+
+
+def object_folders(root: str | Path) -> list[Path]:
+    """The object folders of a folder dataset, by name: :func:`finished_objects` for lrmzero's own, every
+    folder with an ``opencv_cameras.json`` for a foreign one (:func:`is_foreign_dataset`)."""
+    if not is_foreign_dataset(root):
+        return finished_objects(root)
+    return sorted(p for p in Path(root).iterdir() if p.is_dir() and not p.name.startswith(".")
+                  and (p / "opencv_cameras.json").is_file())
+
+
 def view_path(folder: Path, file_path: str) -> Path:
     """``folder / file_path``, refused when ``file_path`` is absolute or leads outside ``folder``
     (a crafted ``opencv_cameras.json`` must not make a reader open other files).

@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image
 
 from lrmzero.cameras import parse_opencv_cameras
-from lrmzero.dataset import DONE_MARKER, read_manifest
+from lrmzero.dataset import DONE_MARKER, is_foreign_dataset, read_manifest
 from lrmzero.shards import (INDEX, ShardObject, has_object_file, is_shard_dataset, is_url, read_index,
                             read_object_file)
 
@@ -39,19 +39,22 @@ class DatasetReport:
         return [head, *shown, *more]
 
 
-def check_object(obj: Path | ShardObject, decode: bool = True) -> tuple[int, str | None]:
+def check_object(obj: Path | ShardObject, decode: bool = True, foreign: bool = False) -> tuple[int, str | None]:
     """(views checked, the first problem or None) of one object (a folder or an object inside a
     shard): complete (``meta.json``), readable finite rigid cameras, every view present, of the
-    cameras' size and (``decode``) decodable, depth maps likewise with a finite positive depth scale."""
-    if isinstance(obj, Path) and not (obj / DONE_MARKER).is_file():
+    cameras' size and (``decode``) decodable, depth maps likewise with a finite positive depth scale.
+    ``foreign``: a folder of a dataset another tool wrote (:func:`lrmzero.dataset.is_foreign_dataset`),
+    which has no ``meta.json`` to require."""
+    if isinstance(obj, Path) and not foreign and not (obj / DONE_MARKER).is_file():
         return 0, f"incomplete: no {DONE_MARKER}"
-    return _check(lambda rel: read_object_file(obj, rel), lambda rel: has_object_file(obj, rel), decode)
+    return _check(lambda rel: read_object_file(obj, rel), lambda rel: has_object_file(obj, rel), decode,
+                  meta_required=not foreign)
 
 
-def _check(read, has, decode: bool) -> tuple[int, str | None]:
+def _check(read, has, decode: bool, meta_required: bool = True) -> tuple[int, str | None]:
     try:
         cams, paths = parse_opencv_cameras(read("opencv_cameras.json"), "opencv_cameras.json")
-        meta = json.loads(read(DONE_MARKER))
+        meta = json.loads(read(DONE_MARKER)) if meta_required or has(DONE_MARKER) else {}
     except (OSError, ValueError) as exc:
         return 0, str(exc)
     depth = (meta.get("render") or {}).get("depth") or {}
@@ -109,10 +112,11 @@ def check_dataset(root: str | Path, decode: bool = True) -> DatasetReport:
         report.problems["(dataset)"] = f"no {INDEX} there: a URL must hold shards (lrmzero pack)"
         return report
     root = Path(root)
+    foreign = is_foreign_dataset(root)
     folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")
                      and ((p / "opencv_cameras.json").exists() or (p / DONE_MARKER).exists()))
     for folder in folders:
-        views, problem = check_object(folder, decode)
+        views, problem = check_object(folder, decode, foreign)
         report.objects += 1
         report.views += views
         if problem:

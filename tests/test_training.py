@@ -652,3 +652,60 @@ def test_a_network_too_big_for_a_cpu_is_said_before_the_first_step(caplog):
     tiny = registries.models.build(cfg.model["name"], {k: v for k, v in cfg.model.items() if k != "name"}, "model")
     warn_if_too_big_for_a_cpu(tiny.build_network())
     assert not caplog.records
+
+
+def official_layout(dataset: Path, out: Path, marker: bool = True) -> Path:
+    """``dataset``'s objects as the official zeroverse_rgba.py lays its output out: per object
+    ``opencv_cameras.json`` naming ``renderings/NNNNNNNN_rgba.png`` (and its ``blender_camera_location``),
+    ``minmax.txt`` (``marker``), no meta.json, depth, normals or manifest."""
+    for obj in find_objects(dataset):
+        folder = out / f"official_{obj.name}"
+        (folder / "renderings").mkdir(parents=True)
+        cams = json.loads((obj / "opencv_cameras.json").read_text())
+        for i, frame in enumerate(cams["frames"]):
+            rel = f"renderings/{i:08d}_rgba.png"
+            shutil.copy(obj / frame["file_path"], folder / rel)
+            frame["file_path"] = rel
+            frame["blender_camera_location"] = [0.0, 1.2, 0.0]
+        (folder / "opencv_cameras.json").write_text(json.dumps(cams, indent=4))
+        if marker:
+            (folder / "minmax.txt").write_text("0.01 0.93")
+    return out
+
+
+def test_datasets_in_the_official_layout_train_validate_and_evaluate(dataset, tmp_path, caplog):
+    """Object folders another tool wrote in the Zeroverse layout (here the official zeroverse_rgba.py's:
+    no meta.json) are found, validated and loaded exactly as the same views in lrmzero's own layout, the
+    official script's RGB as composited over white; a depth loss is refused up front, naming it."""
+    from lrmzero.dataset_check import check_dataset
+    from lrmzero.errors import ConfigError
+    from lrmzero.plugins.trainers.lightning.train import train
+
+    official = official_layout(dataset, tmp_path / "official")
+    with caplog.at_level(logging.WARNING, logger="lrmzero"):
+        found = find_objects(official)
+    assert [p.name for p in found] == [f"official_{p.name}" for p in find_objects(dataset)]
+    assert "no meta.json" in caplog.text
+    report = check_dataset(official)
+    assert report.ok and report.objects == 3 and report.views == 3 * 8
+    select = ViewSelection(4, 8, 32)
+    ours, theirs = ObjectViews(find_objects(dataset), select), ObjectViews(found, select)
+    for i in range(3):
+        a, b = ours[i], theirs[i]
+        assert torch.equal(a["views"], b["views"]) and torch.equal(a["c2w"], b["c2w"]) and torch.equal(a["K"], b["K"])
+        assert b["baked"].tolist() == [1.0, 1.0, 1.0, 1.0]  # the official RGB: composited over white
+    assert a["baked"].tolist() == [1.0, 1.0, 1.0, 1.0]  # as lrmzero's own
+    plain = official_layout(dataset, tmp_path / "plain", marker=False)  # other tools: straight RGBA
+    assert ObjectViews(find_objects(plain), select)[0]["baked"].tolist() == [0.0] * 4
+    with pytest.raises(ConfigError, match=r"loss.depth_weight: got 0.5; --data .* has no depth maps"):
+        train([str(official)], tmp_path / "depth", tiny(["loss.depth_weight=0.5"]), max_steps=1, progress=False)
+    last = train([str(official)], tmp_path / "run", tiny(), max_steps=2, progress=False)
+    res = run_cli("eval", "--checkpoint", str(last), "--data", str(official), "--json", str(tmp_path / "e.json"))
+    assert res.returncode == 0, res.stderr
+    assert len(json.loads((tmp_path / "e.json").read_text())["objects"]) == 3
+    # in lrmzero's own datasets a folder without meta.json stays an unfinished object, not a foreign one
+    mixed = tmp_path / "mixed"
+    shutil.copytree(dataset, mixed)
+    (find_objects(mixed)[0] / "meta.json").unlink()
+    assert len(find_objects(mixed)) == 2
+    assert "incomplete: no meta.json" in " ".join(check_dataset(mixed).lines())

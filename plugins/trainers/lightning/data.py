@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 
 from lrmzero.cameras import parse_opencv_cameras
-from lrmzero.dataset import finished_objects
+from lrmzero.dataset import finished_objects, is_foreign_dataset, object_folders
 from lrmzero.errors import ConfigError
 from lrmzero.rays import plucker_rays
 from lrmzero.shards import ShardObject, is_shard_dataset, is_url, read_index, read_object_file
@@ -41,6 +41,12 @@ def find_objects(root: str | Path) -> list[Path | ShardObject]:
     if is_url(root):
         raise ConfigError(f"--data: {root} holds no index.json; allowed at a URL: shards (lrmzero pack)")
     root = Path(root)
+    if is_foreign_dataset(root):
+        objects = object_folders(root)
+        log.warning("--data %s: no meta.json in its %d object folders: read as the Zeroverse layout another tool "
+                    "wrote; views are straight RGBA, except beside the official zeroverse_rgba.py's minmax.txt "
+                    "(RGB composited over white, as that script writes it); no depth maps", root, len(objects))
+        return objects
     return [p for p in finished_objects(root) if (p / "opencv_cameras.json").is_file()]
 
 
@@ -119,10 +125,21 @@ def read_view(obj: Path | ShardObject, rel: str, size: int, composited: bool = F
     return load_rgba(rel, size, read_object_file(obj, rel), alpha, composited)
 
 
+# What the official zeroverse_rgba.py writes beside opencv_cameras.json (its tone chain's levels) and the
+# convention of its views: RGB composited over white in linear light, then gamma 1/2.2, as lrmzero's.
+OFFICIAL_MARKER = "minmax.txt"
+OFFICIAL_RENDER = {"rgb_composited": True, "background": [1.0, 1.0, 1.0]}
+
+
 def render_section(obj: Path | ShardObject) -> dict | None:
-    """The ``render`` section of an object's ``meta.json``; None where there is none or it cannot be read."""
+    """The ``render`` section of an object's ``meta.json``; for a folder without one that the official
+    ``zeroverse_rgba.py`` wrote (its ``minmax.txt`` present), that script's convention (RGB composited over
+    white, no depth maps); else None (or where it cannot be read)."""
     try:
         return json.loads(read_object_file(obj, "meta.json")).get("render")
+    except FileNotFoundError:
+        official = isinstance(obj, Path) and (obj / OFFICIAL_MARKER).is_file()
+        return dict(OFFICIAL_RENDER) if official else None
     except (OSError, ValueError, KeyError, AttributeError):
         return None
 
@@ -179,8 +196,10 @@ def read_depths(obj: Path | ShardObject, views: Sequence[tuple[int, str]], size:
         ValueError, KeyError, FileNotFoundError: a missing or unreadable depth map (named).
     """
     if render is None:
-        render = json.loads(read_object_file(obj, "meta.json"))["render"]
-    spec = render["depth"]
+        render = render_section(obj)
+    spec = (render or {}).get("depth")
+    if not spec:
+        raise ValueError("has no depth maps (no render.depth in its meta.json): loss.depth_weight needs them")
     if spec["format"] == "npz":
         stack = np.load(io.BytesIO(read_object_file(obj, "depth/depth.npz")))["depth"]
         maps = [stack[index].astype(np.float32) for index, _ in views]

@@ -12,7 +12,7 @@ import torch
 from lrmzero.errors import ConfigError
 from lrmzero.plugins.trainers.lightning.config import TrainConfig
 from lrmzero.plugins.trainers.lightning.data import (ObjectViews, StepSampler, ViewSelection, collate_for_training,
-                                                     mixed_objects)
+                                                     mixed_objects, render_section)
 
 
 def training_objects(roots: Sequence[str], cfg: TrainConfig
@@ -29,11 +29,27 @@ def training_objects(roots: Sequence[str], cfg: TrainConfig
         refuse_invalid(roots, decode=d.validate == "full")
     objects, weights = mixed_objects(roots, d.weights, min_views=max(d.input_views, d.target_views),
                                      option="data.input_views/target_views")
+    if cfg.loss.depth_weight > 0:
+        refuse_without_depth(roots, objects, cfg.loss.depth_weight)
     keep = len(objects) - d.val_objects
     if keep < 1:
         raise ConfigError(f"data.val_objects: got {d.val_objects}; allowed: fewer than the {len(objects)} "
                           "usable objects of --data (at least one must stay for training)")
     return (objects[:keep], None if weights is None else weights[:keep]), objects[keep:]
+
+
+def refuse_without_depth(roots: Sequence[str], objects: Sequence, depth_weight: float) -> None:
+    """Refuse a depth loss where a root's first object records no depth maps (datasets other tools wrote
+    have none), before any step.
+
+    Raises:
+        ConfigError: naming the setting, its value and the root.
+    """
+    for root in roots:
+        first = next((o for o in objects if isinstance(o, Path) and o.parent == Path(root)), None)
+        if first is not None and not (render_section(first) or {}).get("depth"):
+            raise ConfigError(f"loss.depth_weight: got {depth_weight}; --data {str(root)!r} has no depth maps "
+                              f"({first.name} records none); allowed: 0 with this data")
 
 
 def refuse_invalid(roots: Sequence[str], decode: bool = True) -> None:
