@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lrmzero.dataset import finished_objects, view_path, write_atomic
+from lrmzero.dataset import object_folders, view_path, write_atomic
 
 INDEX = "index.json"
 CAMERAS_FIELD = "cameras.json"
@@ -138,26 +138,28 @@ def read_index(root: str | Path) -> list[ShardObject]:
 
 
 def jpeg_views(files: dict[str, bytes], quality: int) -> dict[str, bytes]:
-    """An object's files with each RGBA view ``rgba/N.png`` as an RGB JPEG ``rgba/N.jpg`` plus its
-    alpha as an 8-bit PNG ``alpha/N.png`` (JPEG has no alpha), and ``opencv_cameras.json`` pointing
-    at the JPEGs. Readers take the alpha of ``X/N.jpg`` from ``alpha/N.png``."""
+    """An object's files with each PNG view its cameras name (``rgba/N.png``; another tool's layout:
+    ``renderings/N_rgba.png``) as an RGB JPEG beside it (``rgba/N.jpg``) plus its alpha as an 8-bit PNG
+    ``alpha/N.png`` (JPEG has no alpha), and ``opencv_cameras.json`` pointing at the JPEGs. Readers take
+    the alpha of ``X/N.jpg`` from ``alpha/N.png``."""
     from PIL import Image
 
+    cameras = json.loads(files["opencv_cameras.json"])
+    views = {frame["file_path"] for frame in cameras["frames"] if str(frame.get("file_path", "")).endswith(".png")}
     out = {}
     renamed = {}
     for rel, data in files.items():
-        if rel.startswith("rgba/") and rel.endswith(".png"):
+        if rel in views:
             with Image.open(io.BytesIO(data)) as im:
                 rgba = im.convert("RGBA")
-            stem = rel[len("rgba/"):-len(".png")]
+            stem = rel[:-len(".png")]
             rgb, alpha = io.BytesIO(), io.BytesIO()
             rgba.convert("RGB").save(rgb, format="JPEG", quality=quality, subsampling=0)  # 4:4:4: no colour bleeding
             rgba.getchannel("A").save(alpha, format="PNG", compress_level=1)
-            out[f"rgba/{stem}.jpg"], out[f"alpha/{stem}.png"] = rgb.getvalue(), alpha.getvalue()
-            renamed[rel] = f"rgba/{stem}.jpg"
+            out[f"{stem}.jpg"], out[f"alpha/{Path(stem).name}.png"] = rgb.getvalue(), alpha.getvalue()
+            renamed[rel] = f"{stem}.jpg"
         else:
             out[rel] = data
-    cameras = json.loads(out["opencv_cameras.json"])
     for frame in cameras["frames"]:
         frame["file_path"] = renamed.get(frame["file_path"], frame["file_path"])
     out["opencv_cameras.json"] = json.dumps(cameras).encode()
@@ -207,7 +209,8 @@ def write_index(out: Path, entries: dict[int, dict]) -> None:
 
 def pack_dataset(source: str | Path, out: str | Path, objects_per_shard: int = 256, image_format: str = "png",
                  jpeg_quality: int = 95) -> tuple[int, int]:
-    """Write the finished objects of folder dataset ``source`` as shards into ``out``; returns
+    """Write the finished objects of folder dataset ``source`` (every object folder of one another tool
+    wrote, see :func:`lrmzero.dataset.object_folders`) as shards into ``out``; returns
     (shards written, shards already there). Object i (by sorted id) goes to shard i // objects_per_shard.
     ``image_format="jpeg"``: views as JPEG with their alpha beside them (:func:`jpeg_views`).
 
@@ -216,7 +219,7 @@ def pack_dataset(source: str | Path, out: str | Path, objects_per_shard: int = 2
     ``index.json`` is written last from the entries.
     """
     source, out = Path(source), Path(out)
-    folders = finished_objects(source)
+    folders = object_folders(source)
     if not folders:
         raise ValueError(f"{str(source)!r} holds no finished objects")
     out.mkdir(parents=True, exist_ok=True)

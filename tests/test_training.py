@@ -695,6 +695,18 @@ def test_datasets_in_the_official_layout_train_validate_and_evaluate(dataset, tm
         assert torch.equal(a["views"], b["views"]) and torch.equal(a["c2w"], b["c2w"]) and torch.equal(a["K"], b["K"])
         assert b["baked"].tolist() == [1.0, 1.0, 1.0, 1.0]  # the official RGB: composited over white
     assert a["baked"].tolist() == [1.0, 1.0, 1.0, 1.0]  # as lrmzero's own
+    from lrmzero.shards import pack_dataset  # packed into shards they keep their views and their convention
+
+    for image_format in ("png", "jpeg"):
+        shards = tmp_path / f"shards-{image_format}"
+        pack_dataset(official, shards, objects_per_shard=2, image_format=image_format)
+        report = check_dataset(shards)
+        assert report.ok and report.objects == 3 and report.views == 3 * 8
+        packed = ObjectViews(find_objects(shards), select)[2]
+        assert packed["baked"].tolist() == [1.0, 1.0, 1.0, 1.0]
+        difference = (packed["views"].float() - b["views"].float()).abs()
+        assert difference[:, 3].max() == 0  # alpha exact: a PNG beside each JPEG
+        assert difference.max() == 0 if image_format == "png" else difference.mean() < 2.0
     plain = official_layout(dataset, tmp_path / "plain", marker=False)  # other tools: straight RGBA
     assert ObjectViews(find_objects(plain), select)[0]["baked"].tolist() == [0.0] * 4
     with pytest.raises(ConfigError, match=r"loss.depth_weight: got 0.5; --data .* has no depth maps"):

@@ -19,7 +19,7 @@ from lrmzero.cameras import parse_opencv_cameras
 from lrmzero.dataset import finished_objects, is_foreign_dataset, object_folders
 from lrmzero.errors import ConfigError
 from lrmzero.rays import plucker_rays
-from lrmzero.shards import ShardObject, is_shard_dataset, is_url, read_index, read_object_file
+from lrmzero.shards import ShardObject, has_object_file, is_shard_dataset, is_url, read_index, read_object_file
 
 log = logging.getLogger("lrmzero")
 
@@ -138,7 +138,7 @@ def render_section(obj: Path | ShardObject) -> dict | None:
     try:
         return json.loads(read_object_file(obj, "meta.json")).get("render")
     except FileNotFoundError:
-        official = isinstance(obj, Path) and (obj / OFFICIAL_MARKER).is_file()
+        official = isinstance(obj, (Path, ShardObject)) and has_object_file(obj, OFFICIAL_MARKER)
         return dict(OFFICIAL_RENDER) if official else None
     except (OSError, ValueError, KeyError, AttributeError):
         return None
