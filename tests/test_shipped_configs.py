@@ -75,3 +75,24 @@ def test_second_stage_starts_from_the_first_stage_weights(tiny_data, tmp_path):
     with pytest.raises(ConfigError, match="--init: given with --resume"):
         train([str(tiny_data)], tmp_path / "s2", cfg("data.resolution=32"), max_steps=2, progress=False,
               init=first, resume=True)
+
+
+def test_gso_eval_config_places_the_cameras_as_the_official_script():
+    """`--config gso-eval`'s cameras are zeroverse_rgba.py's gso_sample_cam_loc (its formula written out
+    here): 64 eyes, ring by ring, each looking at the origin with 50 degrees of horizontal field of view."""
+    import numpy as np
+
+    from lrmzero.plugin_manager import get_registries
+
+    run = load_config("gso-eval", [])
+    r = run.generate.render
+    assert (r.cameras, r.views, r.resolution) == ("orbit", 64, 512)
+    sampler = get_registries().camera_samplers.get("orbit").factory(run.components["camera_samplers"]["orbit"])
+    cams = sampler.sample(r.views, r.resolution, r.resolution, np.random.default_rng(0))
+    theta = np.tile(np.linspace(0, 2 * np.pi, 16, endpoint=False), 4)
+    phi = np.deg2rad(np.repeat([0, 20, 40, 60], 16))
+    official = 2.7 * np.stack([np.cos(phi) * np.cos(theta), np.cos(phi) * np.sin(theta), np.sin(phi)], 1)
+    assert np.allclose(cams.c2w[:, :3, 3], official, atol=1e-9)
+    forward = cams.c2w[:, :3, 2]  # OpenCV: +z looks into the scene
+    assert np.allclose(forward, -official / 2.7, atol=1e-9)
+    assert np.allclose(cams.K[:, 0, 0], 256 / np.tan(np.radians(25)))
