@@ -119,6 +119,13 @@ def test_what_each_path_is(dataset, tmp_path):
     shutil.copytree(tmp_path / "rec" / "inputs", tmp_path / "rec" / "turntable")
     colors = {f.name.split("/")[0]: f.color for f in folder_scene(tmp_path / "rec").frusta}
     assert colors["inputs"] != colors["turntable"]  # each camera set in its own colour
+    # object folders another tool wrote (cameras and views, no meta.json): a dataset to pick objects from
+    foreign = tmp_path / "foreign"
+    for obj in dataset_objects(dataset)[:2]:
+        shutil.copytree(obj, foreign / obj.name, ignore=shutil.ignore_patterns("depth", "normal", "*.glb", "meta.json"))
+    assert path_kind(foreign) == "dataset" and len(dataset_objects(foreign)) == 2
+    a, b = object_scene(dataset_objects(foreign)[1]), object_scene(dataset_objects(dataset)[1])
+    assert all(np.array_equal(x.image, y.image) for x, y in zip(a.frusta, b.frusta)) and len(a.frusta) == len(b.frusta)
     (tmp_path / "notes.txt").write_text("x")
     with pytest.raises(ValueError, match=r"notes\.txt': allowed files are \.ply"):
         path_kind(tmp_path / "notes.txt")

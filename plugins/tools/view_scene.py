@@ -20,7 +20,7 @@ from plyfile import PlyData
 from scipy.spatial.transform import Rotation
 
 from lrmzero.cameras import Cameras, parse_opencv_cameras
-from lrmzero.dataset import DONE_MARKER, finished_objects
+from lrmzero.dataset import DONE_MARKER, is_foreign_dataset, object_folders
 from lrmzero.shards import is_shard_dataset, read_index, read_object_file
 
 LAYERS = ("rgba", "depth", "normal")
@@ -102,7 +102,8 @@ def layer_image(data: bytes, layer: str) -> np.ndarray:
 
 
 def dataset_objects(root: str | Path) -> list[Any]:
-    """The finished objects of a dataset: object folders (sorted) or shard objects (index order).
+    """The finished objects of a dataset: object folders (sorted; in one another tool wrote, every folder
+    with cameras: :func:`lrmzero.dataset.object_folders`) or shard objects (index order).
 
     Raises:
         ValueError: a path that is neither.
@@ -112,7 +113,7 @@ def dataset_objects(root: str | Path) -> list[Any]:
     path = Path(root)
     if not path.is_dir():
         raise ValueError(f"{str(root)!r} is not a folder")
-    return finished_objects(path)
+    return object_folders(path)
 
 
 def object_scene(obj: Any, layer: str = "rgba", max_views: int | None = None) -> Scene:
@@ -238,6 +239,9 @@ def path_kind(path: str | Path) -> str:
     if (p / "opencv_cameras.json").is_file() and (p / "rgba").is_dir():
         return "object"
     if any(c.is_dir() and (c / DONE_MARKER).is_file() for c in p.iterdir()):
+        return "dataset"
+    reconstruction = any(p.glob("*.ply")) or any(p.glob("*.glb")) or any(p.glob("*.obj"))
+    if not reconstruction and is_foreign_dataset(p):  # object folders another tool wrote
         return "dataset"
     if any(p.glob("*.ply")) or any(p.glob("*.glb")) or any(p.glob("*.obj")) or any(p.glob("*/opencv_cameras.json")):
         return "folder"
