@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -233,6 +234,21 @@ def test_gallery(tmp_path, dataset):
     assert img.size[0] == 128 * 4 * 3 and img.size[1] >= 2 * 128
     page = (tmp_path / "g" / "index.html").read_text()
     assert "00000001" in page and "rgba/000.png" in page
+    # another tool's layout (views where its cameras say, no meta.json): the same RGB row per object
+    foreign = tmp_path / "foreign"
+    for obj in sorted(p for p in dataset.iterdir() if (p / "meta.json").is_file())[:2]:
+        cams = json.loads((obj / "opencv_cameras.json").read_text())
+        (foreign / obj.name / "renderings").mkdir(parents=True)
+        for i, frame in enumerate(cams["frames"]):
+            shutil.copy(obj / frame["file_path"], foreign / obj.name / f"renderings/{i:08d}_rgba.png")
+            frame["file_path"] = f"renderings/{i:08d}_rgba.png"
+        (foreign / obj.name / "opencv_cameras.json").write_text(json.dumps(cams))
+    res = run_cli("gallery", str(foreign), "--out", str(tmp_path / "f"))
+    assert res.returncode == 0, res.stderr
+    theirs = np.asarray(Image.open(tmp_path / "f" / "gallery.png"))
+    ours = np.asarray(img)
+    assert theirs.shape[1] == 128 * 4 and np.array_equal(theirs[20:126, :128 * 4], ours[20:126, :128 * 4])
+    assert "renderings/00000000_rgba.png" in (tmp_path / "f" / "index.html").read_text()
 
 
 @pytest.mark.parametrize("srgb", [False, True])

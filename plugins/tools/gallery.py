@@ -10,15 +10,28 @@ from urllib.parse import quote
 import numpy as np
 from PIL import Image, ImageDraw
 
-from lrmzero.dataset import DONE_MARKER, finished_objects
+from lrmzero.dataset import DONE_MARKER, object_folders
 from lrmzero.plugins.tools.view_scene import layer_image
 
 
 def list_objects(dataset: str | Path) -> list[Path]:
+    """The dataset's object folders (every one with cameras where another tool wrote it: :func:`object_folders`)."""
     root = Path(dataset)
     if not root.is_dir():
         raise FileNotFoundError(f"DATASET: {str(root)!r} is not a folder")
-    return finished_objects(root)
+    return object_folders(root)
+
+
+def view_files(obj: Path, views: int) -> list[Path]:
+    """The first ``views`` PNG views of an object, as its ``opencv_cameras.json`` names them (another
+    tool's layout: ``renderings/N_rgba.png``), else its ``rgba/*.png``."""
+    try:
+        frames = json.loads((obj / "opencv_cameras.json").read_text())["frames"]
+        named = [obj / str(f["file_path"]) for f in frames if str(f.get("file_path", "")).endswith(".png")]
+    except (OSError, ValueError, TypeError, KeyError):
+        named = []
+    files = [p for p in named if p.is_file() and p.resolve().is_relative_to(obj.resolve())]
+    return (files or sorted((obj / "rgba").glob("*.png")))[:views]
 
 
 def _thumb(path: Path, size: int, kind: str) -> np.ndarray:
@@ -31,10 +44,11 @@ def contact_sheet(dataset: str | Path, out_png: str | Path, objects: int = 8, vi
     """One row per object: ``views`` RGB views, then their normals, then their depths."""
     rows = []
     for obj in list_objects(dataset)[:objects]:
-        names = sorted(p.name for p in (obj / "rgba").glob("*.png"))[:views]
-        if not names:
+        files = view_files(obj, views)
+        if not files:
             continue
-        tiles = [_thumb(obj / "rgba" / n, size, "rgba") for n in names]
+        tiles = [_thumb(f, size, "rgba") for f in files]
+        names = [f.name for f in files]
         tiles += [_thumb(obj / "normal" / n, size, "normal") for n in names if (obj / "normal" / n).exists()]
         tiles += [_thumb(obj / "depth" / n, size, "depth") for n in names if (obj / "depth" / n).exists()]
         row = np.concatenate(tiles, axis=1)
@@ -67,8 +81,8 @@ def write_html(dataset: str | Path, out_dir: str | Path, objects: int = 50, view
         except (OSError, ValueError, TypeError, KeyError, AttributeError):  # a damaged meta.json: no details
             meta, kinds, augs = {}, "?", ""
         rel = Path(*([".."] * len(out_dir.relative_to(out_dir.anchor).parts))) / obj.relative_to(obj.anchor)
-        imgs = "".join(f'<img src="{html.escape(quote((rel / "rgba" / p.name).as_posix()))}">'
-                       for p in sorted((obj / "rgba").glob("*.png"))[:views])
+        imgs = "".join(f'<img src="{html.escape(quote((rel / p.relative_to(obj)).as_posix()))}">'
+                       for p in view_files(obj, views))
         parts.append(f"<tr><td><b>{html.escape(obj.name)}</b><br>{html.escape(kinds)}<br>"
                      f"<i>{html.escape(augs)}</i><br>{html.escape(str(meta.get('num_faces', '?')))} faces"
                      f"</td><td>{imgs}</td></tr>")
