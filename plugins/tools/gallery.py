@@ -10,7 +10,7 @@ from urllib.parse import quote
 import numpy as np
 from PIL import Image, ImageDraw
 
-from lrmzero.dataset import DONE_MARKER, object_folders
+from lrmzero.dataset import DONE_MARKER, object_folders, view_path
 from lrmzero.plugins.tools.view_scene import layer_image
 
 
@@ -27,10 +27,10 @@ def view_files(obj: Path, views: int) -> list[Path]:
     tool's layout: ``renderings/N_rgba.png``), else its ``rgba/*.png``."""
     try:
         frames = json.loads((obj / "opencv_cameras.json").read_text())["frames"]
-        named = [obj / str(f["file_path"]) for f in frames if str(f.get("file_path", "")).endswith(".png")]
-    except (OSError, ValueError, TypeError, KeyError):
+        named = [view_path(obj, f["file_path"]) for f in frames if str(f.get("file_path", "")).endswith(".png")]
+    except (OSError, ValueError, TypeError, KeyError):  # unreadable cameras, or a path leading outside
         named = []
-    files = [p for p in named if p.is_file() and p.resolve().is_relative_to(obj.resolve())]
+    files = [p for p in named if p.is_file()]
     return (files or sorted((obj / "rgba").glob("*.png")))[:views]
 
 

@@ -243,7 +243,7 @@ def path_kind(path: str | Path) -> str:
     reconstruction = any(p.glob("*.ply")) or any(p.glob("*.glb")) or any(p.glob("*.obj"))
     if not reconstruction and is_foreign_dataset(p):  # object folders another tool wrote
         return "dataset"
-    if any(p.glob("*.ply")) or any(p.glob("*.glb")) or any(p.glob("*.obj")) or any(p.glob("*/opencv_cameras.json")):
+    if reconstruction or any(p.glob("*/opencv_cameras.json")):
         return "folder"
     raise ValueError(f"{str(path)!r} is not a dataset (object folders or shards), an object folder, "
                      "a reconstruction folder, a .ply of Gaussians or a mesh")
