@@ -715,6 +715,10 @@ def test_datasets_in_the_official_layout_train_validate_and_evaluate(dataset, tm
     res = run_cli("eval", "--checkpoint", str(last), "--data", str(official), "--json", str(tmp_path / "e.json"))
     assert res.returncode == 0, res.stderr
     assert len(json.loads((tmp_path / "e.json").read_text())["objects"]) == 3
+    res = run_cli("reconstruct", "--checkpoint", str(last), "--images", str(found[0]), "--cameras",
+                  str(found[0] / "opencv_cameras.json"), "--out", str(tmp_path / "rec"), "--turntable-views", "2")
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "rec" / "gaussians.ply").is_file()
     # in lrmzero's own datasets a folder without meta.json stays an unfinished object, not a foreign one
     mixed = tmp_path / "mixed"
     shutil.copytree(dataset, mixed)
