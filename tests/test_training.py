@@ -526,7 +526,7 @@ def test_accumulating_two_batches_of_one_equals_one_batch_of_two(dataset, tmp_pa
     assert max(float((one[k] - a["state_dict"][k]).abs().max()) for k in one if k.startswith("net.")) > 1e-3
 
 
-def test_validation_on_held_out_objects_during_training(dataset, tmp_path):
+def test_validation_on_held_out_objects_during_training(dataset, tmp_path, caplog):
     import csv
 
     from lrmzero.plugins.trainers.lightning.datamodule import training_objects
@@ -536,7 +536,11 @@ def test_validation_on_held_out_objects_during_training(dataset, tmp_path):
                 "optim.warmup_steps=1", "data.val_objects=1", "trainer.val_every=2", "trainer.log_every=1"])
     (train_objects, _), held_out = training_objects([str(dataset)], cfg)
     assert len(held_out) == 1 and held_out[0] not in train_objects and len(train_objects) == 2
-    train([str(dataset)], tmp_path / "run", cfg, max_steps=4, progress=False)
+    with caplog.at_level(logging.INFO):
+        train([str(dataset)], tmp_path / "run", cfg, max_steps=4, progress=False)
+    # without progress (--quiet) Lightning's start-up lines stay out too, and validating all of the held-out
+    # objects is not announced as a setting
+    assert "GPU available" not in caplog.text and "limit_val_batches" not in caplog.text
     rows = list(csv.DictReader(open(tmp_path / "run" / "logs" / "metrics.csv")))
     val = [(int(r["step"]), float(r["val_psnr"]), float(r["val_ssim"])) for r in rows if r.get("val_psnr")]
     assert [v[0] for v in val] == [1, 3]  # after steps 2 and 4 (Lightning logs the step index)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import warnings
 from dataclasses import asdict
@@ -25,6 +26,20 @@ from lrmzero.plugins.trainers.lightning.run_folder import (AtomicCheckpointIO, C
                                                            readable_checkpoint)
 
 log = logging.getLogger("lrmzero")
+
+
+@contextlib.contextmanager
+def lightning_info(shown: bool):
+    """Lightning's own info lines (the devices it found, why fit stopped) only where ``shown``; its
+    warnings always."""
+    logger = logging.getLogger("pytorch_lightning")
+    level = logger.level
+    if not shown:
+        logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _drop_litlogger_tip(record: logging.LogRecord) -> bool:
@@ -120,26 +135,28 @@ def train(roots: Sequence[str], out: str | Path, cfg: TrainConfig, resume: bool 
     # writing last-v1.ckpt beside it.
     checkpoint = ModelCheckpoint(dirpath=ckpt_dir, save_last=True, every_n_train_steps=t.checkpoint_every,
                                  save_top_k=0, save_on_train_epoch_end=True, enable_version_counter=False)
-    trainer = pl.Trainer(
-        default_root_dir=str(out), max_steps=stop_after_steps or cfg.optim.max_steps, accelerator=t.accelerator,
-        devices=t.devices, strategy=t.strategy, num_nodes=t.num_nodes, precision=precision,
-        logger=loggers, callbacks=[checkpoint] + ([progress_bar()] if progress else []), log_every_n_steps=t.log_every,
-        enable_progress_bar=progress, enable_model_summary=False, deterministic=False,
-        num_sanity_val_steps=0, max_epochs=-1, plugins=[AtomicCheckpointIO()],
-        use_distributed_sampler=False,  # StepSampler gives each rank its own share of the stream
-        # validation counts training batches: a step is optim.accumulate of them
-        limit_val_batches=1.0 if val_objects else 0, check_val_every_n_epoch=None,
-        val_check_interval=t.val_every * cfg.optim.accumulate,
-    )
-    if cuda:
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
-    else:
-        reuse_freed_memory()  # ~12% more steps/s for the tiny preset on a CPU (see cpu_memory)
-    trainer.fit(module, datamodule=data, ckpt_path=str(resume_from) if resume_from else None, weights_only=True)
-    saved_last = readable_checkpoint(last) if last.is_file() else None
-    if not last.is_file() or (trainer.global_step and (saved_last is None or saved_last[0] != trainer.global_step)):
-        trainer.save_checkpoint(str(last))  # fewer steps than checkpoint_every, or a stop between saves
+    with lightning_info(shown=progress):  # --quiet: not Lightning's start-up lines either
+        trainer = pl.Trainer(
+            default_root_dir=str(out), max_steps=stop_after_steps or cfg.optim.max_steps, accelerator=t.accelerator,
+            devices=t.devices, strategy=t.strategy, num_nodes=t.num_nodes, precision=precision,
+            logger=loggers, callbacks=[checkpoint] + ([progress_bar()] if progress else []),
+            log_every_n_steps=t.log_every,
+            enable_progress_bar=progress, enable_model_summary=False, deterministic=False,
+            num_sanity_val_steps=0, max_epochs=-1, plugins=[AtomicCheckpointIO()],
+            use_distributed_sampler=False,  # StepSampler gives each rank its own share of the stream
+            # validation counts training batches: a step is optim.accumulate of them
+            limit_val_batches=None if val_objects else 0, check_val_every_n_epoch=None,  # None: all, silently
+            val_check_interval=t.val_every * cfg.optim.accumulate,
+        )
+        if cuda:
+            torch.backends.cuda.matmul.allow_tf32 = True
+            torch.backends.cudnn.allow_tf32 = True
+        else:
+            reuse_freed_memory()  # ~12% more steps/s for the tiny preset on a CPU (see cpu_memory)
+        trainer.fit(module, datamodule=data, ckpt_path=str(resume_from) if resume_from else None, weights_only=True)
+        saved_last = readable_checkpoint(last) if last.is_file() else None
+        if not last.is_file() or (trainer.global_step and (saved_last is None or saved_last[0] != trainer.global_step)):
+            trainer.save_checkpoint(str(last))  # fewer steps than checkpoint_every, or a stop between saves
     return last
 
 
