@@ -1,6 +1,7 @@
 """Views/s and objects/s of the full per-object pipeline (shape, augmentations, render, write).
 
-Prints, for each renderer and resolution, the per-stage split in ms per object. One process.
+Prints, for each renderer and resolution, the per-stage split in ms per object (with gl, also its own
+steps: texture upload, occlusion bake, draws and read-back, tone chain). One process.
 Usage: python benchmarks/render.py [--objects N] [--views 32] [--resolutions 256 512] [key=value ...]
 """
 
@@ -48,8 +49,14 @@ def bench(renderer: str, resolution: int, args) -> None:
     print(f"{renderer:8s} {resolution:4d}px  {args.objects / total:6.2f} objects/s  "
           f"{args.objects * args.views / total:7.1f} views/s  ({per_obj:.2f} s/object, "
           f"{cpu / args.objects:.2f} CPU-s/object over all threads)")
-    for k, v in stages.items():
-        print(f"    {k:<14} {1e3 * statistics.mean(v) * (len(v) / args.objects):8.1f} ms/object")
+    # in pipeline order; the renderer's own steps (render.*) under render_and_encode: its bake runs beside
+    # its texture upload, and the GLB is encoded on the encoder threads meanwhile
+    order = ["shape", "augment", "textures", "render_and_encode", "render.upload", "render.bake", "render.draw",
+             "render.tone", "encode_mesh"]
+    for k in sorted(stages, key=lambda k: order.index(k) if k in order else len(order)):
+        v = stages[k]
+        indent = "      " if k.startswith("render.") else "    "
+        print(f"{indent}{k:<18} {1e3 * statistics.mean(v) * (len(v) / args.objects):8.1f} ms/object")
 
 
 def main() -> None:

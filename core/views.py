@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -58,12 +58,16 @@ class Views:
         depth: ``[V, H, W]`` float32 camera-space z (along the optical axis), 0 where empty.
         normal: ``[V, H, W, 3]`` float32 world-space unit normals, 0 where empty.
         cameras: the cameras they were rendered with.
+        timings: seconds the renderer spent on its steps, by name (optional: ``gl`` gives ``bake``,
+            ``upload``, ``draw`` and ``tone``); the generation writes them into ``meta.json``'s
+            ``timings`` as ``render.<step>``.
     """
 
     rgba: np.ndarray
     depth: np.ndarray
     normal: np.ndarray
     cameras: Cameras
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def mask(self) -> np.ndarray:

@@ -62,6 +62,10 @@ def test_layout_and_meta(reference):
     assert meta["config_hash"] == run["config_hash"] == load_config("demo").hash()
     assert 1 <= meta["num_parts"] <= 9 and len(meta["parts"]) == meta["num_parts"]
     assert {"kind", "size", "rotation_deg", "translation", "params"} <= set(meta["parts"][0])
+    if meta["render"]["renderer"] == "gl":  # its own steps, inside the render stage's time
+        t = meta["timings"]
+        steps = [t[f"render.{k}"] for k in ("upload", "bake", "draw", "tone")]
+        assert min(steps) >= 0 and t["render.upload"] + t["render.draw"] + t["render.tone"] <= t["render_and_encode"]
 
 
 def test_glb_opens_with_texture_and_normalized(reference):

@@ -117,6 +117,7 @@ class ObjectJob:
             files["mesh.glb"], timings["encode_mesh"] = mesh.result()
             files.update(images)
             timings["render_and_encode"] = time.perf_counter() - t1
+            timings.update({f"render.{step}": seconds for step, seconds in rendered.timings.items()})
             asset.meta["render"] = render_meta
             views = len(rendered.rgba)
         oid = self.object_id(index)

@@ -3,6 +3,7 @@ the NVIDIA driver on a GPU). One pass writes colour, world normals and camera de
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -329,6 +330,7 @@ class GLRenderer(Renderer):
         W, H = int(cameras.width), int(cameras.height)
         ss = self.cfg.supersample
         ctx = self.ctx
+        start = time.perf_counter()
         # Long edges split and ambient occlusion baked (numpy, Embree) on a thread while this one
         # uploads the textures (GL calls stay on the context's thread); the split mesh looks the same.
         with ThreadPoolExecutor(1) as pool:
@@ -336,8 +338,9 @@ class GLRenderer(Renderer):
             textures = [self._texture(asset.texture, 0, srgb=True)]
             for unit, name in enumerate(MAP_NAMES, start=1):
                 textures.append(self._texture(asset.map_or_flat(name), unit))
+            uploaded = time.perf_counter()
             try:
-                asset, ao = occlusion.result()
+                asset, ao, bake_seconds = occlusion.result()
             except BaseException:
                 for texture in textures:
                     texture.release()
@@ -365,6 +368,7 @@ class GLRenderer(Renderer):
         depth = np.empty((V, H, W), np.float32)
         normal = np.empty((V, H, W, 3), np.float32)
         w2c = cameras.w2c
+        drawing = time.perf_counter()
         try:
             for v in range(V):
                 scene.use()
@@ -400,10 +404,17 @@ class GLRenderer(Renderer):
             vbo.release()
             for texture in textures:
                 texture.release()
-        return finish_views(linear, alpha, depth, normal, cameras, settings, on_view)
+        toning = time.perf_counter()
+        views = finish_views(linear, alpha, depth, normal, cameras, settings, on_view)
+        # bake: its thread's time (beside the upload; the draws wait for what is left of it)
+        views.timings.update(bake=bake_seconds, upload=uploaded - start, draw=toning - drawing,
+                             tone=time.perf_counter() - toning)
+        return views
 
 
 def _split_and_bake(asset, settings):
-    """(the asset as lit: long edges split, its baked occlusion or None); see :mod:`occlusion`."""
+    """(the asset as lit: long edges split, its baked occlusion or None, seconds it took); see
+    :mod:`occlusion`."""
+    start = time.perf_counter()
     asset = split_for_baking(asset, settings)
-    return asset, ambient_occlusion(asset, settings)
+    return asset, ambient_occlusion(asset, settings), time.perf_counter() - start
