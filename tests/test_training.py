@@ -729,3 +729,16 @@ def test_datasets_in_the_official_layout_train_validate_and_evaluate(dataset, tm
     (find_objects(mixed)[0] / "meta.json").unlink()
     assert len(find_objects(mixed)) == 2
     assert "incomplete: no meta.json" in " ".join(check_dataset(mixed).lines())
+
+
+def test_a_run_shorter_than_the_logging_interval_is_not_warned_about(dataset, tmp_path):
+    """Two steps with trainer.log_every=10 log fewer rows, as asked: no Lightning warning suggesting
+    log_every_n_steps (a setting the config owns)."""
+    import warnings
+
+    from lrmzero.plugins.trainers.lightning.train import train
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        train([str(dataset)], tmp_path / "run", tiny(["trainer.log_every=10"]), max_steps=2, progress=False)
+    assert not [w for w in caught if "logging interval" in str(w.message)]

@@ -105,6 +105,9 @@ def train(roots: Sequence[str], out: str | Path, cfg: TrainConfig, resume: bool 
     # Upstream noise at every run, about neither this run nor this code: Lightning's pytree helper
     # trips a torch deprecation, and Lightning advertises its cloud logger.
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)` is deprecated.*")
+    # A run shorter than trainer.log_every logs fewer rows, as asked; Lightning counts the loader's length
+    # (not this run's steps) and suggests a setting the config already owns.
+    warnings.filterwarnings("ignore", message=".*is smaller than the logging interval.*")
     logging.getLogger("pytorch_lightning.utilities.rank_zero").addFilter(_drop_litlogger_tip)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     model = build_model(settings["model"], get_registries())
