@@ -26,6 +26,7 @@ class DatasetReport:
     objects: int = 0
     views: int = 0
     problems: dict[str, str] = field(default_factory=dict)  # object id -> the first problem found
+    foreign: bool = False  # object folders another tool wrote (no meta.json): lrmzero.dataset.is_foreign_dataset
 
     @property
     def ok(self) -> bool:
@@ -36,6 +37,8 @@ class DatasetReport:
         shown = bad if limit is None else bad[:limit]
         more = [f"... and {len(bad) - len(shown)} more"] if len(shown) < len(bad) else []
         head = f"{self.root}: {self.objects} objects, {self.views} views checked, {len(bad)} bad"
+        if self.foreign:
+            head += " (another tool's Zeroverse layout: no meta.json, no depth maps)"
         return [head, *shown, *more]
 
 
@@ -112,7 +115,7 @@ def check_dataset(root: str | Path, decode: bool = True) -> DatasetReport:
         report.problems["(dataset)"] = f"no {INDEX} there: a URL must hold shards (lrmzero pack)"
         return report
     root = Path(root)
-    foreign = is_foreign_dataset(root)
+    foreign = report.foreign = is_foreign_dataset(root)
     folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")
                      and ((p / "opencv_cameras.json").exists() or (p / DONE_MARKER).exists()))
     for folder in folders:
