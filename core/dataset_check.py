@@ -38,7 +38,7 @@ class DatasetReport:
         more = [f"... and {len(bad) - len(shown)} more"] if len(shown) < len(bad) else []
         head = f"{self.root}: {self.objects} objects, {self.views} views checked, {len(bad)} bad"
         if self.foreign:
-            head += " (another tool's Zeroverse layout: no meta.json, no depth maps)"
+            head += " (object folders another tool wrote: no meta.json, no depth maps)"
         return [head, *shown, *more]
 
 

@@ -692,7 +692,7 @@ def test_datasets_in_the_official_layout_train_validate_and_evaluate(dataset, tm
     assert "no meta.json" in caplog.text
     report = check_dataset(official)
     assert report.ok and report.objects == 3 and report.views == 3 * 8
-    assert "another tool's Zeroverse layout" in report.lines()[0] and "another" not in check_dataset(dataset).lines()[0]
+    assert "another tool wrote" in report.lines()[0] and "another" not in check_dataset(dataset).lines()[0]
     select = ViewSelection(4, 8, 32)
     ours, theirs = ObjectViews(find_objects(dataset), select), ObjectViews(found, select)
     for i in range(3):
