@@ -712,6 +712,18 @@ def test_datasets_in_the_official_layout_train_validate_and_evaluate(dataset, tm
         difference = (packed["views"].float() - b["views"].float()).abs()
         assert difference[:, 3].max() == 0  # alpha exact: a PNG beside each JPEG
         assert difference.max() == 0 if image_format == "png" else difference.mean() < 2.0
+    jpegs = official_layout(dataset, tmp_path / "jpeg")  # JPEG views with no alpha beside them: opaque
+    for folder in find_objects(jpegs):
+        cams = json.loads((folder / "opencv_cameras.json").read_text())
+        for frame in cams["frames"]:
+            png = folder / frame["file_path"]
+            Image.open(png).convert("RGB").save(png.with_suffix(".jpg"), quality=95)
+            png.unlink()
+            frame["file_path"] = frame["file_path"][:-4] + ".jpg"
+        (folder / "opencv_cameras.json").write_text(json.dumps(cams))
+    assert check_dataset(jpegs).ok
+    opaque = ObjectViews(find_objects(jpegs), select)[2]["views"]
+    assert opaque[:, 3].min() == 255 and (opaque[:, :3].float() - b["views"][:, :3].float()).abs().mean() < 2.0
     plain = official_layout(dataset, tmp_path / "plain", marker=False)  # other tools: straight RGBA
     assert ObjectViews(find_objects(plain), select)[0]["baked"].tolist() == [0.0] * 4
     with pytest.raises(ConfigError, match=r"loss.depth_weight: got 0.5; --data .* has no depth maps"):

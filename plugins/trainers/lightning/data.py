@@ -120,8 +120,14 @@ def objects_with_views(objects: Sequence[Path], needed: int, where: str, option:
 
 def read_view(obj: Path | ShardObject, rel: str, size: int, composited: bool = False) -> np.ndarray:
     """View ``rel`` of an object as :func:`load_rgba` gives it; a JPEG view ``X/N.jpg`` (JPEG
-    shards) takes its alpha from ``alpha/N.png``."""
-    alpha = read_object_file(obj, f"alpha/{Path(rel).stem}.png") if rel.endswith(".jpg") else None
+    shards) takes its alpha from ``alpha/N.png``, and is opaque without one (another tool's JPEG views;
+    ``validate`` requires the alpha in lrmzero's own shards)."""
+    alpha = None
+    if rel.endswith(".jpg"):
+        try:
+            alpha = read_object_file(obj, f"alpha/{Path(rel).stem}.png")
+        except FileNotFoundError:
+            alpha = None
     return load_rgba(rel, size, read_object_file(obj, rel), alpha, composited)
 
 
