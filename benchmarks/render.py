@@ -52,7 +52,7 @@ def bench(renderer: str, resolution: int, args) -> None:
     # in pipeline order; the renderer's own steps (render.*) under render_and_encode: its bake runs beside
     # its texture upload, and the GLB is encoded on the encoder threads meanwhile
     order = ["shape", "augment", "textures", "render_and_encode", "render.upload", "render.bake", "render.draw",
-             "render.tone", "encode_mesh"]
+             "render.trace", "render.tone", "encode_mesh"]
     for k in sorted(stages, key=lambda k: order.index(k) if k in order else len(order)):
         v = stages[k]
         indent = "      " if k.startswith("render.") else "    "

@@ -59,7 +59,8 @@ class Views:
         normal: ``[V, H, W, 3]`` float32 world-space unit normals, 0 where empty.
         cameras: the cameras they were rendered with.
         timings: seconds the renderer spent on its steps, by name (optional: ``gl`` gives ``bake``,
-            ``upload``, ``draw`` and ``tone``); the generation writes them into ``meta.json``'s
+            ``upload``, ``draw`` and ``tone``, ``raycast`` ``bake``, ``trace`` and ``tone``); the generation
+            writes them into ``meta.json``'s
             ``timings`` as ``render.<step>``.
     """
 

@@ -22,7 +22,11 @@ def test_renderer_swap_by_config(tmp_path):
     import json
 
     generate_dataset(load_config("raycast", SMALL), tmp_path, 1, seed=0, progress=False)
-    assert json.loads((tmp_path / "00000000" / "meta.json").read_text())["render"]["renderer"] == "raycast"
+    meta = json.loads((tmp_path / "00000000" / "meta.json").read_text())
+    assert meta["render"]["renderer"] == "raycast"
+    t = meta["timings"]  # the renderer's own steps, inside the render stage's time
+    assert min(t["render.bake"], t["render.trace"], t["render.tone"]) >= 0
+    assert t["render.bake"] + t["render.trace"] + t["render.tone"] <= t["render_and_encode"]
 
 
 @pytest.fixture(scope="module")

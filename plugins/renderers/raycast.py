@@ -4,6 +4,7 @@ independent reference the `gl` renderer is tested against."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,9 +58,11 @@ class RaycastRenderer(Renderer):
         W, H, V = int(cameras.width), int(cameras.height), len(cameras)
         ss = self.cfg.supersample
         asset = split_for_baking(asset, settings)  # the same lighting resolution as gl's
+        start = time.perf_counter()
         caster = RayCaster(asset.vertices, asset.faces)  # one acceleration structure: the bake's and every view's
         fn = face_normals(asset.vertices, asset.faces)
         ao = ambient_occlusion(asset, settings, caster)
+        tracing = time.perf_counter()
         mr = asset.maps.get("metallic_roughness")
         # sub-sample centres, in pixels (pixel centres at +0.5 with one sample)
         u, v = np.meshgrid((np.arange(W * ss) + 0.5) / ss, (np.arange(H * ss) + 0.5) / ss)
@@ -111,7 +114,10 @@ class RaycastRenderer(Renderer):
                 sub_normal.reshape(-1, 3)[ray] = fn[tri]
             linear[i], coverage[i] = resolve_coverage(sub_linear, sub_covered, ss, self.cfg.pixel_filter)
             depth[i], normal[i] = _front_geometry(sub_depth, sub_normal, ss)
-        return finish_views(linear, coverage, depth, normal, cameras, settings, on_view)
+        toning = time.perf_counter()
+        views = finish_views(linear, coverage, depth, normal, cameras, settings, on_view)
+        views.timings.update(bake=tracing - start, trace=toning - tracing, tone=time.perf_counter() - toning)
+        return views
 
 
 def _front_geometry(depth: np.ndarray, normal: np.ndarray, factor: int) -> tuple[np.ndarray, np.ndarray]:
