@@ -712,6 +712,8 @@ def test_datasets_in_the_official_layout_train_validate_and_evaluate(dataset, tm
         difference = (packed["views"].float() - b["views"].float()).abs()
         assert difference[:, 3].max() == 0  # alpha exact: a PNG beside each JPEG
         assert difference.max() == 0 if image_format == "png" else difference.mean() < 2.0
+    with pytest.raises(ConfigError, match=r"loss.depth_weight: got 0.5; --data '.*shard-000000.tar' has no depth"):
+        train([str(shards)], tmp_path / "depth-shards", tiny(["loss.depth_weight=0.5"]), max_steps=1, progress=False)
     jpegs = official_layout(dataset, tmp_path / "jpeg")  # JPEG views with no alpha beside them: opaque
     for folder in find_objects(jpegs):
         cams = json.loads((folder / "opencv_cameras.json").read_text())

@@ -10,6 +10,7 @@ import pytorch_lightning as pl
 import torch
 
 from lrmzero.errors import ConfigError
+from lrmzero.shards import ShardObject
 from lrmzero.plugins.trainers.lightning.config import TrainConfig
 from lrmzero.plugins.trainers.lightning.data import (ObjectViews, StepSampler, ViewSelection, collate_for_training,
                                                      mixed_objects, render_section)
@@ -30,7 +31,7 @@ def training_objects(roots: Sequence[str], cfg: TrainConfig
     objects, weights = mixed_objects(roots, d.weights, min_views=max(d.input_views, d.target_views),
                                      option="data.input_views/target_views")
     if cfg.loss.depth_weight > 0:
-        refuse_without_depth(roots, objects, cfg.loss.depth_weight)
+        refuse_without_depth(objects, cfg.loss.depth_weight)
     keep = len(objects) - d.val_objects
     if keep < 1:
         raise ConfigError(f"data.val_objects: got {d.val_objects}; allowed: fewer than the {len(objects)} "
@@ -38,17 +39,21 @@ def training_objects(roots: Sequence[str], cfg: TrainConfig
     return (objects[:keep], None if weights is None else weights[:keep]), objects[keep:]
 
 
-def refuse_without_depth(roots: Sequence[str], objects: Sequence, depth_weight: float) -> None:
-    """Refuse a depth loss where a root's first object records no depth maps (datasets other tools wrote
-    have none), before any step.
+def refuse_without_depth(objects: Sequence, depth_weight: float) -> None:
+    """Refuse a depth loss where the first object of a dataset folder or of a shard records no depth maps
+    (datasets other tools wrote have none, packed or not), before any step.
 
     Raises:
-        ConfigError: naming the setting, its value and the root.
+        ConfigError: naming the setting, its value and where the object is.
     """
-    for root in roots:
-        first = next((o for o in objects if isinstance(o, Path) and o.parent == Path(root)), None)
-        if first is not None and not (render_section(first) or {}).get("depth"):
-            raise ConfigError(f"loss.depth_weight: got {depth_weight}; --data {str(root)!r} has no depth maps "
+    firsts = {}
+    for obj in objects:  # objects made on the fly by a data source have their own meta
+        where = obj.parent if isinstance(obj, Path) else obj.shard if isinstance(obj, ShardObject) else None
+        if where is not None:
+            firsts.setdefault(str(where), obj)
+    for where, first in firsts.items():
+        if not (render_section(first) or {}).get("depth"):
+            raise ConfigError(f"loss.depth_weight: got {depth_weight}; --data {where!r} has no depth maps "
                               f"({first.name} records none); allowed: 0 with this data")
 
 
