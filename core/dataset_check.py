@@ -66,8 +66,9 @@ def _check(read, has, decode: bool, meta_required: bool = True) -> tuple[int, st
         return 0, f"meta.json: render.depth.scale is {scale!r}; allowed: a finite number > 0"
     for i, file_path in enumerate(paths):
         files = [file_path]
-        if file_path.endswith(".jpg") and (meta_required or has(f"alpha/{Path(file_path).stem}.png")):
-            files.append(f"alpha/{Path(file_path).stem}.png")  # lrmzero's JPEG views keep their alpha beside them
+        alpha_file = f"alpha/{Path(file_path).stem}.png"
+        if file_path.endswith(".jpg") and (meta_required or has(alpha_file)):
+            files.append(alpha_file)  # lrmzero's JPEG views keep their alpha beside them
         depth_file = f"depth/{Path(file_path).stem}.png"
         if depth.get("format") == "png16" and has(depth_file):
             files.append(depth_file)

@@ -60,8 +60,7 @@ class Views:
         cameras: the cameras they were rendered with.
         timings: seconds the renderer spent on its steps, by name (optional: ``gl`` gives ``bake``,
             ``upload``, ``draw`` and ``tone``, ``raycast`` ``bake``, ``trace`` and ``tone``); the generation
-            writes them into ``meta.json``'s
-            ``timings`` as ``render.<step>``.
+            writes them into ``meta.json``'s ``timings`` as ``render.<step>``.
     """
 
     rgba: np.ndarray

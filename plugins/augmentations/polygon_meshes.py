@@ -167,6 +167,13 @@ def corner_pairs(polygons: list) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(pairs), np.concatenate(owner)
 
 
+def corner_values(polygons: list, per_polygon: list) -> np.ndarray:
+    """Per-polygon corner values (``per_polygon``: a ``[k, ...]`` array per polygon, as :func:`default_uvs`)
+    as one array ``[C, ...]`` in :func:`corner_pairs`' corner order."""
+    return np.concatenate([np.stack([per_polygon[i] for i in index]).reshape(len(index) * corners.shape[1], -1)
+                           for index, corners in by_size(polygons)])
+
+
 def corner_neighbours(owner: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For corners in :func:`corner_pairs`' order (each polygon's corners consecutive, ``owner [C]``): the
     index of each corner's next and previous corner in its polygon, ``(next [C], previous [C])``."""
@@ -257,7 +264,7 @@ def _subdivide_once(v: np.ndarray, polygons: list, smooth: bool, corner_uv: list
         start += len(index) * k
     if corner_uv is None:
         return out, list(np.concatenate(quads)), None
-    uv = np.concatenate([np.stack([corner_uv[i] for i in index]).reshape(-1, 2) for index, _ in by_size(polygons)])
+    uv = corner_values(polygons, corner_uv)
     at_corner, to_next, middle = _subdivided_uvs(uv, corner, face_of, len(polygons), smooth)
     previous = corner_neighbours(face_of)[1]
     new_uv = np.stack([at_corner, to_next, middle, to_next[previous]], 1)  # [C, 4, 2], as the quads

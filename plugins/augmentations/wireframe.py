@@ -142,9 +142,8 @@ def wireframe_modifier(points: np.ndarray, polygons: list, thickness: float, ins
     # Each quad its own corners (UV seams; positions stay shared, so the mesh is closed by position).
     corner_vertices = quads.reshape(-1)
     if corner_uv is not None:  # the base corner's UV: [this corner, next, next, this] out, reversed in
-        base_uv = np.concatenate([np.stack([corner_uv[i] for i in index]).reshape(-1, 2)
-                                  for index, _ in polygon_meshes.by_size(polygons)])
-        this, after = base_uv, base_uv[nxt]
+        this = polygon_meshes.corner_values(polygons, corner_uv)
+        after = this[nxt]
         uv = np.concatenate([np.stack([this, after, after, this], 1), np.stack([after, this, this, after], 1)])
         uv = uv.reshape(-1, 2)
     else:  # u along the edge (0 at its first vertex, 1 at its second), v around the beam's cross-section

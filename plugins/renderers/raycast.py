@@ -57,8 +57,8 @@ class RaycastRenderer(Renderer):
     def render(self, asset, cameras: Cameras, settings: ShadingSettings, on_view=None) -> Views:
         W, H, V = int(cameras.width), int(cameras.height), len(cameras)
         ss = self.cfg.supersample
-        asset = split_for_baking(asset, settings)  # the same lighting resolution as gl's
         start = time.perf_counter()
+        asset = split_for_baking(asset, settings)  # the same lighting resolution as gl's
         caster = RayCaster(asset.vertices, asset.faces)  # one acceleration structure: the bake's and every view's
         fn = face_normals(asset.vertices, asset.faces)
         ao = ambient_occlusion(asset, settings, caster)

@@ -10,6 +10,7 @@ from urllib.parse import quote
 import numpy as np
 from PIL import Image, ImageDraw
 
+from lrmzero.cameras import parse_opencv_cameras
 from lrmzero.dataset import DONE_MARKER, object_folders, view_path
 from lrmzero.plugins.tools.view_scene import layer_image
 
@@ -25,10 +26,11 @@ def list_objects(dataset: str | Path) -> list[Path]:
 def view_files(obj: Path, views: int) -> list[Path]:
     """The first ``views`` PNG views of an object, as its ``opencv_cameras.json`` names them (another
     tool's layout: ``renderings/N_rgba.png``), else its ``rgba/*.png``."""
+    cameras = obj / "opencv_cameras.json"
     try:
-        frames = json.loads((obj / "opencv_cameras.json").read_text())["frames"]
-        named = [view_path(obj, f["file_path"]) for f in frames if str(f.get("file_path", "")).endswith(".png")]
-    except (OSError, ValueError, TypeError, KeyError):  # unreadable cameras, or a path leading outside
+        paths = parse_opencv_cameras(cameras.read_bytes(), cameras)[1]
+        named = [view_path(obj, p) for p in paths if p.endswith(".png")]
+    except (OSError, ValueError):  # unreadable cameras, or a path leading outside
         named = []
     files = [p for p in named if p.is_file()]
     return (files or sorted((obj / "rgba").glob("*.png")))[:views]

@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 
 from lrmzero.cameras import parse_opencv_cameras
-from lrmzero.dataset import finished_objects, is_foreign_dataset, object_folders
+from lrmzero.dataset import DONE_MARKER, object_folders
 from lrmzero.errors import ConfigError
 from lrmzero.rays import plucker_rays
 from lrmzero.shards import ShardObject, has_object_file, is_shard_dataset, is_url, read_index, read_object_file
@@ -40,14 +40,12 @@ def find_objects(root: str | Path) -> list[Path | ShardObject]:
         raise ConfigError(f"--data: {root}: {exc}") from None
     if is_url(root):
         raise ConfigError(f"--data: {root} holds no index.json; allowed at a URL: shards (lrmzero pack)")
-    root = Path(root)
-    if is_foreign_dataset(root):
-        objects = object_folders(root)
+    objects = [p for p in object_folders(root) if (p / "opencv_cameras.json").is_file()]
+    if objects and not (objects[0] / DONE_MARKER).is_file():  # object_folders' lrmzero folders all have one
         log.warning("--data %s: no meta.json in its %d object folders: read as the Zeroverse layout another tool "
                     "wrote; views are straight RGBA, except beside the official zeroverse_rgba.py's minmax.txt "
                     "(RGB composited over white, as that script writes it); no depth maps", root, len(objects))
-        return objects
-    return [p for p in finished_objects(root) if (p / "opencv_cameras.json").is_file()]
+    return objects
 
 
 def data_source_name(spec: str | Path) -> str | None:
@@ -127,7 +125,7 @@ def read_view(obj: Path | ShardObject, rel: str, size: int, composited: bool = F
         try:
             alpha = read_object_file(obj, f"alpha/{Path(rel).stem}.png")
         except FileNotFoundError:
-            alpha = None
+            pass
     return load_rgba(rel, size, read_object_file(obj, rel), alpha, composited)
 
 
