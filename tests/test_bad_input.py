@@ -377,6 +377,19 @@ def test_copied_run_resumes_into_its_own_last_ckpt_and_appends_logs(capsys, tmp_
     assert steps == [0, 1, 2, 3, 4, 5]
 
 
+def test_a_new_run_into_a_finished_run_folder_is_refused_and_loses_nothing(capsys, tmp_path, dataset):
+    run = tmp_path / "run"
+    assert cli(capsys, "train", "--data", dataset, "--out", run, "--max-steps", "4", *TRAIN)[0] == 0
+    ckpt, metrics = (run / "checkpoints" / "last.ckpt").read_bytes(), (run / "logs" / "metrics.csv").read_bytes()
+    for extra in ([], ["--init", str(run / "checkpoints" / "last.ckpt")]):
+        code, err = cli(capsys, "train", "--data", dataset, "--out", run, "--max-steps", "2", *TRAIN, *extra)
+        line = error_line(err, "train")
+        assert code == 2 and str(run) in line and "last.ckpt, the newest at step 4" in line and "--resume" in line
+    assert (run / "checkpoints" / "last.ckpt").read_bytes() == ckpt
+    assert (run / "logs" / "metrics.csv").read_bytes() == metrics
+    assert cli(capsys, "train", "--data", dataset, "--out", run, "--max-steps", "5", "--resume", *TRAIN)[0] == 0
+
+
 def test_resume_after_a_stop_between_checkpoints_keeps_earlier_log_rows(capsys, tmp_path, dataset):
     from lrmzero.plugin_manager import get_registries
     from lrmzero.plugins.trainers.lightning.config import load_train_config

@@ -72,6 +72,26 @@ def newest_checkpoint(ckpt_dir: Path) -> tuple[Path, int, dict[str, Any]]:
     return best
 
 
+def refuse_existing_run(ckpt_dir: Path, starting: str) -> None:
+    """Refuse to start a run where one already left checkpoints: Lightning would overwrite its
+    ``last.ckpt`` and delete its ``metrics.csv``.
+
+    Raises:
+        ConfigError: naming ``--out``, the checkpoints found (with the newest step) and the choices.
+    """
+    found = sorted(ckpt_dir.glob("*.ckpt")) if ckpt_dir.is_dir() else []
+    if not found:
+        return
+    steps = [read[0] for read in map(readable_checkpoint, found) if read is not None]
+    at = f", the newest at step {max(steps)}" if steps else ""
+    names = ", ".join(p.name for p in found[:3]) + (" ..." if len(found) > 3 else "")
+    raise ConfigError(
+        f"--out: {str(ckpt_dir.parent)!r} already holds a training run (checkpoints/{names}{at}); {starting} "
+        "would overwrite its checkpoints and logs; allowed: --resume to continue it, or another --out "
+        "(or delete the folder first)"
+    )
+
+
 def check_same_model(saved: dict[str, Any], current: dict[str, Any], path: Path, option: str = "--resume") -> None:
     """Refuse to resume from (or initialize with) a checkpoint whose model settings differ.
 

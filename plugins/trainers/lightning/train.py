@@ -23,7 +23,7 @@ from lrmzero.plugins.trainers.lightning.module import ReconstructionModule
 from lrmzero.plugins.trainers.lightning.progress import progress_bar
 from lrmzero.plugins.trainers.lightning.run_folder import (AtomicCheckpointIO, ContinuingCSVLogger,
                                                            check_same_model, newest_checkpoint,
-                                                           readable_checkpoint)
+                                                           readable_checkpoint, refuse_existing_run)
 
 log = logging.getLogger("lrmzero")
 
@@ -78,6 +78,8 @@ def train(roots: Sequence[str], out: str | Path, cfg: TrainConfig, resume: bool 
     settings = asdict(cfg)
     objects, val_objects = training_objects(roots, cfg)  # a dataset it cannot use fails here, before any work
     check_output_folder(out, "--out")
+    if not resume:
+        refuse_existing_run(ckpt_dir, "--init" if init is not None else "a new run")
     resume_from, start_step, start_batch = None, None, 0
     init_weights = None
     if init is not None:
