@@ -146,6 +146,8 @@ def test_yaml_errors_keep_their_whole_message(capsys, tmp_path):
                            ("train", ["--data", tmp_path])):
         code, err = cli(capsys, command, "--out", tmp_path / "o", "--config", listed, *extra)
         assert code == 2 and "holds a list" in error_line(err, command)
+    code, err = cli(capsys, "train", "--data", tmp_path, "--out", tmp_path / "o", "--config", "tiny")
+    assert code == 2 and error_line(err, "train").endswith("it is a preset: --preset tiny")
     assert not (tmp_path / "o").exists()
 
 

@@ -113,6 +113,8 @@ def load_train_config(preset: str | None, config: str | Path | None, overrides: 
         raise ConfigError(f"--preset: got {preset!r}; allowed: {', '.join(presets())}")
     layers = [OmegaConf.create((folder / name).read_text())]
     if config is not None:
+        if str(config) in presets() and not Path(config).is_file():
+            raise ConfigError(f"--config: {str(config)!r} is not a file; it is a preset: --preset {config}")
         layers.append(load_yaml_file(config))
     layers.append(parse_overrides(overrides, "optim.lr=1e-4"))
     cfg: TrainConfig = merge_layers(TrainConfig, layers)
