@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import errno
 import json
+import logging
 import os
 import pickle
 import shutil
@@ -379,7 +380,7 @@ def test_copied_run_resumes_into_its_own_last_ckpt_and_appends_logs(capsys, tmp_
     assert steps == [0, 1, 2, 3, 4, 5]
 
 
-def test_a_new_run_into_a_finished_run_folder_is_refused_and_loses_nothing(capsys, tmp_path, dataset):
+def test_a_new_run_into_a_finished_run_folder_is_refused_and_loses_nothing(capsys, tmp_path, dataset, caplog):
     run = tmp_path / "run"
     assert cli(capsys, "train", "--data", dataset, "--out", run, "--max-steps", "4", *TRAIN)[0] == 0
     ckpt, metrics = (run / "checkpoints" / "last.ckpt").read_bytes(), (run / "logs" / "metrics.csv").read_bytes()
@@ -389,7 +390,14 @@ def test_a_new_run_into_a_finished_run_folder_is_refused_and_loses_nothing(capsy
         assert code == 2 and str(run) in line and "last.ckpt, the newest at step 4" in line and "--resume" in line
     assert (run / "checkpoints" / "last.ckpt").read_bytes() == ckpt
     assert (run / "logs" / "metrics.csv").read_bytes() == metrics
-    assert cli(capsys, "train", "--data", dataset, "--out", run, "--max-steps", "5", "--resume", *TRAIN)[0] == 0
+    # extending a run says nothing; a setting that changes what it computes is named
+    with caplog.at_level(logging.WARNING, logger="lrmzero"):
+        assert cli(capsys, "train", "--data", dataset, "--out", run, "--max-steps", "5", "--resume", *TRAIN)[0] == 0
+        assert "other settings" not in caplog.text
+        assert cli(capsys, "train", "--data", dataset, "--out", run, "--max-steps", "6", "--resume", *TRAIN,
+                   "optim.lr=0.0002", "trainer.log_every=2")[0] == 0
+    assert "trained with other settings, the run goes on with this run's: optim.lr: 0.001 -> 0.0002" in caplog.text
+    assert "log_every" not in caplog.text
 
 
 def test_resume_after_a_stop_between_checkpoints_keeps_earlier_log_rows(capsys, tmp_path, dataset):

@@ -48,7 +48,8 @@ def ssim(pred: torch.Tensor, target: torch.Tensor, window: int = 11, sigma: floa
 
 class LPIPS:
     """LPIPS (VGG) from two local files (see :mod:`.lpips_vgg`); without both, ``available`` is
-    False and the reason is logged once. A file that is given but wrong is a ConfigError."""
+    False and the reason is logged once, at the first call (so a run refused for another reason
+    does not print it first). A file that is given but wrong is a ConfigError."""
 
     def __init__(self, heads: str | None, trunk: str | None = None) -> None:
         from pathlib import Path
@@ -57,6 +58,7 @@ class LPIPS:
 
         self.model = None
         self.reason = ""
+        self._reason_logged = False
         for option, path in (("--lpips-weights", heads), ("--vgg16-weights", trunk)):
             if path and not Path(path).is_file():
                 raise ConfigError(f"{option}: {str(path)!r} is not a file")
@@ -65,7 +67,6 @@ class LPIPS:
                                             ("--vgg16-weights PATH (torchvision's vgg16 state dict)", trunk))
                       if not path]
             self.reason = f"LPIPS is reported as null: it needs {' and '.join(needed)}"
-            log.warning(self.reason)
         else:
             from lrmzero.plugins.trainers.lightning.lpips_vgg import LPIPSVGG
 
@@ -78,6 +79,9 @@ class LPIPS:
     @torch.no_grad()
     def __call__(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor | None:
         if self.model is None:
+            if not self._reason_logged:
+                log.warning(self.reason)
+                self._reason_logged = True
             return None
         lead = pred.shape[:-3]
         self.model.to(pred.device)

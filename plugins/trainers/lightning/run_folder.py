@@ -107,6 +107,38 @@ def check_same_model(saved: dict[str, Any], current: dict[str, Any], path: Path,
             )
 
 
+# The sections whose settings decide what a run computes (the model's are refused outright); how it runs
+# (trainer: devices, logging, checkpoints) and how long (optim.max_steps: extending a run is what --resume
+# --max-steps is for) may change without a word.
+RESULT_SETTINGS = ("seed", "data", "optim", "loss")
+
+
+def changed_settings(saved: dict[str, Any], current: dict[str, Any], prefix: str = "") -> list[str]:
+    """``key: old -> new`` for every leaf setting that differs between two nested config dicts
+    (keys present on one side only count as changed), in key order."""
+    changes = []
+    for key in sorted(set(saved) | set(current)):
+        old, new = saved.get(key), current.get(key)
+        if isinstance(old, dict) and isinstance(new, dict):
+            changes += changed_settings(old, new, f"{prefix}{key}.")
+        elif old != new:
+            changes.append(f"{prefix}{key}: {old!r} -> {new!r}")
+    return changes
+
+
+def warn_changed_settings(saved: dict[str, Any], current: dict[str, Any], path: Path) -> None:
+    """Say which settings in :data:`RESULT_SETTINGS` differ from those of the run being resumed:
+    the run goes on with the new ones, but is then no longer the run an uninterrupted one would
+    have been."""
+    changes = [c for c in changed_settings({k: v for k, v in saved.items() if k in RESULT_SETTINGS},
+                                           {k: v for k, v in current.items() if k in RESULT_SETTINGS})
+               if not c.startswith("optim.max_steps:")]
+    if changes:
+        shown = "; ".join(changes[:8]) + (f"; and {len(changes) - 8} more" if len(changes) > 8 else "")
+        log.warning("--resume: %s was trained with other settings, the run goes on with this run's: %s",
+                    path, shown)
+
+
 class _ContinuingWriter(ExperimentWriter):
     """Keeps ``metrics.csv`` rows logged before ``start_step`` (Lightning's writer deletes the file
     when its folder is not empty); rows at or after it are dropped, since the resumed run logs
@@ -118,8 +150,10 @@ class _ContinuingWriter(ExperimentWriter):
 
     def _check_log_dir_exists(self) -> None:
         path = Path(self.metrics_file_path)
-        if self.start_step is None or not path.is_file():
+        if self.start_step is None:
             super()._check_log_dir_exists()
+            return
+        if not path.is_file():  # a resumed run that logged no row yet: nothing to keep, nothing to warn of
             return
         with open(path, newline="") as f:
             reader = csv.DictReader(f)

@@ -23,7 +23,8 @@ from lrmzero.plugins.trainers.lightning.module import ReconstructionModule
 from lrmzero.plugins.trainers.lightning.progress import progress_bar
 from lrmzero.plugins.trainers.lightning.run_folder import (AtomicCheckpointIO, ContinuingCSVLogger,
                                                            check_same_model, newest_checkpoint,
-                                                           readable_checkpoint, refuse_existing_run)
+                                                           readable_checkpoint, refuse_existing_run,
+                                                           warn_changed_settings)
 
 log = logging.getLogger("lrmzero")
 
@@ -94,6 +95,7 @@ def train(roots: Sequence[str], out: str | Path, cfg: TrainConfig, resume: bool 
             raise ConfigError(f"--resume: {str(ckpt_dir)!r} does not exist; drop --resume to start a new run")
         resume_from, start_step, saved = newest_checkpoint(ckpt_dir)
         check_same_model(saved["hyper_parameters"]["model"], settings["model"], resume_from)
+        warn_changed_settings(saved["hyper_parameters"].get("train", {}), settings, resume_from)
         # batches drawn so far, skipped ones included (a checkpoint from before the counter: its step)
         start_batch = int(saved["state_dict"].get("batches_seen", start_step))
         if resume_from != last:
