@@ -27,6 +27,7 @@ class DatasetReport:
     views: int = 0
     problems: dict[str, str] = field(default_factory=dict)  # object id -> the first problem found
     foreign: bool = False  # object folders another tool wrote (no meta.json): lrmzero.dataset.is_foreign_dataset
+    failed: list[str] = field(default_factory=list)  # ids the manifest records as failed to generate (no folder)
 
     @property
     def ok(self) -> bool:
@@ -39,6 +40,9 @@ class DatasetReport:
         head = f"{self.root}: {self.objects} objects, {self.views} views checked, {len(bad)} bad"
         if self.foreign:
             head += " (object folders another tool wrote: no meta.json, no depth maps)"
+        if self.failed:  # not bad objects (there is nothing on disk to read), but a user counting objects asks
+            ids = ", ".join(self.failed[:5]) + (" ..." if len(self.failed) > 5 else "")
+            head += f"; {len(self.failed)} failed to generate (manifest.jsonl: {ids})"
         return [head, *shown, *more]
 
 
@@ -125,10 +129,13 @@ def check_dataset(root: str | Path, decode: bool = True) -> DatasetReport:
         report.views += views
         if problem:
             report.problems[folder.name] = problem
-    for record in read_manifest(root):
-        oid = record.get("object_id")
-        if record.get("status") == "done" and isinstance(oid, str) and not (root / oid).is_dir():
+    latest = {r["object_id"]: r.get("status") for r in read_manifest(root)
+              if isinstance(r, dict) and isinstance(r.get("object_id"), str)}
+    for oid, status in latest.items():
+        if status == "done" and not (root / oid).is_dir():
             report.problems[oid] = "listed as done in manifest.jsonl, but its folder is missing"
+        elif status == "failed" and not (root / oid).is_dir():
+            report.failed.append(oid)
     if not folders:
         report.problems["(dataset)"] = "holds no object folders (opencv_cameras.json and meta.json)"
     return report

@@ -514,6 +514,19 @@ def test_validate_names_each_bad_object_and_train_refuses_before_the_first_step(
     assert cli_out(capsys, "validate", dataset)[0] == 0
 
 
+def test_validate_counts_objects_the_manifest_records_as_failed(capsys, tmp_path, dataset):
+    data = tmp_path / "data"
+    shutil.copytree(dataset, data)
+    with open(data / "manifest.jsonl", "a") as f:
+        for oid, status in (("00000090", "failed"), ("00000091", "failed"), ("00000091", "done"), (7, "failed")):
+            f.write(json.dumps({"object_id": oid, "status": status, "error": "ValueError: x"}) + "\n")
+        f.write("[1, 2]\n")  # not a record: ignored
+    shutil.copytree(data / sorted(p.name for p in data.iterdir() if p.is_dir())[0], data / "00000091")
+    code, out = cli_out(capsys, "validate", data)
+    # failed generations are no bad objects (nothing on disk); a retried one that succeeded is not failed
+    assert code == 0 and out.splitlines()[0].endswith("0 bad; 1 failed to generate (manifest.jsonl: 00000090)"), out
+
+
 def test_dataset_paths_stay_inside_the_object_folder(capsys, tmp_path, dataset, checkpoint, caplog):
     secret = tmp_path / "secret.png"
     shutil.copy(next(dataset.glob("*/rgba/000.png")), secret)

@@ -252,7 +252,7 @@ def generate_dataset(
             todo.append(i)
 
     bar = tqdm(total=len(indices), initial=summary.skipped, unit="obj", disable=not progress,
-               desc=f"generate {Path(out).name}", dynamic_ncols=True)
+               desc=f"{'generate' if inputs is None else 'render'} {Path(out).name}", dynamic_ncols=True)
     start = time.perf_counter()
 
     def record(result: dict[str, Any]) -> None:
