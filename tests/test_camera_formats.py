@@ -176,3 +176,7 @@ def test_cameras_command(rendered, tmp_path):
     res = run_cli("cameras", "convert", str(rendered / "opencv_cameras.json"), "--to", "blender-json",
                   "--out", str(tmp_path / "x"))
     assert res.returncode == 2 and "--to: got 'blender-json'; allowed: opencv, nerfstudio, colmap" in res.stderr
+    res = run_cli("cameras", "check", str(rendered.parent))  # the dataset, not one of its objects
+    assert res.returncode == 2 and "has no mesh.glb and no opencv_cameras.json; allowed: an object folder" in res.stderr
+    res = run_cli("cameras", "check", str(tmp_path / "nosuch"))
+    assert res.returncode == 2 and "nosuch' is not a folder" in res.stderr

@@ -234,6 +234,8 @@ def test_gallery(tmp_path, dataset):
     assert img.size[0] == 128 * 4 * 3 and img.size[1] >= 2 * 128
     page = (tmp_path / "g" / "index.html").read_text()
     assert "00000001" in page and "rgba/000.png" in page
+    res = run_cli("gallery", str(dataset), "--out", str(tmp_path / "g" / "index.html"))
+    assert res.returncode == 2 and "index.html' is a file; allowed: a folder" in res.stderr
     # another tool's layout (views where its cameras say, no meta.json): the same RGB row per object
     foreign = tmp_path / "foreign"
     for obj in sorted(p for p in dataset.iterdir() if (p / "meta.json").is_file())[:2]:

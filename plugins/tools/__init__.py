@@ -23,7 +23,11 @@ class GalleryCommand(Command):
     def run(self, args: argparse.Namespace) -> int:
         from lrmzero.plugins.tools.gallery import contact_sheet, write_html
 
+        from lrmzero.dataset import check_output_folder
+
         out = args.out or str(Path(args.dataset) / "gallery")
+        if Path(args.dataset).is_dir():  # a missing dataset is named below, before the output folder
+            check_output_folder(out, "--out")
         try:
             png = contact_sheet(args.dataset, Path(out) / "gallery.png", args.objects, args.views)
             page = write_html(args.dataset, out)
@@ -106,8 +110,13 @@ class CamerasCommand(Command):
 
         if args.action == "check":
             folder = Path(args.object)
-            if not (folder / "mesh.glb").is_file() or not (folder / "opencv_cameras.json").is_file():
-                raise ConfigError(f"OBJECT: {args.object!r} holds no mesh.glb and opencv_cameras.json")
+            if not folder.is_dir():
+                raise ConfigError(f"OBJECT: {args.object!r} is not a folder; allowed: an object folder "
+                                  "(mesh.glb, opencv_cameras.json, views)")
+            missing = [n for n in ("mesh.glb", "opencv_cameras.json") if not (folder / n).is_file()]
+            if missing:
+                raise ConfigError(f"OBJECT: {args.object!r} has no {' and no '.join(missing)}; allowed: an object "
+                                  "folder (mesh.glb, opencv_cameras.json, views), e.g. DATASET/00000000")
             try:
                 ok, lines = reprojection_report(folder)
             except (OSError, ValueError) as exc:
