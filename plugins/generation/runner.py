@@ -198,6 +198,7 @@ def generate_dataset(
     on_result: Callable[[dict[str, Any]], None] | None = None,
     inputs: list[str] | None = None,
     done_elsewhere: set[str] | frozenset[str] = frozenset(),
+    label: str | None = None,
 ) -> Summary:
     """Generate objects ``[0, num_objects)`` of shard ``shard`` into ``out``.
 
@@ -210,6 +211,7 @@ def generate_dataset(
     Args:
         inputs: mesh files to render instead of composing objects (``lrmzero render``).
         done_elsewhere: object ids already finished outside ``out`` (packed into shards): skipped.
+        label: the dataset's name on the progress bar (default: ``out``'s folder name).
     """
     if inputs is not None:
         num_objects = len(inputs)
@@ -252,7 +254,7 @@ def generate_dataset(
             todo.append(i)
 
     bar = tqdm(total=len(indices), initial=summary.skipped, unit="obj", disable=not progress,
-               desc=f"{'generate' if inputs is None else 'render'} {Path(out).name}", dynamic_ncols=True)
+               desc=f"{'generate' if inputs is None else 'render'} {label or Path(out).name}", dynamic_ncols=True)
     start = time.perf_counter()
 
     def record(result: dict[str, Any]) -> None:

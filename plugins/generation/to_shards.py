@@ -38,7 +38,7 @@ def generate_shards(run: RunConfig, out: str | Path, num_objects: int, seed: int
     packed = {oid for entry in entries.values() for oid in entry["objects"]}
     staging = out / STAGING
     summary = generate_dataset(run, staging, num_objects, seed, workers=workers, progress=progress,
-                               done_elsewhere=packed)
+                               done_elsewhere=packed, label=Path(out).name)
     for number in range(math.ceil(num_objects / objects_per_shard)):
         if number in entries:
             continue
