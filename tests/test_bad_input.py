@@ -464,12 +464,23 @@ def test_train_refuses_data_without_enough_views_before_starting(capsys, tmp_pat
     ("data.target_views=1", "data.target_views"),
     ("trainer.precision=16-mixed", "trainer.precision"),
     ("trainer.strategy=fsdp", "trainer.strategy"),
+    ("trainer.strategy=dpp", "trainer.strategy"),  # Lightning itself raised a bare ValueError at fit
+    ("trainer.precision=bf32", "trainer.precision"),
+    ("trainer.accelerator=gpus", "trainer.accelerator"),
     ("optim.accumulate=0", "optim.accumulate"),
 ])
 def test_train_refuses_bad_values_before_starting(capsys, tmp_path, dataset, override, key):
     code, err = cli(capsys, "train", "--data", dataset, "--out", tmp_path / "r", *TRAIN, override)
     line = error_line(err, "train")
     assert code == 2 and line.split("error: ", 1)[1].startswith(key), line
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_train_refuses_an_accelerator_the_machine_lacks(capsys, tmp_path, dataset):
+    code, err = cli(capsys, "train", "--data", dataset, "--out", tmp_path / "r", *TRAIN, "trainer.accelerator=gpu")
+    line = error_line(err, "train")
+    assert code == 2 and "got 'gpu', which this machine cannot use" in line and line.endswith("allowed here: auto, cpu")
     assert not (tmp_path / "r").exists()
 
 

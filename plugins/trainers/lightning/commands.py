@@ -49,7 +49,10 @@ class TrainCommand(Command):
 
         last = train(args.data, args.out, cfg, resume=args.resume, max_steps=args.max_steps, progress=not args.quiet,
                      init=args.init)
-        print(f"checkpoint: {last}", file=sys.stderr)
+        from pytorch_lightning.utilities import rank_zero_only
+
+        if rank_zero_only.rank == 0:  # under DDP every process returns here; one line is enough
+            print(f"checkpoint: {last}", file=sys.stderr)
         return 0
 
 

@@ -77,7 +77,10 @@ class TrainerConfig:
                           "steps; benchmarks/train.py --compile measures it)")
 
     def check(self) -> None:
-        """Refuse what the stability guards cannot serve correctly (before any work)."""
+        """Refuse, before any work, what Lightning would refuse only once the run starts (an unknown
+        accelerator, strategy or precision; an accelerator this machine lacks) and what the
+        stability guards cannot serve correctly."""
+        check_lightning_names(self)
         if "16" in self.precision and "bf16" not in self.precision:
             raise ConfigError(f"trainer.precision: got {self.precision!r}; allowed: auto, bf16-mixed, 32-true, "
                               "... (fp16 is refused: its loss scaling inflates the gradient norm the spike "
@@ -86,6 +89,37 @@ class TrainerConfig:
             raise ConfigError(f"trainer.strategy: got {self.strategy!r}; allowed: auto, ddp, ddp_spawn, ... "
                               "(sharded strategies are refused: the spike guard and clipping would read one "
                               "shard's gradient norm)")
+
+
+def check_lightning_names(t: TrainerConfig) -> None:
+    """``trainer.accelerator``, ``strategy`` and ``precision`` against Lightning's own registries
+    (so plugins that register more are allowed), and the accelerator against this machine.
+
+    Raises:
+        ConfigError: naming the key, the value and what Lightning allows.
+    """
+    import typing
+
+    from lightning_fabric.connector import _PRECISION_INPUT_STR, _PRECISION_INPUT_STR_ALIAS
+    from pytorch_lightning.accelerators import AcceleratorRegistry
+    from pytorch_lightning.strategies import StrategyRegistry
+
+    accelerators = sorted(AcceleratorRegistry.available_accelerators())
+    if t.accelerator not in ("auto", "gpu", *accelerators):
+        raise ConfigError(f"trainer.accelerator: got {t.accelerator!r}; allowed: auto, gpu, {', '.join(accelerators)}")
+    name = "cuda" if t.accelerator == "gpu" else t.accelerator
+    if name != "auto" and not AcceleratorRegistry[name]["accelerator"].is_available():
+        usable = [a for a in accelerators if AcceleratorRegistry[a]["accelerator"].is_available()]
+        raise ConfigError(f"trainer.accelerator: got {t.accelerator!r}, which this machine cannot use (Lightning "
+                          f"finds no {name} device); allowed here: auto, {', '.join(usable)}")
+    strategies = StrategyRegistry.available_strategies()
+    if t.strategy not in ("auto", *strategies):
+        shown = [s for s in strategies if not any(w in s for w in ("find_unused", "fsdp", "deepspeed"))]
+        raise ConfigError(f"trainer.strategy: got {t.strategy!r}; allowed: auto, {', '.join(shown)}, ...")
+    precisions = ("auto", *typing.get_args(_PRECISION_INPUT_STR), *typing.get_args(_PRECISION_INPUT_STR_ALIAS))
+    if str(t.precision) not in precisions:
+        shown = [p for p in precisions if "16" not in p or "bf16" in p]  # fp16: refused below
+        raise ConfigError(f"trainer.precision: got {t.precision!r}; allowed: {', '.join(shown)}")
 
 
 @dataclass

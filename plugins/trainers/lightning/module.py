@@ -11,6 +11,7 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 from PIL import Image
+from pytorch_lightning.utilities import rank_zero_only
 
 from lrmzero.errors import LrmzeroError
 from lrmzero.plugins.trainers.lightning.data import to_model_batch
@@ -69,7 +70,7 @@ class ReconstructionModule(pl.LightningModule):
         if cfg["loss"]["perceptual_weight"] > 0:
             if weights:
                 self.perceptual = PerceptualLoss(weights)
-            else:
+            elif rank_zero_only.rank == 0:  # one line, not one per DDP process
                 log.warning("perceptual loss is off: no local VGG-19 weights (loss.vgg_weights=PATH)")
 
     def setup(self, stage: str) -> None:

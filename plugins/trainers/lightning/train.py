@@ -33,14 +33,16 @@ log = logging.getLogger("lrmzero")
 def lightning_info(shown: bool):
     """Lightning's own info lines (the devices it found, why fit stopped) only where ``shown``; its
     warnings always."""
-    logger = logging.getLogger("pytorch_lightning")
-    level = logger.level
+    loggers = [logging.getLogger(name) for name in ("pytorch_lightning", "lightning_fabric")]
+    levels = [logger.level for logger in loggers]
     if not shown:
-        logger.setLevel(logging.WARNING)
+        for logger in loggers:
+            logger.setLevel(logging.WARNING)
     try:
         yield
     finally:
-        logger.setLevel(level)
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
 
 
 def _drop_litlogger_tip(record: logging.LogRecord) -> bool:
@@ -109,6 +111,8 @@ def train(roots: Sequence[str], out: str | Path, cfg: TrainConfig, resume: bool 
     # Upstream noise at every run, about neither this run nor this code: Lightning's pytree helper
     # trips a torch deprecation, and Lightning advertises its cloud logger.
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)` is deprecated.*")
+    # ... and, under DDP, Lightning's all_gather (the collective guards' vote) trips another one.
+    warnings.filterwarnings("ignore", message=".*torch.distributed.nn.functional.all_gather is deprecated.*")
     # A run shorter than trainer.log_every logs fewer rows, as asked; Lightning counts the loader's length
     # (not this run's steps) and suggests a setting the config already owns.
     warnings.filterwarnings("ignore", message=".*is smaller than the logging interval.*")
