@@ -156,6 +156,9 @@ def test_yaml_errors_keep_their_whole_message(capsys, tmp_path):
     (["--shard", "-1/2"], "--shard: got '-1/2'"),
     (["--shard", "2/2"], "--shard: got '2/2'"),
     (["--workers", "0"], "--workers: got 0"),
+    (["--seed", "-1"], "--seed: got -1; allowed: an integer >= 0"),  # was one failed object per index
+    (["--format", "shards", "--workers", "0"], "--workers: got 0"),  # was refused after --out was made
+    (["--format", "shards", "--seed", "-2"], "--seed: got -2"),
 ])
 def test_generate_bad_options(capsys, tmp_path, args, expect):
     code, err = cli(capsys, "generate", "--out", tmp_path / "o", "--num-objects", "1", "--seed", "0", *DEMO, *args)

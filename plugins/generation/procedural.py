@@ -71,7 +71,7 @@ class ProceduralSource(DataSource):
     @dataclass
     class Config:
         objects: int = param(1000, "objects in the stream (object ids 0 .. objects-1)", ge=1)
-        seed: int = param(0, "dataset seed: object i is what `lrmzero generate --seed SEED` makes")
+        seed: int = param(0, "dataset seed: object i is what `lrmzero generate --seed SEED` makes", ge=0)
         config: str = param("default", "generation config: a packaged name or a YAML file")
         cache: int = param(8, "objects each worker keeps, so several samples share one generation", ge=1)
 

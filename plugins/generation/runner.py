@@ -187,6 +187,20 @@ def run_object(spec: ObjectJobSpec, index: int) -> dict[str, Any]:
     return job(index)
 
 
+def check_run_arguments(num_objects: int, seed: int, workers: int) -> None:
+    """Refuse a count, seed or worker count no run can use, before anything is written.
+
+    Raises:
+        ConfigError: naming the option, the value and what is allowed.
+    """
+    if num_objects < 0:
+        raise ConfigError(f"--num-objects: got {num_objects}; allowed: >= 0")
+    if seed < 0:  # numpy's SeedSequence, which each object's randomness comes from, takes none below 0
+        raise ConfigError(f"--seed: got {seed}; allowed: an integer >= 0")
+    if workers < 1:
+        raise ConfigError(f"--workers: got {workers}; allowed: >= 1")
+
+
 def generate_dataset(
     run: RunConfig,
     out: str | Path,
@@ -215,10 +229,7 @@ def generate_dataset(
     """
     if inputs is not None:
         num_objects = len(inputs)
-    if num_objects < 0:
-        raise ConfigError(f"--num-objects: got {num_objects}; allowed: >= 0")
-    if workers < 1:
-        raise ConfigError(f"--workers: got {workers}; allowed: >= 1")
+    check_run_arguments(num_objects, seed, workers)
     registries = get_registries()
     name = run.generate.execute.executor
     executor = registries.executors.get(name).factory(run.components["executors"][name])

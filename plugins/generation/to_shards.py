@@ -13,7 +13,7 @@ from lrmzero.dataset import DONE_MARKER, check_output_folder
 from lrmzero.errors import ConfigError
 from lrmzero.objects import object_id
 from lrmzero.plugins.generation.config import RunConfig
-from lrmzero.plugins.generation.runner import Summary, generate_dataset
+from lrmzero.plugins.generation.runner import Summary, check_run_arguments, generate_dataset
 from lrmzero.shards import shard_entries, write_index, write_shard
 
 STAGING = ".objects"
@@ -25,6 +25,7 @@ def generate_shards(run: RunConfig, out: str | Path, num_objects: int, seed: int
     i // objects_per_shard). Returns the generation's summary; a shard with an unfinished object
     stays staged until a later run finishes it."""
     out = Path(out)
+    check_run_arguments(num_objects, seed, workers)
     check_output_folder(out, "--out")
     out.mkdir(parents=True, exist_ok=True)
     entries = shard_entries(out)

@@ -124,7 +124,7 @@ def check_lightning_names(t: TrainerConfig) -> None:
 
 @dataclass
 class TrainConfig:
-    seed: int = param(0, "seed of initialization, sampling and view choice")
+    seed: int = param(0, "seed of initialization, sampling and view choice", ge=0, le=2**32 - 1)
     model: Dict[str, Any] = field(default_factory=dict, metadata={
         "help": "the model: {name: <registered model>, <its parameters>} (the presets name one)"})
     data: DataConfig = field(default_factory=DataConfig)
