@@ -194,6 +194,16 @@ def test_dask_without_the_extra_writes_nothing(capsys, tmp_path, monkeypatch):
     assert not (tmp_path / "o").exists()
 
 
+def test_dask_scheduler_that_cannot_be_reached_is_named(capsys, tmp_path):
+    dask = pytest.importorskip("dask")
+    pytest.importorskip("dask.distributed")
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        code, err = cli(capsys, "generate", "--out", tmp_path / "o", "--num-objects", "1", "--seed", "0",
+                        "--executor", "dask", "executors.dask.scheduler=tcp://127.0.0.1:9", *DEMO)
+    line = error_line(err, "generate")
+    assert code == 2 and line.split("error: ", 1)[1].startswith("executors.dask.scheduler: cannot reach 'tcp://"), line
+
+
 def fail_writes_with_enospc(monkeypatch, module, after_bytes: int = 3):
     """Make ``open(..., "wb")`` in ``module`` write ``after_bytes`` and then fail as a full disk does."""
     real_open = open

@@ -31,7 +31,12 @@ class DaskExecutor(Executor):
 
         cluster = None
         if self.cfg.scheduler:
-            client = Client(self.cfg.scheduler)
+            try:
+                client = Client(self.cfg.scheduler)
+            except OSError as exc:  # distributed's connect timeouts and refusals are OSErrors
+                raise ConfigError(f"executors.dask.scheduler: cannot reach {self.cfg.scheduler!r} ({exc}); "
+                                  "allowed: the address of a running Dask scheduler, or empty for a "
+                                  "local cluster") from None
         else:
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                    host="127.0.0.1", dashboard_address=None)
