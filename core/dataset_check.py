@@ -4,16 +4,21 @@ trainer's start-up check)."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from lrmzero.cameras import parse_opencv_cameras
-from lrmzero.dataset import DONE_MARKER, is_foreign_dataset, read_manifest
+from lrmzero.dataset import DONE_MARKER, is_foreign_dataset, read_manifest, write_atomic
 from lrmzero.shards import (INDEX, ShardObject, has_object_file, is_shard_dataset, is_url, read_index,
                             read_object_file)
 
@@ -86,6 +91,8 @@ def _check(read, has, decode: bool, meta_required: bool = True) -> tuple[int, st
                     size = im.size
                     if decode:
                         im.load()
+            except UnidentifiedImageError:  # its message names an in-memory buffer, no use to anyone
+                return i, f"frame {i}: {rel} cannot be decoded (not an image format Pillow knows)"
             except (OSError, SyntaxError, Image.DecompressionBombError) as exc:
                 return i, f"frame {i}: {rel} cannot be decoded ({' '.join(str(exc).split())})"
             if size != (cams.width, cams.height):
@@ -94,9 +101,18 @@ def _check(read, has, decode: bool, meta_required: bool = True) -> tuple[int, st
     return len(paths), None
 
 
-def check_dataset(root: str | Path, decode: bool = True) -> DatasetReport:
+RECORD = "validated.json"  # beside the objects (or the shard index): a clean check, and what it checked
+
+
+def check_workers() -> int:
+    """Threads for checking a dataset: this machine's cores, at most 8 (disk-bound beyond)."""
+    return max(1, min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+
+
+def check_dataset(root: str | Path, decode: bool = True, workers: int = 1) -> DatasetReport:
     """Check every object folder of ``root`` (see :func:`check_object`) and the manifest: an object
-    recorded as done whose folder is gone is a problem too."""
+    recorded as done whose folder is gone is a problem too. ``workers`` threads check objects side by
+    side (Pillow decodes without the GIL: 1.6x on 2 cores)."""
     report = DatasetReport(str(root))
     if not is_url(root) and not Path(root).is_dir():
         report.problems["(dataset)"] = "not a folder"
@@ -107,8 +123,11 @@ def check_dataset(root: str | Path, decode: bool = True) -> DatasetReport:
         except ValueError as exc:
             report.problems["(dataset)"] = str(exc)
             return report
-        for obj in objects:  # packed from a dataset another tool wrote: no meta.json to require
-            views, problem = check_object(obj, decode, foreign=not has_object_file(obj, DONE_MARKER))
+        def check_packed(obj: ShardObject) -> tuple[int, str | None]:  # another tool's objects: no meta.json
+            return check_object(obj, decode, foreign=not has_object_file(obj, DONE_MARKER))
+
+        results = _check_all(objects, check_packed, workers)
+        for obj, (views, problem) in zip(objects, results):
             report.objects += 1
             report.views += views
             if problem:
@@ -121,10 +140,9 @@ def check_dataset(root: str | Path, decode: bool = True) -> DatasetReport:
         return report
     root = Path(root)
     foreign = report.foreign = is_foreign_dataset(root)
-    folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")
-                     and ((p / "opencv_cameras.json").exists() or (p / DONE_MARKER).exists()))
-    for folder in folders:
-        views, problem = check_object(folder, decode, foreign)
+    folders = [folder for folder, _ in _object_folders(root)]
+    for folder, (views, problem) in zip(folders, _check_all(folders, lambda f: check_object(f, decode, foreign),
+                                                           workers)):
         report.objects += 1
         report.views += views
         if problem:
@@ -139,3 +157,76 @@ def check_dataset(root: str | Path, decode: bool = True) -> DatasetReport:
     if not folders:
         report.problems["(dataset)"] = "holds no object folders (opencv_cameras.json and meta.json)"
     return report
+
+
+def _check_all(objects: list, check: Callable[[Any], tuple[int, str | None]], workers: int) -> list:
+    if workers <= 1 or len(objects) < 2:
+        return [check(obj) for obj in objects]
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(check, objects))
+
+
+def _object_folders(root: Path) -> list[tuple[Path, os.stat_result]]:
+    """The object folders of a folder dataset, sorted, each with the stat of the file that marks it
+    (``meta.json``, else ``opencv_cameras.json`` for another tool's objects)."""
+    found = []
+    for entry in sorted(os.scandir(root), key=lambda e: e.name):
+        if entry.name.startswith(".") or not entry.is_dir():
+            continue
+        for marker in (DONE_MARKER, "opencv_cameras.json"):
+            try:
+                found.append((Path(entry.path), os.stat(os.path.join(entry.path, marker))))
+                break
+            except OSError:
+                continue
+    return found
+
+
+def dataset_fingerprint(root: str | Path) -> str | None:
+    """A digest that changes when a dataset's objects do, cheap next to checking them: shards, the
+    index's bytes; folders, each object folder's name and its marker file's size and modification
+    time (an object written again gets a new ``meta.json``), and the manifest's size. None for a URL
+    (no record is kept there)."""
+    if is_url(root) or not Path(root).is_dir():
+        return None
+    digest = hashlib.sha256()
+    root = Path(root)
+    if is_shard_dataset(root):
+        digest.update((root / INDEX).read_bytes())
+        return "index:" + digest.hexdigest()
+    for folder, st in _object_folders(root):
+        digest.update(f"{folder.name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    manifest = root / "manifest.jsonl"
+    digest.update(str(manifest.stat().st_size if manifest.is_file() else -1).encode())
+    return "folders:" + digest.hexdigest()
+
+
+def matching_record(root: str | Path, decode: bool, fingerprint: str | None) -> dict | None:
+    """The clean-check record of ``root`` if it still describes it (same fingerprint) and checked at
+    least as much (decoded views where ``decode`` asks for it); else None."""
+    if fingerprint is None:
+        return None
+    try:
+        record = json.loads((Path(root) / RECORD).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or record.get("fingerprint") != fingerprint:
+        return None
+    return record if record.get("decode") or not decode else None
+
+
+def write_record(root: str | Path, report: DatasetReport, decode: bool, fingerprint: str | None) -> bool:
+    """Record a clean check of ``root`` (``fingerprint`` taken before it), so that the trainer's
+    start-up check and the next ``validate`` can trust it while the dataset stays the same. Returns
+    False where nothing was written (a problem found, a URL, a read-only dataset)."""
+    if not report.ok or fingerprint is None:
+        return False
+    if not decode and matching_record(root, True, fingerprint) is not None:
+        return True  # a decoding check of the same objects stands: a headers-only one adds nothing
+    record = {"fingerprint": fingerprint, "decode": decode, "objects": report.objects, "views": report.views,
+              "failed": len(report.failed), "checked_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    try:
+        write_atomic(Path(root) / RECORD, (json.dumps(record, indent=1) + "\n").encode())
+    except OSError:
+        return False
+    return True

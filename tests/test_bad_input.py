@@ -517,6 +517,7 @@ def test_validate_names_each_bad_object_and_train_refuses_before_the_first_step(
 
     data = tmp_path / "bad"
     shutil.copytree(dataset, data)
+    (data / "validated.json").unlink(missing_ok=True)  # the fixture's record of a clean check (see below)
     objs = sorted(p for p in data.iterdir() if p.is_dir())
     png = objs[0] / "rgba" / "002.png"
     png.write_bytes(png.read_bytes()[:200])  # a corrupt (truncated) PNG
@@ -536,6 +537,40 @@ def test_validate_names_each_bad_object_and_train_refuses_before_the_first_step(
     assert code == 2 and "fails validation" in line and "3 bad" in line and "rgba/003.png is 16x16" in line
     assert not (tmp_path / "r").exists()
     assert cli_out(capsys, "validate", dataset)[0] == 0
+
+
+def test_a_clean_check_is_recorded_and_trusted_until_an_object_changes(capsys, tmp_path, dataset, monkeypatch,
+                                                                        caplog):
+    import lrmzero.dataset_check as dataset_check
+
+    data = tmp_path / "data"
+    shutil.copytree(dataset, data)
+    (data / "validated.json").unlink(missing_ok=True)
+    calls = []
+    real = dataset_check.check_dataset
+    monkeypatch.setattr(dataset_check, "check_dataset", lambda *a, **k: calls.append(k) or real(*a, **k))
+    code, out = cli_out(capsys, "validate", data, "--headers-only", "--workers", "2")
+    assert code == 0 and "recorded in" in out and calls[-1] == {"decode": False, "workers": 2}
+    record = json.loads((data / "validated.json").read_text())
+    assert record["decode"] is False and record["objects"] == 3 and record["views"] == 12
+    run = ["train", "--data", data, "--max-steps", "1", *TRAIN]
+    # headers only is not enough for the default full check: train decodes, then records that
+    assert cli(capsys, *run, "--out", tmp_path / "r1")[0] == 0 and len(calls) == 2
+    assert json.loads((data / "validated.json").read_text())["decode"] is True
+    with caplog.at_level(logging.WARNING, logger="lrmzero"):
+        assert cli(capsys, *run, "--out", tmp_path / "r2")[0] == 0 and len(calls) == 2  # trusted
+    assert "not checked again: validated.json records a clean check of these 3 objects" in caplog.text
+    assert cli_out(capsys, "validate", data, "--headers-only")[0] == 0  # does not weaken the record
+    assert json.loads((data / "validated.json").read_text())["decode"] is True
+    # an object written again (its meta.json) is checked again, and so is its broken view
+    obj = sorted(p for p in data.iterdir() if p.is_dir())[1]
+    (obj / "rgba" / "001.png").write_bytes(b"not a png")
+    (obj / "meta.json").write_text((obj / "meta.json").read_text() + " ")
+    code, err = cli(capsys, *run, "--out", tmp_path / "r3")
+    assert code == 2 and "rgba/001.png cannot be decoded" in error_line(err, "train") and len(calls) == 4
+    assert json.loads((data / "validated.json").read_text())["decode"] is True  # the old record, not rewritten
+    code, err = cli(capsys, *run, "--out", tmp_path / "r3")
+    assert code == 2 and len(calls) == 5  # and its fingerprint no longer matches
 
 
 def test_validate_counts_objects_the_manifest_records_as_failed(capsys, tmp_path, dataset):

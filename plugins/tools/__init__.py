@@ -45,14 +45,22 @@ class ValidateCommand(Command):
         parser.add_argument("dataset", nargs="+", help="dataset folders")
         parser.add_argument("--headers-only", action="store_true",
                             help="read image headers (sizes) without decoding every pixel")
+        parser.add_argument("--workers", type=int, default=None,
+                            help="threads checking objects side by side (default: the cores, at most 8)")
 
     def run(self, args: argparse.Namespace) -> int:
-        from lrmzero.dataset_check import check_dataset
+        from lrmzero.dataset import check_positive
+        from lrmzero.dataset_check import RECORD, check_dataset, check_workers, dataset_fingerprint, write_record
 
+        check_positive(args.workers, "--workers")
         ok = True
         for root in args.dataset:
-            report = check_dataset(root, decode=not args.headers_only)
+            fingerprint = dataset_fingerprint(root)  # before the check: a change during it is seen next time
+            decode = not args.headers_only
+            report = check_dataset(root, decode=decode, workers=args.workers or check_workers())
             print("\n".join(report.lines()))
+            if write_record(root, report, decode, fingerprint):
+                print(f"recorded in {Path(root) / RECORD}: train and eval trust it while the objects stay the same")
             ok &= report.ok
         return 0 if ok else 1
 

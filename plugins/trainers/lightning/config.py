@@ -29,7 +29,8 @@ class DataConfig:
     fixed_views: bool = param(False, "the same input/target views every epoch (to over-fit or debug)")
     validate: str = param("full", "check every object before the first step (see lrmzero validate): full "
                           "(decode every view), headers (sizes only), none (broken objects are skipped with a "
-                          "warning as they come)", choices=["full", "headers", "none"])
+                          "warning as they come); a clean check recorded in validated.json is trusted while "
+                          "the objects stay the same", choices=["full", "headers", "none"])
     samples_per_object: int = param(1, "consecutive samples drawn from each object, each with other views: "
                                     "with --data procedural, objects generated per sample = 1 / this", ge=1, le=64)
     val_objects: int = param(0, "objects held out of training (the last ones found) and validated every "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Sequence
 
@@ -14,6 +15,8 @@ from lrmzero.shards import ShardObject
 from lrmzero.plugins.trainers.lightning.config import TrainConfig
 from lrmzero.plugins.trainers.lightning.data import (ObjectViews, StepSampler, ViewSelection, collate_for_training,
                                                      mixed_objects, render_section)
+
+log = logging.getLogger("lrmzero")
 
 
 def training_objects(roots: Sequence[str], cfg: TrainConfig
@@ -58,19 +61,33 @@ def refuse_without_depth(objects: Sequence, depth_weight: float) -> None:
 
 
 def refuse_invalid(roots: Sequence[str], decode: bool = True) -> None:
-    """Check every object of every root (:func:`lrmzero.dataset_check.check_dataset`).
+    """Check every object of every root (:func:`lrmzero.dataset_check.check_dataset`), unless a clean
+    check of the same level already recorded it unchanged (``validated.json``: at paper scale the
+    check decodes 25M views, hours per launch and per rank, so ``lrmzero validate`` once and every
+    launch after reads the record). A clean check made here is recorded too (by rank 0).
 
     Raises:
         ConfigError: listing each bad object and why (up to 20), and how to go on anyway.
     """
-    from lrmzero.dataset_check import check_dataset
+    from pytorch_lightning.utilities import rank_zero_only
 
+    from lrmzero.dataset_check import (RECORD, check_dataset, check_workers, dataset_fingerprint, matching_record,
+                                       write_record)
     from lrmzero.plugins.trainers.lightning.data import data_source_name
 
     for root in roots:
         if data_source_name(root) is not None:
             continue  # made on the fly: nothing on disk to check
-        report = check_dataset(root, decode=decode)
+        fingerprint = dataset_fingerprint(root)  # before the check: a change during it is seen next time
+        record = matching_record(root, decode, fingerprint)
+        if record is not None:
+            if rank_zero_only.rank == 0:
+                log.warning("--data %s: not checked again: %s records a clean check of these %s objects (%s)",
+                            root, RECORD, record.get("objects"), record.get("checked_at"))
+            continue
+        report = check_dataset(root, decode=decode, workers=check_workers())
+        if report.ok and rank_zero_only.rank == 0:
+            write_record(root, report, decode, fingerprint)
         if report.problems and report.objects:
             lines = report.lines(limit=20)
             raise ConfigError(f"--data: {str(root)!r} fails validation: {lines[0].split(': ', 1)[1]}: "
