@@ -1,6 +1,9 @@
 """Data loading throughput: views per second one loader worker delivers to the model (decoded,
 resized, composited, with rays), from folders of PNGs and from shards, at 128 and 256 px, and from
-that the workers one GPU needs for the `small` and `paper` presets.
+that the workers one GPU needs for the `small` and `paper` presets; then the start-up check
+(`lrmzero validate`, the trainer's `data.validate`): views/s decoded or read for their sizes, with one
+thread and with this machine's, the fingerprint that lets a recorded clean check be trusted, and what
+each would take on the paper's 800K objects x 32 views.
 
 Usage: python benchmarks/data.py [--objects 16] [--items 64] [--small-steps-per-s 13.3] [--paper-steps-per-s 2.0]
 The step rates default to the H100 figures measured so far (small: 13.3 steps/s, paper: ~2 steps/s).
@@ -15,6 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from lrmzero.dataset_check import check_dataset, check_workers, dataset_fingerprint
 from lrmzero.plugins.generation.config import load_config
 from lrmzero.plugins.generation.runner import generate_dataset
 from lrmzero.plugins.trainers.lightning.data import ObjectViews, ViewSelection, collate, find_objects
@@ -44,7 +48,7 @@ def main() -> None:
     p.add_argument("--small-steps-per-s", type=float, default=13.3)
     p.add_argument("--paper-steps-per-s", type=float, default=2.0)
     args = p.parse_args()
-    rows = []
+    rows, checks = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for resolution in (128, 256):
             folders = Path(tmp) / f"f{resolution}"
@@ -56,6 +60,7 @@ def main() -> None:
             pack_dataset(folders, jpeg, objects_per_shard=8, image_format="jpeg")
             for source, root in (("folders (PNG)", folders), ("shards (PNG)", shards), ("shards (JPEG)", jpeg)):
                 rows.append((source, resolution, views_per_second(root, resolution, args.items)))
+                checks += [(source, resolution, *check_rates(root))]
             for repeats in (1, 8):
                 spec = f"procedural:objects={args.items},seed=5,config=demo,cache=2"
                 items = max(8, args.items // 4) if repeats == 1 else args.items
@@ -70,6 +75,30 @@ def main() -> None:
         rates = {s: r for s, res, r in rows if res == resolution}
         print(f"{preset}: {demand:.0f} views/s needed -> " + ", ".join(
             f"{demand / rate:.1f} workers of {source}" for source, rate in rates.items()))
+    threads = check_workers()
+    print(f"\nstart-up check, views/s (decode: 1 thread, {threads}; headers: 1 thread), fingerprint objects/s;"
+          " hours for 800K objects x 32 views")
+    print(f"{'source':<16}{'px':>6}{'decode':>9}{f'x{threads}':>9}{'headers':>9}{'fingerpr.':>11}"
+          f"{'h decode':>10}{'h headers':>11}{'h fingerpr.':>13}")
+    for source, resolution, decode, decode_n, headers, fingerprint in checks:
+        views = 800_000 * 32
+        print(f"{source:<16}{resolution:>6}{decode:>9.0f}{decode_n:>9.0f}{headers:>9.0f}{fingerprint:>11.0f}"
+              f"{views / decode_n / 3600:>10.1f}{views / headers / 3600:>11.2f}{800_000 / fingerprint / 3600:>13.3f}")
+
+
+def check_rates(root: Path) -> tuple[float, float, float, float]:
+    """Views/s of :func:`check_dataset` decoding with 1 and :func:`check_workers` threads and reading
+    headers only, and objects/s of :func:`dataset_fingerprint` (a shard dataset's: its index)."""
+    def rate(count: int, call) -> float:
+        start = time.perf_counter()
+        call()
+        return count / (time.perf_counter() - start)
+
+    report = check_dataset(root)  # also warms the file cache, as a second launch finds it
+    return (rate(report.views, lambda: check_dataset(root)),
+            rate(report.views, lambda: check_dataset(root, workers=check_workers())),
+            rate(report.views, lambda: check_dataset(root, decode=False)),
+            rate(report.objects * 20, lambda: [dataset_fingerprint(root) for _ in range(20)]))
 
 
 if __name__ == "__main__":
