@@ -30,9 +30,17 @@ class DatasetReport:
     root: str
     objects: int = 0
     views: int = 0
+    min_views: int | None = None  # the fewest views of an object without a problem (None: no such object)
     problems: dict[str, str] = field(default_factory=dict)  # object id -> the first problem found
     foreign: bool = False  # object folders another tool wrote (no meta.json): lrmzero.dataset.is_foreign_dataset
     failed: list[str] = field(default_factory=list)  # ids the manifest records as failed to generate (no folder)
+
+    def add(self, views: int, problem: str | None) -> None:
+        """Count one checked object (its problem is filed by the caller, under its name)."""
+        self.objects += 1
+        self.views += views
+        if problem is None:
+            self.min_views = views if self.min_views is None else min(self.min_views, views)
 
     @property
     def ok(self) -> bool:
@@ -123,13 +131,13 @@ def check_dataset(root: str | Path, decode: bool = True, workers: int = 1) -> Da
         except ValueError as exc:
             report.problems["(dataset)"] = str(exc)
             return report
+
         def check_packed(obj: ShardObject) -> tuple[int, str | None]:  # another tool's objects: no meta.json
             return check_object(obj, decode, foreign=not has_object_file(obj, DONE_MARKER))
 
         results = _check_all(objects, check_packed, workers)
         for obj, (views, problem) in zip(objects, results):
-            report.objects += 1
-            report.views += views
+            report.add(views, problem)
             if problem:
                 report.problems[obj.object_id] = f"{obj.shard_name}: {problem}"
         if not objects:
@@ -143,8 +151,7 @@ def check_dataset(root: str | Path, decode: bool = True, workers: int = 1) -> Da
     folders = [folder for folder, _ in _object_folders(root)]
     for folder, (views, problem) in zip(folders, _check_all(folders, lambda f: check_object(f, decode, foreign),
                                                            workers)):
-        report.objects += 1
-        report.views += views
+        report.add(views, problem)
         if problem:
             report.problems[folder.name] = problem
     latest = {r["object_id"]: r.get("status") for r in read_manifest(root)
@@ -224,6 +231,7 @@ def write_record(root: str | Path, report: DatasetReport, decode: bool, fingerpr
     if not decode and matching_record(root, True, fingerprint) is not None:
         return True  # a decoding check of the same objects stands: a headers-only one adds nothing
     record = {"fingerprint": fingerprint, "decode": decode, "objects": report.objects, "views": report.views,
+              "min_views": report.min_views,
               "failed": len(report.failed), "checked_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     try:
         write_atomic(Path(root) / RECORD, (json.dumps(record, indent=1) + "\n").encode())

@@ -542,6 +542,7 @@ def test_validate_names_each_bad_object_and_train_refuses_before_the_first_step(
 def test_a_clean_check_is_recorded_and_trusted_until_an_object_changes(capsys, tmp_path, dataset, monkeypatch,
                                                                         caplog):
     import lrmzero.dataset_check as dataset_check
+    import lrmzero.plugins.trainers.lightning.data as training_data
 
     data = tmp_path / "data"
     shutil.copytree(dataset, data)
@@ -552,13 +553,18 @@ def test_a_clean_check_is_recorded_and_trusted_until_an_object_changes(capsys, t
     code, out = cli_out(capsys, "validate", data, "--headers-only", "--workers", "2")
     assert code == 0 and "recorded in" in out and calls[-1] == {"decode": False, "workers": 2}
     record = json.loads((data / "validated.json").read_text())
-    assert record["decode"] is False and record["objects"] == 3 and record["views"] == 12
+    assert record["decode"] is False and record["objects"] == 3 and record["views"] == 12 and record["min_views"] == 4
+    counted = []
+    real_count = training_data.view_count
+    monkeypatch.setattr(training_data, "view_count", lambda obj: counted.append(obj) or real_count(obj))
     run = ["train", "--data", data, "--max-steps", "1", *TRAIN]
     # headers only is not enough for the default full check: train decodes, then records that
     assert cli(capsys, *run, "--out", tmp_path / "r1")[0] == 0 and len(calls) == 2
     assert json.loads((data / "validated.json").read_text())["decode"] is True
     with caplog.at_level(logging.WARNING, logger="lrmzero"):
+        counted.clear()
         assert cli(capsys, *run, "--out", tmp_path / "r2")[0] == 0 and len(calls) == 2  # trusted
+    assert counted == []  # nor are the objects' cameras read again to count their views
     assert "not checked again: validated.json records a clean check of these 3 objects" in caplog.text
     assert cli_out(capsys, "validate", data, "--headers-only")[0] == 0  # does not weaken the record
     assert json.loads((data / "validated.json").read_text())["decode"] is True

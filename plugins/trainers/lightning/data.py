@@ -450,6 +450,16 @@ class StepSampler(torch.utils.data.Sampler):
             yield int(self.order(epoch)[q % self.size]), epoch * r + k
 
 
+def recorded_min_views(root: str | Path) -> int | None:
+    """The fewest views of an object of ``root`` that a clean check recorded (``validated.json``),
+    while the objects stay as they were then; else None."""
+    from lrmzero.dataset_check import dataset_fingerprint, matching_record
+
+    record = matching_record(root, False, dataset_fingerprint(root))
+    views = record.get("min_views") if record else None
+    return views if isinstance(views, int) else None
+
+
 def mixed_objects(roots: Sequence[str | Path], weights: Sequence[float] | None,
                   min_views: int = 1, option: str = "data.input_views") -> tuple[list[Path], np.ndarray | None]:
     """All objects of several dataset roots with at least ``min_views`` views, and per-object
@@ -464,7 +474,11 @@ def mixed_objects(roots: Sequence[str | Path], weights: Sequence[float] | None,
         objs = find_objects(root)
         if not objs:
             raise ConfigError(f"--data: {str(root)!r} holds no rendered objects")
-        per_root.append(objects_with_views(objs, min_views, repr(str(root)), option))
+        recorded = recorded_min_views(root)
+        if recorded is not None and recorded >= min_views:
+            per_root.append(objs)  # a clean check counted them: not 800K camera files read again
+        else:
+            per_root.append(objects_with_views(objs, min_views, repr(str(root)), option))
     objects = [o for objs in per_root for o in objs]
     if weights is None:
         return objects, None
