@@ -21,9 +21,8 @@ class GalleryCommand(Command):
         parser.add_argument("--views", type=int, default=4, help="views per object on the contact sheet")
 
     def run(self, args: argparse.Namespace) -> int:
-        from lrmzero.plugins.tools.gallery import contact_sheet, write_html
-
         from lrmzero.dataset import check_output_folder
+        from lrmzero.plugins.tools.gallery import contact_sheet, write_html
 
         out = args.out or str(Path(args.dataset) / "gallery")
         if Path(args.dataset).is_dir():  # a missing dataset is named below, before the output folder

@@ -14,6 +14,7 @@ from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 from pytorch_lightning.loggers import CSVLogger
 from pytorch_lightning.loggers.csv_logs import ExperimentWriter
 from pytorch_lightning.loggers.logger import rank_zero_experiment
+from pytorch_lightning.utilities import rank_zero_only
 
 from lrmzero.dataset import TMP_PREFIX, write_atomic
 from lrmzero.errors import ConfigError
@@ -133,7 +134,7 @@ def warn_changed_settings(saved: dict[str, Any], current: dict[str, Any], path: 
     changes = [c for c in changed_settings({k: v for k, v in saved.items() if k in RESULT_SETTINGS},
                                            {k: v for k, v in current.items() if k in RESULT_SETTINGS})
                if not c.startswith("optim.max_steps:")]
-    if changes:
+    if changes and rank_zero_only.rank == 0:  # every DDP process resumes; one says it
         shown = "; ".join(changes[:8]) + (f"; and {len(changes) - 8} more" if len(changes) > 8 else "")
         log.warning("--resume: %s was trained with other settings, the run goes on with this run's: %s",
                     path, shown)
