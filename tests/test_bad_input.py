@@ -356,6 +356,17 @@ def test_eval_and_reconstruct_refuse_bad_checkpoints(capsys, tmp_path, dataset, 
         assert "other than tensors" in line
 
 
+def test_a_run_folder_stands_for_its_last_checkpoint(capsys, tmp_path, dataset, checkpoint):
+    results = []
+    for given in (checkpoint, checkpoint.parent.parent, checkpoint.parent):  # file, run folder, checkpoints/
+        assert cli(capsys, "eval", "--checkpoint", given, "--data", dataset, "--json", tmp_path / "e.json")[0] == 0
+        results.append(json.loads((tmp_path / "e.json").read_text()))
+    assert results[0] == results[1] == results[2]
+    code, err = cli(capsys, "eval", "--checkpoint", dataset, "--data", dataset)
+    assert code == 2 and error_line(err, "eval").endswith(
+        "is a folder without checkpoints/last.ckpt; allowed: a .ckpt file or a run folder of lrmzero train")
+
+
 def test_resume_refuses_crafted_truncated_and_changed_checkpoints(capsys, tmp_path, dataset, checkpoint):
     for name, make in (
         ("crafted", lambda p: crafted_checkpoint(p, tmp_path / "PWNED")),

@@ -25,17 +25,36 @@ def build_model(model_cfg: dict, registries: Registries):
     return registries.models.build(name, spec, "model")
 
 
+def checkpoint_file(path: str | Path, option: str = "--checkpoint") -> Path:
+    """``path``, or where it is a run folder (``--out`` of ``lrmzero train``) or its ``checkpoints``
+    folder, the ``last.ckpt`` inside.
+
+    Raises:
+        ConfigError: a folder with no ``last.ckpt`` there.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        return path
+    found = next((p for p in (path / "checkpoints" / "last.ckpt", path / "last.ckpt") if p.is_file()), None)
+    if found is None:
+        raise ConfigError(f"{option}: {str(path)!r} is a folder without checkpoints/last.ckpt; allowed: a "
+                          ".ckpt file or a run folder of lrmzero train")
+    return found
+
+
 def read_checkpoint(path: str | Path, option: str = "--checkpoint", mmap: bool = False) -> dict[str, Any]:
     """The contents of a checkpoint written by ``lrmzero train``, loaded as *data only*.
 
     ``torch.load(weights_only=True)`` refuses anything but tensors and plain containers, so a
     crafted file cannot run code while it is read (a pickle with other objects is refused).
 
+    ``path`` may also be a run folder or its ``checkpoints`` folder (:func:`checkpoint_file`).
+
     Raises:
         ConfigError: naming ``option`` and the file when it is missing, empty, truncated, not a
             checkpoint, holds objects other than data, or was not written by ``lrmzero train``.
     """
-    path = Path(path)
+    path = checkpoint_file(path, option)
     if not path.is_file():
         raise ConfigError(f"{option}: {str(path)!r} is not a file")
     if path.stat().st_size == 0:

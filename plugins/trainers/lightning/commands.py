@@ -61,7 +61,8 @@ class EvalCommand(Command):
     help = "PSNR/SSIM/LPIPS of a checkpoint on held-out views"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--checkpoint", required=True)
+        parser.add_argument("--checkpoint", required=True,
+                            help="a .ckpt of lrmzero train, or its run folder (checkpoints/last.ckpt)")
         parser.add_argument("--data", required=True)
         parser.add_argument("--json", default=None, help="write the results here")
         parser.add_argument("--report", default=None,
@@ -89,7 +90,8 @@ class ReconstructCommand(Command):
     help = "images + cameras -> the model's 3D export (.ply, mesh) and a turntable"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--checkpoint", required=True)
+        parser.add_argument("--checkpoint", required=True,
+                            help="a .ckpt of lrmzero train, or its run folder (checkpoints/last.ckpt)")
         parser.add_argument("--images", required=True,
                             help="folder of the input views (the cameras file's file_path entries, or every image)")
         parser.add_argument("--cameras", required=True,

@@ -19,7 +19,7 @@ from lrmzero.plugins.trainers.lightning.data import (ObjectViews, ViewSelection,
 from lrmzero.dataset import check_output_file, check_output_folder, check_positive, write_atomic
 from lrmzero.errors import ConfigError
 from lrmzero.plugins.trainers.lightning.metrics import LPIPS, psnr, ssim
-from lrmzero.plugins.trainers.lightning.checkpoints import load_checkpoint
+from lrmzero.plugins.trainers.lightning.checkpoints import checkpoint_file, load_checkpoint
 from lrmzero.plugins.trainers.lightning.datamodule import refuse_invalid
 from lrmzero.components import render_model
 from lrmzero.plugin_manager import get_registries
@@ -117,7 +117,7 @@ def evaluate(checkpoint: str, data: str, views_in: int | None = None, resolution
     if not rows:
         raise ConfigError(f"--data: no object of {data!r} could be evaluated (see the warnings)")
     result = {
-        "checkpoint": str(checkpoint),
+        "checkpoint": str(checkpoint_file(checkpoint)),  # the file read, where a run folder was given
         "data": str(data),
         "views_in": views_in,
         "resolution": resolution,
