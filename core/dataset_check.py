@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
+from tqdm import tqdm
 
 from lrmzero.cameras import parse_opencv_cameras
 from lrmzero.dataset import DONE_MARKER, is_foreign_dataset, read_manifest, write_atomic
@@ -117,10 +118,11 @@ def check_workers() -> int:
     return max(1, min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
 
 
-def check_dataset(root: str | Path, decode: bool = True, workers: int = 1) -> DatasetReport:
+def check_dataset(root: str | Path, decode: bool = True, workers: int = 1, progress: bool = False) -> DatasetReport:
     """Check every object folder of ``root`` (see :func:`check_object`) and the manifest: an object
     recorded as done whose folder is gone is a problem too. ``workers`` threads check objects side by
-    side (Pillow decodes without the GIL: 1.6x on 2 cores)."""
+    side (Pillow decodes without the GIL: 1.6x on 2 cores); ``progress`` shows a bar on stderr (a
+    paper-size dataset takes hours)."""
     report = DatasetReport(str(root))
     if not is_url(root) and not Path(root).is_dir():
         report.problems["(dataset)"] = "not a folder"
@@ -135,7 +137,7 @@ def check_dataset(root: str | Path, decode: bool = True, workers: int = 1) -> Da
         def check_packed(obj: ShardObject) -> tuple[int, str | None]:  # another tool's objects: no meta.json
             return check_object(obj, decode, foreign=not has_object_file(obj, DONE_MARKER))
 
-        results = _check_all(objects, check_packed, workers)
+        results = _check_all(objects, check_packed, workers, progress and f"validate {root}")
         for obj, (views, problem) in zip(objects, results):
             report.add(views, problem)
             if problem:
@@ -149,8 +151,8 @@ def check_dataset(root: str | Path, decode: bool = True, workers: int = 1) -> Da
     root = Path(root)
     foreign = report.foreign = is_foreign_dataset(root)
     folders = [folder for folder, _ in _object_folders(root)]
-    for folder, (views, problem) in zip(folders, _check_all(folders, lambda f: check_object(f, decode, foreign),
-                                                           workers)):
+    results = _check_all(folders, lambda f: check_object(f, decode, foreign), workers, progress and f"validate {root}")
+    for folder, (views, problem) in zip(folders, results):
         report.add(views, problem)
         if problem:
             report.problems[folder.name] = problem
@@ -166,11 +168,17 @@ def check_dataset(root: str | Path, decode: bool = True, workers: int = 1) -> Da
     return report
 
 
-def _check_all(objects: list, check: Callable[[Any], tuple[int, str | None]], workers: int) -> list:
-    if workers <= 1 or len(objects) < 2:
-        return [check(obj) for obj in objects]
-    with ThreadPoolExecutor(workers) as pool:
-        return list(pool.map(check, objects))
+def _check_all(objects: list, check: Callable[[Any], tuple[int, str | None]], workers: int,
+               progress: str | bool = False) -> list:
+    """``check`` of every object, in order; ``progress``: a bar with this title."""
+    results = []
+    with tqdm(total=len(objects), desc=progress or None, unit="obj", disable=not progress, dynamic_ncols=True) as bar, \
+            ThreadPoolExecutor(max(1, workers)) as pool:
+        checked = pool.map(check, objects) if workers > 1 else map(check, objects)
+        for result in checked:
+            results.append(result)
+            bar.update()
+    return results
 
 
 def _object_folders(root: Path) -> list[tuple[Path, os.stat_result]]:

@@ -562,7 +562,7 @@ def test_a_clean_check_is_recorded_and_trusted_until_an_object_changes(capsys, t
     real = dataset_check.check_dataset
     monkeypatch.setattr(dataset_check, "check_dataset", lambda *a, **k: calls.append(k) or real(*a, **k))
     code, out = cli_out(capsys, "validate", data, "--headers-only", "--workers", "2")
-    assert code == 0 and "recorded in" in out and calls[-1] == {"decode": False, "workers": 2}
+    assert code == 0 and "recorded in" in out and calls[-1] == {"decode": False, "workers": 2, "progress": True}
     record = json.loads((data / "validated.json").read_text())
     assert record["decode"] is False and record["objects"] == 3 and record["views"] == 12 and record["min_views"] == 4
     counted = []

@@ -46,6 +46,7 @@ class ValidateCommand(Command):
                             help="read image headers (sizes) without decoding every pixel")
         parser.add_argument("--workers", type=int, default=None,
                             help="threads checking objects side by side (default: the cores, at most 8)")
+        parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
     def run(self, args: argparse.Namespace) -> int:
         from lrmzero.dataset import check_positive
@@ -56,7 +57,8 @@ class ValidateCommand(Command):
         for root in args.dataset:
             fingerprint = dataset_fingerprint(root)  # before the check: a change during it is seen next time
             decode = not args.headers_only
-            report = check_dataset(root, decode=decode, workers=args.workers or check_workers())
+            report = check_dataset(root, decode=decode, workers=args.workers or check_workers(),
+                                   progress=not args.quiet)
             print("\n".join(report.lines()))
             if write_record(root, report, decode, fingerprint):
                 print(f"recorded in {Path(root) / RECORD}: train and eval trust it while the objects stay the same")

@@ -19,10 +19,11 @@ from lrmzero.plugins.trainers.lightning.data import (ObjectViews, StepSampler, V
 log = logging.getLogger("lrmzero")
 
 
-def training_objects(roots: Sequence[str], cfg: TrainConfig
+def training_objects(roots: Sequence[str], cfg: TrainConfig, progress: bool = False
                      ) -> tuple[tuple[list[Path], np.ndarray | None], list[Path]]:
     """The objects of ``roots`` that have the views a step needs with their sampling weights, and
-    the last ``data.val_objects`` of them, held out for validation.
+    the last ``data.val_objects`` of them, held out for validation. ``progress``: a bar for the
+    start-up check.
 
     Raises:
         ConfigError: a root that holds no such object (see :func:`mixed_objects`), or no object
@@ -30,7 +31,7 @@ def training_objects(roots: Sequence[str], cfg: TrainConfig
     """
     d = cfg.data
     if d.validate != "none":
-        refuse_invalid(roots, decode=d.validate == "full")
+        refuse_invalid(roots, decode=d.validate == "full", progress=progress)
     objects, weights = mixed_objects(roots, d.weights, min_views=max(d.input_views, d.target_views),
                                      option="data.input_views/target_views")
     if cfg.loss.depth_weight > 0:
@@ -60,7 +61,7 @@ def refuse_without_depth(objects: Sequence, depth_weight: float) -> None:
                               f"({first.name} records none); allowed: 0 with this data")
 
 
-def refuse_invalid(roots: Sequence[str], decode: bool = True) -> None:
+def refuse_invalid(roots: Sequence[str], decode: bool = True, progress: bool = False) -> None:
     """Check every object of every root (:func:`lrmzero.dataset_check.check_dataset`), unless a clean
     check of the same level already recorded it unchanged (``validated.json``: at paper scale the
     check decodes 25M views, hours per launch and per rank, so ``lrmzero validate`` once and every
@@ -85,7 +86,8 @@ def refuse_invalid(roots: Sequence[str], decode: bool = True) -> None:
                 log.warning("--data %s: not checked again: %s records a clean check of these %s objects (%s)",
                             root, RECORD, record.get("objects"), record.get("checked_at"))
             continue
-        report = check_dataset(root, decode=decode, workers=check_workers())
+        report = check_dataset(root, decode=decode, workers=check_workers(),
+                               progress=progress and rank_zero_only.rank == 0)
         if report.ok and rank_zero_only.rank == 0:
             write_record(root, report, decode, fingerprint)
         if report.problems and report.objects:

@@ -79,7 +79,7 @@ def train(roots: Sequence[str], out: str | Path, cfg: TrainConfig, resume: bool 
     if max_steps is not None:
         cfg.optim.max_steps = max_steps
     settings = asdict(cfg)
-    objects, val_objects = training_objects(roots, cfg)  # a dataset it cannot use fails here, before any work
+    objects, val_objects = training_objects(roots, cfg, progress)  # data it cannot use fails here, before any work
     check_output_folder(out, "--out")
     if not resume:
         refuse_existing_run(ckpt_dir, "--init" if init is not None else "a new run")
