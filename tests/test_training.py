@@ -326,6 +326,47 @@ def test_eval_json_and_reconstruct(dataset, tmp_path):
     assert len(scene.splats["gaussians"].centers) == 8 * 32 * 32 and len(scene.frusta) == 8 + 6
 
 
+def test_inference_device_names_what_the_machine_has(monkeypatch):
+    from lrmzero.errors import ConfigError
+    from lrmzero.plugins.trainers.lightning.checkpoints import inference_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert inference_device("auto") == torch.device("cpu") == inference_device("cpu")
+    for bad in ("cuda", "cuda:1", "tpu", "gpu0"):
+        with pytest.raises(ConfigError, match=f"--device: got '{bad}'; allowed: auto, cpu \\(no CUDA device here\\)"):
+            inference_device(bad)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert inference_device("auto") == torch.device("cuda") and inference_device("cuda:1") == torch.device("cuda:1")
+    with pytest.raises(ConfigError, match="got 'cuda:2'; allowed: auto, cpu, cuda, cuda:0 .. cuda:1"):
+        inference_device("cuda:2")
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_eval_and_reconstruct_on_the_gpu_match_the_cpu(dataset, tmp_path):
+    from lrmzero.plugins.trainers.lightning.evaluate import evaluate
+    from lrmzero.plugins.trainers.lightning.reconstruct import reconstruct
+
+    last = train_tiny(dataset, tmp_path / "run")
+    on = {d: evaluate(str(last), str(dataset), device=d) for d in ("cpu", "cuda")}
+    for a, b in zip(on["cpu"]["objects"], on["cuda"]["objects"]):
+        assert abs(a["psnr"] - b["psnr"]) < 0.05 and abs(a["ssim"] - b["ssim"]) < 2e-3  # gsplat vs torch, fp32
+    obj = find_objects(dataset)[1]
+    plys = {}
+    for d in ("cpu", "cuda"):
+        reconstruct(str(last), str(obj), str(obj / "opencv_cameras.json"), str(tmp_path / d), 4, device=d)
+        plys[d] = read_gaussians_ply(tmp_path / d / "gaussians.ply")
+    for key in ("x", "opacity", "f_dc_0"):
+        np.testing.assert_allclose(plys["cuda"][key], plys["cpu"][key], atol=1e-3)
+
+
+def train_tiny(dataset: Path, out: Path) -> Path:
+    from lrmzero.plugins.trainers.lightning.train import train
+
+    return train([str(dataset)], out, tiny(["trainer.accelerator=cpu"]), max_steps=2, progress=False)
+
+
 def test_reconstruct_poses_plain_images_with_a_camera_rig(dataset, tmp_path):
     """`--cameras orbit:...` poses every image of --images in name order: the cameras written are
     the rig's (checked against the orbit's geometry), and the result equals reconstructing the same

@@ -81,6 +81,31 @@ def read_checkpoint(path: str | Path, option: str = "--checkpoint", mmap: bool =
     return ckpt
 
 
+def inference_device(value: str, option: str = "--device") -> torch.device:
+    """``auto``: the first CUDA device where there is one, else the CPU; or ``cpu``, ``cuda``,
+    ``cuda:N`` where this machine has it.
+
+    Raises:
+        ConfigError: naming ``option``, the value and the devices this machine has.
+    """
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    here = "auto, cpu" + (f", cuda, cuda:0 .. cuda:{count - 1}" if count else " (no CUDA device here)")
+    if value == "auto":
+        return torch.device("cuda" if count else "cpu")
+    try:
+        device = torch.device(value)
+    except RuntimeError:
+        raise ConfigError(f"{option}: got {value!r}; allowed: {here}") from None
+    if device.type not in ("cpu", "cuda") or (device.type == "cuda" and (device.index or 0) >= count):
+        raise ConfigError(f"{option}: got {value!r}; allowed: {here}")
+    return device
+
+
+def to_device(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
+    """``batch`` with every tensor on ``device`` (other values as they are)."""
+    return {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+
+
 def load_checkpoint(path: str | Path, registries: Registries, device: str | torch.device = "cpu"):
     """(model component, network in eval mode, hyper-parameters) of a checkpoint written by
     ``lrmzero train``; the component is prepared for ``device``.

@@ -74,13 +74,16 @@ class EvalCommand(Command):
                             help="the lpips package's VGG linear heads (v0.1 vgg.pth); with --vgg16-weights: LPIPS")
         parser.add_argument("--vgg16-weights", default=None,
                             help="torchvision VGG-16 state dict (vgg16-*.pth), LPIPS's trunk; without: LPIPS null")
+        parser.add_argument("--device", default="auto", help="auto (CUDA where there is one), cpu, cuda, cuda:N")
+        parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
     def run(self, args: argparse.Namespace) -> int:
         from lrmzero.plugins.trainers.lightning.evaluate import evaluate, format_table
 
         result = evaluate(args.checkpoint, args.data, views_in=args.views_in, resolution=args.resolution,
                           max_objects=args.max_objects, lpips_weights=args.lpips_weights, json_path=args.json,
-                          vgg16_weights=args.vgg16_weights, report=args.report)
+                          vgg16_weights=args.vgg16_weights, report=args.report, device=args.device,
+                          progress=not args.quiet)
         print(format_table(result))
         return 0
 
@@ -100,11 +103,13 @@ class ReconstructCommand(Command):
                             "orbit:elevations_deg=[20],radius=2.2,fov_deg=50 (4 views at azimuths 0, 90, 180, 270)")
         parser.add_argument("--out", required=True)
         parser.add_argument("--turntable-views", type=int, default=24)
+        parser.add_argument("--device", default="auto", help="auto (CUDA where there is one), cpu, cuda, cuda:N")
 
     def run(self, args: argparse.Namespace) -> int:
         from lrmzero.plugins.trainers.lightning.reconstruct import reconstruct
 
-        outputs = reconstruct(args.checkpoint, args.images, args.cameras, args.out, args.turntable_views)
+        outputs = reconstruct(args.checkpoint, args.images, args.cameras, args.out, args.turntable_views,
+                              device=args.device)
         for key, path in outputs.items():
             print(f"{key}: {path}")
         return 0

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from tqdm import tqdm
 from PIL import Image
 
 from lrmzero.plugins.trainers.lightning.data import (ObjectViews, ViewSelection, collate, find_objects,
@@ -19,7 +20,8 @@ from lrmzero.plugins.trainers.lightning.data import (ObjectViews, ViewSelection,
 from lrmzero.dataset import check_output_file, check_output_folder, check_positive, write_atomic
 from lrmzero.errors import ConfigError
 from lrmzero.plugins.trainers.lightning.metrics import LPIPS, psnr, ssim
-from lrmzero.plugins.trainers.lightning.checkpoints import checkpoint_file, load_checkpoint
+from lrmzero.plugins.trainers.lightning.checkpoints import (checkpoint_file, inference_device, load_checkpoint,
+                                                            to_device)
 from lrmzero.plugins.trainers.lightning.datamodule import refuse_invalid
 from lrmzero.components import render_model
 from lrmzero.plugin_manager import get_registries
@@ -36,10 +38,13 @@ def _mean(rows: list[dict], key: str) -> float | None:
 @torch.no_grad()
 def evaluate(checkpoint: str, data: str, views_in: int | None = None, resolution: int | None = None,
              max_objects: int | None = None, lpips_weights: str | None = None,
-             json_path: str | None = None, device: str = "cpu", vgg16_weights: str | None = None,
-             report: str | None = None) -> dict[str, Any]:
+             json_path: str | None = None, device: str = "auto", vgg16_weights: str | None = None,
+             report: str | None = None, progress: bool = False) -> dict[str, Any]:
     """PSNR / SSIM / LPIPS of ``checkpoint`` on ``data``'s views that are not inputs, beside two
     baselines; every argument, the checkpoint and the data are checked before any metric is computed.
+
+    ``device``: ``auto`` (CUDA where there is one), ``cpu``, ``cuda[:N]`` (see :func:`inference_device`).
+    ``progress``: a bar over the objects on stderr.
 
     ``report``: a folder for ``per_view.csv`` (one row per object and target view) and one
     ``<object>.png`` per object: its input views on top, then per target view ground truth |
@@ -55,6 +60,7 @@ def evaluate(checkpoint: str, data: str, views_in: int | None = None, resolution
     if report:
         check_output_folder(report, "--report")
     lpips = LPIPS(lpips_weights, vgg16_weights)  # both files read and checked here, before any work
+    device = inference_device(device)
     registries = get_registries()
     model, net, hparams = load_checkpoint(checkpoint, registries, device)
     train = hparams["train"]
@@ -71,15 +77,16 @@ def evaluate(checkpoint: str, data: str, views_in: int | None = None, resolution
     objects = objects_with_views(objects, views_in + 1, repr(data), "--views-in (plus one target)")
     select = ViewSelection(views_in, views_in, resolution, tuple(d["background"]))
     dataset = ObjectViews(objects, select, holdout=True)
-    background = torch.tensor(d["background"], dtype=torch.float32)
+    background = torch.tensor(d["background"], dtype=torch.float32, device=device)
     rows, per_view, figures = [], [], []
     if report:
         Path(report).mkdir(parents=True, exist_ok=True)
-    for i in range(len(dataset)):
+    for i in tqdm(range(len(dataset)), desc=f"eval {Path(data).name}", unit="obj", disable=not progress,
+                  dynamic_ncols=True):
         item = dataset[i]
         if item is None or len(item["target_ids"]) == 0:
             continue
-        batch = to_model_batch(collate([item]), background)
+        batch = to_model_batch(to_device(collate([item]), device), background)
         outputs = net(batch)
         pred = render_model(model, outputs, batch["target_w2c"], batch["target_K"], resolution, background,
                             with_depth=False)["rgb"]

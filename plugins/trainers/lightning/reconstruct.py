@@ -13,7 +13,7 @@ from lrmzero.cameras import Cameras, intrinsics_from_fov, look_at, read_opencv_c
 from lrmzero.dataset import check_output_folder, check_positive, view_path
 from lrmzero.plugins.trainers.lightning.data import composited_over, load_view, render_section, spec_options
 from lrmzero.errors import ConfigError
-from lrmzero.plugins.trainers.lightning.checkpoints import load_checkpoint
+from lrmzero.plugins.trainers.lightning.checkpoints import inference_device, load_checkpoint, to_device
 from lrmzero.components import render_model
 from lrmzero.plugin_manager import get_registries
 from lrmzero.rays import plucker_rays
@@ -78,18 +78,20 @@ def input_cameras(spec: str, folder: Path, size: int, registries) -> tuple[Camer
 
 @torch.no_grad()
 def reconstruct(checkpoint: str, images: str, cameras: str, out: str, turntable_views: int = 24,
-                turntable_size: int = 128, device: str = "cpu") -> dict[str, Path]:
+                turntable_size: int = 128, device: str = "auto") -> dict[str, Path]:
     """The model's export of the object seen in ``images`` (posed by ``cameras``) written to
     ``out`` (``gaussians.ply`` and ``.splat`` for GS-LRM), with ``inputs/`` (the views as the model
     saw them) and ``turntable/`` (rendered predictions), each an ``opencv_cameras.json`` with its
     PNGs so ``lrmzero view OUT`` shows them around the reconstruction, and ``turntable.png``/``.gif``.
-    Arguments, checkpoint and images are all checked first.
+    Arguments, checkpoint and images are all checked first. ``device``: ``auto`` (CUDA where there
+    is one), ``cpu``, ``cuda[:N]``.
 
     Raises:
         ConfigError: naming the option, file or value that is wrong; nothing is written then.
     """
     check_positive(turntable_views, "--turntable-views")
     check_output_folder(out, "--out")
+    device = inference_device(device)
     registries = get_registries()
     model, net, hparams = load_checkpoint(checkpoint, registries, device)
     d = hparams["train"]["data"]
@@ -106,7 +108,7 @@ def reconstruct(checkpoint: str, images: str, cameras: str, out: str, turntable_
     c2w = torch.from_numpy(cams.c2w).float()
     K = torch.from_numpy(cams.resized(res, res).K).float()
     batch = {"images": imgs, "rays": plucker_rays(c2w, K, res, res)[None], "c2w": c2w[None], "K": K[None]}
-    outputs = net(batch)
+    outputs = net(to_device(batch, device))
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = model.export(outputs, out_dir)
@@ -114,8 +116,8 @@ def reconstruct(checkpoint: str, images: str, cameras: str, out: str, turntable_
     fov = float(np.degrees(2 * np.arctan(cams.width / 2 / cams.K[0, 0, 0])))
     tc2w, tK = turntable_cameras(radius, turntable_views, turntable_size, fov)
     w2c = torch.from_numpy(np.linalg.inv(tc2w)).float()[None]
-    rgb = render_model(model, outputs, w2c, torch.from_numpy(tK).float()[None], turntable_size,
-                       torch.tensor(d["background"], dtype=torch.float32), with_depth=False)["rgb"]
+    rgb = render_model(model, outputs, w2c.to(device), torch.from_numpy(tK).float()[None].to(device), turntable_size,
+                       torch.tensor(d["background"], dtype=torch.float32, device=device), with_depth=False)["rgb"]
     frames = (rgb[0].clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy() * 255).astype(np.uint8)
     seen = (imgs[0].permute(0, 2, 3, 1).clamp(0, 1).numpy() * 255 + 0.5).astype(np.uint8)
     _write_views(out_dir / "inputs", cams.resized(res, res), seen)
