@@ -78,6 +78,10 @@ def test_packing_resumes_and_is_deterministic(folders, tmp_path):
     (out / "shard-000001.tar").unlink()  # as if the run died while writing it
     assert pack_dataset(folders, out, objects_per_shard=2) == (1, 2)
     assert (out / "shard-000001.tar").read_bytes() == before
+    threaded = tmp_path / "t"  # shards written side by side: the same bytes, the same index
+    assert pack_dataset(folders, threaded, objects_per_shard=2, image_format="png", workers=3) == (3, 0)
+    for name in ("index.json", "shard-000000.tar", "shard-000001.tar", "shard-000002.tar"):
+        assert (threaded / name).read_bytes() == (out / name).read_bytes(), name
 
 
 def test_a_truncated_shard_is_reported_with_the_shard_and_member(folders, tmp_path):
