@@ -138,6 +138,13 @@ def test_jpeg_shards_keep_alpha_exactly_and_colour_within_tolerance(folders, tmp
         # stated tolerance at quality 95, 4:4:4, on these 32 px views of fine procedural texture:
         # mean colour error under 4/255, none beyond 32/255 (measured with PBR materials: 2.6 and 26)
         assert diff.mean() < 4.0 and diff.max() <= 32, (diff.mean(), diff.max())
+    # lrmzero's own JPEG view that lost its alpha is skipped (with a warning), not read as opaque
+    from lrmzero.shards import ShardObject
+
+    obj = jpeg.objects[0]
+    members = {k: v for k, v in obj.members.items() if not k.startswith("alpha.")}
+    broken = ObjectViews([ShardObject(obj.shard, obj.object_id, members)], select)
+    assert broken[0] is None
 
 
 def test_shards_behind_an_fsspec_url_read_like_local_ones(folders, tmp_path):

@@ -119,13 +119,19 @@ def objects_with_views(objects: Sequence[Path], needed: int, where: str, option:
 def read_view(obj: Path | ShardObject, rel: str, size: int, composited: bool = False) -> np.ndarray:
     """View ``rel`` of an object as :func:`load_rgba` gives it; a JPEG view ``X/N.jpg`` (JPEG
     shards) takes its alpha from ``alpha/N.png``, and is opaque without one (another tool's JPEG views;
-    ``validate`` requires the alpha in lrmzero's own shards)."""
+    lrmzero's own, with a ``meta.json``, always keep it: one missing is an error, as ``validate`` says).
+
+    Raises:
+        ValueError: a view of lrmzero's own JPEG shards whose alpha is missing.
+    """
     alpha = None
     if rel.endswith(".jpg"):
+        alpha_rel = f"alpha/{Path(rel).stem}.png"
         try:
-            alpha = read_object_file(obj, f"alpha/{Path(rel).stem}.png")
+            alpha = read_object_file(obj, alpha_rel)
         except FileNotFoundError:
-            pass
+            if has_object_file(obj, DONE_MARKER):  # not opaque: its silhouette was lost, not absent
+                raise ValueError(f"{rel}: its alpha {alpha_rel} is missing") from None
     return load_rgba(rel, size, read_object_file(obj, rel), alpha, composited)
 
 
