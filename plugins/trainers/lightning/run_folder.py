@@ -109,9 +109,10 @@ def check_same_model(saved: dict[str, Any], current: dict[str, Any], path: Path,
 
 
 # The sections whose settings decide what a run computes (the model's are refused outright); how it runs
-# (trainer: devices, logging, checkpoints) and how long (optim.max_steps: extending a run is what --resume
-# --max-steps is for) may change without a word.
+# (trainer: devices, logging, checkpoints; loader processes; the start-up check) and how long
+# (optim.max_steps: extending a run is what --resume --max-steps is for) may change without a word.
 RESULT_SETTINGS = ("seed", "data", "optim", "loss")
+UNSAID_SETTINGS = ("optim.max_steps", "data.num_workers", "data.validate")
 
 
 def changed_settings(saved: dict[str, Any], current: dict[str, Any], prefix: str = "") -> list[str]:
@@ -133,7 +134,7 @@ def warn_changed_settings(saved: dict[str, Any], current: dict[str, Any], path: 
     have been."""
     changes = [c for c in changed_settings({k: v for k, v in saved.items() if k in RESULT_SETTINGS},
                                            {k: v for k, v in current.items() if k in RESULT_SETTINGS})
-               if not c.startswith("optim.max_steps:")]
+               if c.split(":", 1)[0] not in UNSAID_SETTINGS]
     if changes and rank_zero_only.rank == 0:  # every DDP process resumes; one says it
         shown = "; ".join(changes[:8]) + (f"; and {len(changes) - 8} more" if len(changes) > 8 else "")
         log.warning("--resume: %s was trained with other settings, the run goes on with this run's: %s",
