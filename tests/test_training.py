@@ -367,6 +367,22 @@ def train_tiny(dataset: Path, out: Path) -> Path:
     return train([str(dataset)], out, tiny(["trainer.accelerator=cpu"]), max_steps=2, progress=False)
 
 
+def test_data_patterns_expand_to_the_folders_they_match(dataset, tmp_path):
+    from lrmzero.errors import ConfigError
+    from lrmzero.plugins.trainers.lightning.data import expand_data_roots, mixed_objects
+
+    for k in (1, 0, 10):  # machine k of a --shard k/N run, each into its own folder
+        (tmp_path / f"zv-{k}").symlink_to(dataset, target_is_directory=True)
+    (tmp_path / "zv-notes.txt").write_text("not a folder")
+    pattern = str(tmp_path / "zv-*")
+    roots = expand_data_roots([pattern, "procedural:objects=3", str(dataset)])
+    assert roots == [str(tmp_path / f"zv-{k}") for k in ("0", "1", "10")] + ["procedural:objects=3", str(dataset)]
+    objects, weights = mixed_objects(expand_data_roots([pattern]), [1.0, 1.0, 2.0])
+    assert len(objects) == 3 * len(find_objects(dataset)) and weights[-1] == 2 * weights[0]
+    with pytest.raises(ConfigError, match="'.*zv-x\\*' matches no folder"):
+        expand_data_roots([str(tmp_path / "zv-x*")])
+
+
 def test_reconstruct_poses_plain_images_with_a_camera_rig(dataset, tmp_path):
     """`--cameras orbit:...` poses every image of --images in name order: the cameras written are
     the rig's (checked against the orbit's geometry), and the result equals reconstructing the same

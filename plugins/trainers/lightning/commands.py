@@ -22,7 +22,8 @@ class TrainCommand(Command):
         return {"data": DataConfig, "optim": OptimConfig, "loss": LossConfig, "trainer": TrainerConfig}
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--data", action="append", required=True, help="dataset folder (repeat to mix several)")
+        parser.add_argument("--data", action="append", required=True,
+                            help="dataset folder, a pattern of them (data/zv-*), shards or NAME:... (repeat to mix)")
         parser.add_argument("--out", required=True, help="run folder: checkpoints/last.ckpt, logs, images")
         from lrmzero.plugins.trainers.lightning.config import presets
 

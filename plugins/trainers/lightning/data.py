@@ -3,6 +3,7 @@ views, their Plucker rays and cameras) plus target views."""
 
 from __future__ import annotations
 
+import glob
 import io
 import json
 import logging
@@ -58,6 +59,28 @@ def data_source_name(spec: str | Path) -> str | None:
     from lrmzero.plugin_manager import get_registries
 
     return name if name in get_registries().kind("data_sources") else None
+
+
+def expand_data_roots(roots: Sequence[str | Path]) -> list[str]:
+    """``--data`` values with each local glob pattern (``data/zv-*``: the folders 16 machines wrote
+    with ``--shard k/16``) replaced by the folders it matches, sorted; paths that exist, URLs and data
+    sources as they are.
+
+    Raises:
+        ConfigError: a pattern that matches no folder.
+    """
+    expanded = []
+    for root in map(str, roots):
+        if Path(root).exists() or is_url(root) or data_source_name(root) is not None \
+                or not any(c in root for c in "*?["):
+            expanded.append(root)
+            continue
+        folders = sorted(p for p in glob.glob(root) if Path(p).is_dir())
+        if not folders:
+            raise ConfigError(f"--data: {root!r} matches no folder; allowed: a dataset folder, a pattern of "
+                              "dataset folders (data/zv-*), shards (a folder or URL) or a data source NAME:...")
+        expanded += folders
+    return expanded
 
 
 def data_source(spec: str | Path):

@@ -18,6 +18,7 @@ from lrmzero.plugin_manager import get_registries
 from lrmzero.plugins.trainers.lightning.checkpoints import build_model, read_checkpoint
 from lrmzero.plugins.trainers.lightning.config import TrainConfig
 from lrmzero.plugins.trainers.lightning.cpu_memory import reuse_freed_memory
+from lrmzero.plugins.trainers.lightning.data import expand_data_roots
 from lrmzero.plugins.trainers.lightning.datamodule import ViewsDataModule, training_objects
 from lrmzero.plugins.trainers.lightning.module import ReconstructionModule
 from lrmzero.plugins.trainers.lightning.progress import progress_bar
@@ -73,6 +74,7 @@ def train(roots: Sequence[str], out: str | Path, cfg: TrainConfig, resume: bool 
     """
     from pytorch_lightning.callbacks import ModelCheckpoint
 
+    roots = expand_data_roots(roots)  # data/zv-* -> the folders it matches
     out = Path(out)
     ckpt_dir = out / "checkpoints"
     last = ckpt_dir / "last.ckpt"
