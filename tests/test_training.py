@@ -367,6 +367,24 @@ def train_tiny(dataset: Path, out: Path) -> Path:
     return train([str(dataset)], out, tiny(["trainer.accelerator=cpu"]), max_steps=2, progress=False)
 
 
+def test_reconstruct_warns_when_the_inputs_keep_a_photo_background(dataset, caplog):
+    from lrmzero.plugins.trainers.lightning.data import composited_over, load_view, render_section
+    from lrmzero.plugins.trainers.lightning.reconstruct import warn_if_not_over_background
+
+    rng = np.random.default_rng(0)
+    for obj in find_objects(dataset):
+        under = composited_over(render_section(obj))
+        files = sorted((obj / "rgba").glob("*.png"))
+        views = torch.from_numpy(np.stack([load_view(f, 32, [1, 1, 1], under) for f in files]))
+        assert not warn_if_not_over_background(views, [1.0, 1.0, 1.0])  # generated objects over white
+        alpha = torch.from_numpy(np.stack([load_view(f, 32, [0, 0, 0]) for f in files]))  # how much is object
+        coverage = (views - alpha).mean(dim=1, keepdim=True).clamp(0, 1)  # 1 - alpha, from white minus black
+        photo = views - coverage + coverage * (0.45 + 0.05 * torch.from_numpy(rng.normal(size=views.shape)).float())
+        with caplog.at_level(logging.WARNING, logger="lrmzero"):
+            assert warn_if_not_over_background(photo, [1.0, 1.0, 1.0])
+    assert f"{len(files)} of {len(files)} views are framed by something other than the background" in caplog.text
+
+
 def test_data_patterns_expand_to_the_folders_they_match(dataset, tmp_path):
     from lrmzero.errors import ConfigError
     from lrmzero.plugins.trainers.lightning.data import expand_data_roots, mixed_objects

@@ -3,6 +3,7 @@ turntable of rendered views."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,8 @@ from lrmzero.plugins.trainers.lightning.checkpoints import inference_device, loa
 from lrmzero.components import render_model
 from lrmzero.plugin_manager import get_registries
 from lrmzero.rays import plucker_rays
+
+log = logging.getLogger("lrmzero")
 
 
 def turntable_cameras(radius: float, views: int, size: int, fov_deg: float = 50.0, elevation_deg: float = 20.0):
@@ -105,6 +108,7 @@ def reconstruct(checkpoint: str, images: str, cameras: str, out: str, turntable_
         imgs = torch.from_numpy(np.stack([load_view(f, res, d["background"], under) for f in files]))[None]
     except ValueError as exc:
         raise ConfigError(f"--images: {exc}") from None
+    warn_if_not_over_background(imgs[0], d["background"])
     c2w = torch.from_numpy(cams.c2w).float()
     K = torch.from_numpy(cams.resized(res, res).K).float()
     batch = {"images": imgs, "rays": plucker_rays(c2w, K, res, res)[None], "c2w": c2w[None], "K": K[None]}
@@ -128,6 +132,26 @@ def reconstruct(checkpoint: str, images: str, cameras: str, out: str, turntable_
     pil = [Image.fromarray(f) for f in frames]
     pil[0].save(gif, save_all=True, append_images=pil[1:], duration=80, loop=0)
     return {**written, "turntable": strip, "gif": gif}
+
+
+def warn_if_not_over_background(views: torch.Tensor, background, frame: int = 2, tolerance: float = 0.1) -> bool:
+    """Say so when input views ``[V, 3, S, S]`` (composited as the model sees them) do not show the
+    object alone over the training background, as photos with their own background do: in more
+    than half of the views, 90% of the outer ``frame`` pixels differ from it by more than
+    ``tolerance``. (A Zeroverse object may fill some views' frames: at most a quarter of the views
+    of 80 generated objects; a photo's background fills every one.) Returns whether it warned."""
+    S = views.shape[-1]
+    ring = torch.ones(S, S, dtype=torch.bool)
+    ring[frame:S - frame, frame:S - frame] = False
+    off = (views[:, :, ring] - torch.tensor(background, dtype=views.dtype)[None, :, None]).abs().amax(dim=1)
+    covered = int(((off > tolerance).float().mean(dim=1) > 0.9).sum())
+    if covered * 2 <= len(views):
+        return False
+    log.warning("--images: %d of %d views are framed by something other than the background the model was "
+                "trained on (%s): it expects the object alone over it; remove a photo's background first "
+                "(keep the alpha), or the reconstruction will try to explain the background too", covered,
+                len(views), list(background))
+    return True
 
 
 def _write_views(folder: Path, cameras: Cameras, images: np.ndarray) -> None:
