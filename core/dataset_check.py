@@ -18,10 +18,11 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
+from lrmzero.cache import cache_folder
 from lrmzero.cameras import parse_opencv_cameras
 from lrmzero.dataset import DONE_MARKER, is_foreign_dataset, read_manifest, write_atomic
-from lrmzero.shards import (INDEX, ShardObject, has_object_file, is_shard_dataset, is_url, read_index,
-                            read_object_file)
+from lrmzero.shards import (INDEX, ShardObject, has_object_file, index_bytes, is_shard_dataset, is_url,
+                            read_index, read_object_file)
 
 
 @dataclass
@@ -198,17 +199,23 @@ def _object_folders(root: Path) -> list[tuple[Path, os.stat_result]]:
 
 
 def dataset_fingerprint(root: str | Path) -> str | None:
-    """A digest that changes when a dataset's objects do, cheap next to checking them: shards, the
-    index's bytes; folders, each object folder's name and its marker file's size and modification
-    time (an object written again gets a new ``meta.json``), and the manifest's size. None for a URL
-    (no record is kept there)."""
-    if is_url(root) or not Path(root).is_dir():
-        return None
+    """A digest that changes when a dataset's objects do, cheap next to checking them: shards (a
+    folder or a URL), the index's bytes and each shard's size (one listing); folders, each object folder's name and its marker file's size
+    and modification time (an object written again gets a new ``meta.json``), and the manifest's
+    size. None where there is no dataset to describe."""
     digest = hashlib.sha256()
-    root = Path(root)
-    if is_shard_dataset(root):
-        digest.update((root / INDEX).read_bytes())
+    if is_url(root) or is_shard_dataset(root):
+        try:
+            index = index_bytes(root)
+            digest.update(index)
+            for name, size in shard_sizes(root, [shard["file"] for shard in json.loads(index)["shards"]]):
+                digest.update(f"{name}\0{size}\n".encode())
+        except Exception:  # noqa: BLE001 - any filesystem's error (missing, no credentials), a torn index
+            return None
         return "index:" + digest.hexdigest()
+    root = Path(root)
+    if not root.is_dir():
+        return None
     for folder, st in _object_folders(root):
         digest.update(f"{folder.name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     manifest = root / "manifest.jsonl"
@@ -216,33 +223,63 @@ def dataset_fingerprint(root: str | Path) -> str | None:
     return "folders:" + digest.hexdigest()
 
 
+def shard_sizes(root: str | Path, names: list[str]) -> list[tuple[str, int | None]]:
+    """(name, size in bytes or None where missing) of the shard files ``names`` of a shard dataset (a
+    folder: a stat each; a URL: one listing)."""
+    if not is_url(root):
+        return [(n, (Path(root) / n).stat().st_size if (Path(root) / n).is_file() else None) for n in names]
+    import fsspec
+
+    fs, path = fsspec.core.url_to_fs(str(root))
+    listed = {entry["name"].rstrip("/").rsplit("/", 1)[-1]: entry.get("size") for entry in fs.ls(path, detail=True)}
+    return [(n, listed.get(n)) for n in names]
+
+
+def record_paths(root: str | Path) -> list[Path]:
+    """Where a clean check of ``root`` is recorded, in the order tried: beside its objects, then (for
+    a dataset on a read-only mount or behind a URL) this user's cache (``$LRMZERO_CACHE``, else
+    ``~/.cache/lrmzero``), under a name made from the dataset's absolute path or URL."""
+    where = str(root) if is_url(root) else str(Path(root).resolve())
+    cache = cache_folder("validated")
+    beside = [] if is_url(root) else [Path(root) / RECORD]
+    return beside + [cache / f"{hashlib.sha256(where.encode()).hexdigest()[:32]}.json"]
+
+
 def matching_record(root: str | Path, decode: bool, fingerprint: str | None) -> dict | None:
-    """The clean-check record of ``root`` if it still describes it (same fingerprint) and checked at
-    least as much (decoded views where ``decode`` asks for it); else None."""
+    """The clean-check record of ``root`` (see :func:`record_paths`) if it still describes it (same
+    fingerprint) and checked at least as much (decoded views where ``decode`` asks for it); else None."""
     if fingerprint is None:
         return None
-    try:
-        record = json.loads((Path(root) / RECORD).read_text())
-    except (OSError, ValueError):
-        return None
-    if not isinstance(record, dict) or record.get("fingerprint") != fingerprint:
-        return None
-    return record if record.get("decode") or not decode else None
+    for path in record_paths(root):
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(record, dict) and record.get("fingerprint") == fingerprint and (record.get("decode")
+                                                                                      or not decode):
+            return record
+    return None
 
 
-def write_record(root: str | Path, report: DatasetReport, decode: bool, fingerprint: str | None) -> bool:
+def write_record(root: str | Path, report: DatasetReport, decode: bool, fingerprint: str | None) -> Path | None:
     """Record a clean check of ``root`` (``fingerprint`` taken before it), so that the trainer's
-    start-up check and the next ``validate`` can trust it while the dataset stays the same. Returns
-    False where nothing was written (a problem found, a URL, a read-only dataset)."""
+    start-up check and the next ``validate`` can trust it while the dataset stays the same: beside
+    the objects, else in the user's cache (:func:`record_paths`). Returns where, or None where nothing
+    was written (a problem found, nothing writable)."""
     if not report.ok or fingerprint is None:
-        return False
-    if not decode and matching_record(root, True, fingerprint) is not None:
-        return True  # a decoding check of the same objects stands: a headers-only one adds nothing
+        return None
+    if not decode:  # a decoding check of the same objects stands: a headers-only one adds nothing
+        stronger = matching_record(root, True, fingerprint)
+        if stronger is not None:
+            return None
     record = {"fingerprint": fingerprint, "decode": decode, "objects": report.objects, "views": report.views,
-              "min_views": report.min_views,
-              "failed": len(report.failed), "checked_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-    try:
-        write_atomic(Path(root) / RECORD, (json.dumps(record, indent=1) + "\n").encode())
-    except OSError:
-        return False
-    return True
+              "min_views": report.min_views, "failed": len(report.failed), "dataset": str(root),
+              "checked_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    for path in record_paths(root):
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(path, (json.dumps(record, indent=1) + "\n").encode())
+        except OSError:
+            continue
+        return path
+    return None

@@ -119,6 +119,16 @@ def is_shard_dataset(root: str | Path) -> bool:
     return fs.isfile(f"{path.rstrip('/')}/{INDEX}")
 
 
+def index_bytes(root: str | Path) -> bytes:
+    """The raw ``index.json`` of a shard dataset (a folder or an fsspec URL).
+
+    Raises:
+        OSError: it cannot be read.
+    """
+    with _open(_join(root, INDEX)) as f:
+        return f.read()
+
+
 def read_index(root: str | Path) -> list[ShardObject]:
     """Every object of a shard dataset (a folder or an fsspec URL), in index order.
 
@@ -127,8 +137,7 @@ def read_index(root: str | Path) -> list[ShardObject]:
     """
     index_path = _join(root, INDEX)
     try:
-        with _open(index_path) as f:
-            shards = json.loads(f.read())["shards"]
+        shards = json.loads(index_bytes(root))["shards"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ValueError(f"{index_path}: not a readable shard index ({exc})") from None
     objects = []

@@ -590,6 +590,31 @@ def test_a_clean_check_is_recorded_and_trusted_until_an_object_changes(capsys, t
     assert code == 2 and len(calls) == 5  # and its fingerprint no longer matches
 
 
+def test_a_dataset_that_cannot_be_written_keeps_its_record_in_the_cache(capsys, tmp_path, dataset, monkeypatch,
+                                                                        caplog):
+    import lrmzero.dataset_check as dataset_check
+
+    monkeypatch.setenv("LRMZERO_CACHE", str(tmp_path / "cache"))
+    data = tmp_path / "read-only"
+    shutil.copytree(dataset, data)
+    (data / "validated.json").unlink(missing_ok=True)
+    real_write = dataset_check.write_atomic
+
+    def read_only(path, content):  # a read-only mount (the tests run as root, so chmod would not do)
+        if Path(path).parent == data:
+            raise OSError(errno.EROFS, "Read-only file system", str(path))
+        real_write(path, content)
+
+    monkeypatch.setattr(dataset_check, "write_atomic", read_only)
+    code, out = cli_out(capsys, "validate", data, "--quiet")
+    cached = list((tmp_path / "cache" / "validated").glob("*.json"))
+    assert code == 0 and len(cached) == 1 and f"recorded in {cached[0]}" in out
+    assert json.loads(cached[0].read_text())["dataset"] == str(data) and not (data / "validated.json").exists()
+    with caplog.at_level(logging.WARNING, logger="lrmzero"):
+        assert cli(capsys, "train", "--data", data, "--out", tmp_path / "r", "--max-steps", "1", *TRAIN)[0] == 0
+    assert "not checked again" in caplog.text
+
+
 def test_validate_counts_objects_the_manifest_records_as_failed(capsys, tmp_path, dataset):
     data = tmp_path / "data"
     shutil.copytree(dataset, data)

@@ -166,6 +166,12 @@ def test_shards_behind_an_fsspec_url_read_like_local_ones(folders, tmp_path):
     assert [o.object_id for o in remote] == [f"{i:08d}" for i in range(5)]
     assert remote[3].read("rgba.001.png") == (folders / "00000003" / "rgba" / "001.png").read_bytes()
     assert check_dataset(url).ok
+    # a check of shards behind a URL is recorded in the user's cache (the session's, in these tests)
+    from lrmzero.dataset_check import dataset_fingerprint, matching_record, write_record
+
+    fingerprint = dataset_fingerprint(url)
+    recorded = write_record(url, check_dataset(url), True, fingerprint)
+    assert recorded is not None and matching_record(url, True, fingerprint)["objects"] == 5
     cfg = lambda: load_train_config("tiny", None, ["data.batch_size=1", "data.input_views=2",  # noqa: E731
                                                    "data.target_views=3", "data.resolution=16"], get_registries())[0]
     a = train([str(tmp_path / "s")], tmp_path / "ra", cfg(), max_steps=2, progress=False)
@@ -173,6 +179,7 @@ def test_shards_behind_an_fsspec_url_read_like_local_ones(folders, tmp_path):
     sa, sb = (torch.load(p, weights_only=True)["state_dict"] for p in (a, b))
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
     fs.rm("/bucket/shards/shard-000001.tar")
+    assert dataset_fingerprint(url) != fingerprint and matching_record(url, True, dataset_fingerprint(url)) is None
     report = check_dataset(url)
     assert not report.ok and any("shard-000001.tar" in line for line in report.lines())
 

@@ -22,6 +22,7 @@ from typing import Callable
 
 import numpy as np
 
+from lrmzero.cache import cache_folder
 from lrmzero.components import Material
 
 FIELDS = ("base_color", "roughness", "metallic", "normal")
@@ -30,10 +31,7 @@ FIELDS = ("base_color", "roughness", "metallic", "normal")
 def default_cache_dir() -> Path:
     """``$LRMZERO_CACHE/materials``, else ``$XDG_CACHE_HOME/lrmzero/materials``, else
     ``~/.cache/lrmzero/materials``."""
-    if os.environ.get("LRMZERO_CACHE"):
-        return Path(os.environ["LRMZERO_CACHE"]) / "materials"
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "lrmzero" / "materials"
+    return cache_folder("materials")
 
 
 def source_fingerprint(*parts: object) -> str:

@@ -50,7 +50,7 @@ class ValidateCommand(Command):
 
     def run(self, args: argparse.Namespace) -> int:
         from lrmzero.dataset import check_positive
-        from lrmzero.dataset_check import RECORD, check_dataset, check_workers, dataset_fingerprint, write_record
+        from lrmzero.dataset_check import check_dataset, check_workers, dataset_fingerprint, write_record
 
         check_positive(args.workers, "--workers")
         ok = True
@@ -60,8 +60,9 @@ class ValidateCommand(Command):
             report = check_dataset(root, decode=decode, workers=args.workers or check_workers(),
                                    progress=not args.quiet)
             print("\n".join(report.lines()))
-            if write_record(root, report, decode, fingerprint):
-                print(f"recorded in {Path(root) / RECORD}: train and eval trust it while the objects stay the same")
+            recorded = write_record(root, report, decode, fingerprint)
+            if recorded is not None:
+                print(f"recorded in {recorded}: train and eval trust it while the objects stay the same")
             ok &= report.ok
         return 0 if ok else 1
 
