@@ -151,6 +151,34 @@ def find_chromium() -> str | None:
                  if p), None)
 
 
+@pytest.mark.parametrize("count", [3, 1200])
+def test_object_picker_picks_each_object_once_by_name_or_position(count):
+    viser = pytest.importorskip("viser", reason="viser is not installed (pip install -e '.[view]')")
+    from lrmzero.plugins.tools.viewer import DROPDOWN_OBJECTS, object_picker
+
+    names = [f"{i:08d}" for i in range(count)]
+    server = viser.ViserServer(host="127.0.0.1", port=free_port(), verbose=False)
+    try:
+        picked: list[int] = []
+        controls = object_picker(server, names, picked.append)
+        if count <= DROPDOWN_OBJECTS:
+            (pick,) = controls
+            assert tuple(pick.options) == tuple(names)
+            pick.value = names[2]
+            assert picked == [2]
+            return
+        position, typed = controls  # 1200 names: no dropdown of them all
+        assert not hasattr(position, "options") and position.max == count - 1
+        position.value = 700
+        assert picked == [700] and typed.value == "00000700"  # the box follows the slider
+        typed.value = "00001042 "
+        assert picked == [700, 1042] and position.value == 1042  # and the slider the box
+        typed.value = "0000"  # half typed: nothing happens
+        assert picked == [700, 1042] and position.value == 1042
+    finally:
+        server.stop()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

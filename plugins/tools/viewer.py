@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -43,6 +43,39 @@ def show(server: Any, scene: Scene, cameras_visible: bool = True, frustum_scale:
     return handles + frusta, frusta
 
 
+DROPDOWN_OBJECTS = 500  # more: a slider and an id box (a dropdown of 800K names would stall the page)
+
+
+def object_picker(server: Any, names: list[str], on_pick: Callable[[int], None]) -> list:
+    """Controls that pick one of ``names`` and call ``on_pick(index)`` once per pick: a dropdown for
+    up to :data:`DROPDOWN_OBJECTS` names, else a slider over their positions beside a box that shows
+    the object's id (typing another id jumps there). Returns the controls' handles."""
+    if len(names) <= DROPDOWN_OBJECTS:
+        pick = server.gui.add_dropdown("object", tuple(names), initial_value=names[0])
+        index = {name: i for i, name in enumerate(names)}
+        pick.on_update(lambda _event: on_pick(index[pick.value]))
+        return [pick]
+    position = server.gui.add_slider(f"object (of {len(names)})", min=0, max=len(names) - 1, step=1,
+                                     initial_value=0)
+    typed = server.gui.add_text("object id", initial_value=names[0])
+    index = {name: i for i, name in enumerate(names)}
+
+    @position.on_update
+    def _(_event: Any) -> None:
+        i = int(position.value)
+        if typed.value != names[i]:
+            typed.value = names[i]  # its own update sees the same position and does nothing
+        on_pick(i)
+
+    @typed.on_update
+    def _(_event: Any) -> None:
+        i = index.get(typed.value.strip())
+        if i is not None and i != int(position.value):  # not an id (yet), or already shown
+            position.value = i  # the slider's update picks it
+
+    return [position, typed]
+
+
 def serve(path: str | Path, host: str = "127.0.0.1", port: int = 8080, max_views: int | None = None) -> None:
     """Serve the viewer of ``path`` until Ctrl-C (KeyboardInterrupt). Everything is read and
     checked before the server starts.
@@ -67,19 +100,19 @@ def serve(path: str | Path, host: str = "127.0.0.1", port: int = 8080, max_views
     lock = threading.Lock()
 
     if objects:
-        names = [o.name for o in objects]
-        pick = server.gui.add_dropdown("object", tuple(names), initial_value=names[0])
-        layer = server.gui.add_dropdown("image", LAYERS, initial_value="rgba")
+        current = [0]
 
-        def reload(_event: Any) -> None:
-            scene = object_scene(objects[names.index(pick.value)], layer.value, max_views)
+        def reload(index: int) -> None:
+            current[0] = index
+            scene = object_scene(objects[index], layer.value, max_views)
             with lock:
                 for h in shown["handles"]:
                     h.remove()
                 shown.update(zip(("handles", "frusta"), show(server, scene, show_cameras.value)))
 
-        pick.on_update(reload)
-        layer.on_update(reload)
+        object_picker(server, [o.name for o in objects], reload)
+        layer = server.gui.add_dropdown("image", LAYERS, initial_value="rgba")
+        layer.on_update(lambda _event: reload(current[0]))
 
     @show_cameras.on_update
     def _(_event: Any) -> None:
