@@ -3,7 +3,8 @@ resized, composited, with rays), from folders of PNGs and from shards, at 128 an
 that the workers one GPU needs for the `small` and `paper` presets; then the start-up check
 (`lrmzero validate`, the trainer's `data.validate`): views/s decoded or read for their sizes, with one
 thread and with this machine's, the fingerprint that lets a recorded clean check be trusted, and what
-each would take on the paper's 800K objects x 32 views.
+each would take on the paper's 800K objects x 32 views; and a shard index's cost per object (its
+file, the time to read it, the memory it holds in every process), then and before index.npy.
 
 Usage: python benchmarks/data.py [--objects 16] [--items 64] [--small-steps-per-s 13.3] [--paper-steps-per-s 2.0]
 The step rates default to the H100 figures measured so far (small: 13.3 steps/s, paper: ~2 steps/s).
@@ -84,6 +85,43 @@ def main() -> None:
         views = 800_000 * 32
         print(f"{source:<16}{resolution:>6}{decode:>9.0f}{decode_n:>9.0f}{headers:>9.0f}{fingerprint:>11.0f}"
               f"{views / decode_n / 3600:>10.1f}{views / headers / 3600:>11.2f}{800_000 / fingerprint / 3600:>13.3f}")
+    index_figures()
+
+
+def index_figures(objects: int = 4096, members: int = 99) -> None:
+    """A shard index of ``objects`` objects of ``members`` members each (a 32-view object: views,
+    depth, normals, meta, cameras): bytes on disk, read time and Python memory per object, in the
+    format lrmzero writes (index.json + a memory-mapped index.npy) and the one before (every member
+    in index.json)."""
+    import json
+    import tracemalloc
+
+    from lrmzero.shards import read_index, write_index
+
+    fields = {f"rgba.{i:03d}.png": [1024 * i, 1000] for i in range(members)}
+    entries = {n: {"file": f"shard-{n:06d}.tar", "images": "png",
+                   "objects": {f"{n * 256 + i:08d}": fields for i in range(256)}} for n in range(objects // 256)}
+    print(f"\nshard index, {objects} objects x {members} members: bytes / us to read / bytes held, per object")
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        for entry in entries.values():
+            (root / entry["file"]).write_bytes(b"")
+        write_index(root, entries)
+        on_disk = {"index.json + index.npy": (root / "index.json").stat().st_size + (root / "index.npy").stat().st_size}
+        legacy = json.dumps({"format": "lrmzero-shards-1", "shards": [entries[n] for n in sorted(entries)]})
+        for name in ("index.json + index.npy", "format 1 (index.json)"):
+            if name.startswith("format 1"):
+                (root / "index.json").write_text(legacy)
+                on_disk[name] = len(legacy)
+            tracemalloc.start()
+            start = time.perf_counter()
+            read = read_index(root)
+            seconds = time.perf_counter() - start
+            held = tracemalloc.get_traced_memory()[0]
+            tracemalloc.stop()
+            print(f"{name:<24}{on_disk[name] / objects:>8.0f} B{seconds / len(read) * 1e6:>8.1f} us"
+                  f"{held / len(read):>9.0f} B   (800K objects: {held / len(read) * 8e5 / 2**30:.2f} GiB held, "
+                  f"{seconds / len(read) * 8e5:.0f} s)")
 
 
 def check_rates(root: Path) -> tuple[float, float, float, float]:

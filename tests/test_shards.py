@@ -4,6 +4,7 @@ webdataset code and with Hugging Face datasets, resume a packing, and report a t
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 import pytest
 
@@ -34,6 +35,37 @@ def test_pack_then_read_gives_the_same_bytes(folders, tmp_path):
         assert all(obj.read(field) == data for field, data in expected.items())
     report = check_dataset(tmp_path / "s")
     assert report.ok and report.objects == 5 and report.views == 15
+
+
+def test_the_index_keeps_members_in_a_shared_memory_mapped_table_and_old_indexes_still_read(folders, tmp_path):
+    import numpy as np
+
+    from lrmzero.shards import shard_entries
+
+    out = tmp_path / "s"
+    pack_dataset(folders, out, objects_per_shard=2)
+    index = json.loads((out / "index.json").read_text())
+    # object ids per shard and the member names once: no member of any object in the JSON
+    assert index["format"] == "lrmzero-shards-2" and index["table"] == "index.npy"
+    assert [s["objects"] for s in index["shards"]] == [["00000000", "00000001"], ["00000002", "00000003"], ["00000004"]]
+    assert "rgba.000.png" in index["members"] and (out / "index.json").read_text().count('"rgba.000.png"') == 1
+    table = np.load(out / "index.npy")
+    assert table.shape == (5, len(index["members"]), 2) and table.dtype == np.int64
+    objects = read_index(out)
+    assert isinstance(objects[0].members, Mapping) and not isinstance(objects[0].members, dict)
+    assert all(isinstance(o.members._table, np.memmap) and o.members._table is objects[0].members._table
+               for o in objects)  # one memory map for the whole dataset, in the page cache
+    # the format before (every object's members inline in index.json) reads the same objects
+    entries = shard_entries(out)
+    (out / "index.json").write_text(json.dumps({"format": "lrmzero-shards-1",
+                                                "shards": [entries[n] for n in sorted(entries)]}))
+    (out / "index.npy").unlink()
+    old = read_index(out)
+    assert [o.object_id for o in old] == [o.object_id for o in objects]
+    for a, b in zip(old, objects):
+        assert dict(a.members) == dict(b.members) and len(a.members) == len(b.members)
+        assert all(a.read(field) == b.read(field) for field in a.members)
+    assert "alpha.000.png" not in objects[0].members and "nope" not in objects[0].members
 
 
 def test_plain_webdataset_reads_a_shard(folders, tmp_path):
