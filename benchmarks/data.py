@@ -106,6 +106,7 @@ def index_figures(objects: int = 4096, members: int = 99) -> None:
         root = Path(tmp)
         for entry in entries.values():
             (root / entry["file"]).write_bytes(b"")
+            (root / entry["file"]).with_suffix(".json").write_text(json.dumps(entry))
         write_index(root, entries)
         on_disk = {"index.json + index.npy": (root / "index.json").stat().st_size + (root / "index.npy").stat().st_size}
         legacy = json.dumps({"format": "lrmzero-shards-1", "shards": [entries[n] for n in sorted(entries)]})

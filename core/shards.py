@@ -237,7 +237,8 @@ def jpeg_views(files: dict[str, bytes], quality: int) -> dict[str, bytes]:
 def write_shard(out: Path, number: int, folders: list[Path], image_format: str = "png",
                 jpeg_quality: int = 95) -> dict:
     """Write ``folders`` (finished object folders) as ``out/shard-NNNNNN.tar`` with its index entry
-    ``shard-NNNNNN.json`` beside it, each atomically; returns the entry."""
+    ``shard-NNNNNN.json`` (every member's offset and size) beside it, each atomically; returns the
+    entry without the members (``file``, ``images``, ``objects``: the ids), as :func:`shard_entries`."""
     name = f"shard-{number:06d}"
     objects: dict[str, dict] = {}
 
@@ -261,39 +262,50 @@ def write_shard(out: Path, number: int, folders: list[Path], image_format: str =
     write_atomic(out / f"{name}.tar", write_tar)
     entry = {"file": f"{name}.tar", "objects": objects, "images": image_format}
     write_atomic(out / f"{name}.json", json.dumps(entry).encode())
-    return entry
+    return {**entry, "objects": list(objects)}  # the members stay on disk (see write_index)
 
 
 def shard_entries(out: Path) -> dict[int, dict]:
-    """The index entries of the shards written into ``out`` so far, by shard number."""
+    """The shards written into ``out`` so far, by shard number: each entry's ``file``, ``images`` and
+    ``objects`` (the ids, in order; their members stay in ``shard-NNNNNN.json``, read one shard at a
+    time by :func:`write_index`, so 800K objects' members are never all in memory)."""
     entries = {}
     for path in sorted(out.glob("shard-*.json")):
         if (out / f"{path.stem}.tar").is_file():
-            entries[int(path.stem.split("-")[1])] = json.loads(path.read_text())
+            entry = json.loads(path.read_text())
+            entries[int(path.stem.split("-")[1])] = {**entry, "objects": list(entry["objects"])}
     return entries
 
 
 def write_index(out: Path, entries: dict[int, dict]) -> None:
     """``index.json`` (format ``lrmzero-shards-2``: per shard its file, image format, object ids and
     their rows of the table; the member names once) and ``index.npy``, the member table
-    ``[objects, members, 2]`` int64 of (offset, size), -1 where an object lacks a member. The table
-    is written first, so a reader that finds the index finds its table. (Format 1 listed every
-    member of every object in the JSON: 2.9 GB for 800K objects.)"""
-    fields = sorted({field for entry in entries.values() for members in entry["objects"].values() for field in members})
-    columns = {field: i for i, field in enumerate(fields)}
-    table = np.full((sum(len(entry["objects"]) for entry in entries.values()), len(fields), 2), -1, np.int64)
-    shards, row = [], 0
+    ``[objects, members, 2]`` int64 of (offset, size), -1 where an object lacks a member, from the
+    shards' own ``shard-NNNNNN.json`` (read one at a time). The table is written first, so a reader
+    that finds the index finds its table. (Format 1 listed every member of every object in the
+    JSON: 2.9 GB for 800K objects.)"""
+    parts = []  # per shard: its fields and its [objects, fields, 2] part of the table
     for number in sorted(entries):
-        entry = entries[number]
-        for i, members in enumerate(entry["objects"].values()):
+        objects = json.loads((out / Path(entries[number]["file"]).with_suffix(".json")).read_text())["objects"]
+        fields = sorted({field for members in objects.values() for field in members})
+        column = {field: i for i, field in enumerate(fields)}
+        part = np.full((len(objects), len(fields), 2), -1, np.int64)
+        for i, members in enumerate(objects.values()):
             for field, (offset, size) in members.items():
-                table[row + i, columns[field]] = (offset, size)
-        count = len(entry["objects"])
+                part[i, column[field]] = (offset, size)
+        parts.append((fields, part))
+    names = sorted({field for fields, _ in parts for field in fields})
+    columns = {field: i for i, field in enumerate(names)}
+    table = np.full((sum(len(part) for _, part in parts), len(names), 2), -1, np.int64)
+    shards, row = [], 0
+    for number, (fields, part) in zip(sorted(entries), parts):
+        table[row:row + len(part), [columns[field] for field in fields]] = part
+        entry = entries[number]
         shards.append({"file": entry["file"], "images": entry.get("images", "png"), "objects": list(entry["objects"]),
-                       "rows": [row, row + count]})
-        row += count
+                       "rows": [row, row + len(part)]})
+        row += len(part)
     write_atomic(out / TABLE, lambda f: np.save(f, table, allow_pickle=False))
-    write_atomic(out / INDEX, json.dumps({"format": FORMAT, "members": fields, "table": TABLE,
+    write_atomic(out / INDEX, json.dumps({"format": FORMAT, "members": names, "table": TABLE,
                                           "shards": shards}).encode())
 
 

@@ -56,9 +56,9 @@ def test_the_index_keeps_members_in_a_shared_memory_mapped_table_and_old_indexes
     assert all(isinstance(o.members._table, np.memmap) and o.members._table is objects[0].members._table
                for o in objects)  # one memory map for the whole dataset, in the page cache
     # the format before (every object's members inline in index.json) reads the same objects
-    entries = shard_entries(out)
-    (out / "index.json").write_text(json.dumps({"format": "lrmzero-shards-1",
-                                                "shards": [entries[n] for n in sorted(entries)]}))
+    assert shard_entries(out)[1] == {"file": "shard-000001.tar", "images": "png", "objects": ["00000002", "00000003"]}
+    full = [json.loads((out / f"shard-00000{n}.json").read_text()) for n in range(3)]  # members, per shard
+    (out / "index.json").write_text(json.dumps({"format": "lrmzero-shards-1", "shards": full}))
     (out / "index.npy").unlink()
     old = read_index(out)
     assert [o.object_id for o in old] == [o.object_id for o in objects]
