@@ -69,7 +69,7 @@ def evaluate(checkpoint: str, data: str, views_in: int | None = None, resolution
     resolution = d["resolution"] if resolution is None else resolution
     check_model_resolution(model, resolution, "--resolution")
     objects = find_objects(data)
-    refuse_invalid([data])  # a dataset with broken objects is refused with their list, before any metric
+    refuse_invalid([data], progress=progress)  # a dataset with broken objects is refused, listed, before any metric
     if not objects:
         raise ConfigError(f"--data: {data!r} holds no rendered objects")
     objects = objects[:max_objects] if max_objects else objects
