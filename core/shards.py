@@ -177,6 +177,8 @@ def read_index(root: str | Path) -> list[ShardObject]:
         shards = index["shards"]
         if index.get("format") == FORMAT:
             columns = {field: i for i, field in enumerate(index["members"])}
+            if Path(index["table"]).name != index["table"]:  # beside the index, never elsewhere
+                raise ValueError(f"table {index['table']!r} is not a file name")
             table = _load_table(_join(root, index["table"]))
             if table.shape[1:] != (len(columns), 2) or any(shard["rows"][1] > len(table) for shard in shards):
                 raise ValueError(f"{index['table']} does not match the index (shape {table.shape})")
