@@ -175,10 +175,11 @@ def _check_all(objects: list, check: Callable[[Any], tuple[int, str | None]], wo
     results = []
     with tqdm(total=len(objects), desc=progress or None, unit="obj", disable=not progress, dynamic_ncols=True) as bar, \
             ThreadPoolExecutor(max(1, workers)) as pool:
-        checked = pool.map(check, objects) if workers > 1 else map(check, objects)
-        for result in checked:
-            results.append(result)
-            bar.update()
+        for start in range(0, len(objects), 1024):  # a chunk at a time: not 800K futures at once
+            chunk = objects[start:start + 1024]
+            for result in pool.map(check, chunk) if workers > 1 else map(check, chunk):
+                results.append(result)
+                bar.update()
     return results
 
 
