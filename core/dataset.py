@@ -163,6 +163,18 @@ def is_foreign_dataset(root: str | Path) -> bool:
         (p / "opencv_cameras.json").is_file() for p in folders)
 
 
+def why_no_objects(root: str | Path) -> str:
+    """Why a folder that was given as a dataset has no objects, in words for an error message: one
+    object's own folder, a training run's folder, or a folder without object folders."""
+    root = Path(root)
+    if (root / "opencv_cameras.json").is_file():
+        return (f"is one object's folder (its own opencv_cameras.json); allowed: the dataset that holds it, "
+                f"{str(root.parent)!r}")
+    if (root / "checkpoints").is_dir():
+        return "is a training run's folder (checkpoints/); allowed: a dataset folder"
+    return "holds no object folders (each with opencv_cameras.json, and meta.json in lrmzero's datasets)"
+
+
 def object_folders(root: str | Path) -> list[Path]:
     """The object folders of a folder dataset, by name: :func:`finished_objects` for lrmzero's own, every
     folder with an ``opencv_cameras.json`` for a foreign one (:func:`is_foreign_dataset`)."""

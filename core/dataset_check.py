@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from lrmzero.cache import cache_folder
 from lrmzero.cameras import parse_opencv_cameras
-from lrmzero.dataset import DONE_MARKER, is_foreign_dataset, read_manifest, write_atomic
+from lrmzero.dataset import DONE_MARKER, is_foreign_dataset, read_manifest, why_no_objects, write_atomic
 from lrmzero.shards import (INDEX, ShardObject, has_object_file, index_bytes, is_shard_dataset, is_url,
                             read_index, read_object_file)
 
@@ -165,7 +165,7 @@ def check_dataset(root: str | Path, decode: bool = True, workers: int = 1, progr
         elif status == "failed" and not (root / oid).is_dir():
             report.failed.append(oid)
     if not folders:
-        report.problems["(dataset)"] = "holds no object folders (opencv_cameras.json and meta.json)"
+        report.problems["(dataset)"] = why_no_objects(root)
     return report
 
 

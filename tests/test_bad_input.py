@@ -615,6 +615,20 @@ def test_a_dataset_that_cannot_be_written_keeps_its_record_in_the_cache(capsys, 
     assert "not checked again" in caplog.text
 
 
+def test_an_object_or_run_folder_given_as_data_is_named_as_such(capsys, tmp_path, dataset, checkpoint):
+    obj = sorted(p for p in dataset.iterdir() if (p / "meta.json").is_file())[0]
+    run = checkpoint.parent.parent
+    for given, expect in ((obj, f"is one object's folder (its own opencv_cameras.json); allowed: the dataset that "
+                                f"holds it, {str(dataset)!r}"),
+                          (run, "is a training run's folder (checkpoints/); allowed: a dataset folder")):
+        code, err = cli(capsys, "train", "--data", given, "--out", tmp_path / "r", *TRAIN)
+        assert code == 2 and error_line(err, "train").endswith(f"--data: {str(given)!r} {expect}")
+        code, err = cli(capsys, "eval", "--checkpoint", checkpoint, "--data", given)
+        assert code == 2 and error_line(err, "eval").endswith(expect)
+        code, out = cli_out(capsys, "validate", given, "--quiet")
+        assert code == 1 and out.splitlines()[1] == f"(dataset): {expect}"
+
+
 def test_validate_counts_objects_the_manifest_records_as_failed(capsys, tmp_path, dataset):
     data = tmp_path / "data"
     shutil.copytree(dataset, data)

@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 
 from lrmzero.cameras import parse_opencv_cameras
-from lrmzero.dataset import DONE_MARKER, object_folders
+from lrmzero.dataset import DONE_MARKER, object_folders, why_no_objects
 from lrmzero.errors import ConfigError
 from lrmzero.rays import plucker_rays
 from lrmzero.shards import ShardObject, has_object_file, is_shard_dataset, is_url, read_index, read_object_file
@@ -502,7 +502,8 @@ def mixed_objects(roots: Sequence[str | Path], weights: Sequence[float] | None,
     for root in roots:
         objs = find_objects(root)
         if not objs:
-            raise ConfigError(f"--data: {str(root)!r} holds no rendered objects")
+            raise ConfigError(f"--data: {str(root)!r} " + (why_no_objects(root) if Path(root).is_dir()
+                                                            else "holds no rendered objects"))
         recorded = recorded_min_views(root)
         if recorded is not None and recorded >= min_views:
             per_root.append(objs)  # a clean check counted them: not 800K camera files read again

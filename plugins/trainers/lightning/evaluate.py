@@ -17,7 +17,7 @@ from PIL import Image
 
 from lrmzero.plugins.trainers.lightning.data import (ObjectViews, ViewSelection, collate, find_objects,
                                                      objects_with_views, to_model_batch)
-from lrmzero.dataset import check_output_file, check_output_folder, check_positive, write_atomic
+from lrmzero.dataset import check_output_file, check_output_folder, check_positive, why_no_objects, write_atomic
 from lrmzero.errors import ConfigError
 from lrmzero.plugins.trainers.lightning.metrics import LPIPS, psnr, ssim
 from lrmzero.plugins.trainers.lightning.checkpoints import (checkpoint_file, inference_device, load_checkpoint,
@@ -71,7 +71,8 @@ def evaluate(checkpoint: str, data: str, views_in: int | None = None, resolution
     objects = find_objects(data)
     refuse_invalid([data], progress=progress)  # a dataset with broken objects is refused, listed, before any metric
     if not objects:
-        raise ConfigError(f"--data: {data!r} holds no rendered objects")
+        raise ConfigError(f"--data: {data!r} " + (why_no_objects(data) if Path(data).is_dir()
+                                                   else "holds no rendered objects"))
     objects = objects[:max_objects] if max_objects else objects
     # every evaluated object needs its inputs and at least one other view as a target
     objects = objects_with_views(objects, views_in + 1, repr(data), "--views-in (plus one target)")
