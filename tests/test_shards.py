@@ -35,6 +35,9 @@ def test_pack_then_read_gives_the_same_bytes(folders, tmp_path):
         assert all(obj.read(field) == data for field, data in expected.items())
     report = check_dataset(tmp_path / "s")
     assert report.ok and report.objects == 5 and report.views == 15
+    res = run_cli("pack", str(folders) + "/", "--out", str(folders))  # into itself: refused, nothing written
+    assert res.returncode == 2 and f"--out: {str(folders)!r} is the dataset itself; allowed: another folder" in res.stderr
+    assert not (folders / "index.json").exists()
 
 
 def test_the_index_keeps_members_in_a_shared_memory_mapped_table_and_old_indexes_still_read(folders, tmp_path):

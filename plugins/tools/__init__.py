@@ -93,6 +93,10 @@ class PackCommand(Command):
             raise ConfigError(f"--jpeg-quality: got {args.jpeg_quality}; allowed: 1 to 100")
         if not Path(args.dataset).is_dir():
             raise ConfigError(f"DATASET: {args.dataset!r} is not a folder")
+        source = Path(args.dataset).resolve()
+        if Path(args.out).resolve() == source:  # its index.json would turn the folders into a shard dataset
+            raise ConfigError(f"--out: {args.out!r} is the dataset itself; allowed: another folder, e.g. "
+                              f"{str(source.with_name(source.name + '-shards'))!r}")
         check_output_folder(args.out, "--out")
         try:
             written, kept = pack_dataset(args.dataset, args.out, args.objects_per_shard, args.image_format,
