@@ -164,8 +164,11 @@ def is_foreign_dataset(root: str | Path) -> bool:
 
 
 def why_no_objects(root: str | Path) -> str:
-    """Why a folder that was given as a dataset has no objects, in words for an error message: one
-    object's own folder, a training run's folder, or a folder without object folders."""
+    """Why a dataset given as ``root`` has no objects, in words for an error message: one object's own
+    folder, a training run's folder, a folder without object folders, or (not a local folder: shards
+    at a URL, a data source) none rendered."""
+    if "://" in str(root) or not Path(root).is_dir():
+        return "holds no rendered objects"
     root = Path(root)
     if (root / "opencv_cameras.json").is_file():
         return (f"is one object's folder (its own opencv_cameras.json); allowed: the dataset that holds it, "

@@ -201,9 +201,9 @@ def _object_folders(root: Path) -> list[tuple[Path, os.stat_result]]:
 
 def dataset_fingerprint(root: str | Path) -> str | None:
     """A digest that changes when a dataset's objects do, cheap next to checking them: shards (a
-    folder or a URL), the index's bytes and each shard's size (one listing); folders, each object folder's name and its marker file's size
-    and modification time (an object written again gets a new ``meta.json``), and the manifest's
-    size. None where there is no dataset to describe."""
+    folder or a URL), the index's bytes and each shard's size (one listing); folders, each object
+    folder's name and its marker file's size and modification time (an object written again gets a
+    new ``meta.json``), and the manifest's size. None where there is no dataset to describe."""
     digest = hashlib.sha256()
     if is_url(root) or is_shard_dataset(root):
         try:
@@ -284,3 +284,15 @@ def write_record(root: str | Path, report: DatasetReport, decode: bool, fingerpr
             continue
         return path
     return None
+
+
+def check_and_record(root: str | Path, decode: bool = True, workers: int = 1, progress: bool = False,
+                     record: bool = True, fingerprint: str | None = None) -> tuple[DatasetReport, Path | None]:
+    """:func:`check_dataset`, and where it is clean and ``record`` holds, :func:`write_record` of it:
+    the report, and where the record went (None: not written). ``fingerprint``: the dataset's, when
+    the caller took it already; it is taken before the check otherwise, so that a change during the
+    check shows next time."""
+    if fingerprint is None:
+        fingerprint = dataset_fingerprint(root)
+    report = check_dataset(root, decode=decode, workers=workers, progress=progress)
+    return report, write_record(root, report, decode, fingerprint) if record else None

@@ -50,17 +50,14 @@ class ValidateCommand(Command):
 
     def run(self, args: argparse.Namespace) -> int:
         from lrmzero.dataset import check_positive
-        from lrmzero.dataset_check import check_dataset, check_workers, dataset_fingerprint, write_record
+        from lrmzero.dataset_check import check_and_record, check_workers
 
         check_positive(args.workers, "--workers")
         ok = True
         for root in args.dataset:
-            fingerprint = dataset_fingerprint(root)  # before the check: a change during it is seen next time
-            decode = not args.headers_only
-            report = check_dataset(root, decode=decode, workers=args.workers or check_workers(),
-                                   progress=not args.quiet)
+            report, recorded = check_and_record(root, decode=not args.headers_only,
+                                                workers=args.workers or check_workers(), progress=not args.quiet)
             print("\n".join(report.lines()))
-            recorded = write_record(root, report, decode, fingerprint)
             if recorded is not None:
                 print(f"recorded in {recorded}: train and eval trust it while the objects stay the same")
             ok &= report.ok

@@ -489,10 +489,14 @@ def recorded_min_views(root: str | Path) -> int | None:
     return views if isinstance(views, int) else None
 
 
-def mixed_objects(roots: Sequence[str | Path], weights: Sequence[float] | None,
-                  min_views: int = 1, option: str = "data.input_views") -> tuple[list[Path], np.ndarray | None]:
+def mixed_objects(roots: Sequence[str | Path], weights: Sequence[float] | None, min_views: int = 1,
+                  option: str = "data.input_views", fewest_views: dict[str, int | None] | None = None
+                  ) -> tuple[list[Path], np.ndarray | None]:
     """All objects of several dataset roots with at least ``min_views`` views, and per-object
     sampling weights so that root r is drawn with probability weights[r] (None: every object equally).
+    ``fewest_views``: the fewest views per object of the roots the start-up check just checked or
+    trusted (:func:`refuse_invalid`); other roots' counts come from a matching record, else from
+    reading every object's cameras.
 
     Raises:
         ConfigError: a root that is not a folder, holds no rendered objects or none with enough views,
@@ -502,9 +506,9 @@ def mixed_objects(roots: Sequence[str | Path], weights: Sequence[float] | None,
     for root in roots:
         objs = find_objects(root)
         if not objs:
-            raise ConfigError(f"--data: {str(root)!r} " + (why_no_objects(root) if Path(root).is_dir()
-                                                            else "holds no rendered objects"))
-        recorded = recorded_min_views(root)
+            raise ConfigError(f"--data: {str(root)!r} {why_no_objects(root)}")
+        known = fewest_views or {}
+        recorded = known[str(root)] if str(root) in known else recorded_min_views(root)
         if recorded is not None and recorded >= min_views:
             per_root.append(objs)  # a clean check counted them: not 800K camera files read again
         else:

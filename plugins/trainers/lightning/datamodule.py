@@ -30,10 +30,9 @@ def training_objects(roots: Sequence[str], cfg: TrainConfig, progress: bool = Fa
             left for training.
     """
     d = cfg.data
-    if d.validate != "none":
-        refuse_invalid(roots, decode=d.validate == "full", progress=progress)
+    fewest = refuse_invalid(roots, decode=d.validate == "full", progress=progress) if d.validate != "none" else None
     objects, weights = mixed_objects(roots, d.weights, min_views=max(d.input_views, d.target_views),
-                                     option="data.input_views/target_views")
+                                     option="data.input_views/target_views", fewest_views=fewest)
     if cfg.loss.depth_weight > 0:
         refuse_without_depth(objects, cfg.loss.depth_weight)
     keep = len(objects) - d.val_objects
@@ -61,21 +60,23 @@ def refuse_without_depth(objects: Sequence, depth_weight: float) -> None:
                               f"({first.name} records none); allowed: 0 with this data")
 
 
-def refuse_invalid(roots: Sequence[str], decode: bool = True, progress: bool = False) -> None:
+def refuse_invalid(roots: Sequence[str], decode: bool = True, progress: bool = False) -> dict[str, int | None]:
     """Check every object of every root (:func:`lrmzero.dataset_check.check_dataset`), unless a clean
     check of the same level already recorded it unchanged (``validated.json``: at paper scale the
     check decodes 25M views, hours per launch and per rank, so ``lrmzero validate`` once and every
-    launch after reads the record). A clean check made here is recorded too (by rank 0).
+    launch after reads the record). A clean check made here is recorded too (by rank 0). Returns the
+    fewest views of an object of each root checked or trusted (None where unknown), for
+    :func:`mixed_objects`.
 
     Raises:
         ConfigError: listing each bad object and why (up to 20), and how to go on anyway.
     """
     from pytorch_lightning.utilities import rank_zero_only
 
-    from lrmzero.dataset_check import (RECORD, check_dataset, check_workers, dataset_fingerprint, matching_record,
-                                       write_record)
+    from lrmzero.dataset_check import RECORD, check_and_record, check_workers, dataset_fingerprint, matching_record
     from lrmzero.plugins.trainers.lightning.data import data_source_name
 
+    fewest: dict[str, int | None] = {}
     for root in roots:
         if data_source_name(root) is not None:
             continue  # made on the fly: nothing on disk to check
@@ -85,16 +86,19 @@ def refuse_invalid(roots: Sequence[str], decode: bool = True, progress: bool = F
             if rank_zero_only.rank == 0:
                 log.warning("--data %s: not checked again: %s records a clean check of these %s objects (%s)",
                             root, RECORD, record.get("objects"), record.get("checked_at"))
+            views = record.get("min_views")
+            fewest[str(root)] = views if isinstance(views, int) else None
             continue
-        report = check_dataset(root, decode=decode, workers=check_workers(),
-                               progress=progress and rank_zero_only.rank == 0)
-        if report.ok and rank_zero_only.rank == 0:
-            write_record(root, report, decode, fingerprint)
+        report, _ = check_and_record(root, decode=decode, workers=check_workers(),
+                                     progress=progress and rank_zero_only.rank == 0,
+                                     record=rank_zero_only.rank == 0, fingerprint=fingerprint)
+        fewest[str(root)] = report.min_views if report.ok else None
         if report.problems and report.objects:
             lines = report.lines(limit=20)
             raise ConfigError(f"--data: {str(root)!r} fails validation: {lines[0].split(': ', 1)[1]}: "
                               + "; ".join(lines[1:]) + " (fix or remove them, or set data.validate=none to skip "
                               "broken objects with a warning during the run)")
+    return fewest
 
 
 class ViewsDataModule(pl.LightningDataModule):

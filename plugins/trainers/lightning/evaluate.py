@@ -71,8 +71,7 @@ def evaluate(checkpoint: str, data: str, views_in: int | None = None, resolution
     objects = find_objects(data)
     refuse_invalid([data], progress=progress)  # a dataset with broken objects is refused, listed, before any metric
     if not objects:
-        raise ConfigError(f"--data: {data!r} " + (why_no_objects(data) if Path(data).is_dir()
-                                                   else "holds no rendered objects"))
+        raise ConfigError(f"--data: {data!r} {why_no_objects(data)}")
     objects = objects[:max_objects] if max_objects else objects
     # every evaluated object needs its inputs and at least one other view as a target
     objects = objects_with_views(objects, views_in + 1, repr(data), "--views-in (plus one target)")
