@@ -550,6 +550,29 @@ def test_validate_names_each_bad_object_and_train_refuses_before_the_first_step(
     assert cli_out(capsys, "validate", dataset)[0] == 0
 
 
+def test_a_check_split_into_parts_merges_into_the_whole_check(tmp_path, dataset):
+    """What ranks started together do (each a part, then the reports merged): the same report."""
+    from lrmzero.dataset_check import DatasetReport, check_dataset
+    from lrmzero.shards import pack_dataset
+
+    data = tmp_path / "data"
+    shutil.copytree(dataset, data)
+    objs = sorted(p for p in data.iterdir() if p.is_dir())
+    (objs[1] / "rgba" / "001.png").write_bytes(b"not a png")
+    with open(data / "manifest.jsonl", "a") as f:  # the manifest's problems: part 0's
+        f.write(json.dumps({"object_id": "00000090", "status": "done"}) + "\n")
+        f.write(json.dumps({"object_id": "00000091", "status": "failed"}) + "\n")
+    shards = tmp_path / "shards"
+    pack_dataset(data, shards, objects_per_shard=2)
+    for root in (data, shards):
+        whole = check_dataset(root)
+        assert whole.objects == 3 and len(whole.problems) == (2 if root == data else 1)
+        for n in (2, 3, 5):
+            parts = [check_dataset(root, part=(k, n)) for k in range(n)]
+            assert sum(part.objects for part in parts) == 3  # disjoint, and every object in one
+            assert DatasetReport.merge(parts) == whole, (root, n)
+
+
 def test_a_clean_check_is_recorded_and_trusted_until_an_object_changes(capsys, tmp_path, dataset, monkeypatch,
                                                                         caplog):
     import lrmzero.dataset_check as dataset_check

@@ -77,3 +77,44 @@ def test_resume_with_skips_equals_uninterrupted(data, tmp_path, devices):
     # the resumed run continued the stream where the interrupted one stopped
     half = [batches(tmp_path / "half", r) for r in range(devices)]
     assert all(half[r] == drawn[r] for r in range(devices))
+
+
+def torchrun(data, out, *extra) -> subprocess.CompletedProcess:
+    """``lrmzero train`` on 2 CPU processes that torchrun starts together (as on a cluster)."""
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+           "-m", "lrmzero.cli", "train", "--preset", "tiny", "--data", str(data), "--out", str(out), "--max-steps",
+           "1", "--quiet", "trainer.devices=2", "trainer.strategy=ddp", "trainer.accelerator=cpu", "data.resolution=16",
+           "data.input_views=2", "data.target_views=2", "data.batch_size=1", *extra]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        out_text, err = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        pytest.fail("ranks started together hung (no end after 120 s)")
+    return subprocess.CompletedProcess(cmd, proc.returncode, out_text, err)
+
+
+def test_ranks_started_together_check_the_data_together(data, tmp_path):
+    import shutil
+
+    copy = tmp_path / "data"
+    shutil.copytree(data, copy)
+    (copy / "validated.json").unlink(missing_ok=True)
+    # a broken view in the share of rank 1 (objects 1, 3, 5, 7): both ranks refuse it, nobody waits
+    (copy / "00000003" / "rgba" / "001.png").write_bytes(b"not a png")
+    res = torchrun(copy, tmp_path / "r1")
+    refused = [line for line in res.stderr.splitlines() if line.startswith("lrmzero train: error:")]
+    assert res.returncode != 0 and len(refused) == 2, res.stderr[-3000:]
+    assert all("8 objects" in line and "00000003: frame 1: rgba/001.png cannot be decoded" in line for line in refused)
+    assert "the 2 ranks check it together, each 1/2 of the objects" in res.stderr
+    assert not (copy / "validated.json").exists() and not (tmp_path / "r1" / "checkpoints").exists()
+    # repaired: the ranks' shared check passes, rank 0 records it, and the next launch trusts the record
+    shutil.copy(data / "00000003" / "rgba" / "001.png", copy / "00000003" / "rgba" / "001.png")
+    res = torchrun(copy, tmp_path / "r2")
+    assert res.returncode == 0, res.stderr[-3000:]
+    record = json.loads((copy / "validated.json").read_text())
+    assert record["objects"] == 8 and record["views"] == 32 and record["min_views"] == 4 and record["decode"]
+    res = torchrun(copy, tmp_path / "r3")
+    assert res.returncode == 0 and "not checked again: validated.json records a clean check of these 8 objects" \
+        in res.stderr and "check it together" not in res.stderr, res.stderr[-3000:]

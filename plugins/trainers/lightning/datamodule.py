@@ -15,22 +15,25 @@ from lrmzero.shards import ShardObject
 from lrmzero.plugins.trainers.lightning.config import TrainConfig
 from lrmzero.plugins.trainers.lightning.data import (ObjectViews, StepSampler, ViewSelection, collate_for_training,
                                                      mixed_objects, render_section)
+from lrmzero.plugins.trainers.lightning.startup_check import StartupCheck, refuse_invalid, shared_check
 
 log = logging.getLogger("lrmzero")
 
 
-def training_objects(roots: Sequence[str], cfg: TrainConfig, progress: bool = False
-                     ) -> tuple[tuple[list[Path], np.ndarray | None], list[Path]]:
+def training_objects(roots: Sequence[str], cfg: TrainConfig, progress: bool = False,
+                     share: StartupCheck | None = None) -> tuple[tuple[list[Path], np.ndarray | None], list[Path]]:
     """The objects of ``roots`` that have the views a step needs with their sampling weights, and
     the last ``data.val_objects`` of them, held out for validation. ``progress``: a bar for the
-    start-up check.
+    start-up check. ``share``: ranks started together leave the check of roots without a record to
+    their shared check in ``setup`` (:mod:`.startup_check`).
 
     Raises:
         ConfigError: a root that holds no such object (see :func:`mixed_objects`), or no object
             left for training.
     """
     d = cfg.data
-    fewest = refuse_invalid(roots, decode=d.validate == "full", progress=progress) if d.validate != "none" else None
+    fewest = (refuse_invalid(roots, decode=d.validate == "full", progress=progress, share=share)
+              if d.validate != "none" else None)
     objects, weights = mixed_objects(roots, d.weights, min_views=max(d.input_views, d.target_views),
                                      option="data.input_views/target_views", fewest_views=fewest)
     if cfg.loss.depth_weight > 0:
@@ -60,74 +63,38 @@ def refuse_without_depth(objects: Sequence, depth_weight: float) -> None:
                               f"({first.name} records none); allowed: 0 with this data")
 
 
-def refuse_invalid(roots: Sequence[str], decode: bool = True, progress: bool = False) -> dict[str, int | None]:
-    """Check every object of every root (:func:`lrmzero.dataset_check.check_dataset`), unless a clean
-    check of the same level already recorded it unchanged (``validated.json``: at paper scale the
-    check decodes 25M views, hours per launch and per rank, so ``lrmzero validate`` once and every
-    launch after reads the record). A clean check made here is recorded too (by rank 0). Returns the
-    fewest views of an object of each root checked or trusted (None where unknown), for
-    :func:`mixed_objects`.
-
-    Raises:
-        ConfigError: listing each bad object and why (up to 20), and how to go on anyway.
-    """
-    from pytorch_lightning.utilities import rank_zero_only
-
-    from lrmzero.dataset_check import RECORD, check_and_record, check_workers, dataset_fingerprint, matching_record
-    from lrmzero.plugins.trainers.lightning.data import data_source_name
-
-    fewest: dict[str, int | None] = {}
-    for root in roots:
-        if data_source_name(root) is not None:
-            continue  # made on the fly: nothing on disk to check
-        fingerprint = dataset_fingerprint(root)  # before the check: a change during it is seen next time
-        record = matching_record(root, decode, fingerprint)
-        if record is not None:
-            if rank_zero_only.rank == 0:
-                log.warning("--data %s: not checked again: %s records a clean check of these %s objects (%s)",
-                            root, RECORD, record.get("objects"), record.get("checked_at"))
-            views = record.get("min_views")
-            fewest[str(root)] = views if isinstance(views, int) else None
-            continue
-        report, _ = check_and_record(root, decode=decode, workers=check_workers(),
-                                     progress=progress and rank_zero_only.rank == 0,
-                                     record=rank_zero_only.rank == 0, fingerprint=fingerprint)
-        fewest[str(root)] = report.min_views if report.ok else None
-        if report.problems and report.objects:
-            lines = report.lines(limit=20)
-            raise ConfigError(f"--data: {str(root)!r} fails validation: {lines[0].split(': ', 1)[1]}: "
-                              + "; ".join(lines[1:]) + " (fix or remove them, or set data.validate=none to skip "
-                              "broken objects with a warning during the run)")
-    return fewest
-
-
 class ViewsDataModule(pl.LightningDataModule):
     """Objects of one or more dataset roots (mixed by ``data.weights``) as training batches."""
 
     def __init__(self, roots: Sequence[str], cfg: TrainConfig, start_batch: int = 0,
                  objects: tuple[list[Path], np.ndarray | None] | None = None,
-                 val_objects: Sequence[Path] = ()) -> None:
+                 val_objects: Sequence[Path] = (), startup_check: StartupCheck | None = None) -> None:
         """``start_batch``: global batches a resumed run has already drawn (skipped ones included);
         the stream continues after them. ``objects``: :func:`training_objects` of ``roots`` when
         already found (else found in setup). ``val_objects``: held-out objects validated during
-        training (the same views every time)."""
+        training (the same views every time). ``startup_check``: what :func:`training_objects` left
+        to the ranks' shared check, made in setup, once the ranks can talk (ranks started together)."""
         super().__init__()
         self.roots = list(roots)
         self.cfg = cfg
         self.start_batch = start_batch
         self.objects = objects
         self.val_objects = list(val_objects)
+        self.startup_check = startup_check
 
     def setup(self, stage: str | None = None) -> None:
         d = self.cfg.data
+        trainer = self.trainer
+        rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+        if self.startup_check is not None:  # collective: every rank, before any step
+            shared_check(self.startup_check, rank, world)
+            self.startup_check = None
         objects, weights = self.objects or training_objects(self.roots, self.cfg)[0]
         select = ViewSelection(d.input_views, d.target_views, d.resolution, tuple(d.background), d.fixed_views,
                                depth=self.cfg.loss.depth_weight > 0)
         self.train_set = ObjectViews(objects, select, seed=self.cfg.seed)
         # one long epoch covering the whole run, each rank its own share (resumable by position,
         # see StepSampler); the trainer must not wrap it in a DistributedSampler
-        trainer = self.trainer
-        rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
         # global batches, with slack for skipped steps
         total = self.cfg.optim.max_steps * self.cfg.optim.accumulate * 2
         self.sampler = StepSampler(len(objects), self.cfg.seed, total, d.batch_size, weights, rank, world,

@@ -22,7 +22,7 @@ from lrmzero.errors import ConfigError
 from lrmzero.plugins.trainers.lightning.metrics import LPIPS, psnr, ssim
 from lrmzero.plugins.trainers.lightning.checkpoints import (checkpoint_file, inference_device, load_checkpoint,
                                                             to_device)
-from lrmzero.plugins.trainers.lightning.datamodule import refuse_invalid
+from lrmzero.plugins.trainers.lightning.startup_check import refuse_invalid
 from lrmzero.components import render_model
 from lrmzero.plugin_manager import get_registries
 from lrmzero.plugins.trainers.lightning.config import check_model_resolution

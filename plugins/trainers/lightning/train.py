@@ -20,6 +20,7 @@ from lrmzero.plugins.trainers.lightning.config import TrainConfig
 from lrmzero.plugins.trainers.lightning.cpu_memory import reuse_freed_memory
 from lrmzero.plugins.trainers.lightning.data import expand_data_roots
 from lrmzero.plugins.trainers.lightning.datamodule import ViewsDataModule, training_objects
+from lrmzero.plugins.trainers.lightning.startup_check import StartupCheck, ranks_started_together
 from lrmzero.plugins.trainers.lightning.module import ReconstructionModule
 from lrmzero.plugins.trainers.lightning.progress import progress_bar
 from lrmzero.plugins.trainers.lightning.run_folder import (AtomicCheckpointIO, ContinuingCSVLogger,
@@ -81,7 +82,9 @@ def train(roots: Sequence[str], out: str | Path, cfg: TrainConfig, resume: bool 
     if max_steps is not None:
         cfg.optim.max_steps = max_steps
     settings = asdict(cfg)
-    objects, val_objects = training_objects(roots, cfg, progress)  # data it cannot use fails here, before any work
+    # ranks a cluster launcher started together check the data together, in the DataModule's setup
+    share = StartupCheck(decode=cfg.data.validate == "full", progress=progress) if ranks_started_together() else None
+    objects, val_objects = training_objects(roots, cfg, progress, share)  # data it cannot use fails here, before any work
     check_output_folder(out, "--out")
     if not resume:
         refuse_existing_run(ckpt_dir, "--init" if init is not None else "a new run")
@@ -127,7 +130,7 @@ def train(roots: Sequence[str], out: str | Path, cfg: TrainConfig, resume: bool 
     if cfg.trainer.compile:
         module.net.compile()  # in place: parameter names, and so checkpoints, stay as they are
     module.data_roots = [str(r) for r in roots]
-    data = ViewsDataModule(roots, cfg, start_batch, objects, val_objects)
+    data = ViewsDataModule(roots, cfg, start_batch, objects, val_objects, share)
     t = cfg.trainer
     cuda = torch.cuda.is_available() and t.accelerator in ("auto", "gpu", "cuda")
     precision = t.precision if t.precision != "auto" else ("bf16-mixed" if cuda else "32-true")
