@@ -12,9 +12,8 @@ lrmzero generate --out "$OUT/train" --num-objects 64 --seed 0 --config demo --wo
 lrmzero generate --out "$OUT/heldout" --num-objects 16 --seed 1 --config demo --workers 2
 lrmzero gallery "$OUT/train" --out "$OUT/gallery"
 echo "== 2/5 train the tiny GS-LRM for $STEPS steps on the CPU"
-RESUME=()   # a second demo run continues (or just reloads) the first one's training instead of refusing
-[ -f "$OUT/run/checkpoints/last.ckpt" ] && RESUME=(--resume)
-lrmzero train --data "$OUT/train" --out "$OUT/run" --preset tiny --max-steps "$STEPS" "${RESUME[@]}"
+# --auto-resume: a second demo run (or one after Ctrl-C, which saves the step it was in) continues the first
+lrmzero train --data "$OUT/train" --out "$OUT/run" --preset tiny --max-steps "$STEPS" --auto-resume
 echo "== 3/5 evaluate on the 16 held-out objects (4 input views, the other 4 as targets)"
 lrmzero eval --checkpoint "$OUT/run/checkpoints/last.ckpt" --data "$OUT/heldout" --json "$OUT/eval.json" \
   --report "$OUT/report"

@@ -424,6 +424,71 @@ def test_a_new_run_into_a_finished_run_folder_is_refused_and_loses_nothing(capsy
     assert "log_every" not in caplog.text and "num_workers" not in caplog.text
 
 
+def test_auto_resume_starts_a_run_or_continues_it_as_a_requeued_job_does(capsys, tmp_path, dataset, checkpoint,
+                                                                          caplog):
+    run = tmp_path / "run"
+    job = ["train", "--data", dataset, "--out", run, "--auto-resume", "--init", checkpoint, *TRAIN]
+    assert cli(capsys, *job, "--max-steps", "2")[0] == 0  # nothing there: a new run, from --init's weights
+    assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 2
+    with caplog.at_level(logging.WARNING, logger="lrmzero"):
+        assert cli(capsys, *job, "--max-steps", "3")[0] == 0  # the same command again: continued
+    assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 3
+    assert f"--init {checkpoint}: not used: --auto-resume continues the run in {run}" in caplog.text
+    with open(run / "logs" / "metrics.csv") as f:
+        assert [int(r["step"]) for r in csv.DictReader(f)] == [0, 1, 2]
+    with pytest.raises(SystemExit):
+        cli(capsys, "train", "--data", dataset, "--out", run, "--resume", "--auto-resume", *TRAIN)
+    assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_stop_signals_a_second_ctrl_c_a_loader_worker_and_a_slurm_requeue(tmp_path, monkeypatch, caplog):
+    from lrmzero.plugins.trainers.lightning.stop_signals import (STOP_SIGNALS, StopOnSignal, StoppedBySignal,
+                                                                 requeue_slurm_job)
+
+    class Module:
+        stop_requested = False
+
+    callback, module = StopOnSignal(), Module()
+    before = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
+    callback.on_train_start(None, module)
+    try:
+        with caplog.at_level(logging.WARNING, logger="lrmzero"):
+            os.kill(os.getpid(), signal.SIGINT)  # the first Ctrl-C asks
+            time.sleep(0.01)
+        assert module.stop_requested and callback.received == ["SIGINT"]
+        assert "SIGINT: stopping after this optimizer step, saving checkpoints/last.ckpt (Ctrl-C again" in caplog.text
+        with pytest.raises(KeyboardInterrupt):  # the second one stops now
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.01)
+    finally:
+        callback.on_train_end(None, module)
+    assert {signum: signal.getsignal(signum) for signum in STOP_SIGNALS} == before  # put back
+    stopped = StoppedBySignal(["SIGTERM"], 7, 10, tmp_path / "last.ckpt")
+    assert stopped.exit_code == 143 and "stopped at step 7 of 10 on SIGTERM" in str(stopped)
+    # a loader worker leaves the decision to the main process
+    worker = subprocess.run([sys.executable, "-c", "import os, signal, time\n"
+                             "from lrmzero.plugins.trainers.lightning.stop_signals import ignore_stop_signals\n"
+                             "ignore_stop_signals()\nfor s in (signal.SIGTERM, signal.SIGUSR1, signal.SIGINT):\n"
+                             "    os.kill(os.getpid(), s)\ntime.sleep(0.05)\nprint('alive')"],
+                            capture_output=True, text=True, timeout=60)
+    assert worker.returncode == 0 and worker.stdout.strip() == "alive", worker.stderr
+    # SLURM: the job (an array task: its own id) is requeued through scontrol
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "scontrol").write_text(f"#!/bin/sh\necho \"$@\" > {tmp_path / 'called'}\n")
+    (bin_dir / "scontrol").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    monkeypatch.setenv("SLURM_JOB_ID", "1234")
+    assert requeue_slurm_job() and (tmp_path / "called").read_text().strip() == "requeue 1234"
+    monkeypatch.setenv("SLURM_ARRAY_JOB_ID", "99")
+    monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "3")
+    assert requeue_slurm_job() and (tmp_path / "called").read_text().strip() == "requeue 99_3"
+    (bin_dir / "scontrol").write_text("#!/bin/sh\necho 'Invalid job id' >&2\nexit 1\n")
+    with caplog.at_level(logging.WARNING, logger="lrmzero"):
+        assert not requeue_slurm_job()
+    assert "not requeued: scontrol requeue exited 1: Invalid job id" in caplog.text
+
+
 def test_resume_after_a_stop_between_checkpoints_keeps_earlier_log_rows(capsys, tmp_path, dataset):
     from lrmzero.plugin_manager import get_registries
     from lrmzero.plugins.trainers.lightning.config import load_train_config

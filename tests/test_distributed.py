@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -118,3 +119,49 @@ def test_ranks_started_together_check_the_data_together(data, tmp_path):
     res = torchrun(copy, tmp_path / "r3")
     assert res.returncode == 0 and "not checked again: validated.json records a clean check of these 8 objects" \
         in res.stderr and "check it together" not in res.stderr, res.stderr[-3000:]
+
+
+def cli_train(data, out, *extra) -> list[str]:
+    return [sys.executable, "-m", "lrmzero.cli", "train", "--preset", "tiny", "--data", str(data), "--out", str(out),
+            "--quiet", "trainer.devices=2", "trainer.strategy=ddp", "trainer.accelerator=cpu", "data.resolution=16",
+            "data.input_views=2", "data.target_views=2", "data.batch_size=1", "optim.accumulate=2",
+            "optim.warmup_steps=1", "trainer.log_every=1", "trainer.checkpoint_every=1000", *extra]
+
+
+def test_sigterm_to_one_rank_stops_all_after_a_whole_step_saved_and_resumable(data, tmp_path):
+    """A cluster's preemption: SIGTERM to rank 0 only, mid-run, with 2 batches per optimizer step. Both
+    ranks stop after the same finished step, last.ckpt holds it, the exit code says SIGTERM (143), and
+    the resumed run ends where an uninterrupted one does."""
+    steps = 30
+    full = subprocess.run(cli_train(data, tmp_path / "full", "--max-steps", str(steps)), capture_output=True,
+                          text=True, timeout=120)
+    assert full.returncode == 0, full.stderr[-3000:]
+    run = tmp_path / "stopped"
+    proc = subprocess.Popen(cli_train(data, run, "--max-steps", str(steps)), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        log = run / "logs" / "metrics.csv"
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and (not log.is_file() or len(log.read_text().splitlines()) < 4):
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGTERM)  # rank 0 (Lightning's launcher started rank 1 as its child)
+        _, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        pytest.fail("a SIGTERM to rank 0 hung the run")
+    assert proc.returncode == 143, err[-3000:]
+    assert "SIGTERM: stopping after this optimizer step" in err
+    stopped = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
+    step = stopped["global_step"]
+    assert 3 <= step < steps and f"stopped at step {step} of {steps} on SIGTERM" in err
+    # a whole step: both ranks drew 2 batches per step, none lost half-way
+    assert int(stopped["state_dict"]["batches_seen"]) == 2 * step
+    resumed = subprocess.run(cli_train(data, run, "--max-steps", str(steps), "--auto-resume"), capture_output=True,
+                             text=True, timeout=120)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    end = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
+    expected = torch.load(tmp_path / "full" / "checkpoints" / "last.ckpt", weights_only=True)
+    assert end["global_step"] == steps
+    for key, value in expected["state_dict"].items():
+        torch.testing.assert_close(end["state_dict"][key], value, atol=1e-6, rtol=1e-5, msg=key)

@@ -31,7 +31,11 @@ class TrainCommand(Command):
                             help=f"one of {', '.join(presets())}: tiny trains on a CPU in minutes, paper is "
                             "GS-LRM at 256 px, paper-8view with 8 input views, paper-512 its 512 px second stage")
         parser.add_argument("--max-steps", type=int, default=None, help="optimizer steps (overrides optim.max_steps)")
-        parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint of RUN")
+        resume = parser.add_mutually_exclusive_group()
+        resume.add_argument("--resume", action="store_true", help="continue from the newest checkpoint of RUN")
+        resume.add_argument("--auto-resume", action="store_true",
+                            help="continue RUN if it holds a checkpoint, else start it: the command of a job that "
+                                 "a cluster may preempt and requeue")
         parser.add_argument("--init", default=None,
                             help="start from this checkpoint's network weights (same model; new optimizer and "
                                  "schedule), e.g. --preset paper-512 from a paper run")
@@ -43,15 +47,19 @@ class TrainCommand(Command):
         from lrmzero.dataset import check_positive
         from lrmzero.plugin_manager import get_registries
         from lrmzero.plugins.trainers.lightning.config import load_train_config
+        from lrmzero.plugins.trainers.lightning.stop_signals import StoppedBySignal
         from lrmzero.plugins.trainers.lightning.train import train
+        from pytorch_lightning.utilities import rank_zero_only
 
         check_positive(args.max_steps, "--max-steps")
         cfg, _ = load_train_config(args.preset, args.config, args.overrides, get_registries())
-
-        last = train(args.data, args.out, cfg, resume=args.resume, max_steps=args.max_steps, progress=not args.quiet,
-                     init=args.init)
-        from pytorch_lightning.utilities import rank_zero_only
-
+        try:
+            last = train(args.data, args.out, cfg, resume="auto" if args.auto_resume else args.resume,
+                         max_steps=args.max_steps, progress=not args.quiet, init=args.init)
+        except StoppedBySignal as stopped:  # a finished step saved; a cluster's scheduler reads 128 + signal
+            if rank_zero_only.rank == 0:
+                print(f"lrmzero train: {stopped}", file=sys.stderr)
+            return stopped.exit_code
         if rank_zero_only.rank == 0:  # under DDP every process returns here; one line is enough
             print(f"checkpoint: {last}", file=sys.stderr)
         return 0

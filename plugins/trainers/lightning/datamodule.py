@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
 from pathlib import Path
 from typing import Sequence
 
@@ -15,6 +16,7 @@ from lrmzero.shards import ShardObject
 from lrmzero.plugins.trainers.lightning.config import TrainConfig
 from lrmzero.plugins.trainers.lightning.data import (ObjectViews, StepSampler, ViewSelection, collate_for_training,
                                                      mixed_objects, render_section)
+from lrmzero.plugins.trainers.lightning.stop_signals import loader_worker_init
 from lrmzero.plugins.trainers.lightning.startup_check import StartupCheck, refuse_invalid, shared_check
 
 log = logging.getLogger("lrmzero")
@@ -112,5 +114,7 @@ class ViewsDataModule(pl.LightningDataModule):
         return torch.utils.data.DataLoader(
             self.train_set, batch_size=d.batch_size, sampler=self.sampler, collate_fn=collate_for_training,
             num_workers=d.num_workers, persistent_workers=d.num_workers > 0, drop_last=False,
+            # a job's stop signal reaches the workers too: the main process decides (stop_signals)
+            worker_init_fn=partial(loader_worker_init, rank=self.trainer.global_rank if self.trainer else 0),
             pin_memory=torch.cuda.is_available(),  # uint8 views copied to the GPU asynchronously
         )

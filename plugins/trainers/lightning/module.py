@@ -60,6 +60,8 @@ class ReconstructionModule(pl.LightningModule):
         self.consecutive_skips = 0
         self.consecutive_unusable = 0
         self.micro = 0  # batches of the current optimizer step so far (optim.accumulate per step)
+        self.stop_requested = False  # set by a signal (stop_signals.StopOnSignal): stop after this step
+        self.stopped_on_request = False  # the run stopped so, on this rank's request or another's
         self.data_roots: list[str] = []
         self.register_buffer("skipped_nonfinite", torch.zeros((), dtype=torch.long))
         self.register_buffer("skipped_spike", torch.zeros((), dtype=torch.long))
@@ -125,14 +127,17 @@ class ReconstructionModule(pl.LightningModule):
         if usable:
             loss, logs, pred = self.compute_loss(batch)
         # Every rank takes the same decision before anyone starts the backward pass (whose
-        # gradient all-reduce would wait forever for a rank that skipped it).
-        unusable, nonfinite = self.on_any_rank([not usable, usable and not bool(torch.isfinite(loss))])
+        # gradient all-reduce would wait forever for a rank that skipped it); a request to stop
+        # (a signal to any rank) rides on the same vote, so all ranks stop after the same step.
+        unusable, nonfinite, stop = self.on_any_rank([not usable, usable and not bool(torch.isfinite(loss)),
+                                                      self.stop_requested])
         o = self.cfg["optim"]
         opt = self.optimizers()
         if self.micro == 0:
             opt.zero_grad(set_to_none=True)
             self.step_batches, self.step_nonfinite = 0, False
         self.micro += 1
+        self.stopped_on_request = self.stopped_on_request or stop
         if unusable:
             self.consecutive_unusable += 1
             if self.consecutive_unusable >= o["max_consecutive_skips"]:
@@ -154,6 +159,8 @@ class ReconstructionModule(pl.LightningModule):
         if self.micro < o["accumulate"]:
             return None
         self.micro = 0
+        if self.stopped_on_request and getattr(self, "_trainer", None) is not None:
+            self.trainer.should_stop = True  # after this step: its accumulated gradients are not lost
         if self.step_batches == 0:  # no batch of this step gave gradients
             return self._skipped("non-finite loss") if self.step_nonfinite else None
         return self._optimizer_step(opt)

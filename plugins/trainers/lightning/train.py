@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import logging
 import warnings
 from dataclasses import asdict
@@ -21,6 +22,7 @@ from lrmzero.plugins.trainers.lightning.cpu_memory import reuse_freed_memory
 from lrmzero.plugins.trainers.lightning.data import expand_data_roots
 from lrmzero.plugins.trainers.lightning.datamodule import ViewsDataModule, training_objects
 from lrmzero.plugins.trainers.lightning.startup_check import StartupCheck, ranks_started_together
+from lrmzero.plugins.trainers.lightning.stop_signals import StopOnSignal, StoppedBySignal, requeue_slurm_job
 from lrmzero.plugins.trainers.lightning.module import ReconstructionModule
 from lrmzero.plugins.trainers.lightning.progress import progress_bar
 from lrmzero.plugins.trainers.lightning.run_folder import (AtomicCheckpointIO, ContinuingCSVLogger,
@@ -63,15 +65,21 @@ def warn_if_too_big_for_a_cpu(net: torch.nn.Module) -> None:
                     "(paper: minutes each); --preset tiny trains on a CPU in minutes", count / 1e6)
 
 
-def train(roots: Sequence[str], out: str | Path, cfg: TrainConfig, resume: bool = False,
+def train(roots: Sequence[str], out: str | Path, cfg: TrainConfig, resume: bool | str = False,
           max_steps: int | None = None, progress: bool = True, stop_after_steps: int | None = None,
           init: str | Path | None = None) -> Path:
     """Train into ``out`` (checkpoints/last.ckpt, logs, images); returns the last checkpoint.
 
     ``max_steps`` sets ``optim.max_steps`` (the schedule's length); ``stop_after_steps`` stops
-    earlier with the same schedule, as an interruption would (``resume=True`` continues).
-    ``init``: start from this checkpoint's network weights (same model settings; a new optimizer
-    and schedule from step 0), e.g. the 512 px stage from a 256 px run.
+    earlier with the same schedule, as an interruption would (``resume=True`` continues;
+    ``resume="auto"`` continues where ``out`` holds a checkpoint and starts a new run otherwise:
+    a requeued job's command). ``init``: start from this checkpoint's network weights (same model
+    settings; a new optimizer and schedule from step 0), e.g. the 512 px stage from a 256 px run;
+    ignored where ``resume="auto"`` continues a run.
+
+    Raises:
+        StoppedBySignal: SIGTERM, SIGUSR1 or Ctrl-C stopped the run after a finished step, which
+            ``last.ckpt`` holds (under SLURM, a SIGUSR1 also requeues the job).
     """
     from pytorch_lightning.callbacks import ModelCheckpoint
 
@@ -82,6 +90,11 @@ def train(roots: Sequence[str], out: str | Path, cfg: TrainConfig, resume: bool 
     if max_steps is not None:
         cfg.optim.max_steps = max_steps
     settings = asdict(cfg)
+    if resume == "auto":  # a requeued job: continue its run if it got as far as a checkpoint
+        resume = ckpt_dir.is_dir() and any(ckpt_dir.glob("*.ckpt"))
+        if resume and init is not None:
+            log.warning("--init %s: not used: --auto-resume continues the run in %s", init, out)
+            init = None
     # ranks a cluster launcher started together check the data together, in the DataModule's setup
     share = StartupCheck(decode=cfg.data.validate == "full", progress=progress) if ranks_started_together() else None
     objects, val_objects = training_objects(roots, cfg, progress, share)  # data it cannot use fails here, before any work
@@ -151,11 +164,12 @@ def train(roots: Sequence[str], out: str | Path, cfg: TrainConfig, resume: bool 
     # writing last-v1.ckpt beside it.
     checkpoint = ModelCheckpoint(dirpath=ckpt_dir, save_last=True, every_n_train_steps=t.checkpoint_every,
                                  save_top_k=0, save_on_train_epoch_end=True, enable_version_counter=False)
+    stop_on_signal = StopOnSignal()  # preemption, a time limit, Ctrl-C: stop after the step, saved
     with lightning_info(shown=progress):  # --quiet: not Lightning's start-up lines either
         trainer = pl.Trainer(
             default_root_dir=str(out), max_steps=stop_after_steps or cfg.optim.max_steps, accelerator=t.accelerator,
             devices=t.devices, strategy=t.strategy, num_nodes=t.num_nodes, precision=precision,
-            logger=loggers, callbacks=[checkpoint] + ([progress_bar()] if progress else []),
+            logger=loggers, callbacks=[checkpoint, stop_on_signal] + ([progress_bar()] if progress else []),
             log_every_n_steps=t.log_every,
             enable_progress_bar=progress, enable_model_summary=False, deterministic=False,
             num_sanity_val_steps=0, max_epochs=-1, plugins=[AtomicCheckpointIO()],
@@ -173,6 +187,10 @@ def train(roots: Sequence[str], out: str | Path, cfg: TrainConfig, resume: bool 
         saved_last = readable_checkpoint(last) if last.is_file() else None
         if not last.is_file() or (trainer.global_step and (saved_last is None or saved_last[0] != trainer.global_step)):
             trainer.save_checkpoint(str(last))  # fewer steps than checkpoint_every, or a stop between saves
+    if module.stopped_on_request and trainer.global_step < cfg.optim.max_steps:
+        if "SIGUSR1" in stop_on_signal.received and trainer.is_global_zero and "SLURM_JOB_ID" in os.environ:
+            requeue_slurm_job()  # SLURM's warning ahead of the time limit (--signal=USR1@N)
+        raise StoppedBySignal(stop_on_signal.received, trainer.global_step, cfg.optim.max_steps, last)
     return last
 
 
