@@ -8,7 +8,6 @@ import hashlib
 import io
 import json
 import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,6 +20,7 @@ from tqdm import tqdm
 from lrmzero.cache import cache_folder
 from lrmzero.cameras import parse_opencv_cameras
 from lrmzero.dataset import DONE_MARKER, is_foreign_dataset, read_manifest, why_no_objects, write_atomic
+from lrmzero.threads import map_in_threads
 from lrmzero.shards import (INDEX, ShardObject, has_object_file, index_bytes, is_shard_dataset, is_url,
                             read_index, read_object_file)
 
@@ -193,15 +193,8 @@ def check_dataset(root: str | Path, decode: bool = True, workers: int = 1, progr
 def _check_all(objects: list, check: Callable[[Any], tuple[int, str | None]], workers: int,
                progress: str | bool = False) -> list:
     """``check`` of every object, in order; ``progress``: a bar with this title."""
-    results = []
-    with tqdm(total=len(objects), desc=progress or None, unit="obj", disable=not progress, dynamic_ncols=True) as bar, \
-            ThreadPoolExecutor(max(1, workers)) as pool:
-        for start in range(0, len(objects), 1024):  # a chunk at a time: not 800K futures at once
-            chunk = objects[start:start + 1024]
-            for result in pool.map(check, chunk) if workers > 1 else map(check, chunk):
-                results.append(result)
-                bar.update()
-    return results
+    with tqdm(total=len(objects), desc=progress or None, unit="obj", disable=not progress, dynamic_ncols=True) as bar:
+        return list(map_in_threads(check, objects, workers, bar))
 
 
 def _object_folders(root: Path) -> list[tuple[Path, os.stat_result]]:

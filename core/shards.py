@@ -18,7 +18,6 @@ import json
 import os
 import tarfile
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -27,6 +26,7 @@ import numpy as np
 from tqdm import tqdm
 
 from lrmzero.dataset import object_folders, view_path, write_atomic
+from lrmzero.threads import map_in_threads
 
 INDEX = "index.json"
 TABLE = "index.npy"  # the member table of an index in FORMAT
@@ -339,14 +339,13 @@ def pack_dataset(source: str | Path, out: str | Path, objects_per_shard: int = 2
         else:
             todo[number] = group
     kept = len(entries)
-    with tqdm(total=len(entries) + len(todo), initial=kept, desc=f"pack {out.name}", unit="shard",
-              disable=not progress, dynamic_ncols=True) as bar, ThreadPoolExecutor(max(1, workers)) as pool:
-        def write(number: int) -> tuple[int, dict]:
-            return number, write_shard(out, number, todo[number], image_format, jpeg_quality)
+    def write(number: int) -> tuple[int, dict]:
+        return number, write_shard(out, number, todo[number], image_format, jpeg_quality)
 
-        for number, entry in (pool.map(write, todo) if workers > 1 else map(write, todo)):
+    with tqdm(total=len(entries) + len(todo), initial=kept, desc=f"pack {out.name}", unit="shard",
+              disable=not progress, dynamic_ncols=True) as bar:
+        for number, entry in map_in_threads(write, list(todo), workers, bar):
             entries[number] = entry
-            bar.update()
     written = len(todo)
     write_index(out, entries)
     for stale in out.glob("shard-*.tar"):  # shards of an earlier, larger packing
