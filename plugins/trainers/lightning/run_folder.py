@@ -73,6 +73,11 @@ def newest_checkpoint(ckpt_dir: Path) -> tuple[Path, int, dict[str, Any]]:
     return best
 
 
+def run_checkpoints(ckpt_dir: Path) -> list[Path]:
+    """The ``.ckpt`` files of a run's checkpoint folder, sorted (none where it does not exist)."""
+    return sorted(ckpt_dir.glob("*.ckpt")) if ckpt_dir.is_dir() else []
+
+
 def refuse_existing_run(ckpt_dir: Path, starting: str) -> None:
     """Refuse to start a run where one already left checkpoints: Lightning would overwrite its
     ``last.ckpt`` and delete its ``metrics.csv``.
@@ -80,7 +85,7 @@ def refuse_existing_run(ckpt_dir: Path, starting: str) -> None:
     Raises:
         ConfigError: naming ``--out``, the checkpoints found (with the newest step) and the choices.
     """
-    found = sorted(ckpt_dir.glob("*.ckpt")) if ckpt_dir.is_dir() else []
+    found = run_checkpoints(ckpt_dir)
     if not found:
         return
     steps = [read[0] for read in map(readable_checkpoint, found) if read is not None]
@@ -88,8 +93,8 @@ def refuse_existing_run(ckpt_dir: Path, starting: str) -> None:
     names = ", ".join(p.name for p in found[:3]) + (" ..." if len(found) > 3 else "")
     raise ConfigError(
         f"--out: {str(ckpt_dir.parent)!r} already holds a training run (checkpoints/{names}{at}); {starting} "
-        "would overwrite its checkpoints and logs; allowed: --resume to continue it, or another --out "
-        "(or delete the folder first)"
+        "would overwrite its checkpoints and logs; allowed: --resume (or --auto-resume) to continue it, "
+        "or another --out (or delete the folder first)"
     )
 
 

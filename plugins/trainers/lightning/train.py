@@ -27,7 +27,7 @@ from lrmzero.plugins.trainers.lightning.module import ReconstructionModule
 from lrmzero.plugins.trainers.lightning.progress import progress_bar
 from lrmzero.plugins.trainers.lightning.run_folder import (AtomicCheckpointIO, ContinuingCSVLogger,
                                                            check_same_model, newest_checkpoint,
-                                                           readable_checkpoint, refuse_existing_run,
+                                                           readable_checkpoint, refuse_existing_run, run_checkpoints,
                                                            warn_changed_settings)
 
 log = logging.getLogger("lrmzero")
@@ -91,7 +91,7 @@ def train(roots: Sequence[str], out: str | Path, cfg: TrainConfig, resume: bool 
         cfg.optim.max_steps = max_steps
     settings = asdict(cfg)
     if resume == "auto":  # a requeued job: continue its run if it got as far as a checkpoint
-        resume = ckpt_dir.is_dir() and any(ckpt_dir.glob("*.ckpt"))
+        resume = bool(run_checkpoints(ckpt_dir))
         if resume and init is not None:
             log.warning("--init %s: not used: --auto-resume continues the run in %s", init, out)
             init = None
