@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -126,6 +127,8 @@ def _check(read, has, decode: bool, meta_required: bool = True) -> tuple[int, st
     return len(paths), None
 
 
+log = logging.getLogger("lrmzero")
+
 RECORD = "validated.json"  # beside the objects (or the shard index): a clean check, and what it checked
 
 
@@ -135,14 +138,18 @@ def check_workers() -> int:
 
 
 def check_dataset(root: str | Path, decode: bool = True, workers: int = 1, progress: bool = False,
-                  part: tuple[int, int] = (0, 1)) -> DatasetReport:
+                  part: tuple[int, int] = (0, 1), fingerprint: str | None = None) -> DatasetReport:
     """Check every object folder of ``root`` (see :func:`check_object`) and the manifest: an object
     recorded as done whose folder is gone is a problem too. ``workers`` threads check objects side by
     side (Pillow decodes without the GIL: 1.6x on 2 cores); ``progress`` shows a bar on stderr (a
     paper-size dataset takes hours). ``part=(k, n)``: only objects k, k + n, k + 2n, ... (in sorted
     order) and, in part 0, the manifest, so that n processes check a dataset side by side and
-    :meth:`DatasetReport.merge` their reports into the whole one."""
+    :meth:`DatasetReport.merge` their reports into the whole one. ``fingerprint`` (the dataset's,
+    taken before): the results are journaled as they come (:class:`CheckJournal`), and a check of the
+    same objects that was interrupted goes on where it stopped."""
     k, n = part
+    journal = CheckJournal.beside(root, {"fingerprint": fingerprint, "decode": decode, "part": [k, n]}) \
+        if fingerprint is not None else None
     report = DatasetReport(str(root))
     if not is_url(root) and not Path(root).is_dir():
         report.problems["(dataset)"] = "not a folder"
@@ -157,7 +164,7 @@ def check_dataset(root: str | Path, decode: bool = True, workers: int = 1, progr
         def check_packed(obj: ShardObject) -> tuple[int, str | None]:  # another tool's objects: no meta.json
             return check_object(obj, decode, foreign=not has_object_file(obj, DONE_MARKER))
 
-        results = _check_all(objects, check_packed, workers, progress and f"validate {root}")
+        results = _check_all(objects, check_packed, workers, progress and f"validate {root}", journal)
         for obj, (views, problem) in zip(objects, results):
             report.add(views, problem)
             if problem:
@@ -171,7 +178,8 @@ def check_dataset(root: str | Path, decode: bool = True, workers: int = 1, progr
     root = Path(root)
     foreign = report.foreign = is_foreign_dataset(root)
     folders = [folder for folder, _ in _object_folders(root)][k::n]
-    results = _check_all(folders, lambda f: check_object(f, decode, foreign), workers, progress and f"validate {root}")
+    results = _check_all(folders, lambda f: check_object(f, decode, foreign), workers, progress and f"validate {root}",
+                         journal)
     for folder, (views, problem) in zip(folders, results):
         report.add(views, problem)
         if problem:
@@ -191,10 +199,78 @@ def check_dataset(root: str | Path, decode: bool = True, workers: int = 1, progr
 
 
 def _check_all(objects: list, check: Callable[[Any], tuple[int, str | None]], workers: int,
-               progress: str | bool = False) -> list:
-    """``check`` of every object, in order; ``progress``: a bar with this title."""
-    with tqdm(total=len(objects), desc=progress or None, unit="obj", disable=not progress, dynamic_ncols=True) as bar:
-        return list(map_in_threads(check, objects, workers, bar))
+               progress: str | bool = False, journal: "CheckJournal | None" = None) -> list:
+    """``check`` of every object, in order; ``progress``: a bar with this title; ``journal``: the
+    results so far are taken from it, and each chunk's are appended to it (removed at the end)."""
+    results = journal.results() if journal is not None else []
+    if results:
+        log.warning("%s: going on with an interrupted check: %d of %d objects were checked before",
+                    journal.header.get("root"), len(results), len(objects))
+    with tqdm(total=len(objects), initial=len(results), desc=progress or None, unit="obj", disable=not progress,
+              dynamic_ncols=True) as bar:
+        for start in range(len(results), len(objects), CHUNK):
+            chunk = list(map_in_threads(check, objects[start:start + CHUNK], workers, bar))
+            results += chunk
+            if journal is not None:
+                journal.append(chunk)
+    if journal is not None:
+        journal.remove()
+    return results
+
+
+CHUNK = 1024  # objects checked between two journal entries
+
+
+class CheckJournal:
+    """The results of a check so far, one JSON line per chunk of objects after a header line (the
+    dataset's fingerprint, the check's level and part), so that a check interrupted after hours goes
+    on where it stopped: appended, never rewritten; a torn last line is dropped. Kept beside the
+    record (:func:`record_paths`, a hidden file there), or nowhere where nothing is writable."""
+
+    def __init__(self, path: Path, header: dict) -> None:
+        self.path, self.header = path, header
+
+    @classmethod
+    def beside(cls, root: str | Path, header: dict) -> "CheckJournal | None":
+        k, n = header["part"]
+        name = ".validate-journal.jsonl" if n == 1 else f".validate-journal-{k}-of-{n}.jsonl"
+        header = {**header, "root": str(root)}
+        for record in record_paths(root):
+            journal = cls(record.parent / (name if record.name == RECORD else f"{record.stem}{name}"), header)
+            if journal.results() or journal._start():
+                return journal
+        return None
+
+    def results(self) -> list[tuple[int, str | None]]:
+        """The results journaled for this very check (same header), in order; [] for none."""
+        try:
+            lines = self.path.read_text().splitlines()
+        except (OSError, UnicodeDecodeError):
+            return []
+        if not lines or lines[0] != json.dumps(self.header):
+            return []
+        results = []
+        for line in lines[1:]:
+            try:
+                results += [(int(views), problem) for views, problem in json.loads(line)]
+            except (ValueError, TypeError):
+                break  # torn by the interruption: checked again
+        return results
+
+    def _start(self) -> bool:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.write_text(json.dumps(self.header) + "\n")
+        except OSError:
+            return False
+        return True
+
+    def append(self, chunk: list[tuple[int, str | None]]) -> None:
+        with open(self.path, "a") as f:
+            f.write(json.dumps([list(result) for result in chunk]) + "\n")
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)
 
 
 def _object_folders(root: Path) -> list[tuple[Path, os.stat_result]]:
@@ -308,5 +384,5 @@ def check_and_record(root: str | Path, decode: bool = True, workers: int = 1, pr
     check shows next time."""
     if fingerprint is None:
         fingerprint = dataset_fingerprint(root)
-    report = check_dataset(root, decode=decode, workers=workers, progress=progress)
+    report = check_dataset(root, decode=decode, workers=workers, progress=progress, fingerprint=fingerprint)
     return report, write_record(root, report, decode, fingerprint) if record else None

@@ -650,7 +650,8 @@ def test_a_clean_check_is_recorded_and_trusted_until_an_object_changes(capsys, t
     real = dataset_check.check_dataset
     monkeypatch.setattr(dataset_check, "check_dataset", lambda *a, **k: calls.append(k) or real(*a, **k))
     code, out = cli_out(capsys, "validate", data, "--headers-only", "--workers", "2")
-    assert code == 0 and "recorded in" in out and calls[-1] == {"decode": False, "workers": 2, "progress": True}
+    assert code == 0 and "recorded in" in out and calls[-1] == {"decode": False, "workers": 2, "progress": True,
+                                                                "fingerprint": dataset_check.dataset_fingerprint(data)}
     record = json.loads((data / "validated.json").read_text())
     assert record["decode"] is False and record["objects"] == 3 and record["views"] == 12 and record["min_views"] == 4
     counted = []
@@ -676,6 +677,51 @@ def test_a_clean_check_is_recorded_and_trusted_until_an_object_changes(capsys, t
     assert json.loads((data / "validated.json").read_text())["decode"] is True  # the old record, not rewritten
     code, err = cli(capsys, *run, "--out", tmp_path / "r3")
     assert code == 2 and len(calls) == 5  # and its fingerprint no longer matches
+
+
+def test_an_interrupted_check_goes_on_where_it_stopped(capsys, tmp_path, dataset, monkeypatch, caplog):
+    import lrmzero.dataset_check as dataset_check
+
+    data = tmp_path / "data"
+    shutil.copytree(dataset, data)
+    (data / "validated.json").unlink(missing_ok=True)
+    objs = sorted(p for p in data.iterdir() if p.is_dir())
+    (objs[0] / "rgba" / "001.png").write_bytes(b"not a png")
+    expected = dataset_check.check_dataset(data)
+    monkeypatch.setattr(dataset_check, "CHUNK", 1)  # a journal entry per object
+    checked = []
+    real = dataset_check.check_object
+
+    def interrupted_at_the_third(obj, *args, **kwargs):
+        if len(checked) == 2:
+            raise KeyboardInterrupt  # Ctrl-C, or the machine going away
+        checked.append(obj.name)
+        return real(obj, *args, **kwargs)
+
+    monkeypatch.setattr(dataset_check, "check_object", interrupted_at_the_third)
+    fingerprint = dataset_check.dataset_fingerprint(data)
+    with pytest.raises(KeyboardInterrupt):
+        dataset_check.check_and_record(data, fingerprint=fingerprint)
+    journal = data / ".validate-journal.jsonl"
+    assert checked == [objs[0].name, objs[1].name] and len(journal.read_text().splitlines()) == 3
+    assert dataset_check.dataset_fingerprint(data) == fingerprint  # the journal is no object
+    monkeypatch.setattr(dataset_check, "check_object", lambda obj, *a, **k: checked.append(obj.name) or real(obj, *a, **k))
+    with caplog.at_level(logging.WARNING, logger="lrmzero"):
+        report, recorded = dataset_check.check_and_record(data, fingerprint=fingerprint)
+    assert checked[2:] == [objs[2].name] and "2 of 3 objects were checked before" in caplog.text
+    assert report == expected and recorded is None and not journal.exists()  # the bad object is still found
+    # a torn last entry is checked again; a journal of other objects (another fingerprint) is not used
+    journal.write_text(json.dumps({"fingerprint": fingerprint, "decode": True, "part": [0, 1], "root": str(data)})
+                       + "\n" + json.dumps([[4, None]]) + "\n[[4, nu")
+    checked.clear()
+    assert dataset_check.check_and_record(data, fingerprint=fingerprint)[0].objects == 3 and len(checked) == 2
+    (objs[0] / "rgba" / "001.png").write_bytes((objs[1] / "rgba" / "001.png").read_bytes())
+    (objs[0] / "meta.json").write_text((objs[0] / "meta.json").read_text() + " ")
+    journal.write_text(json.dumps({"fingerprint": fingerprint, "decode": True, "part": [0, 1], "root": str(data)})
+                       + "\n" + json.dumps([[4, "frame 1: stale"]]) + "\n")
+    checked.clear()
+    code, out = cli_out(capsys, "validate", data, "--quiet")
+    assert code == 0 and len(checked) == 3 and "stale" not in out and not journal.exists()
 
 
 def test_a_dataset_that_cannot_be_written_keeps_its_record_in_the_cache(capsys, tmp_path, dataset, monkeypatch,

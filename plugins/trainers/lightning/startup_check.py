@@ -129,7 +129,8 @@ def shared_check(check: StartupCheck, rank: int, world: int) -> None:
                     "objects (lrmzero validate records one, and every launch after trusts it)",
                     ", ".join(roots), world, world)
     reports = {root: check_dataset(root, decode=check.decode, workers=check_workers(),
-                                   progress=check.progress and rank == 0, part=(rank, world)) for root in roots}
+                                   progress=check.progress and rank == 0, part=(rank, world),
+                                   fingerprint=check.unchecked.get(root)) for root in roots}
     shares = gathered(reports)
     for root in roots:
         report = DatasetReport.merge([share[root] for share in shares])
