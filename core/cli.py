@@ -12,7 +12,7 @@ import sys
 import threading
 from typing import Sequence
 
-from lrmzero.errors import ConfigError, LrmzeroError
+from lrmzero.errors import ConfigError, LrmzeroError, Terminated
 
 log = logging.getLogger("lrmzero")
 
@@ -77,6 +77,11 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="lrmzero: %(message)s")
+    with sigterm_as_interrupt():
+        return _run(argv)
+
+
+def _run(argv: Sequence[str] | None) -> int:
     command = "?"
     try:
         with sigint_deferred():  # plugins import native modules; a Ctrl-C inside one aborts the process
@@ -100,8 +105,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LrmzeroError as exc:
         print(f"lrmzero {command}: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        return report_interrupted(command)
+    except KeyboardInterrupt as exc:
+        return report_interrupted(command, exc)
     except OSError as exc:  # a full disk, a read-only or vanished folder: the system's words, one line
         where = f": {exc.filename!r}" if exc.filename else ""
         print(f"lrmzero {command}: error: {exc.strerror or exc}{where}", file=sys.stderr)
@@ -109,18 +114,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         # Ctrl-C while a class body runs (an import at start-up) reaches us wrapped: Python re-raises
         # it as the cause of "RuntimeError: Error calling __set_name__".
-        if caused_by_interrupt(exc):
-            return report_interrupted(command)
+        interrupt = caused_by_interrupt(exc)
+        if interrupt is not None:
+            return report_interrupted(command, interrupt)
         raise
 
 
 @contextlib.contextmanager
+def sigterm_as_interrupt():
+    """SIGTERM raises :class:`lrmzero.errors.Terminated` (a KeyboardInterrupt) in the main thread while
+    a command runs, so that it stops as on Ctrl-C instead of dying with its worker processes left
+    running; the previous handler is put back after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminated(signum, frame):
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
 def sigint_deferred():
-    """Hold Ctrl-C back while the plugins load: a KeyboardInterrupt raised inside a native module's
-    initialisation (manifold3d, torch) cannot unwind and aborts the process with a C++ message. A
-    Ctrl-C pressed meanwhile is delivered when the block ends, as a KeyboardInterrupt here."""
+    """Hold Ctrl-C (and SIGTERM) back while the plugins load: a KeyboardInterrupt raised inside a native
+    module's initialisation (manifold3d, torch) cannot unwind and aborts the process with a C++ message.
+    A signal received meanwhile is delivered when the block ends, as a KeyboardInterrupt here."""
     block = hasattr(signal, "pthread_sigmask") and threading.current_thread() is threading.main_thread()
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}) if block else None
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM}) if block else None
     try:
         yield
     finally:
@@ -128,21 +153,23 @@ def sigint_deferred():
             signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
-def report_interrupted(command: str) -> int:
-    print(f"lrmzero {command}: interrupted; finished work is kept, run the same command to resume",
-          file=sys.stderr)
-    return 130
+def report_interrupted(command: str, interrupt: BaseException | None = None) -> int:
+    """One line; the exit code a shell gives a process the signal killed (130 Ctrl-C, 143 SIGTERM)."""
+    terminated = isinstance(interrupt, Terminated)
+    print(f"lrmzero {command}: {'terminated (SIGTERM)' if terminated else 'interrupted'}; finished work is kept, "
+          "run the same command to resume", file=sys.stderr)
+    return Terminated.exit_code if terminated else 130
 
 
-def caused_by_interrupt(exc: BaseException) -> bool:
-    """Whether a KeyboardInterrupt is anywhere in ``exc``'s chain of causes and contexts."""
+def caused_by_interrupt(exc: BaseException) -> KeyboardInterrupt | None:
+    """The KeyboardInterrupt anywhere in ``exc``'s chain of causes and contexts, or None."""
     seen: set[int] = set()
     while exc is not None and id(exc) not in seen:
         if isinstance(exc, KeyboardInterrupt):
-            return True
+            return exc
         seen.add(id(exc))
         exc = exc.__cause__ or exc.__context__
-    return False
+    return None
 
 
 def join_negative_values(argv: list[str]) -> list[str]:

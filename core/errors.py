@@ -11,3 +11,11 @@ class ConfigError(LrmzeroError, ValueError):
 
 class PluginError(LrmzeroError):
     """A plugin name is unknown, claimed twice, or its module failed to import."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a scheduler stopping the job, ``kill``), raised in the main thread by the CLI so that a
+    command stops as it does on Ctrl-C: queued work cancelled, finished work kept, worker processes
+    ended; the exit code is 143 (128 + SIGTERM) instead of Ctrl-C's 130."""
+
+    exit_code = 143

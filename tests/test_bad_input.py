@@ -7,6 +7,7 @@ deleted outside what the command may touch.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import errno
 import json
@@ -911,6 +912,55 @@ def test_ctrl_c_with_workers_prints_no_worker_tracebacks(tmp_path):
     assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
     done = [r for r in read_manifest(out) if r["status"] == "done"]
     assert done and all((out / r["object_id"] / "meta.json").is_file() for r in done)
+
+
+def live_processes(session: int) -> list[str]:
+    """The processes of a session that still run (exited ones the container's init has not reaped
+    yet show as zombies: they hold nothing)."""
+    ps = subprocess.run(["ps", "-o", "pid=,stat=,args=", "-s", str(session)], capture_output=True, text=True).stdout
+    return [line for line in ps.splitlines() if line.split()[1][0] != "Z"]
+
+
+@pytest.mark.slow
+def test_sigterm_or_kill_to_generate_leaves_no_worker_running(tmp_path):
+    """A scheduler's SIGTERM to the main process stops the run as Ctrl-C does (queue cancelled,
+    running objects finished, workers ended, exit 143); a kill -9 takes the workers with it. Before,
+    both left the workers waiting on the queue for ever."""
+    for stop, code in ((signal.SIGTERM, 143), (signal.SIGKILL, -signal.SIGKILL)):
+        out = tmp_path / stop.name
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "lrmzero.cli", "generate", "--out", str(out), "--num-objects", "400", "--seed", "0",
+             "--workers", "2", *DEMO], stderr=subprocess.PIPE, text=True, start_new_session=True)
+        try:
+            deadline = time.time() + 120
+            while time.time() < deadline and len(read_manifest(out)) < 2:
+                time.sleep(0.1)
+            proc.send_signal(stop)  # the main process only
+            _, err = proc.communicate(timeout=60)
+            assert proc.returncode == code, err
+            if stop == signal.SIGTERM:
+                assert "Traceback" not in err and "finished objects are kept" in err, err
+            deadline = time.time() + 10
+            while time.time() < deadline and live_processes(proc.pid):
+                time.sleep(0.2)
+            assert live_processes(proc.pid) == []
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+        done = [r for r in read_manifest(out) if r["status"] == "done"]
+        assert done and all((out / r["object_id"] / "meta.json").is_file() for r in done)
+        assert not any(r["status"] == "failed" for r in read_manifest(out))
+
+
+def test_sigterm_is_an_orderly_stop_with_its_own_exit_code(capsys, monkeypatch):
+    import lrmzero.cli
+
+    monkeypatch.setattr(lrmzero.cli, "cmd_plugins", lambda args: os.kill(os.getpid(), signal.SIGTERM) or time.sleep(5))
+    before = signal.getsignal(signal.SIGTERM)
+    code, err = cli(capsys, "plugins")
+    assert code == 143 and err.strip() == ("lrmzero plugins: terminated (SIGTERM); finished work is kept, run the "
+                                           "same command to resume")
+    assert signal.getsignal(signal.SIGTERM) == before  # put back when the command ends
 
 
 def test_ctrl_c_wrapped_by_python_is_still_one_line(capsys, monkeypatch):

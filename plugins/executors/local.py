@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import multiprocessing as mp
+import os
 import signal
 import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -38,9 +41,9 @@ class LocalExecutor(Executor):
         ctx = mp.get_context("spawn")  # each worker gets its own, clean state (GL contexts, threads)
         pending: dict[Future, tuple[int, int]] = {}
         queue = list(reversed(indices))
-        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_ignore_sigint) as pool:
+        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_start) as pool:
             try:
-                with _sigint_ignored_by_children():  # the pool spawns its workers on these submits
+                with _stop_signals_ignored_by_children():  # the pool spawns its workers on these submits
                     while queue and len(pending) < 2 * workers:
                         index = queue.pop()
                         pending[pool.submit(spec, index)] = (index, 0)
@@ -63,21 +66,42 @@ class LocalExecutor(Executor):
                 raise
 
 
-def _ignore_sigint() -> None:
-    # Ctrl-C reaches every process of the terminal's group: the parent cancels the queue and lets
-    # running objects finish; workers ignore it instead of each printing a traceback.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _worker_start() -> None:
+    """A worker's first call. Ctrl-C reaches every process of the terminal's group and a scheduler's
+    SIGTERM often every process of the job: the parent cancels the queue and lets running objects
+    finish, so workers ignore both instead of each dying with a traceback (and breaking the pool).
+    A parent that dies without that (kill -9) takes its workers with it: otherwise they would wait
+    on the queue for ever."""
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
+    _die_with_parent()
+
+
+def _die_with_parent() -> None:
+    # Linux's prctl(PR_SET_PDEATHSIG): no library offers it (psutil watches from outside, by polling)
+    parent = os.getppid()
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+    except (OSError, AttributeError):
+        return  # not Linux: a worker outlives a killed parent there
+    if os.getppid() != parent:  # the parent died before the request: nobody would send the signal
+        os._exit(1)
 
 
 @contextlib.contextmanager
-def _sigint_ignored_by_children():
-    """Spawn worker processes with SIGINT ignored from their first instruction (an ignored signal
-    is inherited, and Python keeps it ignored), so a Ctrl-C during their imports prints nothing."""
+def _stop_signals_ignored_by_children():
+    """Spawn worker processes with SIGINT and SIGTERM ignored from their first instruction (an ignored
+    signal is inherited, and Python keeps it ignored), so a signal during their imports prints nothing."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    previous = {signum: signal.signal(signum, signal.SIG_IGN) for signum in STOP_SIGNALS}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

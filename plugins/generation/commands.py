@@ -101,9 +101,10 @@ class RenderCommand(Command):
 
 
 def report(summary) -> int:
-    """Print the run's summary line; the exit code: 130 interrupted, 1 if an object failed, else 0."""
+    """Print the run's summary line; the exit code: 130 interrupted (143 by SIGTERM), 1 if an object
+    failed, else 0."""
     print(summary.line(), file=sys.stderr)
     if summary.interrupted:
         print("finished objects are kept; run the same command again to resume", file=sys.stderr)
-        return 130
+        return summary.exit_code
     return 1 if summary.failed else 0

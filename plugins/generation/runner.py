@@ -31,6 +31,7 @@ class Summary:
     failed: int = 0
     seconds: float = 0.0
     interrupted: bool = False
+    exit_code: int = 0  # where interrupted: 130 (Ctrl-C) or 143 (SIGTERM), as a shell reports a signal
     failures: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -290,8 +291,9 @@ def generate_dataset(
 
     try:
         executor.run(spec, todo, workers, record, failed)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (the CLI raises lrmzero.errors.Terminated)
         summary.interrupted = True
+        summary.exit_code = getattr(exc, "exit_code", 130)
     finally:
         bar.close()
         summary.seconds = time.perf_counter() - start
