@@ -16,9 +16,13 @@ def map_in_threads(fn: Callable[[Item], Result], items: Sequence[Item], workers:
     Submitted ``chunk`` items at a time (not 800K futures at once); ``bar`` (a tqdm) advances per result.
     Why not ``pool.map`` alone: it submits every item up front."""
     with ThreadPoolExecutor(max(1, workers)) as pool:
-        for start in range(0, len(items), chunk):
-            part = items[start:start + chunk]
-            for result in pool.map(fn, part) if workers > 1 else map(fn, part):
-                if bar is not None:
-                    bar.update()
-                yield result
+        try:
+            for start in range(0, len(items), chunk):
+                part = items[start:start + chunk]
+                for result in pool.map(fn, part) if workers > 1 else map(fn, part):
+                    if bar is not None:
+                        bar.update()
+                    yield result
+        except BaseException:  # Ctrl-C, SIGTERM, a failure: the items not started are dropped, not waited for
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise

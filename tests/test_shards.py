@@ -253,3 +253,27 @@ def test_generate_writes_shards_directly_and_resumes_after_an_interruption(folde
     res = run_cli("generate", "--out", str(tmp_path / "x"), "--num-objects", "2", "--seed", "0", "--format",
                   "shards", "--shard", "1/2", "--quiet")
     assert res.returncode == 2 and "--format shards: got --shard 1/2" in res.stderr
+
+
+def test_an_interrupted_threaded_map_drops_the_items_not_started():
+    """pack --workers and validate --workers submit a chunk of items at a time: a Ctrl-C or SIGTERM
+    must not wait for the whole chunk (for pack, up to 1024 shards of hours' work)."""
+    import threading
+    import time
+
+    from lrmzero.threads import map_in_threads
+
+    ran, lock = [], threading.Lock()
+
+    def slow(i):
+        with lock:
+            ran.append(i)
+        time.sleep(0.05)
+        return i
+
+    results = map_in_threads(slow, list(range(200)), workers=2)
+    assert [next(results) for _ in range(4)] == [0, 1, 2, 3]  # in order
+    with pytest.raises(KeyboardInterrupt):
+        results.throw(KeyboardInterrupt)
+    assert len(ran) <= 8
+    assert list(map_in_threads(lambda i: i * i, list(range(5)), workers=1, chunk=2)) == [0, 1, 4, 9, 16]
