@@ -2,11 +2,13 @@
 and compare the results with an uninterrupted run. Prints "generate: N/N identical" and
 "train: N/N identical".
 
-Usage: python scripts/fault_injection.py [--trials 20] [--only generate|train] [--workdir DIR]
+Usage: python scripts/fault_injection.py [--trials 20] [--only generate|train] [--signal KILL|TERM]
+                                        [--workdir DIR]
 
 A kill is SIGKILL to the command's whole process group (its worker processes die with it), as a
-crash or an out-of-memory kill would do. After each kill the same command runs again (train with
-`--resume` when a checkpoint exists) until it finishes; then
+crash or an out-of-memory kill would do; `--signal TERM` sends SIGTERM to the group instead, as a
+scheduler preempting the job does (the commands stop in order: train after a saved step). After each
+kill the same command runs again (train with `--auto-resume`) until it finishes; then
 - generate: every object's files (meta.json without its timings) and the manifest's finished set
   must equal the clean run's;
 - train: every tensor of the final checkpoint's weights and optimizer state, and the
@@ -52,26 +54,29 @@ def finish(*args: str) -> float:
     return time.perf_counter() - t0
 
 
+STOP = signal.SIGKILL  # --signal: what a kill sends to the command's process group
+
+
 def kill_after(seconds: float, *args: str) -> bool:
-    """Start the command and SIGKILL its process group after ``seconds``; False if it ended first."""
+    """Start the command and kill its process group after ``seconds``; False if it ended first."""
     proc = lrmzero(*args)
     try:
         proc.wait(timeout=seconds)
         return False
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
+        os.killpg(proc.pid, STOP)
         proc.wait()
         return True
 
 
 def kill_when(condition, timeout: float, *args: str) -> bool:
-    """Start the command and SIGKILL its process group once ``condition()`` holds; False if the
+    """Start the command and kill its process group once ``condition()`` holds; False if the
     command ended first."""
     proc = lrmzero(*args)
     deadline = time.time() + timeout
     while proc.poll() is None and time.time() < deadline:
         if condition():
-            os.killpg(proc.pid, signal.SIGKILL)
+            os.killpg(proc.pid, STOP)
             proc.wait()
             return True
         time.sleep(0.05)
@@ -164,18 +169,16 @@ def trial_train(work: Path, data: Path, clean: Path, clean_seconds: float,
     shutil.rmtree(run, ignore_errors=True)
     kills, at = 0, []
     for _ in range(2):
-        resume = ["--resume"] if (run / "checkpoints" / "last.ckpt").is_file() else []
         if logged_steps(run) + 1 >= TRAIN_STEPS:
             break
         target = int(rng.integers(logged_steps(run) + 1, TRAIN_STEPS))
         if kill_when(lambda: logged_steps(run) >= target, 120, "train", "--data", str(data), "--out", str(run),
-                     *TRAIN, *resume):
+                     *TRAIN, "--auto-resume"):
             kills += 1
             at.append(logged_steps(run))
         else:
             break
-    resume = ["--resume"] if (run / "checkpoints" / "last.ckpt").is_file() else []
-    finish("train", "--data", str(data), "--out", str(run), *TRAIN, *resume)
+    finish("train", "--data", str(data), "--out", str(run), *TRAIN, "--auto-resume")
     same, why = same_checkpoint(clean / "checkpoints" / "last.ckpt", run / "checkpoints" / "last.ckpt")
     if same and metric_rows(run) != metric_rows(clean):
         same, why = False, "metrics.csv rows differ"
@@ -187,8 +190,12 @@ def main() -> int:
     ap.add_argument("--trials", type=int, default=20)
     ap.add_argument("--only", choices=["generate", "train"], default=None)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--signal", choices=["KILL", "TERM"], default="KILL",
+                    help="what a kill sends to the process group: SIGKILL (a crash) or SIGTERM (a preemption)")
     ap.add_argument("--workdir", default=None, help="scratch folder (default: a temp folder, removed)")
     args = ap.parse_args()
+    global STOP
+    STOP = signal.Signals[f"SIG{args.signal}"]
     rng = np.random.default_rng(args.seed)
     work = Path(args.workdir or tempfile.mkdtemp(prefix="lrmzero-faults-"))
     work.mkdir(parents=True, exist_ok=True)
