@@ -706,7 +706,8 @@ def test_an_interrupted_check_goes_on_where_it_stopped(capsys, tmp_path, dataset
     journal = data / ".validate-journal.jsonl"
     assert checked == [objs[0].name, objs[1].name] and len(journal.read_text().splitlines()) == 3
     assert dataset_check.dataset_fingerprint(data) == fingerprint  # the journal is no object
-    monkeypatch.setattr(dataset_check, "check_object", lambda obj, *a, **k: checked.append(obj.name) or real(obj, *a, **k))
+    monkeypatch.setattr(dataset_check, "check_object",
+                        lambda obj, *a, **k: checked.append(obj.name) or real(obj, *a, **k))
     with caplog.at_level(logging.WARNING, logger="lrmzero"):
         report, recorded = dataset_check.check_and_record(data, fingerprint=fingerprint)
     assert checked[2:] == [objs[2].name] and "2 of 3 objects were checked before" in caplog.text

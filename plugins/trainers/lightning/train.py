@@ -97,7 +97,8 @@ def train(roots: Sequence[str], out: str | Path, cfg: TrainConfig, resume: bool 
             init = None
     # ranks a cluster launcher started together check the data together, in the DataModule's setup
     share = StartupCheck(decode=cfg.data.validate == "full", progress=progress) if ranks_started_together() else None
-    objects, val_objects = training_objects(roots, cfg, progress, share)  # data it cannot use fails here, before any work
+    # data it cannot use fails here, before any work
+    objects, val_objects = training_objects(roots, cfg, progress, share)
     check_output_folder(out, "--out")
     if not resume:
         refuse_existing_run(ckpt_dir, "--init" if init is not None else "a new run")
