@@ -27,7 +27,6 @@ class StartupCheck:
     decode: bool = True  # views decoded (data.validate=full), or headers only
     # root -> its fingerprint taken before fit (None: none), for the roots no record covered on this rank
     unchecked: dict[str, str | None] = field(default_factory=dict)
-    trusted: list[str] = field(default_factory=list)  # roots a matching record covered on this rank
     progress: bool = False
 
 
@@ -81,8 +80,6 @@ def refuse_invalid(roots: Sequence[str], decode: bool = True, progress: bool = F
                             root, RECORD, record.get("objects"), record.get("checked_at"))
             views = record.get("min_views")
             fewest[str(root)] = views if isinstance(views, int) else None
-            if share is not None:
-                share.trusted.append(str(root))
             continue
         if share is not None:
             share.unchecked[str(root)] = fingerprint
