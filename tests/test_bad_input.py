@@ -440,6 +440,9 @@ def test_auto_resume_starts_a_run_or_continues_it_as_a_requeued_job_does(capsys,
     with pytest.raises(SystemExit):
         cli(capsys, "train", "--data", dataset, "--out", run, "--resume", "--auto-resume", *TRAIN)
     assert "not allowed with argument" in capsys.readouterr().err
+    code, err = cli(capsys, *job, "--max-steps", "4", "model.width=64")  # its messages name the flag given
+    line = error_line(err, "train")
+    assert code == 2 and line.startswith("lrmzero train: error: --auto-resume: ") and "model.width=64" in line
 
 
 def test_stop_signals_a_second_ctrl_c_a_loader_worker_and_a_slurm_requeue(tmp_path, monkeypatch, caplog):

@@ -47,9 +47,10 @@ def readable_checkpoint(path: Path) -> tuple[int, dict[str, Any]] | None:
     return (int(step), ckpt) if isinstance(step, int) else None
 
 
-def newest_checkpoint(ckpt_dir: Path) -> tuple[Path, int, dict[str, Any]]:
+def newest_checkpoint(ckpt_dir: Path, option: str = "--resume") -> tuple[Path, int, dict[str, Any]]:
     """The checkpoint of ``ckpt_dir`` with the most steps (``last.ckpt`` wins ties): its path, step
-    and contents (memory-mapped; each candidate is read once).
+    and contents (memory-mapped; each candidate is read once). ``option``: the flag that asked
+    (``--resume`` or ``--auto-resume``), for the messages.
 
     A copied or moved run, or one that Lightning versioned (``last-v1.ckpt``), resumes from where it
     really got to; unreadable files (a partial write) are passed over with a warning.
@@ -62,14 +63,14 @@ def newest_checkpoint(ckpt_dir: Path) -> tuple[Path, int, dict[str, Any]]:
     for path in candidates:
         read = readable_checkpoint(path)
         if read is None:
-            log.warning("--resume: passing over %s: not a readable lrmzero checkpoint", path)
+            log.warning("%s: passing over %s: not a readable lrmzero checkpoint", option, path)
             continue
         if best is None or read[0] > best[1]:
             best = (path, *read)
     if best is None:
         found = ", ".join(p.name for p in candidates) or "no .ckpt files"
-        raise ConfigError(f"--resume: {str(ckpt_dir)!r} holds no readable checkpoint ({found}); "
-                          "start a new run with another --out, or drop --resume")
+        raise ConfigError(f"{option}: {str(ckpt_dir)!r} holds no readable checkpoint ({found}); "
+                          f"start a new run with another --out, or drop {option}")
     return best
 
 
@@ -109,7 +110,7 @@ def check_same_model(saved: dict[str, Any], current: dict[str, Any], path: Path,
             raise ConfigError(
                 f"{option}: {str(path)!r} was trained with model.{key}={saved.get(key)!r}, this run has "
                 f"model.{key}={current.get(key)!r}; use the same model settings"
-                + (" or a new --out" if option == "--resume" else "")
+                + (" or a new --out" if option in ("--resume", "--auto-resume") else "")
             )
 
 
@@ -133,7 +134,8 @@ def changed_settings(saved: dict[str, Any], current: dict[str, Any], prefix: str
     return changes
 
 
-def warn_changed_settings(saved: dict[str, Any], current: dict[str, Any], path: Path) -> None:
+def warn_changed_settings(saved: dict[str, Any], current: dict[str, Any], path: Path,
+                          option: str = "--resume") -> None:
     """Say which settings in :data:`RESULT_SETTINGS` differ from those of the run being resumed:
     the run goes on with the new ones, but is then no longer the run an uninterrupted one would
     have been."""
@@ -142,8 +144,8 @@ def warn_changed_settings(saved: dict[str, Any], current: dict[str, Any], path: 
                if c.split(":", 1)[0] not in UNSAID_SETTINGS]
     if changes and rank_zero_only.rank == 0:  # every DDP process resumes; one says it
         shown = "; ".join(changes[:8]) + (f"; and {len(changes) - 8} more" if len(changes) > 8 else "")
-        log.warning("--resume: %s was trained with other settings, the run goes on with this run's: %s",
-                    path, shown)
+        log.warning("%s: %s was trained with other settings, the run goes on with this run's: %s",
+                    option, path, shown)
 
 
 class _ContinuingWriter(ExperimentWriter):

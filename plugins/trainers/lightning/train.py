@@ -90,6 +90,7 @@ def train(roots: Sequence[str], out: str | Path, cfg: TrainConfig, resume: bool 
     if max_steps is not None:
         cfg.optim.max_steps = max_steps
     settings = asdict(cfg)
+    option = "--auto-resume" if resume == "auto" else "--resume"  # the flag that asked, for messages
     if resume == "auto":  # a requeued job: continue its run if it got as far as a checkpoint
         resume = bool(run_checkpoints(ckpt_dir))
         if resume and init is not None:
@@ -114,13 +115,13 @@ def train(roots: Sequence[str], out: str | Path, cfg: TrainConfig, resume: bool 
     if resume:
         if not ckpt_dir.is_dir():
             raise ConfigError(f"--resume: {str(ckpt_dir)!r} does not exist; drop --resume to start a new run")
-        resume_from, start_step, saved = newest_checkpoint(ckpt_dir)
-        check_same_model(saved["hyper_parameters"]["model"], settings["model"], resume_from)
-        warn_changed_settings(saved["hyper_parameters"].get("train", {}), settings, resume_from)
+        resume_from, start_step, saved = newest_checkpoint(ckpt_dir, option)
+        check_same_model(saved["hyper_parameters"]["model"], settings["model"], resume_from, option)
+        warn_changed_settings(saved["hyper_parameters"].get("train", {}), settings, resume_from, option)
         # batches drawn so far, skipped ones included (a checkpoint from before the counter: its step)
         start_batch = int(saved["state_dict"].get("batches_seen", start_step))
         if resume_from != last:
-            log.warning("--resume: continuing from %s (step %d), the newest checkpoint", resume_from, start_step)
+            log.warning("%s: continuing from %s (step %d), the newest checkpoint", option, resume_from, start_step)
     # StepSampler resumes the data stream by position, which Lightning cannot see.
     warnings.filterwarnings("ignore", message=".*your dataloader is not resumable.*")
     # The module turns the loader's uint8 views into the model's batch on the device (by design).
