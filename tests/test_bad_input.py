@@ -493,6 +493,33 @@ def test_stop_signals_a_second_ctrl_c_a_loader_worker_and_a_slurm_requeue(tmp_pa
     assert "not requeued: scontrol requeue exited 1: Invalid job id" in caplog.text
 
 
+def test_kept_snapshots_hold_their_steps_weights_and_are_never_resumed_from(capsys, tmp_path, dataset):
+    run, short = tmp_path / "run", tmp_path / "short"
+    assert cli(capsys, "train", "--data", dataset, "--out", run, "--max-steps", "5", *TRAIN, "trainer.keep_every=2")[0] == 0
+    ckpts = run / "checkpoints"
+    assert sorted(p.name for p in ckpts.iterdir()) == ["last.ckpt", "step_000002.ckpt", "step_000004.ckpt"]
+    snapshot = torch.load(ckpts / "step_000004.ckpt", weights_only=True)
+    assert snapshot["global_step"] == 4 and "optimizer_states" not in snapshot  # weights only
+    # the weights after step 4: those of a run stopped there (same schedule)
+    from lrmzero.plugin_manager import get_registries
+    from lrmzero.plugins.trainers.lightning.config import load_train_config
+    from lrmzero.plugins.trainers.lightning.train import train
+
+    cfg, _ = load_train_config("tiny", None, TRAIN[1:], get_registries())
+    train([str(dataset)], short, cfg, max_steps=5, stop_after_steps=4, progress=False)
+    stopped = torch.load(short / "checkpoints" / "last.ckpt", weights_only=True)
+    for key, value in stopped["state_dict"].items():
+        torch.testing.assert_close(snapshot["state_dict"][key], value, msg=key)
+    code, out = cli_out(capsys, "eval", "--checkpoint", ckpts / "step_000002.ckpt", "--data", dataset, "--quiet")
+    assert code == 0 and "model" in out
+    # a snapshot with more steps than last.ckpt (a copy) is passed over: it cannot be resumed from
+    shutil.copy(ckpts / "step_000004.ckpt", ckpts / "step_000009.ckpt")
+    assert cli(capsys, "train", "--data", dataset, "--out", run, "--max-steps", "6", "--resume", *TRAIN,
+               "trainer.keep_every=2")[0] == 0
+    assert torch.load(ckpts / "last.ckpt", weights_only=True)["global_step"] == 6
+    assert (ckpts / "step_000006.ckpt").is_file()
+
+
 def test_resume_after_a_stop_between_checkpoints_keeps_earlier_log_rows(capsys, tmp_path, dataset):
     from lrmzero.plugin_manager import get_registries
     from lrmzero.plugins.trainers.lightning.config import load_train_config

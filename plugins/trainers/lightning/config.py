@@ -73,6 +73,8 @@ class TrainerConfig:
     log_every: int = param(10, "steps between log rows", ge=1)
     image_every: int = param(100, "steps between image grids written to RUN/images", ge=1)
     checkpoint_every: int = param(100, "steps between checkpoints (last.ckpt is kept)", ge=1)
+    keep_every: int = param(0, "steps between snapshots kept for good, weights only, for evaluating the run "
+                            "along the way (checkpoints/step_NNNNNN.ckpt); 0: none", ge=0)
     val_every: int = param(1000, "steps between validations on the held-out objects (data.val_objects)", ge=1)
     compile: bool = param(False, "torch.compile the network (a GPU lever: compiling first, then faster "
                           "steps; benchmarks/train.py --compile measures it)")

@@ -11,6 +11,7 @@ from typing import Any
 
 import torch
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
+from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger
 from pytorch_lightning.loggers.csv_logs import ExperimentWriter
 from pytorch_lightning.loggers.logger import rank_zero_experiment
@@ -47,13 +48,31 @@ def readable_checkpoint(path: Path) -> tuple[int, dict[str, Any]] | None:
     return (int(step), ckpt) if isinstance(step, int) else None
 
 
+SNAPSHOT_PREFIX = "step_"  # checkpoints/step_NNNNNN.ckpt: trainer.keep_every's weights-only snapshots
+
+
+class SnapshotCheckpoint(ModelCheckpoint):
+    """``trainer.keep_every``'s snapshots: ``checkpoints/step_NNNNNN.ckpt``, weights only (what eval
+    reads; a third of a full checkpoint), every one kept, never resumed from (:func:`newest_checkpoint`)."""
+
+    def __init__(self, ckpt_dir: Path, every: int) -> None:
+        super().__init__(dirpath=ckpt_dir, filename=f"{SNAPSHOT_PREFIX}{{step:06d}}", auto_insert_metric_name=False,
+                         every_n_train_steps=every, save_top_k=-1, save_weights_only=True,
+                         enable_version_counter=False)
+
+    @property
+    def state_key(self) -> str:  # Lightning refuses two checkpoint callbacks with one key (same cadence)
+        return f"snapshots:{super().state_key}"
+
+
 def newest_checkpoint(ckpt_dir: Path, option: str = "--resume") -> tuple[Path, int, dict[str, Any]]:
     """The checkpoint of ``ckpt_dir`` with the most steps (``last.ckpt`` wins ties): its path, step
     and contents (memory-mapped; each candidate is read once). ``option``: the flag that asked
     (``--resume`` or ``--auto-resume``), for the messages.
 
     A copied or moved run, or one that Lightning versioned (``last-v1.ckpt``), resumes from where it
-    really got to; unreadable files (a partial write) are passed over with a warning.
+    really got to; unreadable files (a partial write) are passed over with a warning, and weights-only
+    snapshots (``trainer.keep_every``: no optimizer state to resume) without one.
 
     Raises:
         ConfigError: when the folder holds no readable checkpoint.
@@ -65,6 +84,8 @@ def newest_checkpoint(ckpt_dir: Path, option: str = "--resume") -> tuple[Path, i
         if read is None:
             log.warning("%s: passing over %s: not a readable lrmzero checkpoint", option, path)
             continue
+        if "optimizer_states" not in read[1]:
+            continue  # a weights-only snapshot: for eval, not for resuming
         if best is None or read[0] > best[1]:
             best = (path, *read)
     if best is None:

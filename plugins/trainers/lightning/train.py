@@ -27,7 +27,8 @@ from lrmzero.plugins.trainers.lightning.module import ReconstructionModule
 from lrmzero.plugins.trainers.lightning.progress import progress_bar
 from lrmzero.plugins.trainers.lightning.run_folder import (AtomicCheckpointIO, ContinuingCSVLogger,
                                                            check_same_model, newest_checkpoint,
-                                                           readable_checkpoint, refuse_existing_run, run_checkpoints,
+                                                           SnapshotCheckpoint, readable_checkpoint, refuse_existing_run,
+                                                           run_checkpoints,
                                                            warn_changed_settings)
 
 log = logging.getLogger("lrmzero")
@@ -126,6 +127,8 @@ def train(roots: Sequence[str], out: str | Path, cfg: TrainConfig, resume: bool 
     warnings.filterwarnings("ignore", message=".*your dataloader is not resumable.*")
     # The module turns the loader's uint8 views into the model's batch on the device (by design).
     warnings.filterwarnings("ignore", message=".*overridden `on_after_batch_transfer`.*")
+    # A resumed run keeps writing its snapshots (trainer.keep_every) into its own checkpoints folder.
+    warnings.filterwarnings("ignore", message=".*Checkpoint directory .* exists and is not empty.*")
     # Checkpoints hold the state after the step, which is what resuming needs.
     warnings.filterwarnings("ignore", message=".*ModelCheckpoint with manual optimization.*")
     # Upstream noise at every run, about neither this run nor this code: Lightning's pytree helper
@@ -166,12 +169,16 @@ def train(roots: Sequence[str], out: str | Path, cfg: TrainConfig, resume: bool 
     # writing last-v1.ckpt beside it.
     checkpoint = ModelCheckpoint(dirpath=ckpt_dir, save_last=True, every_n_train_steps=t.checkpoint_every,
                                  save_top_k=0, save_on_train_epoch_end=True, enable_version_counter=False)
+    callbacks = [checkpoint]
+    if t.keep_every:  # snapshots along the way, for eval curves
+        callbacks.append(SnapshotCheckpoint(ckpt_dir, t.keep_every))
     stop_on_signal = StopOnSignal()  # preemption, a time limit, Ctrl-C: stop after the step, saved
+    callbacks.append(stop_on_signal)
     with lightning_info(shown=progress):  # --quiet: not Lightning's start-up lines either
         trainer = pl.Trainer(
             default_root_dir=str(out), max_steps=stop_after_steps or cfg.optim.max_steps, accelerator=t.accelerator,
             devices=t.devices, strategy=t.strategy, num_nodes=t.num_nodes, precision=precision,
-            logger=loggers, callbacks=[checkpoint, stop_on_signal] + ([progress_bar()] if progress else []),
+            logger=loggers, callbacks=callbacks + ([progress_bar()] if progress else []),
             log_every_n_steps=t.log_every,
             enable_progress_bar=progress, enable_model_summary=False, deterministic=False,
             num_sanity_val_steps=0, max_epochs=-1, plugins=[AtomicCheckpointIO()],
