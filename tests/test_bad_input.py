@@ -520,6 +520,27 @@ def test_kept_snapshots_hold_their_steps_weights_and_are_never_resumed_from(caps
     assert (ckpts / "step_000006.ckpt").is_file()
 
 
+def test_temp_files_of_writes_a_kill_cut_short_are_removed_on_resume(capsys, tmp_path, dataset):
+    """kill -9 during a checkpoint or shard write leaves its temp file (gigabytes at paper size)."""
+    from lrmzero.shards import pack_dataset
+
+    run = tmp_path / "run"
+    assert cli(capsys, "train", "--data", dataset, "--out", run, "--max-steps", "2", *TRAIN)[0] == 0
+    stale = run / "checkpoints" / ".tmp-last.ckpt-4242"
+    stale.write_bytes(b"half a checkpoint")
+    assert cli(capsys, "train", "--data", dataset, "--out", run, "--max-steps", "3", "--resume", *TRAIN)[0] == 0
+    assert not stale.exists() and sorted(p.name for p in (run / "checkpoints").iterdir()) == ["last.ckpt"]
+    shards = tmp_path / "shards"
+    pack_dataset(dataset, shards, objects_per_shard=2)
+    (shards / "shard-000001.tar").unlink()
+    stale = [shards / ".tmp-shard-000001.tar-4242", shards / ".tmp-shard-000001.json-4242"]
+    for path in stale:
+        path.write_bytes(b"half a shard")
+    assert pack_dataset(dataset, shards, objects_per_shard=2) == (1, 1)
+    assert not any(path.exists() for path in stale)
+    assert sorted(p.name for p in shards.iterdir() if p.name.startswith(".")) == []
+
+
 def test_resume_after_a_stop_between_checkpoints_keeps_earlier_log_rows(capsys, tmp_path, dataset):
     from lrmzero.plugin_manager import get_registries
     from lrmzero.plugins.trainers.lightning.config import load_train_config

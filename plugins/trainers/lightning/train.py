@@ -12,6 +12,7 @@ from typing import Sequence
 
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.utilities import rank_zero_only
 
 from lrmzero.dataset import check_output_folder
 from lrmzero.errors import ConfigError
@@ -28,7 +29,7 @@ from lrmzero.plugins.trainers.lightning.progress import progress_bar
 from lrmzero.plugins.trainers.lightning.run_folder import (AtomicCheckpointIO, ContinuingCSVLogger,
                                                            check_same_model, newest_checkpoint,
                                                            SnapshotCheckpoint, readable_checkpoint, refuse_existing_run,
-                                                           run_checkpoints,
+                                                           remove_stale_temp_checkpoints, run_checkpoints,
                                                            warn_changed_settings)
 
 log = logging.getLogger("lrmzero")
@@ -102,6 +103,8 @@ def train(roots: Sequence[str], out: str | Path, cfg: TrainConfig, resume: bool 
     # data it cannot use fails here, before any work
     objects, val_objects = training_objects(roots, cfg, progress, share)
     check_output_folder(out, "--out")
+    if rank_zero_only.rank == 0:  # before any rank writes a checkpoint
+        remove_stale_temp_checkpoints(ckpt_dir)
     if not resume:
         refuse_existing_run(ckpt_dir, "--init" if init is not None else "a new run")
     resume_from, start_step, start_batch = None, None, 0
