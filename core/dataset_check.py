@@ -37,6 +37,8 @@ class DatasetReport:
     problems: dict[str, str] = field(default_factory=dict)  # object id -> the first problem found
     foreign: bool = False  # object folders another tool wrote (no meta.json): lrmzero.dataset.is_foreign_dataset
     failed: list[str] = field(default_factory=list)  # ids the manifest records as failed to generate (no folder)
+    # objects without a problem but with fewer views than check_dataset's min_views asked: id -> views
+    too_few: dict[str, int] = field(default_factory=dict)
 
     def add(self, views: int, problem: str | None) -> None:
         """Count one checked object (its problem is filed by the caller, under its name)."""
@@ -58,6 +60,7 @@ class DatasetReport:
                                                                                        part.min_views)
             merged.problems.update(part.problems)
             merged.failed += [oid for oid in part.failed if oid not in merged.failed]
+            merged.too_few.update(part.too_few)
         return merged
 
     @property
@@ -138,7 +141,8 @@ def check_workers() -> int:
 
 
 def check_dataset(root: str | Path, decode: bool = True, workers: int = 1, progress: bool = False,
-                  part: tuple[int, int] = (0, 1), fingerprint: str | None = None) -> DatasetReport:
+                  part: tuple[int, int] = (0, 1), fingerprint: str | None = None, min_views: int = 0
+                  ) -> DatasetReport:
     """Check every object folder of ``root`` (see :func:`check_object`) and the manifest: an object
     recorded as done whose folder is gone is a problem too. ``workers`` threads check objects side by
     side (Pillow decodes without the GIL: 1.6x on 2 cores); ``progress`` shows a bar on stderr (a
@@ -146,7 +150,8 @@ def check_dataset(root: str | Path, decode: bool = True, workers: int = 1, progr
     order) and, in part 0, the manifest, so that n processes check a dataset side by side and
     :meth:`DatasetReport.merge` their reports into the whole one. ``fingerprint`` (the dataset's,
     taken before): the results are journaled as they come (:class:`CheckJournal`), and a check of the
-    same objects that was interrupted goes on where it stopped."""
+    same objects that was interrupted goes on where it stopped. ``min_views``: sound objects with fewer
+    views are listed in the report's ``too_few`` (what a trainer cannot draw a step from)."""
     k, n = part
     journal = CheckJournal.beside(root, {"fingerprint": fingerprint, "decode": decode, "part": [k, n]}) \
         if fingerprint is not None else None
@@ -169,6 +174,8 @@ def check_dataset(root: str | Path, decode: bool = True, workers: int = 1, progr
             report.add(views, problem)
             if problem:
                 report.problems[obj.object_id] = f"{obj.shard_name}: {problem}"
+            elif views < min_views:
+                report.too_few[obj.object_id] = views
         if not objects and k == 0:
             report.problems["(dataset)"] = "its index lists no objects"
         return report
@@ -184,6 +191,8 @@ def check_dataset(root: str | Path, decode: bool = True, workers: int = 1, progr
         report.add(views, problem)
         if problem:
             report.problems[folder.name] = problem
+        elif views < min_views:
+            report.too_few[folder.name] = views
     if k > 0:
         return report  # the manifest is part 0's
     latest = {r["object_id"]: r.get("status") for r in read_manifest(root)

@@ -104,6 +104,10 @@ def test_ranks_started_together_check_the_data_together(data, tmp_path):
     (copy / "validated.json").unlink(missing_ok=True)
     # a broken view in the share of rank 1 (objects 1, 3, 5, 7): both ranks refuse it, nobody waits
     (copy / "00000003" / "rgba" / "001.png").write_bytes(b"not a png")
+    # and an object with one view, fewer than a step needs: counted by the shared check, not before fit
+    cams = json.loads((copy / "00000005" / "opencv_cameras.json").read_text())
+    cams["frames"] = cams["frames"][:1]
+    (copy / "00000005" / "opencv_cameras.json").write_text(json.dumps(cams))
     res = torchrun(copy, tmp_path / "r1")
     refused = [line for line in res.stderr.splitlines() if line.startswith("lrmzero train: error:")]
     assert res.returncode != 0 and len(refused) == 2, res.stderr[-3000:]
@@ -114,11 +118,14 @@ def test_ranks_started_together_check_the_data_together(data, tmp_path):
     shutil.copy(data / "00000003" / "rgba" / "001.png", copy / "00000003" / "rgba" / "001.png")
     res = torchrun(copy, tmp_path / "r2")
     assert res.returncode == 0, res.stderr[-3000:]
+    assert res.stderr.count("--data {}: 1 objects have fewer than 2 views and are left out".format(copy)) == 1
+    assert "(or unreadable cameras)" not in res.stderr  # no rank counted views before fit
     record = json.loads((copy / "validated.json").read_text())
-    assert record["objects"] == 8 and record["views"] == 32 and record["min_views"] == 4 and record["decode"]
+    assert record["objects"] == 8 and record["views"] == 29 and record["min_views"] == 1 and record["decode"]
     res = torchrun(copy, tmp_path / "r3")
     assert res.returncode == 0 and "not checked again: validated.json records a clean check of these 8 objects" \
         in res.stderr and "check it together" not in res.stderr, res.stderr[-3000:]
+    assert "1 of 8 objects have fewer than 2 views" in res.stderr  # the record's fewest views: counted before fit
 
 
 def cli_train(data, out, *extra) -> list[str]:
@@ -165,3 +172,22 @@ def test_sigterm_to_one_rank_stops_all_after_a_whole_step_saved_and_resumable(da
     assert end["global_step"] == steps
     for key, value in expected["state_dict"].items():
         torch.testing.assert_close(end["state_dict"][key], value, atol=1e-6, rtol=1e-5, msg=key)
+
+
+def test_objects_the_shared_check_finds_with_too_few_views_leave_the_right_root_only(tmp_path):
+    import numpy as np
+
+    from lrmzero.plugins.trainers.lightning.datamodule import split_held_out, without_too_few_views
+    from lrmzero.shards import ShardObject
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    objects = [a / "00000000", a / "00000001", b / "00000000", b / "00000001",
+               ShardObject(f"{tmp_path}/s/shard-000000.tar", "00000001", {})]
+    weights = np.array([0.25, 0.25, 0.125, 0.125, 0.25])
+    kept, kept_weights = without_too_few_views(objects, weights, {str(b) + "/": {"00000001"},
+                                                                  str(tmp_path / "s"): {"00000001"}}, 4, False)
+    assert kept == objects[:3] and kept_weights.tolist() == [0.25, 0.25, 0.125]  # a's 00000001 stays
+    (train_objects, train_weights), held_out = split_held_out(kept, kept_weights, 1)
+    assert train_objects == objects[:2] and held_out == [objects[2]] and train_weights.tolist() == [0.25, 0.25]
+    with pytest.raises(Exception, match="no object has the 4 views"):
+        without_too_few_views(objects[:2], None, {str(a): {"00000000", "00000001"}}, 4, False)

@@ -10,7 +10,7 @@ import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Collection, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -490,13 +490,14 @@ def recorded_min_views(root: str | Path) -> int | None:
 
 
 def mixed_objects(roots: Sequence[str | Path], weights: Sequence[float] | None, min_views: int = 1,
-                  option: str = "data.input_views", fewest_views: dict[str, int | None] | None = None
-                  ) -> tuple[list[Path], np.ndarray | None]:
+                  option: str = "data.input_views", fewest_views: dict[str, int | None] | None = None,
+                  uncounted: Collection[str] = ()) -> tuple[list[Path], np.ndarray | None]:
     """All objects of several dataset roots with at least ``min_views`` views, and per-object
     sampling weights so that root r is drawn with probability weights[r] (None: every object equally).
     ``fewest_views``: the fewest views per object of the roots the start-up check just checked or
     trusted (:func:`refuse_invalid`); other roots' counts come from a matching record, else from
-    reading every object's cameras.
+    reading every object's cameras, except for ``uncounted`` roots: ranks started together count
+    their views in their shared check and leave out the objects with too few there.
 
     Raises:
         ConfigError: a root that is not a folder, holds no rendered objects or none with enough views,
@@ -509,8 +510,8 @@ def mixed_objects(roots: Sequence[str | Path], weights: Sequence[float] | None, 
             raise ConfigError(f"--data: {str(root)!r} {why_no_objects(root)}")
         known = fewest_views or {}
         recorded = known[str(root)] if str(root) in known else recorded_min_views(root)
-        if recorded is not None and recorded >= min_views:
-            per_root.append(objs)  # a clean check counted them: not 800K camera files read again
+        if (recorded is not None and recorded >= min_views) or str(root) in uncounted:
+            per_root.append(objs)  # a clean check counted them (or will): not 800K camera files read again
         else:
             per_root.append(objects_with_views(objs, min_views, repr(str(root)), option))
     objects = [o for objs in per_root for o in objs]

@@ -36,13 +36,28 @@ def training_objects(roots: Sequence[str], cfg: TrainConfig, progress: bool = Fa
     d = cfg.data
     fewest = (refuse_invalid(roots, decode=d.validate == "full", progress=progress, share=share)
               if d.validate != "none" else None)
-    objects, weights = mixed_objects(roots, d.weights, min_views=max(d.input_views, d.target_views),
-                                     option="data.input_views/target_views", fewest_views=fewest)
+    needed = max(d.input_views, d.target_views)
+    if share is not None:
+        share.needed = needed
+    objects, weights = mixed_objects(roots, d.weights, min_views=needed, option="data.input_views/target_views",
+                                     fewest_views=fewest, uncounted=share.unchecked if share is not None else ())
     if cfg.loss.depth_weight > 0:
         refuse_without_depth(objects, cfg.loss.depth_weight)
-    keep = len(objects) - d.val_objects
+    if share is not None and share.unchecked:
+        share.objects = (objects, weights)  # split again in setup if the shared check leaves objects out
+    return split_held_out(objects, weights, d.val_objects)
+
+
+def split_held_out(objects: list, weights: np.ndarray | None, val_objects: int
+                   ) -> tuple[tuple[list, np.ndarray | None], list]:
+    """(training objects, their weights) and the last ``val_objects`` objects, held out.
+
+    Raises:
+        ConfigError: when no object would be left for training.
+    """
+    keep = len(objects) - val_objects
     if keep < 1:
-        raise ConfigError(f"data.val_objects: got {d.val_objects}; allowed: fewer than the {len(objects)} "
+        raise ConfigError(f"data.val_objects: got {val_objects}; allowed: fewer than the {len(objects)} "
                           "usable objects of --data (at least one must stay for training)")
     return (objects[:keep], None if weights is None else weights[:keep]), objects[keep:]
 
@@ -63,6 +78,33 @@ def refuse_without_depth(objects: Sequence, depth_weight: float) -> None:
         if not (render_section(first) or {}).get("depth"):
             raise ConfigError(f"loss.depth_weight: got {depth_weight}; --data {where!r} has no depth maps "
                               f"({first.name} records none); allowed: 0 with this data")
+
+
+def object_root(obj) -> str | None:
+    """The dataset root an object was found in (its folder's parent, or the folder of its shard)."""
+    where = obj.parent if isinstance(obj, Path) else Path(str(obj.shard)).parent if isinstance(obj, ShardObject) \
+        else None
+    return None if where is None else str(where)
+
+
+def without_too_few_views(objects: list, weights: np.ndarray | None, too_few: dict[str, set[str]], needed: int,
+                          say: bool) -> tuple[list, np.ndarray | None]:
+    """``objects`` (with their weights) without those the ranks' shared check found with fewer than
+    ``needed`` views (``too_few``: root -> object ids), as :func:`objects_with_views` leaves them out
+    before fit elsewhere; ``say``: warn how many (rank zero).
+
+    Raises:
+        ConfigError: when no object is left.
+    """
+    roots = {str(Path(root)): ids for root, ids in too_few.items() if ids}
+    gone = np.array([obj.name in roots.get(object_root(obj) or "", ()) for obj in objects], dtype=bool)
+    if gone.all():
+        raise ConfigError(f"--data: no object has the {needed} views that data.input_views/target_views needs "
+                          f"({int(gone.sum())} have fewer)")
+    if say:
+        for root, ids in roots.items():
+            log.warning("--data %s: %d objects have fewer than %d views and are left out", root, len(ids), needed)
+    return [obj for obj, drop in zip(objects, gone) if not drop], None if weights is None else weights[~gone]
 
 
 class ViewsDataModule(pl.LightningDataModule):
@@ -89,8 +131,11 @@ class ViewsDataModule(pl.LightningDataModule):
         trainer = self.trainer
         rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
         if self.startup_check is not None:  # collective: every rank, before any step
-            shared_check(self.startup_check, rank, world)
-            self.startup_check = None
+            check, self.startup_check = self.startup_check, None
+            too_few = shared_check(check, rank, world)
+            if any(too_few.values()) and check.objects is not None:  # counted here, not before fit
+                kept = without_too_few_views(*check.objects, too_few, check.needed, rank == 0)
+                self.objects, self.val_objects = split_held_out(*kept, d.val_objects)
         objects, weights = self.objects or training_objects(self.roots, self.cfg)[0]
         select = ViewSelection(d.input_views, d.target_views, d.resolution, tuple(d.background), d.fixed_views,
                                depth=self.cfg.loss.depth_weight > 0)

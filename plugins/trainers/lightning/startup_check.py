@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from lrmzero.errors import ConfigError
 
@@ -28,6 +28,8 @@ class StartupCheck:
     # root -> its fingerprint taken before fit (None: none), for the roots no record covered on this rank
     unchecked: dict[str, str | None] = field(default_factory=dict)
     progress: bool = False
+    needed: int = 0  # views a training step needs: objects with fewer are left out (by the shared check)
+    objects: tuple[list, Any] | None = None  # all usable objects and weights before the held-out split
 
 
 def ranks_started_together() -> bool:
@@ -94,11 +96,13 @@ def refuse_invalid(roots: Sequence[str], decode: bool = True, progress: bool = F
     return fewest
 
 
-def shared_check(check: StartupCheck, rank: int, world: int) -> None:
+def shared_check(check: StartupCheck, rank: int, world: int) -> dict[str, set[str]]:
     """The ranks' check of the roots :func:`refuse_invalid` left them: every rank calls it (it is
     collective), checks objects ``rank, rank + world, ...`` of each root no rank trusted a record of,
     and receives every share's result; rank 0 records a clean check. A rank whose node holds a record
-    (a cache folder of its own) still takes part, so that all ranks decide alike.
+    (a cache folder of its own) still takes part, so that all ranks decide alike. Returns, per root
+    checked, the objects with fewer than ``check.needed`` views (their views were counted here, not
+    before fit: see ``mixed_objects``'s ``uncounted``).
 
     Raises:
         ConfigError: on every rank alike, listing each bad object and why (up to 20).
@@ -120,18 +124,21 @@ def shared_check(check: StartupCheck, rank: int, world: int) -> None:
     per_rank = gathered(sorted(check.unchecked))
     roots = sorted({root for roots in per_rank for root in roots})
     if not roots:
-        return
+        return {}
     if rank == 0:
         log.warning("--data %s: no record of a clean check: the %d ranks check it together, each 1/%d of the "
                     "objects (lrmzero validate records one, and every launch after trusts it)",
                     ", ".join(roots), world, world)
     reports = {root: check_dataset(root, decode=check.decode, workers=check_workers(),
                                    progress=check.progress and rank == 0, part=(rank, world),
-                                   fingerprint=check.unchecked.get(root)) for root in roots}
+                                   fingerprint=check.unchecked.get(root), min_views=check.needed) for root in roots}
     shares = gathered(reports)
+    too_few = {}
     for root in roots:
         report = DatasetReport.merge([share[root] for share in shares])
         if report.problems and report.objects:
             raise refusal(root, report)
         if rank == 0 and root in check.unchecked:
             write_record(root, report, check.decode, check.unchecked[root])
+        too_few[root] = set(report.too_few)
+    return too_few
