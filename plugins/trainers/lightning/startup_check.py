@@ -1,11 +1,13 @@
 """The trainer's start-up check of its datasets: every object checked (or a record of a clean check
 trusted) before the first step, so that a run never spends hours to fail on a broken view.
 
-Where a cluster launcher starts every rank at once (torchrun, SLURM's srun, LSF, MPI), each rank would
-otherwise check the whole dataset itself: hours per rank at paper scale, all reading the same files.
-There the ranks check it together once their process group is up (:func:`shared_check`, from the
-DataModule's ``setup``): each its own share of the objects, then every rank sees every share's result,
-so all refuse the same broken objects or all go on, and rank zero records the clean check.
+A run of one process checks before fit. A run of several (a cluster launcher starting every rank at
+once: torchrun, SLURM's srun, LSF, MPI; or Lightning starting ``trainer.devices`` processes) checks
+once their process group is up (:func:`shared_check`, from the DataModule's ``setup``): each rank its
+own share of the objects, then every rank sees every share's result, so all refuse the same broken
+objects or all go on, and rank zero records the clean check. (Before, each rank started together
+checked the whole dataset itself, hours per rank at paper scale; Lightning's launcher left it to rank
+zero alone.)
 """
 
 from __future__ import annotations
@@ -40,6 +42,24 @@ def ranks_started_together() -> bool:
                                                        TorchElasticEnvironment)
 
     return any(env.detect() for env in (TorchElasticEnvironment, SLURMEnvironment, LSFEnvironment, MPIEnvironment))
+
+
+def planned_processes(accelerator: str, devices: Any, num_nodes: int) -> int:
+    """How many processes Lightning will run for these trainer settings (devices x machines), by
+    Lightning's own device parsing; 1 where it cannot tell (a wrong guess only moves the check: to
+    rank 0 before fit, or to every rank's share in setup)."""
+    from pytorch_lightning.accelerators import AcceleratorRegistry
+
+    name = "cuda" if accelerator == "gpu" else accelerator
+    if name == "auto":
+        name = "cuda" if AcceleratorRegistry["cuda"]["accelerator"].is_available() else "cpu"
+    try:
+        kind = AcceleratorRegistry[name]["accelerator"]
+        count = kind.auto_device_count() if devices == "auto" else len(kind.get_parallel_devices(
+            kind.parse_devices(devices)))
+    except Exception:  # noqa: BLE001 - Lightning says what is wrong with the settings when the run starts
+        return 1
+    return max(1, count) * max(1, num_nodes)
 
 
 def refusal(root: str | Path, report) -> ConfigError:

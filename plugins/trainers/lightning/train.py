@@ -22,7 +22,8 @@ from lrmzero.plugins.trainers.lightning.config import TrainConfig
 from lrmzero.plugins.trainers.lightning.cpu_memory import reuse_freed_memory
 from lrmzero.plugins.trainers.lightning.data import expand_data_roots
 from lrmzero.plugins.trainers.lightning.datamodule import ViewsDataModule, training_objects
-from lrmzero.plugins.trainers.lightning.startup_check import StartupCheck, ranks_started_together
+from lrmzero.plugins.trainers.lightning.startup_check import (StartupCheck, planned_processes,
+                                                              ranks_started_together)
 from lrmzero.plugins.trainers.lightning.stop_signals import StopOnSignal, StoppedBySignal, requeue_slurm_job
 from lrmzero.plugins.trainers.lightning.module import ReconstructionModule
 from lrmzero.plugins.trainers.lightning.progress import progress_bar
@@ -98,8 +99,10 @@ def train(roots: Sequence[str], out: str | Path, cfg: TrainConfig, resume: bool 
         if resume and init is not None:
             log.warning("--init %s: not used: --auto-resume continues the run in %s", init, out)
             init = None
-    # ranks a cluster launcher started together check the data together, in the DataModule's setup
-    share = StartupCheck(decode=cfg.data.validate == "full", progress=progress) if ranks_started_together() else None
+    # a run of several processes checks its data in their shares, in the DataModule's setup
+    t = cfg.trainer
+    several = ranks_started_together() or planned_processes(t.accelerator, t.devices, t.num_nodes) > 1
+    share = StartupCheck(decode=cfg.data.validate == "full", progress=progress) if several else None
     # data it cannot use fails here, before any work
     objects, val_objects = training_objects(roots, cfg, progress, share)
     check_output_folder(out, "--out")
@@ -152,7 +155,6 @@ def train(roots: Sequence[str], out: str | Path, cfg: TrainConfig, resume: bool 
         module.net.compile()  # in place: parameter names, and so checkpoints, stay as they are
     module.data_roots = [str(r) for r in roots]
     data = ViewsDataModule(roots, cfg, start_batch, objects, val_objects, share)
-    t = cfg.trainer
     cuda = torch.cuda.is_available() and t.accelerator in ("auto", "gpu", "cuda")
     precision = t.precision if t.precision != "auto" else ("bf16-mixed" if cuda else "32-true")
     if not cuda:
