@@ -78,10 +78,11 @@ class RenderCommand(Command):
         parser.add_argument("input", help="a mesh file (GLB, OBJ, PLY, ...) or a folder of them")
         parser.add_argument("--out", required=True, help="dataset folder")
         parser.add_argument("--seed", type=int, default=0, help="seed of the camera draws")
-        parser.add_argument("--workers", type=int, default=1)
-        parser.add_argument("--config", default=None)
-        parser.add_argument("--quiet", action="store_true")
-        parser.add_argument("overrides", nargs="*", metavar="key=value")
+        parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+        parser.add_argument("--config", default=None, help="YAML file or packaged config name (gso-eval: the "
+                            "official GSO cameras)")
+        parser.add_argument("--quiet", action="store_true", help="no progress bar")
+        parser.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
 
     def run(self, args: argparse.Namespace) -> int:
         from lrmzero.plugins.generation.config import load_config

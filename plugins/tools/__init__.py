@@ -15,7 +15,7 @@ class GalleryCommand(Command):
     help = "contact sheet and HTML page of a dataset"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("dataset")
+        parser.add_argument("dataset", help="dataset folder or shards")
         parser.add_argument("--out", default=None, help="folder for gallery.png and index.html (default DATASET/gallery)")
         parser.add_argument("--objects", type=int, default=8, help="objects on the contact sheet")
         parser.add_argument("--views", type=int, default=4, help="views per object on the contact sheet")
@@ -71,10 +71,10 @@ class PackCommand(Command):
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("dataset", help="a folder dataset (lrmzero generate/render)")
         parser.add_argument("--out", required=True, help="folder for shard-NNNNNN.tar and index.json")
-        parser.add_argument("--objects-per-shard", type=int, default=256)
+        parser.add_argument("--objects-per-shard", type=int, default=256, help="objects per tar shard (default 256)")
         parser.add_argument("--image-format", default="png", choices=["png", "jpeg"],
                             help="png: the views' bytes unchanged; jpeg: RGB JPEG + alpha PNG (faster to decode)")
-        parser.add_argument("--jpeg-quality", type=int, default=95)
+        parser.add_argument("--jpeg-quality", type=int, default=95, help="with --image-format jpeg (default 95)")
         parser.add_argument("--workers", type=int, default=None,
                             help="threads writing shards side by side (default: the cores, at most 8)")
         parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -110,7 +110,7 @@ class CamerasCommand(Command):
     help = "convert camera files (opencv, nerfstudio, colmap, openlrm, lgm) or check an object's cameras against its mesh"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        sub = parser.add_subparsers(dest="action", required=True)
+        sub = parser.add_subparsers(dest="action", required=True, help="convert or check")
         convert = sub.add_parser("convert", help="opencv_cameras.json <-> transforms.json <-> COLMAP text model "
                                                  "<-> OpenLRM / LGM object folders")
         convert.add_argument("input", help="opencv_cameras.json, transforms.json, a COLMAP folder (cameras.txt), "

@@ -32,16 +32,18 @@ class TrainCommand(Command):
                             "GS-LRM at 256 px, paper-8view with 8 input views, paper-512 its 512 px second stage")
         parser.add_argument("--max-steps", type=int, default=None, help="optimizer steps (overrides optim.max_steps)")
         resume = parser.add_mutually_exclusive_group()
-        resume.add_argument("--resume", action="store_true", help="continue from the newest checkpoint of RUN")
+        resume.add_argument("--resume", action="store_true",
+                            help="continue the run in --out from its newest checkpoint")
         resume.add_argument("--auto-resume", action="store_true",
-                            help="continue RUN if it holds a checkpoint, else start it: the command of a job that "
-                                 "a cluster may preempt and requeue")
+                            help="continue the run in --out if it holds a checkpoint, else start it: the command of a "
+                                 "job that a cluster may preempt and requeue")
         parser.add_argument("--init", default=None,
                             help="start from this checkpoint's network weights (same model; new optimizer and "
                                  "schedule), e.g. --preset paper-512 from a paper run")
         parser.add_argument("--config", default=None, help="YAML file merged over the preset")
-        parser.add_argument("--quiet", action="store_true")
-        parser.add_argument("overrides", nargs="*", metavar="key=value")
+        parser.add_argument("--quiet", action="store_true", help="no progress bar, no Lightning start-up lines")
+        parser.add_argument("overrides", nargs="*", metavar="key=value",
+                            help="config overrides (lrmzero plugins and docs/configs.md list the keys)")
 
     def run(self, args: argparse.Namespace) -> int:
         from lrmzero.dataset import check_positive
@@ -72,13 +74,13 @@ class EvalCommand(Command):
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--checkpoint", required=True,
                             help="a .ckpt of lrmzero train, or its run folder (checkpoints/last.ckpt)")
-        parser.add_argument("--data", required=True)
+        parser.add_argument("--data", required=True, help="held-out dataset folder or shards")
         parser.add_argument("--json", default=None, help="write the results here")
         parser.add_argument("--report", default=None,
                             help="folder: per_view.csv and per object inputs | truth | prediction | error images")
         parser.add_argument("--views-in", type=int, default=None, help="input views (default: as trained)")
         parser.add_argument("--resolution", type=int, default=None, help="image size (default: as trained)")
-        parser.add_argument("--max-objects", type=int, default=None)
+        parser.add_argument("--max-objects", type=int, default=None, help="evaluate the first N objects only")
         parser.add_argument("--lpips-weights", default=None,
                             help="the lpips package's VGG linear heads (v0.1 vgg.pth); with --vgg16-weights: LPIPS")
         parser.add_argument("--vgg16-weights", default=None,
@@ -110,8 +112,8 @@ class ReconstructCommand(Command):
                             help="opencv_cameras.json of the input views, or a camera rig that poses every image of "
                             "--images in name order: a camera sampler NAME[:key=value,...], e.g. "
                             "orbit:elevations_deg=[20],radius=2.2,fov_deg=50 (4 views at azimuths 0, 90, 180, 270)")
-        parser.add_argument("--out", required=True)
-        parser.add_argument("--turntable-views", type=int, default=24)
+        parser.add_argument("--out", required=True, help="folder: gaussians.ply / mesh, turntable.png and .gif")
+        parser.add_argument("--turntable-views", type=int, default=24, help="frames of the turntable (default 24)")
         parser.add_argument("--device", default="auto", help="auto (CUDA where there is one), cpu, cuda, cuda:N")
 
     def run(self, args: argparse.Namespace) -> int:
