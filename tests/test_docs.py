@@ -49,3 +49,17 @@ def test_generation_speed_guide_names_only_real_config_keys():
     assert len(used) >= 9, used
     unknown = sorted(k for k in used if k not in keys)
     assert not unknown, f"docs/generation-speed.md names settings that do not exist: {unknown}"
+
+
+def test_every_command_line_option_says_what_it_is_for():
+    import argparse
+
+    from lrmzero.cli import add_plugin_commands, build_parser
+    from lrmzero.plugin_manager import get_registries
+
+    parser = build_parser()
+    add_plugin_commands(parser, get_registries())
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    silent = {f"{name} {a.option_strings[0] if a.option_strings else a.dest}"
+              for name, command in commands.items() for a in command._actions if not a.help}
+    assert len(commands) >= 10 and silent == set()
