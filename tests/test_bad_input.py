@@ -518,6 +518,17 @@ def test_kept_snapshots_hold_their_steps_weights_and_are_never_resumed_from(caps
                "trainer.keep_every=2")[0] == 0
     assert torch.load(ckpts / "last.ckpt", weights_only=True)["global_step"] == 6
     assert (ckpts / "step_000006.ckpt").is_file()
+    # the run along its training: a row per step (the copy has step 4's: counted once), as single evals give
+    code, out = cli_out(capsys, "eval", "--checkpoint", run, "--snapshots", "--data", dataset, "--quiet",
+                        "--json", tmp_path / "curve.json")
+    rows = json.loads((tmp_path / "curve.json").read_text())
+    assert code == 0 and [row["step"] for row in rows] == [2, 4, 6]
+    assert [line.split()[0] for line in out.splitlines()[2:5]] == ["2", "4", "6"]
+    code, out = cli_out(capsys, "eval", "--checkpoint", ckpts / "step_000004.ckpt", "--data", dataset, "--quiet",
+                        "--json", tmp_path / "one.json")
+    assert json.loads((tmp_path / "one.json").read_text())["mean"] == rows[1]["mean"]
+    code, err = cli(capsys, "eval", "--checkpoint", ckpts / "last.ckpt", "--snapshots", "--data", dataset)
+    assert code == 2 and "--snapshots needs the run folder" in error_line(err, "eval")
 
 
 def test_temp_files_of_writes_a_kill_cut_short_are_removed_on_resume(capsys, tmp_path, dataset):

@@ -86,16 +86,23 @@ class EvalCommand(Command):
         parser.add_argument("--vgg16-weights", default=None,
                             help="torchvision VGG-16 state dict (vgg16-*.pth), LPIPS's trunk; without: LPIPS null")
         parser.add_argument("--device", default="auto", help="auto (CUDA where there is one), cpu, cuda, cuda:N")
+        parser.add_argument("--snapshots", action="store_true",
+                            help="--checkpoint is a run folder: evaluate each snapshot it kept (trainer.keep_every) "
+                                 "and its last checkpoint, one row per step")
         parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
     def run(self, args: argparse.Namespace) -> int:
+        from lrmzero.plugins.trainers.lightning.eval_snapshots import evaluate_snapshots, format_curve
         from lrmzero.plugins.trainers.lightning.evaluate import evaluate, format_table
 
-        result = evaluate(args.checkpoint, args.data, views_in=args.views_in, resolution=args.resolution,
-                          max_objects=args.max_objects, lpips_weights=args.lpips_weights, json_path=args.json,
-                          vgg16_weights=args.vgg16_weights, report=args.report, device=args.device,
-                          progress=not args.quiet)
-        print(format_table(result))
+        options = dict(views_in=args.views_in, resolution=args.resolution, max_objects=args.max_objects,
+                       lpips_weights=args.lpips_weights, vgg16_weights=args.vgg16_weights, device=args.device,
+                       progress=not args.quiet)
+        if args.snapshots:
+            print(format_curve(evaluate_snapshots(args.checkpoint, args.data, json_path=args.json,
+                                                  report=args.report, **options)))
+            return 0
+        print(format_table(evaluate(args.checkpoint, args.data, json_path=args.json, report=args.report, **options)))
         return 0
 
 
