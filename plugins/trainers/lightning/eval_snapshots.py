@@ -4,12 +4,15 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
 from lrmzero.dataset import check_output_file, write_atomic
 from lrmzero.errors import ConfigError
 from lrmzero.plugins.trainers.lightning.run_folder import SNAPSHOT_PREFIX, readable_checkpoint
+
+log = logging.getLogger("lrmzero")
 
 
 def run_checkpoints_by_step(run: str | Path) -> list[tuple[int, Path]]:
@@ -45,9 +48,22 @@ def evaluate_snapshots(run: str | Path, data: str, json_path: str | None = None,
     if json_path:
         check_output_file(json_path, "--json")
     rows = []
-    for step, path in run_checkpoints_by_step(run):
-        where = None if report is None else str(Path(report) / f"{SNAPSHOT_PREFIX}{step:06d}")
-        rows.append({"step": step, "checkpoint": str(path), **evaluate(str(path), data, report=where, **options)})
+    said: set[str] = set()
+
+    def once(record: logging.LogRecord) -> bool:  # the data's and LPIPS's notes are the same for every step
+        message = record.getMessage()
+        if message in said:
+            return False
+        said.add(message)
+        return True
+
+    log.addFilter(once)
+    try:
+        for step, path in run_checkpoints_by_step(run):
+            where = None if report is None else str(Path(report) / f"{SNAPSHOT_PREFIX}{step:06d}")
+            rows.append({"step": step, "checkpoint": str(path), **evaluate(str(path), data, report=where, **options)})
+    finally:
+        log.removeFilter(once)
     if json_path:
         write_atomic(json_path, (json.dumps(rows, indent=1) + "\n").encode())
     return rows
