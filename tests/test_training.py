@@ -302,6 +302,10 @@ def test_eval_json_and_reconstruct(dataset, tmp_path):
     assert len(result["objects"]) == 3 and result["objects"][0]["views"] == 4  # 8 views, 4 inputs
     for row in result["objects"]:  # the per-view rows average to the object's figure
         assert abs(np.mean(by_object[row["object_id"]]) - row["psnr"]) < 1e-4
+    # loader processes decoding ahead change nothing but the time
+    res = run_cli("eval", "--checkpoint", str(last), "--data", str(dataset), "--json", str(tmp_path / "w2.json"),
+                  "--workers", "2")
+    assert res.returncode == 0 and json.loads((tmp_path / "w2.json").read_text())["objects"] == result["objects"]
     obj = find_objects(dataset)[1]
     out = tmp_path / "rec"
     res = run_cli("reconstruct", "--checkpoint", str(last), "--images", str(obj), "--cameras",

@@ -86,6 +86,9 @@ class EvalCommand(Command):
         parser.add_argument("--vgg16-weights", default=None,
                             help="torchvision VGG-16 state dict (vgg16-*.pth), LPIPS's trunk; without: LPIPS null")
         parser.add_argument("--device", default="auto", help="auto (CUDA where there is one), cpu, cuda, cuda:N")
+        parser.add_argument("--workers", type=int, default=0,
+                            help="loader processes decoding the next objects while the model runs, for a GPU "
+                                 "(default 0: decode here; on a CPU the model needs the cores)")
         parser.add_argument("--snapshots", action="store_true",
                             help="--checkpoint is a run folder: evaluate each snapshot it kept (trainer.keep_every) "
                                  "and its last checkpoint, one row per step")
@@ -97,7 +100,7 @@ class EvalCommand(Command):
 
         options = dict(views_in=args.views_in, resolution=args.resolution, max_objects=args.max_objects,
                        lpips_weights=args.lpips_weights, vgg16_weights=args.vgg16_weights, device=args.device,
-                       progress=not args.quiet)
+                       progress=not args.quiet, workers=args.workers)
         if args.snapshots:
             print(format_curve(evaluate_snapshots(args.checkpoint, args.data, json_path=args.json,
                                                   report=args.report, **options)))

@@ -30,6 +30,11 @@ from lrmzero.plugins.trainers.lightning.config import check_model_resolution
 log = logging.getLogger("lrmzero")
 
 
+def as_is(item):
+    """A loader's collate function that hands each object over as the dataset made it (one at a time)."""
+    return item
+
+
 def _mean(rows: list[dict], key: str) -> float | None:
     vals = [r[key] for r in rows if r.get(key) is not None]
     return float(np.mean(vals)) if vals else None
@@ -39,12 +44,13 @@ def _mean(rows: list[dict], key: str) -> float | None:
 def evaluate(checkpoint: str, data: str, views_in: int | None = None, resolution: int | None = None,
              max_objects: int | None = None, lpips_weights: str | None = None,
              json_path: str | None = None, device: str = "auto", vgg16_weights: str | None = None,
-             report: str | None = None, progress: bool = False) -> dict[str, Any]:
+             report: str | None = None, progress: bool = False, workers: int = 0) -> dict[str, Any]:
     """PSNR / SSIM / LPIPS of ``checkpoint`` on ``data``'s views that are not inputs, beside two
     baselines; every argument, the checkpoint and the data are checked before any metric is computed.
 
     ``device``: ``auto`` (CUDA where there is one), ``cpu``, ``cuda[:N]`` (see :func:`inference_device`).
-    ``progress``: a bar over the objects on stderr.
+    ``progress``: a bar over the objects on stderr. ``workers``: loader processes decoding the next
+    objects while the model runs (0: in this process); the results do not depend on it.
 
     ``report``: a folder for ``per_view.csv`` (one row per object and target view) and one
     ``<object>.png`` per object: its input views on top, then per target view ground truth |
@@ -55,6 +61,8 @@ def evaluate(checkpoint: str, data: str, views_in: int | None = None, resolution
     """
     for value, option in ((views_in, "--views-in"), (resolution, "--resolution"), (max_objects, "--max-objects")):
         check_positive(value, option)
+    if workers < 0:
+        raise ConfigError(f"--workers: got {workers}; allowed: 0 (decode in this process) or more")
     if json_path:
         check_output_file(json_path, "--json")
     if report:
@@ -81,9 +89,9 @@ def evaluate(checkpoint: str, data: str, views_in: int | None = None, resolution
     rows, per_view, figures = [], [], []
     if report:
         Path(report).mkdir(parents=True, exist_ok=True)
-    for i in tqdm(range(len(dataset)), desc=f"eval {Path(data).name}", unit="obj", disable=not progress,
-                  dynamic_ncols=True):
-        item = dataset[i]
+    loader = torch.utils.data.DataLoader(dataset, batch_size=None, num_workers=workers, collate_fn=as_is,
+                                         prefetch_factor=2 if workers else None)
+    for item in tqdm(loader, desc=f"eval {Path(data).name}", unit="obj", disable=not progress, dynamic_ncols=True):
         if item is None or len(item["target_ids"]) == 0:
             continue
         batch = to_model_batch(to_device(collate([item]), device), background)
