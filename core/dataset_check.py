@@ -221,7 +221,7 @@ def _check_all(objects: list, check: Callable[[Any], tuple[int, str | None]], wo
             chunk = list(map_in_threads(check, objects[start:start + CHUNK], workers, bar))
             results += chunk
             if journal is not None:
-                journal.append(chunk)
+                journal.append(start, chunk)
     if journal is not None:
         journal.remove()
     return results
@@ -231,10 +231,12 @@ CHUNK = 1024  # objects checked between two journal entries
 
 
 class CheckJournal:
-    """The results of a check so far, one JSON line per chunk of objects after a header line (the
-    dataset's fingerprint, the check's level and part), so that a check interrupted after hours goes
-    on where it stopped: appended, never rewritten; a torn last line is dropped. Kept beside the
-    record (:func:`record_paths`, a hidden file there), or nowhere where nothing is writable."""
+    """The results of a check so far, one JSON line per chunk of objects (its first object's place
+    and the results) after a header line (the dataset's fingerprint, the check's level and part), so
+    that a check interrupted after hours goes on where it stopped: appended, never rewritten; read
+    back only as far as the chunks follow one another from the first object (a torn last line, or
+    two checks of the same objects writing at once: their chunks repeat or leave gaps). Kept beside
+    the record (:func:`record_paths`, a hidden file there), or nowhere where nothing is writable."""
 
     def __init__(self, path: Path, header: dict) -> None:
         self.path, self.header = path, header
@@ -258,12 +260,17 @@ class CheckJournal:
             return []
         if not lines or lines[0] != json.dumps(self.header):
             return []
-        results = []
+        results: list[tuple[int, str | None]] = []
         for line in lines[1:]:
             try:
-                results += [(int(views), problem) for views, problem in json.loads(line)]
-            except (ValueError, TypeError):
+                entry = json.loads(line)
+                start, chunk = int(entry["start"]), [(int(views), problem) for views, problem in entry["results"]]
+            except (ValueError, TypeError, KeyError):
                 break  # torn by the interruption: checked again
+            if start == len(results):
+                results += chunk
+            elif start > len(results):
+                break  # a gap: another check of the same objects started the journal again meanwhile
         return results
 
     def _start(self) -> bool:
@@ -274,9 +281,10 @@ class CheckJournal:
             return False
         return True
 
-    def append(self, chunk: list[tuple[int, str | None]]) -> None:
+    def append(self, start: int, chunk: list[tuple[int, str | None]]) -> None:
+        """Journal the results of objects ``start, start + 1, ...``."""
         with open(self.path, "a") as f:
-            f.write(json.dumps([list(result) for result in chunk]) + "\n")
+            f.write(json.dumps({"start": start, "results": [list(result) for result in chunk]}) + "\n")
 
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)

@@ -777,15 +777,22 @@ def test_an_interrupted_check_goes_on_where_it_stopped(capsys, tmp_path, dataset
         report, recorded = dataset_check.check_and_record(data, fingerprint=fingerprint)
     assert checked[2:] == [objs[2].name] and "2 of 3 objects were checked before" in caplog.text
     assert report == expected and recorded is None and not journal.exists()  # the bad object is still found
-    # a torn last entry is checked again; a journal of other objects (another fingerprint) is not used
-    journal.write_text(json.dumps({"fingerprint": fingerprint, "decode": True, "part": [0, 1], "root": str(data)})
-                       + "\n" + json.dumps([[4, None]]) + "\n[[4, nu")
+    # a torn last entry is checked again; so is all after a gap, and a chunk written twice counts once (two
+    # checks of the same objects at once: a sweep of runs on a new dataset)
+    header = json.dumps({"fingerprint": fingerprint, "decode": True, "part": [0, 1], "root": str(data)})
+    chunk = json.dumps({"start": 0, "results": [[4, None]]})
+    journal.write_text(f'{header}\n{chunk}\n{{"start": 1, "results": [[4, nu')
     checked.clear()
     assert dataset_check.check_and_record(data, fingerprint=fingerprint)[0].objects == 3 and len(checked) == 2
+    journal.write_text(f'{header}\n{chunk}\n{chunk}\n{json.dumps({"start": 2, "results": [[4, None]]})}\n')
+    checked.clear()
+    assert dataset_check.check_and_record(data, fingerprint=fingerprint)[0].objects == 3 and len(checked) == 2
+    journal.write_text(f'{header}\n{chunk}\n{json.dumps({"start": 1, "results": [[4, None]]})}\n{chunk}\n')
+    checked.clear()
+    assert dataset_check.check_and_record(data, fingerprint=fingerprint)[0].objects == 3 and len(checked) == 1
     (objs[0] / "rgba" / "001.png").write_bytes((objs[1] / "rgba" / "001.png").read_bytes())
     (objs[0] / "meta.json").write_text((objs[0] / "meta.json").read_text() + " ")
-    journal.write_text(json.dumps({"fingerprint": fingerprint, "decode": True, "part": [0, 1], "root": str(data)})
-                       + "\n" + json.dumps([[4, "frame 1: stale"]]) + "\n")
+    journal.write_text(f'{header}\n{json.dumps({"start": 0, "results": [[4, "frame 1: stale"]]})}\n')
     checked.clear()
     code, out = cli_out(capsys, "validate", data, "--quiet")
     assert code == 0 and len(checked) == 3 and "stale" not in out and not journal.exists()
