@@ -103,7 +103,8 @@ def _run(argv: Sequence[str] | None) -> int:
         commands.update({name: command.run for name, command in plugin_commands.items()})
         return commands[args.command](args)
     except LrmzeroError as exc:
-        print(f"lrmzero {command}: error: {exc}", file=sys.stderr)
+        if exc.shown:
+            print(f"lrmzero {command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:
         return report_interrupted(command, exc)

@@ -2,7 +2,13 @@
 
 
 class LrmzeroError(Exception):
-    """Base class for errors caused by user input (bad config, bad data), not by bugs."""
+    """Base class for errors caused by user input (bad config, bad data), not by bugs.
+
+    ``shown = False`` (set on an instance): the CLI exits with its code without printing it, because
+    another process says the same (the other ranks of a run that all refuse together: rank zero says it).
+    """
+
+    shown: bool = True
 
 
 class ConfigError(LrmzeroError, ValueError):

@@ -116,9 +116,7 @@ def test_the_ranks_of_a_run_check_the_data_together(data, tmp_path, launcher):
     (copy / "00000005" / "opencv_cameras.json").write_text(json.dumps(cams))
     res = torchrun(copy, tmp_path / "r1")
     refused = [line for line in res.stderr.splitlines() if line.startswith("lrmzero train: error:")]
-    # torchrun: each rank says it; Lightning's launcher: rank 0 may end rank 1 before it does
-    assert res.returncode != 0 and len(refused) == 2 or (launcher == "lightning" and len(refused) == 1), \
-        res.stderr[-3000:]
+    assert res.returncode != 0 and len(refused) == 1, res.stderr[-3000:]  # every rank refuses, rank 0 says why
     assert all("8 objects" in line and "00000003: frame 1: rgba/001.png cannot be decoded" in line for line in refused)
     assert "the 2 ranks check it together, each 1/2 of the objects" in res.stderr
     assert not (copy / "validated.json").exists() and not (tmp_path / "r1" / "checkpoints").exists()

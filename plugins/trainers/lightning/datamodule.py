@@ -99,8 +99,10 @@ def without_too_few_views(objects: list, weights: np.ndarray | None, too_few: di
     roots = {str(Path(root)): ids for root, ids in too_few.items() if ids}
     gone = np.array([obj.name in roots.get(object_root(obj) or "", ()) for obj in objects], dtype=bool)
     if gone.all():
-        raise ConfigError(f"--data: no object has the {needed} views that data.input_views/target_views needs "
-                          f"({int(gone.sum())} have fewer)")
+        error = ConfigError(f"--data: no object has the {needed} views that data.input_views/target_views needs "
+                            f"({int(gone.sum())} have fewer)")
+        error.shown = say  # every rank refuses alike; rank zero says why
+        raise error
     if say:
         for root, ids in roots.items():
             log.warning("--data %s: %d objects have fewer than %d views and are left out", root, len(ids), needed)

@@ -157,7 +157,9 @@ def shared_check(check: StartupCheck, rank: int, world: int) -> dict[str, set[st
     for root in roots:
         report = DatasetReport.merge([share[root] for share in shares])
         if report.problems and report.objects:
-            raise refusal(root, report)
+            error = refusal(root, report)
+            error.shown = rank == 0  # every rank refuses; one says why
+            raise error
         if rank == 0 and root in check.unchecked:
             write_record(root, report, check.decode, check.unchecked[root])
         too_few[root] = set(report.too_few)
