@@ -197,3 +197,12 @@ def test_objects_the_shared_check_finds_with_too_few_views_leave_the_right_root_
     assert train_objects == objects[:2] and held_out == [objects[2]] and train_weights.tolist() == [0.25, 0.25]
     with pytest.raises(Exception, match="no object has the 4 views"):
         without_too_few_views(objects[:2], None, {str(a): {"00000000", "00000001"}}, 4, False)
+
+
+def test_planned_processes_reads_the_trainer_settings_as_lightning_does():
+    from lrmzero.plugins.trainers.lightning.startup_check import planned_processes
+
+    assert planned_processes("cpu", 2, 1) == 2 and planned_processes("cpu", "3", 2) == 6
+    assert planned_processes("auto", "auto", 1) == (torch.cuda.device_count() or 1)
+    assert planned_processes("cpu", "auto", 4) == 4  # one process per machine
+    assert planned_processes("cpu", -5, 1) == 1  # Lightning refuses it when the run starts; no guess here
