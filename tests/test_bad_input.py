@@ -522,9 +522,11 @@ def test_kept_snapshots_hold_their_steps_weights_and_are_never_resumed_from(caps
     with caplog.at_level(logging.WARNING, logger="lrmzero"):
         caplog.clear()
         code, out = cli_out(capsys, "eval", "--checkpoint", run, "--snapshots", "--data", dataset, "--quiet",
-                            "--json", tmp_path / "curve.json")
+                            "--json", tmp_path / "curve.json", "--report", tmp_path / "report")
     rows = json.loads((tmp_path / "curve.json").read_text())
     assert code == 0 and [row["step"] for row in rows] == [2, 4, 6]
+    assert sorted(p.name for p in (tmp_path / "report").iterdir()) == ["step_000002", "step_000004", "step_000006"]
+    assert all((tmp_path / "report" / step / "summary.png").is_file() for step in ("step_000002", "step_000006"))
     assert caplog.text.count("LPIPS is reported as null") == 1  # said once, not per step
     assert [line.split()[0] for line in out.splitlines()[2:5]] == ["2", "4", "6"]
     code, out = cli_out(capsys, "eval", "--checkpoint", ckpts / "step_000004.ckpt", "--data", dataset, "--quiet",
