@@ -153,9 +153,13 @@ def check_dataset(root: str | Path, decode: bool = True, workers: int = 1, progr
     same objects that was interrupted goes on where it stopped. ``min_views``: sound objects with fewer
     views are listed in the report's ``too_few`` (what a trainer cannot draw a step from)."""
     k, n = part
-    journal = CheckJournal.beside(root, {"fingerprint": fingerprint, "decode": decode, "part": [k, n]}) \
-        if fingerprint is not None else None
     report = DatasetReport(str(root))
+
+    def check_all(objects: list, check: Callable[[Any], tuple[int, str | None]]) -> list:
+        header = {"fingerprint": fingerprint, "decode": decode, "part": [k, n]}
+        journal = CheckJournal.beside(root, header) if fingerprint is not None else None
+        return _check_all(objects, check, workers, progress and f"validate {root}", journal)
+
     if not is_url(root) and not Path(root).is_dir():
         report.problems["(dataset)"] = "not a folder"
         return report
@@ -169,7 +173,7 @@ def check_dataset(root: str | Path, decode: bool = True, workers: int = 1, progr
         def check_packed(obj: ShardObject) -> tuple[int, str | None]:  # another tool's objects: no meta.json
             return check_object(obj, decode, foreign=not has_object_file(obj, DONE_MARKER))
 
-        results = _check_all(objects, check_packed, workers, progress and f"validate {root}", journal)
+        results = check_all(objects, check_packed)
         for obj, (views, problem) in zip(objects, results):
             report.add(views, problem)
             if problem:
@@ -185,8 +189,7 @@ def check_dataset(root: str | Path, decode: bool = True, workers: int = 1, progr
     root = Path(root)
     foreign = report.foreign = is_foreign_dataset(root)
     folders = [folder for folder, _ in _object_folders(root)][k::n]
-    results = _check_all(folders, lambda f: check_object(f, decode, foreign), workers, progress and f"validate {root}",
-                         journal)
+    results = check_all(folders, lambda f: check_object(f, decode, foreign))
     for folder, (views, problem) in zip(folders, results):
         report.add(views, problem)
         if problem:
@@ -248,9 +251,17 @@ class CheckJournal:
         header = {**header, "root": str(root)}
         for record in record_paths(root):
             journal = cls(record.parent / (name if record.name == RECORD else f"{record.stem}{name}"), header)
-            if journal.results() or journal._start():
+            if journal._continues() or journal._start():
                 return journal
         return None
+
+    def _continues(self) -> bool:
+        """Whether the file journals this very check (same header: its first line)."""
+        try:
+            with open(self.path) as f:
+                return f.readline().rstrip("\n") == json.dumps(self.header)
+        except (OSError, UnicodeDecodeError):
+            return False
 
     def results(self) -> list[tuple[int, str | None]]:
         """The results journaled for this very check (same header), in order; [] for none."""
