@@ -235,6 +235,16 @@ def write_atomic(path: str | Path, data: bytes | Callable[[BinaryIO], None]) -> 
         raise
 
 
+def remove_stale_temp_files(folder: str | Path, names: str = "*") -> int:
+    """Remove the temp files that :func:`write_atomic` left in ``folder`` for the files matching the
+    glob ``names`` when a kill cut a write short (each as big as what it was writing); returns how
+    many. Call where no write of those files runs."""
+    stale = list(Path(folder).glob(f"{TMP_PREFIX}{names}-*")) if Path(folder).is_dir() else []
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return len(stale)
+
+
 def check_output_folder(path: str | Path, option: str) -> None:
     """Refuse an output folder that is a file, or that cannot be created or written.
 

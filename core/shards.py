@@ -25,7 +25,7 @@ from typing import Any, Iterator
 import numpy as np
 from tqdm import tqdm
 
-from lrmzero.dataset import TMP_PREFIX, object_folders, view_path, write_atomic
+from lrmzero.dataset import object_folders, remove_stale_temp_files, view_path, write_atomic
 from lrmzero.threads import map_in_threads
 
 INDEX = "index.json"
@@ -242,8 +242,7 @@ def write_shard(out: Path, number: int, folders: list[Path], image_format: str =
     ``shard-NNNNNN.json`` (every member's offset and size) beside it, each atomically; returns the
     entry without the members (``file``, ``images``, ``objects``: the ids), as :func:`shard_entries`."""
     name = f"shard-{number:06d}"
-    for stale in out.glob(f"{TMP_PREFIX}{name}.*"):  # a killed earlier write of this shard: gigabytes
-        stale.unlink(missing_ok=True)
+    remove_stale_temp_files(out, f"{name}.*")  # a killed earlier write of this shard: gigabytes
     objects: dict[str, dict] = {}
 
     def write_tar(f) -> None:  # straight into the temp file: a shard of 512 px views is gigabytes

@@ -95,15 +95,6 @@ def newest_checkpoint(ckpt_dir: Path, option: str = "--resume") -> tuple[Path, i
     return best
 
 
-def remove_stale_temp_checkpoints(ckpt_dir: Path) -> int:
-    """Remove the temp files of checkpoint writes a kill interrupted (:class:`AtomicCheckpointIO`: each
-    the size of a checkpoint, gigabytes at paper size); returns how many. Call where no write runs."""
-    stale = list(ckpt_dir.glob(f"{TMP_PREFIX}*.ckpt-*")) if ckpt_dir.is_dir() else []
-    for path in stale:
-        path.unlink(missing_ok=True)
-    return len(stale)
-
-
 def run_checkpoints(ckpt_dir: Path) -> list[Path]:
     """The ``.ckpt`` files of a run's checkpoint folder, sorted (none where it does not exist)."""
     return sorted(ckpt_dir.glob("*.ckpt")) if ckpt_dir.is_dir() else []

@@ -14,7 +14,7 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.utilities import rank_zero_only
 
-from lrmzero.dataset import check_output_folder
+from lrmzero.dataset import check_output_folder, remove_stale_temp_files
 from lrmzero.errors import ConfigError
 from lrmzero.plugin_manager import get_registries
 from lrmzero.plugins.trainers.lightning.checkpoints import build_model, read_checkpoint
@@ -30,7 +30,7 @@ from lrmzero.plugins.trainers.lightning.progress import progress_bar
 from lrmzero.plugins.trainers.lightning.run_folder import (AtomicCheckpointIO, ContinuingCSVLogger,
                                                            check_same_model, newest_checkpoint,
                                                            SnapshotCheckpoint, readable_checkpoint, refuse_existing_run,
-                                                           remove_stale_temp_checkpoints, run_checkpoints,
+                                                           run_checkpoints,
                                                            warn_changed_settings)
 
 log = logging.getLogger("lrmzero")
@@ -106,8 +106,8 @@ def train(roots: Sequence[str], out: str | Path, cfg: TrainConfig, resume: bool 
     # data it cannot use fails here, before any work
     objects, val_objects = training_objects(roots, cfg, progress, share)
     check_output_folder(out, "--out")
-    if rank_zero_only.rank == 0:  # before any rank writes a checkpoint
-        remove_stale_temp_checkpoints(ckpt_dir)
+    if rank_zero_only.rank == 0:  # a killed checkpoint write's temp file (AtomicCheckpointIO), before any rank writes
+        remove_stale_temp_files(ckpt_dir, "*.ckpt")
     if not resume:
         refuse_existing_run(ckpt_dir, "--init" if init is not None else "a new run")
     resume_from, start_step, start_batch = None, None, 0
