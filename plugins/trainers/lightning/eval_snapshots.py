@@ -71,16 +71,7 @@ def evaluate_snapshots(run: str | Path, data: str, json_path: str | None = None,
 
 def format_curve(rows: list[dict[str, Any]]) -> str:
     """One line per step (PSNR, SSIM, LPIPS of the model), then the baselines (the same for all)."""
-    def f(x, digits=3):
-        return "  -  " if x is None else f"{x:.{digits}f}"
+    from lrmzero.plugins.trainers.lightning.evaluate import baseline_lines, metric_line, table_head
 
-    first = rows[0]
-    lines = [f"{first['objects_evaluated']} objects, {first['views_in']} input views, {first['resolution']} px",
-             f"{'step':<22}{'PSNR':>8}{'SSIM':>8}{'LPIPS':>8}"]
-    for row in rows:
-        m = row["mean"]
-        lines.append(f"{row['step']:<22}{f(m['psnr'], 2):>8}{f(m['ssim']):>8}{f(m['lpips']):>8}")
-    for name, key in (("nearest input view", "nearest_view"), ("mean colour", "mean_color")):
-        b = first["baselines"][key]
-        lines.append(f"{name:<22}{f(b['psnr'], 2):>8}{f(b['ssim']):>8}{'':>8}")
-    return "\n".join(lines)
+    steps = [metric_line(row["step"], row["mean"]["psnr"], row["mean"]["ssim"], row["mean"]["lpips"]) for row in rows]
+    return "\n".join([*table_head(rows[0], "step"), *steps, *baseline_lines(rows[0])])

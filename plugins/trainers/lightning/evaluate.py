@@ -215,16 +215,29 @@ def comparison_image(inputs: torch.Tensor, target: torch.Tensor, pred: torch.Ten
     return Image.fromarray((canvas * 255).round().astype(np.uint8))
 
 
-def format_table(result: dict[str, Any]) -> str:
+def metric_line(name: object, psnr: float | None, ssim: float | None, lpips: float | None = None,
+                with_lpips: bool = True) -> str:
+    """One row of the tables: a name, then PSNR, SSIM and (``with_lpips``) LPIPS, ``-`` where null."""
     def f(x, digits=3):
         return "  -  " if x is None else f"{x:.{digits}f}"
 
-    m, b = result["mean"], result["baselines"]
-    lines = [
-        f"{result['objects_evaluated']} objects, {result['views_in']} input views, {result['resolution']} px",
-        f"{'':<22}{'PSNR':>8}{'SSIM':>8}{'LPIPS':>8}",
-        f"{'model':<22}{f(m['psnr'], 2):>8}{f(m['ssim']):>8}{f(m['lpips']):>8}",
-        f"{'nearest input view':<22}{f(b['nearest_view']['psnr'], 2):>8}{f(b['nearest_view']['ssim']):>8}{'':>8}",
-        f"{'mean colour':<22}{f(b['mean_color']['psnr'], 2):>8}{f(b['mean_color']['ssim']):>8}{'':>8}",
-    ]
-    return "\n".join(lines)
+    return f"{name!s:<22}{f(psnr, 2):>8}{f(ssim):>8}{f(lpips) if with_lpips else '':>8}"
+
+
+def table_head(result: dict[str, Any], first_column: str = "") -> list[str]:
+    """The tables' first two lines: what was evaluated, then the column names."""
+    return [f"{result['objects_evaluated']} objects, {result['views_in']} input views, {result['resolution']} px",
+            f"{first_column:<22}{'PSNR':>8}{'SSIM':>8}{'LPIPS':>8}"]
+
+
+def baseline_lines(result: dict[str, Any]) -> list[str]:
+    """The two baselines' rows (no LPIPS)."""
+    b = result["baselines"]
+    return [metric_line("nearest input view", b["nearest_view"]["psnr"], b["nearest_view"]["ssim"], with_lpips=False),
+            metric_line("mean colour", b["mean_color"]["psnr"], b["mean_color"]["ssim"], with_lpips=False)]
+
+
+def format_table(result: dict[str, Any]) -> str:
+    m = result["mean"]
+    return "\n".join([*table_head(result), metric_line("model", m["psnr"], m["ssim"], m["lpips"]),
+                      *baseline_lines(result)])
