@@ -6,11 +6,14 @@
 #      goes, peak memory; eager and compiled (block by block), with the initial Gaussians (0.1 wide) and
 #      pixel-sized ones, with a kernel profile
 #   3. a two-minute `small` run on freshly generated data (compiled), killed with -9 and resumed
-#   4. levers side by side, as far as the deadline allows: FlashAttention-4 (where it came along), a bf16
-#      residual stream, rendering depth too (what skipping it gains), FA4 and bf16 residual together,
-#      attention kernels, gsplat tile sizes, the torch rasterizer's first step and peak memory at batch 1,
-#      the network compiled as one graph, memory-efficient attention, inductor's max-autotune; then, if
-#      time is left, one generation worker's seconds per object with gl on the GPU's driver
+#   4. levers side by side, as far as the deadline allows, each on top of the best step measured so far
+#      (compiled, pixel-sized Gaussians, and with FlashAttention-4 where it came along, a bf16 residual
+#      stream): that step for 20 steps, with the perceptual loss (the paper preset's step after
+#      loss.perceptual_start), inductor's max-autotune, the network compiled as one graph, gsplat tile
+#      sizes, rendering depth too; then attention kernels side by side, the torch rasterizer's first step
+#      and peak memory at batch 1, and, if time is left, one generation worker's seconds per object with gl
+#      on the GPU's driver
+# GPU_CHECK_PARTS picks parts (default 1234; e.g. 14: the tests, which build gsplat, and the levers).
 # Prepare here with PACKAGES="omegaconf trimesh manifold3d moderngl glcontext embreex gsplat plyfile webdataset
 # braceexpand" bash ../shared/gpu/prepare.sh (lrmzero needs plyfile; the tests import webdataset), then on
 # the offline GPU machine: source .gpu/preamble.sh && OUT=$OUT bash benchmarks/gpu_check.sh
@@ -31,6 +34,8 @@ limit() { local left=$(( DEADLINE - $(date +%s) )); (( left < $1 )) && echo $(( 
 step() { echo "== $(date +%T) $*" | tee -a "$LOG"; }
 keep() { cat "$PART" >> "$LOG"; }
 note() { echo "$*" | tee -a "$SUMMARY"; }
+PARTS=${GPU_CHECK_PARTS:-1234}
+part() { [[ $PARTS == *$1* ]]; }
 
 note "device: $(nvidia-smi --query-gpu=name,memory.total --format=csv,noheader) | $(python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda)')"
 
@@ -48,11 +53,12 @@ else
        ".fa4-site: $([ -d .fa4-site ] && echo yes || echo no))"
 fi
 
+if part 1; then
 step "1/4 gpu tests (gsplat builds on first use; FlashAttention-4 compiles its kernels on first use)"
 timeout $(limit 300) python3 -m pytest -q -m gpu tests/ -p no:cacheprovider 2>&1 | tee "$PART" | tail -15
 keep; note "gpu tests: $(tail -1 "$PART")"
+fi
 
-step "2/4 throughput of the paper step (bf16, gsplat, batch 8, 256 px, 4 in / 8 target views)"
 bench() {  # bench NAME SECONDS ARGS...: one benchmarks/train.py run, its figures into the summary
   local name=$1 seconds=$2; shift 2
   echo "-- bench $name" >> "$LOG"
@@ -60,11 +66,15 @@ bench() {  # bench NAME SECONDS ARGS...: one benchmarks/train.py run, its figure
   local figures; figures=$(grep -h 'first step\|steps/s\|MFU\|per step\|time per step\|Error' "$PART" | tr '\n' ' ')
   keep; note "paper, $name: ${figures:-none (cut at the deadline, or failed: see log.txt)}"
 }
+if part 2; then
+step "2/4 throughput of the paper step (bf16, gsplat, batch 8, 256 px, 4 in / 8 target views)"
 bench eager 60 --steps 10
 bench compiled 90 --steps 10 --compile
 # Gaussians about a pixel wide (exp(-5) = 0.0067 at ~2 units: ~0.8 px) instead of the initial 0.1
 bench compiled-pixel-gaussians 60 --steps 10 --compile --profile "$OUT/profile.txt" model.scale_bias=5
+fi
 
+if part 3; then
 step "3/4 small preset: generate, train two minutes, kill -9, --resume"
 timeout $(limit 60) python3 -m lrmzero.cli generate --out "$W/data" --num-objects 64 --seed 0 --workers 14 --quiet \
   --config demo render.views=8 render.resolution=128 2>&1 | tail -1 | tee -a "$LOG"
@@ -97,26 +107,28 @@ print(f"small run: global_step {ck['global_step']}, resumed part {time.time() - 
 PY
 rm -rf "$W/data" "$W/run"
 
-step "4/4 levers side by side (what the deadline leaves time for): attention kernels, tile sizes, compile modes"
+fi
+
+if part 4; then
+step "4/4 levers side by side on the best step so far (what the deadline leaves time for)"
+# options first: the key=value overrides are benchmarks/train.py's last arguments
+BEST=(model.scale_bias=5)
+[ "$FA4" = importable ] && BEST+=(model.attention=fa4 model.low_precision_residual=true)
+bench "best (${BEST[*]})" 120 --steps 20 --compile --profile "$OUT/profile-best.txt" "${BEST[@]}"
+bench best-with-perceptual-loss 90 --steps 10 --compile --perceptual "${BEST[@]}"
+bench best-autotune 240 --steps 20 --compile --compile-mode max-autotune-no-cudagraphs "${BEST[@]}"
+bench best-whole-graph 120 --steps 20 --compile --compile-whole "${BEST[@]}"
+bench best-tile16 60 --steps 20 --compile "${BEST[@]}" model.rasterizers.gsplat.tile_size=16
+bench best-with-depth 60 --steps 10 --compile --with-depth "${BEST[@]}"
 if [ "$FA4" = importable ]; then
-  bench compiled-pixel-fa4 150 --steps 10 --compile model.scale_bias=5 model.attention=fa4
+  bench compiled-pixel-fa4 60 --steps 10 --compile model.scale_bias=5 model.attention=fa4
 fi
 bench compiled-pixel-bf16-residual 60 --steps 10 --compile model.scale_bias=5 model.low_precision_residual=true
-# the step as before depth was skipped (gsplat RGB+ED, 4 channels, against RGB): what skipping it gained
-bench compiled-pixel-with-depth 45 --steps 10 --compile model.scale_bias=5 --with-depth
-if [ "$FA4" = importable ]; then
-  bench compiled-pixel-fa4-bf16-residual 60 --steps 10 --compile model.scale_bias=5 model.attention=fa4 \
-    model.low_precision_residual=true
-  bench compiled-fa4-bf16-residual 60 --steps 10 --compile model.attention=fa4 model.low_precision_residual=true
-fi
 bench compiled-pixel-cudnn 60 --steps 10 --compile model.scale_bias=5 model.attention=cudnn
 bench compiled-pixel-flash 60 --steps 10 --compile model.scale_bias=5 model.attention=flash
-bench compiled-tile32 45 --steps 10 --compile model.rasterizers.gsplat.tile_size=32
-bench compiled-pixel-tile8 45 --steps 10 --compile model.scale_bias=5 model.rasterizers.gsplat.tile_size=8
-bench torch-rasterizer-batch1 45 --steps 1 --batch-size 1 model.rasterizer=torch
-bench compiled-whole-pixel 90 --steps 10 --compile --compile-whole model.scale_bias=5
 bench compiled-pixel-efficient 60 --steps 10 --compile model.scale_bias=5 model.attention=efficient
-bench compiled-pixel-autotune 150 --steps 10 --compile --compile-mode max-autotune-no-cudagraphs model.scale_bias=5
+bench compiled-tile32 45 --steps 10 --compile model.rasterizers.gsplat.tile_size=32
+bench torch-rasterizer-batch1 45 --steps 1 --batch-size 1 model.rasterizer=torch
 
 # generation with gl on the NVIDIA driver, one worker (issue 11's < 1 s per object at 256 px, < 2 s at 512 px,
 # which llvmpipe cannot reach on 2 CPU cores)
@@ -124,6 +136,7 @@ echo "-- generation, one worker" >> "$LOG"
 timeout $(limit 60) python3 benchmarks/render.py --objects 6 --renderers gl --resolutions 256 512 2>&1 \
   | tee "$PART" | tail -3
 keep; note "generation, gl, one worker: $(grep -h ' s/object' "$PART" | tr -s ' ' | tr '\n' ';' || true)"
+fi
 
 rm -rf "$W"
 step "done"

@@ -1,11 +1,12 @@
 """Training throughput of `lrmzero train` presets: steps/s, images/s, tokens/s, and where a step's
-time goes (transformer forward+backward, rendering forward+backward, loss and optimizer, and, with
+time goes (transformer forward+backward, rendering forward+backward, loss, optimizer, and, with
 --data, waiting for the loader); on a GPU the `paper` preset in bf16 with model FLOP utilization.
 
 Usage: python benchmarks/train.py [--preset tiny|small|paper] [--steps 10] [--data DIR] [key=value ...]
 MFU counts 3x the transformer's forward matmul FLOPs (count_flops_per_token) over --peak-tflops.
-The step is the trainer's: the model's network and renderer, MSE, fused AdamW on CUDA; batches are
-synthetic (random images, real cameras) unless --data measures the real loader too.
+The step is the trainer's: the model's network and renderer, MSE (+ with --perceptual the VGG-19 term the
+paper preset adds after loss.perceptual_start), fused AdamW on CUDA; batches are synthetic (random images,
+real cameras) unless --data measures the real loader too.
 """
 
 from __future__ import annotations
@@ -86,6 +87,9 @@ def main() -> None:
                    "this file and print where the time goes, by kind of kernel")
     p.add_argument("--with-depth", action="store_true",
                    help="render depth too (the trainer does only with loss.depth_weight > 0)")
+    p.add_argument("--perceptual", action="store_true",
+                   help="add the perceptual loss (VGG-19, random weights: its cost, not its values), as the "
+                   "trainer does after loss.perceptual_start")
     p.add_argument("overrides", nargs="*")
     args = p.parse_args()
     cuda = torch.cuda.is_available()
@@ -109,32 +113,46 @@ def main() -> None:
     dtype = torch.bfloat16 if cuda else torch.float32
     bg = torch.ones(3, device=device)
     with_depth = args.with_depth or cfg.loss.depth_weight > 0
+    perceptual = random_perceptual_loss(device) if args.perceptual else None
+
+    def loss_of(pred: torch.Tensor) -> torch.Tensor:
+        """MSE (+ 0.5 x perceptual), under autocast as in the trainer's step."""
+        with torch.autocast(device.type, dtype=dtype, enabled=cuda):
+            loss = ((pred - b["target_images"]) ** 2).mean()
+            if perceptual is not None:
+                target = b["target_images"].flatten(0, 1)
+                loss = loss + cfg.loss.perceptual_weight * perceptual(pred.flatten(0, 1), target)
+        return loss
 
     def step():
         with torch.autocast(device.type, dtype=dtype, enabled=cuda):
             outputs = net(b)
         pred = render_model(model, outputs, b["target_w2c"], b["target_K"], d.resolution, bg, with_depth)["rgb"]
-        loss = ((pred - b["target_images"]) ** 2).mean()
+        loss = loss_of(pred)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
 
     def timed_step(timer: Timer):
-        """The same step, cut at the network's outputs so each part's backward is timed on its own."""
+        """The same step, cut at the network's outputs and at the rendered images so each part's
+        backward is timed on its own."""
         timer.start()
         with torch.autocast(device.type, dtype=dtype, enabled=cuda):
             outputs = net(b)
         timer.lap("transformer")
         leaves = {k: v.detach().requires_grad_() for k, v in outputs.items()}
         pred = render_model(model, leaves, b["target_w2c"], b["target_K"], d.resolution, bg, with_depth)["rgb"]
-        loss = ((pred - b["target_images"]) ** 2).mean()
+        timer.lap("rendering")
+        pred_leaf = pred.detach().requires_grad_()
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        loss_of(pred_leaf).backward()
+        timer.lap("loss")
+        pred.backward(pred_leaf.grad)
         timer.lap("rendering")
         torch.autograd.backward([outputs[k] for k in leaves], [leaves[k].grad for k in leaves])
         timer.lap("transformer")
         opt.step()
-        timer.lap("loss + optimizer")
+        timer.lap("optimizer")
 
     t = time.perf_counter()
     step()
@@ -207,6 +225,20 @@ def profile_kernels(step, path: str, cuda: bool, steps: int = 3) -> None:
     total = sum(kinds.values())
     print(f"{'device' if cuda else 'CPU'} time per step {total:.1f} ms: " + "  ".join(
         f"{k} {v:.1f} ms ({100 * v / total:.0f}%)" for k, v in sorted(kinds.items(), key=lambda kv: -kv[1])))
+
+
+def random_perceptual_loss(device) -> torch.nn.Module:
+    """The trainer's PerceptualLoss with random VGG-19 weights (written to a temporary file, as it
+    reads only local files): the same convolutions, so the same cost."""
+    import tempfile
+
+    from lrmzero.plugins.trainers.lightning.perceptual import PerceptualLoss
+    from lrmzero.plugins.trainers.lightning.vgg import vgg_features
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = f"{tmp}/vgg19.pth"
+        torch.save({f"features.{k}": v for k, v in vgg_features("vgg19").state_dict().items()}, path)
+        return PerceptualLoss(path).to(device)
 
 
 def loader_seconds(data: str, cfg, device, batches: int) -> float:
