@@ -237,26 +237,62 @@ def _sdpa_in_flash_layout(q, k, v):
     return out.transpose(1, 2), None  # (out, lse) as flash_attn.cute returns them
 
 
-def test_gs_lrm_fa4_attention_takes_the_projections_in_flash_layout(monkeypatch):
-    """``model.attention=fa4`` hands FlashAttention-4 the heads in its [B, T, H, d] layout and gets
-    the same attention as torch's SDPA (here a stand-in module computes it with SDPA, on the CPU)."""
+def _stand_in_flash_attn(monkeypatch, with_interface: bool) -> list:
+    """A ``flash_attn.cute`` package computing with SDPA on the CPU: ``flash_attn_func`` and, with
+    ``with_interface``, the ``interface`` module's forward and backward entry points as FlashAttention-4
+    4.0 has them (the backward writing into the ``dq, dk, dv`` it is given). Returns the list of calls."""
+    import math
     import sys
     import types
 
+    import lrmzero.plugins.models.gaussians.fa4_attention as fa4_module
     import lrmzero.plugins.models.gaussians.gs_lrm_net as net_module
-    from lrmzero.plugins.models.gaussians.gs_lrm_net import GSLRMNetwork
 
     calls = []
 
     def flash_attn_func(q, k, v):
-        calls.append(q.shape)
+        calls.append(("flash_attn_func", tuple(q.shape)))
         return _sdpa_in_flash_layout(q, k, v)
+
+    def _flash_attn_fwd(q, k, v, softmax_scale=None, causal=False, return_lse=False):
+        calls.append(("forward", tuple(q.shape), q.stride()))
+        scores = torch.einsum("bthd,bshd->bhts", q.float(), k.float()) / math.sqrt(q.shape[-1])
+        return _sdpa_in_flash_layout(q, k, v)[0], torch.logsumexp(scores, -1), None, None
+
+    def _flash_attn_bwd(q, k, v, out, dout, lse, softmax_scale=None, causal=False, softcap=0.0,
+                        dq=None, dk=None, dv=None):
+        calls.append(("backward", tuple(q.shape), dq.stride()))
+        # softmax attention's gradients written out (a custom op's kernel runs below autograd)
+        scale = 1 / math.sqrt(q.shape[-1])
+        P = torch.softmax(torch.einsum("bthd,bshd->bhts", q, k) * scale, -1)
+        dP = torch.einsum("bthd,bshd->bhts", dout, v)
+        dS = P * (dP - (dout * out).sum(-1).transpose(1, 2)[..., None])
+        dq.copy_(torch.einsum("bhts,bshd->bthd", dS, k) * scale)
+        dk.copy_(torch.einsum("bhts,bthd->bshd", dS, q) * scale)
+        dv.copy_(torch.einsum("bhts,bthd->bshd", P, dout))
+        return dq, dk, dv
 
     cute = types.ModuleType("flash_attn.cute")
     cute.flash_attn_func = flash_attn_func
     monkeypatch.setitem(sys.modules, "flash_attn", types.ModuleType("flash_attn"))
     monkeypatch.setitem(sys.modules, "flash_attn.cute", cute)
+    if with_interface:
+        cute.interface = types.ModuleType("flash_attn.cute.interface")
+        cute.interface._flash_attn_fwd, cute.interface._flash_attn_bwd = _flash_attn_fwd, _flash_attn_bwd
+        monkeypatch.setitem(sys.modules, "flash_attn.cute.interface", cute.interface)
+    monkeypatch.setattr(fa4_module, "_RESOLVED", False)  # looked up again from the stand-in
+    monkeypatch.setattr(fa4_module, "_KERNELS", None)
     monkeypatch.setattr(net_module, "fa4_applies", lambda qkv: True)  # as on a CUDA device in bf16
+    return calls
+
+
+def test_gs_lrm_fa4_attention_takes_the_projections_in_flash_layout(monkeypatch):
+    """``model.attention=fa4`` hands FlashAttention-4 the heads in its [B, T, H, d] layout and gets
+    the same attention as torch's SDPA (here a stand-in module computes it with SDPA, on the CPU);
+    a package without the interface entry points is called through ``flash_attn_func``."""
+    from lrmzero.plugins.models.gaussians.gs_lrm_net import GSLRMNetwork
+
+    calls = _stand_in_flash_attn(monkeypatch, with_interface=False)
     torch.manual_seed(0)
     reference = GSLRMNetwork(layers=2, width=32, heads=4, patch_size=4)
     fa4 = GSLRMNetwork(layers=2, width=32, heads=4, patch_size=4, attention="fa4")
@@ -264,12 +300,60 @@ def test_gs_lrm_fa4_attention_takes_the_projections_in_flash_layout(monkeypatch)
     batch = {"images": torch.rand(2, 3, 3, 8, 8), "rays": torch.randn(2, 3, 6, 8, 8),
              "c2w": torch.eye(4).expand(2, 3, 4, 4)}
     want, got = reference(batch), fa4(batch)
-    assert calls == [(2, 12, 4, 8)] * 2  # 2 objects, 3 views x 2 x 2 patches, 4 heads of 8
+    assert calls == [("flash_attn_func", (2, 12, 4, 8))] * 2  # 2 objects, 3 views x 2 x 2 patches, 4 heads of 8
     for key in want:
         torch.testing.assert_close(got[key], want[key], atol=1e-6, rtol=1e-5)
     weight = lambda net: net.blocks[0].attn.qkv.weight  # noqa: E731
     torch.testing.assert_close(torch.autograd.grad(got["colors"].sum(), weight(fa4))[0],
                                torch.autograd.grad(want["colors"].sum(), weight(reference))[0], atol=1e-6, rtol=1e-5)
+
+
+def test_gs_lrm_fa4_custom_op_reads_the_fused_projections_in_place_and_writes_one_gradient(monkeypatch):
+    """With FlashAttention-4's interface entry points the attention is a custom op on the fused projections
+    ``[B, T, 3, H, d]``: q, k and v reach the kernel as views of them (strides of the fused tensor), the
+    backward writes dq, dk, dv into the slices of one gradient tensor, and the values and gradients are
+    SDPA's."""
+    from lrmzero.plugins.models.gaussians.gs_lrm_net import GSLRMNetwork
+
+    calls = _stand_in_flash_attn(monkeypatch, with_interface=True)
+    torch.manual_seed(0)
+    reference = GSLRMNetwork(layers=2, width=32, heads=4, patch_size=4)
+    fa4 = GSLRMNetwork(layers=2, width=32, heads=4, patch_size=4, attention="fa4")
+    fa4.load_state_dict(reference.state_dict())
+    batch = {"images": torch.rand(2, 3, 3, 8, 8), "rays": torch.randn(2, 3, 6, 8, 8),
+             "c2w": torch.eye(4).expand(2, 3, 4, 4)}
+    want, got = reference(batch), fa4(batch)
+    fused_strides = (12 * 3 * 32, 3 * 32, 8, 1)  # [B, T, H, d] slices of [2, 12, 3, 4, 8]
+    assert calls == [("forward", (2, 12, 4, 8), fused_strides)] * 2
+    for key in want:
+        torch.testing.assert_close(got[key], want[key], atol=1e-6, rtol=1e-5)
+    params = [net.blocks[0].attn.qkv.weight for net in (reference, fa4)] + [fa4.blocks[1].attn.qkv.weight]
+    want_grad = torch.autograd.grad(want["colors"].sum(), params[0])[0]
+    got_grad = torch.autograd.grad(got["colors"].sum(), params[1:])[0]
+    assert [c[0] for c in calls[2:]] == ["backward"] * 2 and all(c[2] == fused_strides for c in calls[2:])
+    torch.testing.assert_close(got_grad, want_grad, atol=1e-6, rtol=1e-5)
+
+
+def test_gs_lrm_fa4_custom_op_compiles_without_a_graph_break(monkeypatch):
+    """torch.compile traces a block through the FlashAttention-4 op in one graph (fullgraph=True fails on a
+    break), with eager's values and gradients; and the op passes torch.library.opcheck (fake tensors,
+    autograd registration, schema)."""
+    from lrmzero.plugins.models.gaussians.gs_lrm_net import Block
+
+    _stand_in_flash_attn(monkeypatch, with_interface=True)
+    torch.manual_seed(0)
+    block = Block(32, 4, 4.0, attention="fa4")
+    x = torch.randn(2, 12, 32, requires_grad=True)
+    eager = block(x)
+    eager_grad = torch.autograd.grad(eager.square().sum(), x)[0]
+    torch._dynamo.reset()
+    compiled = torch.compile(block, fullgraph=True, backend="aot_eager")
+    out = compiled(x)
+    torch.testing.assert_close(out, eager)
+    torch.testing.assert_close(torch.autograd.grad(out.square().sum(), x)[0], eager_grad)
+    torch._dynamo.reset()
+    qkv = torch.randn(2, 12, 3, 4, 8, requires_grad=True)
+    torch.library.opcheck(torch.ops.lrmzero.fa4_qkv_attention.default, (qkv,))
 
 
 def test_gs_lrm_fa4_is_refused_on_cuda_where_it_cannot_run(monkeypatch):
@@ -313,6 +397,43 @@ def test_fa4_matches_sdpa_on_the_gpu():
     assert relative_error(out, ref) <= 2 * max(relative_error(torch_bf16, ref), 1e-3)
     for name, got, torch_grad, want in zip("qkv", grads, torch_grads, ref_grads):
         assert relative_error(got, want) <= 2 * max(relative_error(torch_grad, want), 1e-3), name
+
+    # the custom op on the fused projections (what the network calls): the same values and gradients
+    from lrmzero.plugins.models.gaussians.fa4_attention import fa4_qkv_attention, resolve_kernels
+
+    assert resolve_kernels() is not None, "flash_attn.cute.interface lacks the entry points the custom op calls"
+    qkv = torch.stack([q, k, v], dim=2).detach().requires_grad_()  # [B, T, 3, H, d]
+    fused = fa4_qkv_attention(qkv)
+    fused_grads = torch.autograd.grad((fused.float() * weights).sum(), qkv)[0].unbind(2)
+    assert relative_error(fused, ref) <= 2 * max(relative_error(torch_bf16, ref), 1e-3)
+    for name, got, torch_grad, want in zip("qkv", fused_grads, torch_grads, ref_grads):
+        assert relative_error(got, want) <= 2 * max(relative_error(torch_grad, want), 1e-3), name
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_fa4_block_compiles_in_one_graph_on_the_gpu():
+    """A GS-LRM block with FlashAttention-4 compiled by inductor with fullgraph=True (no graph break at the
+    attention) gives the eager block's output and input gradient under bf16 autocast."""
+    pytest.importorskip("flash_attn.cute", reason="FlashAttention-4 (flash-attn-4) is not installed")
+    from lrmzero.plugins.models.gaussians.fa4_attention import fa4_unavailable
+    from lrmzero.plugins.models.gaussians.gs_lrm_net import Block
+
+    if fa4_unavailable(torch.device("cuda")):
+        pytest.skip(fa4_unavailable(torch.device("cuda")))
+    torch.manual_seed(0)
+    block = Block(1024, 16, 4.0, attention="fa4").cuda()
+    x = torch.randn(2, 4096, 1024, device="cuda", requires_grad=True)
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        eager = block(x)
+    eager_grad = torch.autograd.grad(eager.float().square().sum(), x)[0]
+    torch._dynamo.reset()
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        out = torch.compile(block, fullgraph=True)(x)
+    grad = torch.autograd.grad(out.float().square().sum(), x)[0]
+    torch._dynamo.reset()
+    for got, want in ((out, eager), (grad, eager_grad)):
+        assert float((got.float() - want.float()).norm() / want.float().norm()) < 2e-2
 
 
 def test_gs_lrm_low_precision_residual_keeps_the_stream_in_the_autocast_dtype():

@@ -2,11 +2,19 @@
 GS-LRM's attention kernel, where it is installed (``pip install flash-attn-4``; the same module ships
 as ``tokenspeed-fa4``). torch's own kernels for GS-LRM's head dimension 64 run at ~37% of an H200's
 bf16 peak (cuDNN; FlashAttention-2 slower), attention being ~40% of the paper step; FlashAttention-3/4
-are the kernels written for Hopper's tensor cores."""
+are the kernels written for Hopper's tensor cores.
+
+:func:`fa4_qkv_attention` takes the fused projections ``[B, T, 3, H, d]`` as the network makes them. Where
+``flash_attn.cute.interface`` has the forward and backward entry points it is a torch custom op: torch.compile
+traces a block through it in one graph (no graph break at the attention), and its backward writes the
+gradients of q, k and v straight into one ``[B, T, 3, H, d]`` tensor instead of stacking three (a copy of
+the projections' size per block). Elsewhere it calls ``flash_attn_func`` outside torch.compile's graphs.
+"""
 
 from __future__ import annotations
 
-from typing import Optional
+import inspect
+from typing import Callable, Optional
 
 import torch
 
@@ -22,7 +30,33 @@ def fa4_unavailable(device: torch.device) -> Optional[str]:
     major, minor = torch.cuda.get_device_capability(device)
     if major < 9:
         return f"the GPU is sm{major}{minor}; FlashAttention-4 needs sm90 (Hopper) or newer"
+    resolve_kernels()
     return None
+
+
+# flash_attn.cute.interface's (forward, backward) where they take what this module passes, else None;
+# looked up once, eagerly (by fa4_unavailable, i.e. the model's prepare, or the first eager call), so
+# that code torch.compile traces only reads it
+_KERNELS: Optional[tuple[Callable, Callable]] = None
+_RESOLVED = False
+
+
+def resolve_kernels() -> Optional[tuple[Callable, Callable]]:
+    """``(_flash_attn_fwd, _flash_attn_bwd)`` of ``flash_attn.cute.interface`` if they exist and take
+    ``return_lse`` and ``dq, dk, dv`` (the versions this module was written against), else None."""
+    global _KERNELS, _RESOLVED
+    if not _RESOLVED:
+        try:
+            from flash_attn.cute import interface
+
+            fwd, bwd = interface._flash_attn_fwd, interface._flash_attn_bwd
+            takes = set(inspect.signature(fwd).parameters), set(inspect.signature(bwd).parameters)
+            fits = {"q", "k", "v", "return_lse"} <= takes[0] and {"out", "dout", "lse", "dq", "dk", "dv"} <= takes[1]
+            _KERNELS = (fwd, bwd) if fits else None
+        except Exception:  # noqa: BLE001 - any other layout of the package: the public function instead
+            _KERNELS = None
+        _RESOLVED = True
+    return _KERNELS
 
 
 def fa4_applies(qkv: torch.Tensor) -> bool:
@@ -41,3 +75,60 @@ def fa4_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Te
         raise RuntimeError(f"model.attention=fa4: flash_attn.cute does not import ({exc}); {INSTALL}") from exc
     out = flash_attn_func(q, k, v)
     return out[0] if isinstance(out, tuple) else out  # (out, lse) in the versions that return both
+
+
+def fa4_qkv_attention(qkv: torch.Tensor) -> torch.Tensor:
+    """Softmax attention of fused projections ``qkv [B, T, 3, H, d]`` (q, k, v along dim 2) ->
+    ``[B, T, H, d]``; non-causal, scale 1/sqrt(d)."""
+    if not _RESOLVED and not torch.compiler.is_compiling():
+        resolve_kernels()
+    if _KERNELS is None:
+        return fa4_attention(*qkv.unbind(2))
+    return torch.ops.lrmzero.fa4_qkv_attention(qkv)[0]
+
+
+# exact strides for the custom ops' inputs: q, k and v are strided views of the fused projections, which
+# the kernels read in place (inductor would otherwise be free to copy them into another layout)
+_LAYOUT = tuple(t for t in (getattr(torch.Tag, "needs_exact_strides", None),) if t is not None)
+
+
+@torch.library.custom_op("lrmzero::fa4_qkv_attention", mutates_args=(), tags=_LAYOUT)
+def _fa4_qkv_forward(qkv: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``qkv [B, T, 3, H, d]`` -> (out ``[B, T, H, d]``, log-sum-exp ``[B, H, T]`` fp32)."""
+    out, lse = _KERNELS[0](*qkv.unbind(2), return_lse=True)[:2]
+    return out, lse
+
+
+@_fa4_qkv_forward.register_fake
+def _(qkv: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    B, T, _, H, d = qkv.shape
+    return qkv.new_empty(B, T, H, d), qkv.new_empty(B, H, T, dtype=torch.float32)
+
+
+@torch.library.custom_op("lrmzero::fa4_qkv_attention_backward", mutates_args=(), tags=_LAYOUT)
+def _fa4_qkv_backward(dout: torch.Tensor, qkv: torch.Tensor, out: torch.Tensor, lse: torch.Tensor) -> torch.Tensor:
+    """The gradient ``[B, T, 3, H, d]`` of the projections, the kernel writing dq, dk, dv into its slices."""
+    dqkv = torch.empty(qkv.shape, dtype=qkv.dtype, device=qkv.device)
+    views = dqkv.unbind(2)
+    written = _KERNELS[1](*qkv.unbind(2), out, dout, lse, dq=views[0], dk=views[1], dv=views[2])[:3]
+    for view, grad in zip(views, written):
+        if grad.data_ptr() != view.data_ptr():  # a version that allocates its own outputs
+            view.copy_(grad)
+    return dqkv
+
+
+@_fa4_qkv_backward.register_fake
+def _(dout: torch.Tensor, qkv: torch.Tensor, out: torch.Tensor, lse: torch.Tensor) -> torch.Tensor:
+    return torch.empty(qkv.shape, dtype=qkv.dtype, device=qkv.device)
+
+
+def _save_for_backward(ctx, inputs: tuple, output: tuple) -> None:
+    ctx.save_for_backward(inputs[0], *output)
+
+
+def _backward(ctx, dout: torch.Tensor, dlse: Optional[torch.Tensor]) -> torch.Tensor:
+    qkv, out, lse = ctx.saved_tensors
+    return _fa4_qkv_backward(dout.contiguous(), qkv, out, lse)  # lse is not differentiated (unused downstream)
+
+
+_fa4_qkv_forward.register_autograd(_backward, setup_context=_save_for_backward)

@@ -70,7 +70,8 @@ class GSLRM(ReconstructionModel):
         width = self.cfg.width or width
         heads = self.cfg.heads or heads
         if width % heads:
-            raise ConfigError(f"model.width: got {width}, not divisible by model.heads {heads}; allowed: a multiple of the heads")
+            raise ConfigError(f"model.width: got {width}, not divisible by model.heads {heads}; "
+                              "allowed: a multiple of the heads")
         return layers, width, heads
 
     def check_resolution(self, resolution: int, key: str) -> None:

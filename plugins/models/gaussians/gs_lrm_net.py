@@ -10,7 +10,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
-from lrmzero.plugins.models.gaussians.fa4_attention import fa4_applies, fa4_attention
+from lrmzero.plugins.models.gaussians.fa4_attention import fa4_applies, fa4_qkv_attention
 
 
 def attention_backends(preferred: str) -> Optional[list]:
@@ -41,7 +41,7 @@ class Attention(nn.Module):
         B, T, D = x.shape
         qkv = self.qkv(x).reshape(B, T, 3, self.heads, D // self.heads)
         if self.fa4 and fa4_applies(qkv):
-            return self.proj(fa4_attention(*qkv.unbind(2)).reshape(B, T, D))  # [B, T, H, d] each
+            return self.proj(fa4_qkv_attention(qkv).reshape(B, T, D))  # [B, T, 3, H, d] -> [B, T, H, d]
         q, k, v = qkv.permute(2, 0, 3, 1, 4)
         kernels = nullcontext()  # torch's choice: flash / memory-efficient kernels where available
         if self.backends is not None and x.is_cuda:
