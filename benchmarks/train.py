@@ -156,11 +156,19 @@ def main() -> None:
 
     t = time.perf_counter()
     step()
+    graphs = ""
+    if args.compile:  # how torch.compile cut the network (a graph break costs fusion across it)
+        from torch._dynamo.utils import counters
+
+        graphs = (f", compiled graphs {counters['stats']['unique_graphs']}, "
+                  f"graph breaks {sum(counters['graph_break'].values())}")
     if cuda:
         torch.cuda.synchronize()
         peak = torch.cuda.max_memory_allocated() / 2**30
-        print(f"first step: {time.perf_counter() - t:.1f} s, peak memory {peak:.1f} GiB", flush=True)
+        print(f"first step: {time.perf_counter() - t:.1f} s, peak memory {peak:.1f} GiB{graphs}", flush=True)
         torch.cuda.reset_peak_memory_stats()
+    elif graphs:
+        print(f"first step: {time.perf_counter() - t:.1f} s{graphs}", flush=True)
     dt = seconds_per_call(step, args.steps, cuda)
     timer = Timer(cuda)
     for _ in range(max(2, args.steps // 2)):
