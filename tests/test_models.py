@@ -286,13 +286,17 @@ def _stand_in_flash_attn(monkeypatch, with_interface: bool) -> list:
     return calls
 
 
-def test_gs_lrm_fa4_attention_takes_the_projections_in_flash_layout(monkeypatch):
+@pytest.mark.parametrize("with_interface", [False, True], ids=["flash_attn_func", "custom-op"])
+def test_gs_lrm_fa4_attention_takes_the_projections_in_flash_layout(monkeypatch, with_interface):
     """``model.attention=fa4`` hands FlashAttention-4 the heads in its [B, T, H, d] layout and gets
-    the same attention as torch's SDPA (here a stand-in module computes it with SDPA, on the CPU);
-    a package without the interface entry points is called through ``flash_attn_func``."""
+    the same attention and gradients as torch's SDPA (a stand-in package computes them on the CPU).
+    With the interface's entry points the attention is a custom op on the fused projections
+    ``[B, T, 3, H, d]``: q, k and v reach the kernel as views of them (the fused tensor's strides) and
+    the backward writes dq, dk, dv into the slices of one gradient tensor; without them the package's
+    ``flash_attn_func`` is called."""
     from lrmzero.plugins.models.gaussians.gs_lrm_net import GSLRMNetwork
 
-    calls = _stand_in_flash_attn(monkeypatch, with_interface=False)
+    calls = _stand_in_flash_attn(monkeypatch, with_interface=with_interface)
     torch.manual_seed(0)
     reference = GSLRMNetwork(layers=2, width=32, heads=4, patch_size=4)
     fa4 = GSLRMNetwork(layers=2, width=32, heads=4, patch_size=4, attention="fa4")
@@ -300,38 +304,17 @@ def test_gs_lrm_fa4_attention_takes_the_projections_in_flash_layout(monkeypatch)
     batch = {"images": torch.rand(2, 3, 3, 8, 8), "rays": torch.randn(2, 3, 6, 8, 8),
              "c2w": torch.eye(4).expand(2, 3, 4, 4)}
     want, got = reference(batch), fa4(batch)
-    assert calls == [("flash_attn_func", (2, 12, 4, 8))] * 2  # 2 objects, 3 views x 2 x 2 patches, 4 heads of 8
-    for key in want:
-        torch.testing.assert_close(got[key], want[key], atol=1e-6, rtol=1e-5)
-    weight = lambda net: net.blocks[0].attn.qkv.weight  # noqa: E731
-    torch.testing.assert_close(torch.autograd.grad(got["colors"].sum(), weight(fa4))[0],
-                               torch.autograd.grad(want["colors"].sum(), weight(reference))[0], atol=1e-6, rtol=1e-5)
-
-
-def test_gs_lrm_fa4_custom_op_reads_the_fused_projections_in_place_and_writes_one_gradient(monkeypatch):
-    """With FlashAttention-4's interface entry points the attention is a custom op on the fused projections
-    ``[B, T, 3, H, d]``: q, k and v reach the kernel as views of them (strides of the fused tensor), the
-    backward writes dq, dk, dv into the slices of one gradient tensor, and the values and gradients are
-    SDPA's."""
-    from lrmzero.plugins.models.gaussians.gs_lrm_net import GSLRMNetwork
-
-    calls = _stand_in_flash_attn(monkeypatch, with_interface=True)
-    torch.manual_seed(0)
-    reference = GSLRMNetwork(layers=2, width=32, heads=4, patch_size=4)
-    fa4 = GSLRMNetwork(layers=2, width=32, heads=4, patch_size=4, attention="fa4")
-    fa4.load_state_dict(reference.state_dict())
-    batch = {"images": torch.rand(2, 3, 3, 8, 8), "rays": torch.randn(2, 3, 6, 8, 8),
-             "c2w": torch.eye(4).expand(2, 3, 4, 4)}
-    want, got = reference(batch), fa4(batch)
+    heads = (2, 12, 4, 8)  # 2 objects, 3 views x 2 x 2 patches, 4 heads of 8
     fused_strides = (12 * 3 * 32, 3 * 32, 8, 1)  # [B, T, H, d] slices of [2, 12, 3, 4, 8]
-    assert calls == [("forward", (2, 12, 4, 8), fused_strides)] * 2
+    assert calls == [("forward", heads, fused_strides) if with_interface else ("flash_attn_func", heads)] * 2
     for key in want:
         torch.testing.assert_close(got[key], want[key], atol=1e-6, rtol=1e-5)
-    params = [net.blocks[0].attn.qkv.weight for net in (reference, fa4)] + [fa4.blocks[1].attn.qkv.weight]
-    want_grad = torch.autograd.grad(want["colors"].sum(), params[0])[0]
-    got_grad = torch.autograd.grad(got["colors"].sum(), params[1:])[0]
-    assert [c[0] for c in calls[2:]] == ["backward"] * 2 and all(c[2] == fused_strides for c in calls[2:])
+    weights = [net.blocks[0].attn.qkv.weight for net in (reference, fa4)] + [fa4.blocks[1].attn.qkv.weight]
+    want_grad = torch.autograd.grad(want["colors"].sum(), weights[0])[0]
+    got_grad = torch.autograd.grad(got["colors"].sum(), weights[1:])[0]
     torch.testing.assert_close(got_grad, want_grad, atol=1e-6, rtol=1e-5)
+    if with_interface:
+        assert calls[2:] == [("backward", heads, fused_strides)] * 2
 
 
 def test_gs_lrm_fa4_custom_op_compiles_without_a_graph_break(monkeypatch):
