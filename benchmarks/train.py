@@ -5,8 +5,8 @@ time goes (transformer forward+backward, rendering forward+backward, loss, optim
 Usage: python benchmarks/train.py [--preset tiny|small|paper] [--steps 10] [--data DIR] [key=value ...]
 MFU counts 3x the transformer's forward matmul FLOPs (count_flops_per_token) over --peak-tflops.
 The step is the trainer's: the model's network and renderer, MSE (+ with --perceptual the VGG-19 term the
-paper preset adds after loss.perceptual_start), fused AdamW on CUDA; batches are synthetic (random images,
-real cameras) unless --data measures the real loader too.
+paper preset adds after loss.perceptual_start), the gradient guard (norm, clipping), fused AdamW on CUDA;
+batches are synthetic (random images, real cameras) unless --data measures the real loader too.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from lrmzero.plugins.models.gaussians.gs_lrm_net import count_flops_per_token
 from lrmzero.plugins.trainers.lightning.checkpoints import build_model
 from lrmzero.plugins.trainers.lightning.config import load_train_config
 from lrmzero.plugins.trainers.lightning.cpu_memory import reuse_freed_memory
+from lrmzero.plugins.trainers.lightning.grad_guard import guard_gradients
 from lrmzero.rays import plucker_rays
 from timing import seconds_per_call  # benchmarks/timing.py (run as python benchmarks/NAME.py)
 
@@ -124,6 +125,12 @@ def main() -> None:
                 loss = loss + cfg.loss.perceptual_weight * perceptual(pred.flatten(0, 1), target)
         return loss
 
+    def guarded_step():
+        """The trainer's gradient guard, then the optimizer (stepping even on a "spike": random targets)."""
+        guard_gradients([p.grad for p in net.parameters() if p.grad is not None], cfg.optim.grad_clip,
+                        cfg.optim.skip_factor)
+        opt.step()
+
     def step():
         with torch.autocast(device.type, dtype=dtype, enabled=cuda):
             outputs = net(b)
@@ -131,7 +138,7 @@ def main() -> None:
         loss = loss_of(pred)
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        opt.step()
+        guarded_step()
 
     def timed_step(timer: Timer):
         """The same step, cut at the network's outputs and at the rendered images so each part's
@@ -151,7 +158,7 @@ def main() -> None:
         timer.lap("rendering")
         torch.autograd.backward([outputs[k] for k in leaves], [leaves[k].grad for k in leaves])
         timer.lap("transformer")
-        opt.step()
+        guarded_step()
         timer.lap("optimizer")
 
     t = time.perf_counter()

@@ -15,6 +15,7 @@ from pytorch_lightning.utilities import rank_zero_only
 
 from lrmzero.errors import LrmzeroError
 from lrmzero.plugins.trainers.lightning.data import to_model_batch
+from lrmzero.plugins.trainers.lightning.grad_guard import guard_gradients
 from lrmzero.plugins.trainers.lightning.metrics import psnr, ssim
 from lrmzero.components import render_model
 from lrmzero.plugins.trainers.lightning.perceptual import PerceptualLoss
@@ -170,16 +171,13 @@ class ReconstructionModule(pl.LightningModule):
         all-reduced them)."""
         o = self.cfg["optim"]
         sched = self.lr_schedulers()
-        params = [p for p in self.net.parameters() if p.grad is not None]
-        for p in params:
-            torch.nan_to_num_(p.grad, nan=0.0, posinf=0.0, neginf=0.0)
-        norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(p.grad) for p in params]))
-        if norm > o["grad_clip"] * o["skip_factor"]:
+        grads = [p.grad for p in self.net.parameters() if p.grad is not None]
+        norm, spike = guard_gradients(grads, o["grad_clip"], o["skip_factor"])
+        if spike:
             self.skipped_spike += 1
             opt.zero_grad(set_to_none=True)
             return self._skipped(f"gradient norm {float(norm):.3g} > optim.grad_clip x optim.skip_factor")
         self.consecutive_skips = 0
-        torch.nn.utils.clip_grad_norm_(params, o["grad_clip"])
         opt.step()
         sched.step()
         pred, target, objects = self.step_images  # of the step's last batch that gave gradients

@@ -1,0 +1,43 @@
+"""The gradient guard of an optimizer step: non-finite values made finite, spikes refused, clipping.
+
+Written with torch's foreach kernels instead of ``nan_to_num_`` per tensor and ``clip_grad_norm_``:
+those read and write every gradient on every step (``nan_to_num_`` whether or not anything is
+non-finite, ``clip_grad_norm_`` computing the norm a second time and multiplying by a factor clamped
+to 1). Here a step with finite gradients below the clip reads them once, for the norm (at the paper
+preset's 302M parameters: ~3.6 GB of memory traffic less per step).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+def total_norm(grads: list[torch.Tensor]) -> torch.Tensor:
+    """The 2-norm of all ``grads`` together (a 0-dim tensor on their device)."""
+    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+
+
+def guard_gradients(grads: list[torch.Tensor], clip: float, skip_factor: float) -> tuple[torch.Tensor, bool]:
+    """Guard ``grads`` in place before an optimizer step.
+
+    NaN and +-Inf entries become 0 (``nan_to_num``, only where the norm says there are any); a total
+    norm above ``clip x skip_factor`` is a spike: the gradients are left as they are and the step
+    should be skipped; otherwise gradients with a norm above ``clip`` are scaled by
+    ``clip / (norm + 1e-6)`` (``torch.nn.utils.clip_grad_norm_``'s factor).
+
+    Returns (the total norm after the non-finite entries were zeroed, before clipping; whether to skip).
+    """
+    norm = total_norm(grads)
+    value = float(norm)  # the guard's one wait for the device
+    if not math.isfinite(value):
+        for g in grads:
+            torch.nan_to_num_(g, nan=0.0, posinf=0.0, neginf=0.0)
+        norm = total_norm(grads)
+        value = float(norm)
+    if value > clip * skip_factor:
+        return norm, True
+    if value > clip:
+        torch._foreach_mul_(grads, clip / (value + 1e-6))
+    return norm, False

@@ -1,0 +1,59 @@
+"""The optimizer step's gradient guard against torch's own nan_to_num and clip_grad_norm_."""
+
+import pytest
+import torch
+
+from lrmzero.plugins.trainers.lightning.grad_guard import guard_gradients
+
+
+def _grads(scale: float, seed: int = 0) -> list[torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return [torch.randn(shape, generator=g) * scale for shape in ((7, 5), (11,), (3, 4, 2))]
+
+
+def _reference(grads: list[torch.Tensor], clip: float) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """What the trainer did before: nan_to_num on every tensor, then torch's clip_grad_norm_."""
+    params = [torch.nn.Parameter(torch.zeros_like(g)) for g in grads]
+    for p, g in zip(params, grads):
+        p.grad = torch.nan_to_num(g.clone(), nan=0.0, posinf=0.0, neginf=0.0)
+    norm = torch.nn.utils.clip_grad_norm_(params, clip)
+    return [p.grad for p in params], norm
+
+
+@pytest.mark.parametrize("scale", [0.01, 1.0])
+def test_gradients_are_clipped_as_clip_grad_norm_does(scale):
+    grads = _grads(scale)
+    want, want_norm = _reference(grads, clip=0.5)
+    norm, skip = guard_gradients(grads, clip=0.5, skip_factor=100.0)
+    assert not skip
+    torch.testing.assert_close(norm, want_norm)
+    for got, ref in zip(grads, want):
+        torch.testing.assert_close(got, ref)
+
+
+def test_gradients_below_the_clip_are_left_untouched():
+    grads = _grads(0.01)
+    before = [g.clone() for g in grads]
+    norm, skip = guard_gradients(grads, clip=1.0, skip_factor=10.0)
+    assert not skip and float(norm) < 1.0
+    assert all(torch.equal(g, b) for g, b in zip(grads, before))
+
+
+def test_non_finite_entries_become_zero_before_the_norm():
+    grads = _grads(1.0)
+    grads[0][2, 3], grads[1][4], grads[2][1, 1, 0] = float("nan"), float("inf"), float("-inf")
+    want, want_norm = _reference(grads, clip=0.5)
+    norm, skip = guard_gradients(grads, clip=0.5, skip_factor=100.0)
+    assert not skip
+    torch.testing.assert_close(norm, want_norm)
+    for got, ref in zip(grads, want):
+        assert torch.isfinite(got).all()
+        torch.testing.assert_close(got, ref)
+
+
+def test_a_spike_is_refused_and_left_as_it_is():
+    grads = _grads(100.0)
+    before = [g.clone() for g in grads]
+    norm, skip = guard_gradients(grads, clip=1.0, skip_factor=10.0)
+    assert skip and float(norm) > 10.0
+    assert all(torch.equal(g, b) for g, b in zip(grads, before))
