@@ -13,7 +13,11 @@
 #      sizes, rendering depth too; then attention kernels side by side, the torch rasterizer's first step
 #      and peak memory at batch 1, and, if time is left, one generation worker's seconds per object with gl
 #      on the GPU's driver
-# GPU_CHECK_PARTS picks parts (default 1234; e.g. 14: the tests, which build gsplat, and the levers).
+#   5. the paper preset through `lrmzero train` itself on freshly generated 256 px data (the best step's
+#      settings, compiled): the steps/s and MFU the trainer logs (Lightning's loop, the loader, the guards
+#      and logging included), against the benchmark's step
+# GPU_CHECK_PARTS picks parts (default 12345; e.g. 145: the tests, which build gsplat, the levers and the
+# trainer's own figure).
 # Prepare here with PACKAGES="omegaconf trimesh manifold3d moderngl glcontext embreex gsplat plyfile webdataset
 # braceexpand" bash ../shared/gpu/prepare.sh (lrmzero needs plyfile; the tests import webdataset), then on
 # the offline GPU machine: source .gpu/preamble.sh && OUT=$OUT bash benchmarks/gpu_check.sh
@@ -34,7 +38,7 @@ limit() { local left=$(( DEADLINE - $(date +%s) )); (( left < $1 )) && echo $(( 
 step() { echo "== $(date +%T) $*" | tee -a "$LOG"; }
 keep() { cat "$PART" >> "$LOG"; }
 note() { echo "$*" | tee -a "$SUMMARY"; }
-PARTS=${GPU_CHECK_PARTS:-1234}
+PARTS=${GPU_CHECK_PARTS:-12345}
 part() { [[ $PARTS == *$1* ]]; }
 
 note "device: $(nvidia-smi --query-gpu=name,memory.total --format=csv,noheader) | $(python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda)')"
@@ -54,7 +58,7 @@ else
 fi
 
 if part 1; then
-step "1/4 gpu tests (gsplat builds on first use; FlashAttention-4 compiles its kernels on first use)"
+step "1/5 gpu tests (gsplat builds on first use; FlashAttention-4 compiles its kernels on first use)"
 timeout $(limit 300) python3 -m pytest -q -m gpu tests/ -p no:cacheprovider 2>&1 | tee "$PART" | tail -15
 keep; note "gpu tests: $(tail -1 "$PART")"
 fi
@@ -67,7 +71,7 @@ bench() {  # bench NAME SECONDS ARGS...: one benchmarks/train.py run, its figure
   keep; note "paper, $name: ${figures:-none (cut at the deadline, or failed: see log.txt)}"
 }
 if part 2; then
-step "2/4 throughput of the paper step (bf16, gsplat, batch 8, 256 px, 4 in / 8 target views)"
+step "2/5 throughput of the paper step (bf16, gsplat, batch 8, 256 px, 4 in / 8 target views)"
 bench eager 60 --steps 10
 bench compiled 90 --steps 10 --compile
 # Gaussians about a pixel wide (exp(-5) = 0.0067 at ~2 units: ~0.8 px) instead of the initial 0.1
@@ -75,7 +79,7 @@ bench compiled-pixel-gaussians 60 --steps 10 --compile --profile "$OUT/profile.t
 fi
 
 if part 3; then
-step "3/4 small preset: generate, train two minutes, kill -9, --resume"
+step "3/5 small preset: generate, train two minutes, kill -9, --resume"
 timeout $(limit 60) python3 -m lrmzero.cli generate --out "$W/data" --num-objects 64 --seed 0 --workers 14 --quiet \
   --config demo render.views=8 render.resolution=128 2>&1 | tail -1 | tee -a "$LOG"
 # compiled (trainer.compile=true): the trainer's compile path runs with inductor here, as the CPU test cannot afford
@@ -109,11 +113,13 @@ rm -rf "$W/data" "$W/run"
 
 fi
 
-if part 4; then
-step "4/4 levers side by side on the best step so far (what the deadline leaves time for)"
-# options first: the key=value overrides are benchmarks/train.py's last arguments
+# the best step measured so far (2026-11-28, H100: 39.0% MFU): pixel-sized Gaussians, FA4, a bf16 residual stream
 BEST=(model.scale_bias=5)
 [ "$FA4" = importable ] && BEST+=(model.attention=fa4 model.low_precision_residual=true)
+
+if part 4; then
+step "4/5 levers side by side on the best step so far (what the deadline leaves time for)"
+# options first: the key=value overrides are benchmarks/train.py's last arguments
 bench "best (${BEST[*]})" 120 --steps 20 --compile --profile "$OUT/profile-best.txt" "${BEST[@]}"
 bench best-with-perceptual-loss 90 --steps 10 --compile --perceptual "${BEST[@]}"
 bench best-autotune 240 --steps 20 --compile --compile-mode max-autotune-no-cudagraphs "${BEST[@]}"
@@ -136,6 +142,27 @@ echo "-- generation, one worker" >> "$LOG"
 timeout $(limit 60) python3 benchmarks/render.py --objects 6 --renderers gl --resolutions 256 512 2>&1 \
   | tee "$PART" | tail -3
 keep; note "generation, gl, one worker: $(grep -h ' s/object' "$PART" | tr -s ' ' | tr '\n' ';' || true)"
+fi
+
+if part 5; then
+step "5/5 the paper preset through lrmzero train (generated 256 px data, ${BEST[*]}, compiled)"
+timeout $(limit 90) python3 -m lrmzero.cli generate --out "$W/paper-data" --num-objects 96 --seed 1 --workers 14 \
+  --quiet --config demo render.views=12 render.resolution=256 2>&1 | tail -1 | tee -a "$LOG"
+timeout $(limit 180) python3 -m lrmzero.cli train --data "$W/paper-data" --out "$W/paper-run" --preset paper \
+  --max-steps 200 --quiet trainer.compile=true trainer.log_every=10 trainer.checkpoint_every=1000 data.num_workers=12 \
+  "${BEST[@]}" > "$PART" 2>&1
+keep
+python3 - "$W/paper-run/logs/metrics.csv" <<'PY' | tee -a "$SUMMARY"
+import csv, sys
+try:
+    rows = [r for r in csv.DictReader(open(sys.argv[1])) if r.get("steps_per_s")]
+except OSError as exc:
+    sys.exit(print(f"paper preset through lrmzero train: FAILED, {exc} (see log.txt)"))
+last = rows[-5:]  # the last 50 steps: compiled, warm
+mean = lambda key: sum(float(r[key]) for r in last) / len(last) if last and last[0].get(key) else float("nan")
+print(f"paper preset through lrmzero train: steps {[int(r['step']) for r in last]}, steps/s {mean('steps_per_s'):.3f}, "
+      f"objects/s {mean('objects_per_s'):.1f}, MFU {100 * mean('mfu'):.1f}% (as logged: Lightning's peak for the card)")
+PY
 fi
 
 rm -rf "$W"

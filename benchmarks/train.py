@@ -3,7 +3,7 @@ time goes (transformer forward+backward, rendering forward+backward, loss, optim
 --data, waiting for the loader); on a GPU the `paper` preset in bf16 with model FLOP utilization.
 
 Usage: python benchmarks/train.py [--preset tiny|small|paper] [--steps 10] [--data DIR] [key=value ...]
-MFU counts 3x the transformer's forward matmul FLOPs (count_flops_per_token) over --peak-tflops.
+MFU counts 3x the transformer's forward FLOPs (the model's flops_per_object) over --peak-tflops.
 The step is the trainer's: the model's network and renderer, MSE (+ with --perceptual the VGG-19 term the
 paper preset adds after loss.perceptual_start), the gradient guard (norm, clipping), fused AdamW on CUDA;
 batches are synthetic (random images, real cameras) unless --data measures the real loader too.
@@ -20,7 +20,6 @@ import torch
 from lrmzero import get_registries
 from lrmzero.cameras import intrinsics_from_fov, look_at
 from lrmzero.components import render_model
-from lrmzero.plugins.models.gaussians.gs_lrm_net import count_flops_per_token
 from lrmzero.plugins.trainers.lightning.checkpoints import build_model
 from lrmzero.plugins.trainers.lightning.config import load_train_config
 from lrmzero.plugins.trainers.lightning.cpu_memory import reuse_freed_memory
@@ -183,9 +182,9 @@ def main() -> None:
     n = max(2, args.steps // 2)
     if args.data:
         timer.totals["waiting for data"] = loader_seconds(args.data, cfg, device, n) * n
-    layers, width, heads = reg.models.build("gs_lrm", {k: v for k, v in cfg.model.items() if k != "name"}).dims()
+    layers, width, heads = model.dims()
     tokens = bs * d.input_views * (d.resolution // model_cfg.patch_size) ** 2
-    flops = 3 * count_flops_per_token(width, layers, tokens // bs, model_cfg.mlp_ratio) * tokens
+    flops = 3 * model.flops_per_object(d.input_views, d.resolution) * bs  # as the trainer's logged mfu counts
     print(f"device: {torch.cuda.get_device_name() if cuda else 'cpu'}  preset: {preset}  "
           f"{layers}x{width}  batch {bs}  {d.resolution}px  {d.input_views} in / {d.target_views} target views  "
           f"checkpointing: {model_cfg.gradient_checkpointing}  compiled: {args.compile}  "

@@ -187,6 +187,13 @@ class ReconstructionModel(Component):
         """Raise :class:`lrmzero.ConfigError` naming ``key`` if the network cannot take
         ``resolution``-pixel images. Called when a config is loaded, before any work."""
 
+    def flops_per_object(self, input_views: int, resolution: int) -> "float | None":
+        """Optional: the forward FLOPs (multiply-adds x 2) of the network for one object of
+        ``input_views`` views at ``resolution`` pixels, counted as the model's paper counts them (for
+        a transformer: its matmuls and attention). Trainers log model FLOP utilization as 3x this
+        (forward + backward) per object per second over the device's peak; None: not counted."""
+        return None
+
 
 def render_model(model, outputs: dict, w2c: "torch.Tensor", K: "torch.Tensor", size: int,
                  background: "torch.Tensor", with_depth: bool = True) -> dict:

@@ -627,6 +627,12 @@ def test_validation_on_held_out_objects_during_training(dataset, tmp_path, caplo
     val = [(int(r["step"]), float(r["val_psnr"]), float(r["val_ssim"])) for r in rows if r.get("val_psnr")]
     assert [v[0] for v in val] == [1, 3]  # after steps 2 and 4 (Lightning logs the step index)
     assert all(5 < p < 60 and -1 <= s <= 1 for _, p, s in val)
+    # throughput from the second step on, every step (rows of the steps, not of the validations); one
+    # object per step; no MFU on a CPU (no peak to divide by)
+    rates = [(int(r["step"]), float(r["steps_per_s"]), float(r["objects_per_s"])) for r in rows if r.get("steps_per_s")]
+    assert [r[0] for r in rates] == [1, 2, 3] and all(r[1] > 0 and r[2] == pytest.approx(r[1]) for r in rates)
+    assert len({r[1] for r in rates}) == 3  # each step its own value, none repeated from the step before
+    assert not any(r.get("mfu") for r in rows)
 
 
 def test_holding_out_every_object_is_refused(dataset):

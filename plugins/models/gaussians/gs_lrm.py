@@ -86,6 +86,15 @@ class GSLRM(ReconstructionModel):
                 f"{p}, e.g. {lower or upper} or {upper}"
             )
 
+    def flops_per_object(self, input_views: int, resolution: int) -> float:
+        """The transformer's forward FLOPs for one object (:func:`count_flops_per_token` x tokens;
+        the patch embedding, the head and the rendering are not counted)."""
+        from lrmzero.plugins.models.gaussians.gs_lrm_net import count_flops_per_token
+
+        layers, width, _ = self.dims()
+        tokens = input_views * (resolution // self.cfg.patch_size) ** 2
+        return count_flops_per_token(width, layers, tokens, self.cfg.mlp_ratio) * tokens
+
     def prepare(self, device) -> None:
         """Choose the rasterizer: the configured one, or for ``auto`` gsplat on CUDA (when it is
         installed and runs) and the torch reference otherwise, saying why it fell back. Refuse

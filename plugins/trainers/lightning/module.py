@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ from lrmzero.plugins.trainers.lightning.grad_guard import guard_gradients
 from lrmzero.plugins.trainers.lightning.metrics import psnr, ssim
 from lrmzero.components import render_model
 from lrmzero.plugins.trainers.lightning.perceptual import PerceptualLoss
+from lrmzero.plugins.trainers.lightning.throughput import Throughput, peak_flops
 
 log = logging.getLogger("lrmzero")
 
@@ -61,6 +63,8 @@ class ReconstructionModule(pl.LightningModule):
         self.consecutive_skips = 0
         self.consecutive_unusable = 0
         self.micro = 0  # batches of the current optimizer step so far (optim.accumulate per step)
+        self.step_objects = 0  # objects in them
+        self.throughput: Throughput | None = None  # steps/s, objects/s and MFU for the logs (on_fit_start)
         self.stop_requested = False  # set by a signal (stop_signals.StopOnSignal): stop after this step
         self.stopped_on_request = False  # the run stopped so, on this rank's request or another's
         self.data_roots: list[str] = []
@@ -78,6 +82,21 @@ class ReconstructionModule(pl.LightningModule):
 
     def setup(self, stage: str) -> None:
         self.model.prepare(self.device)
+
+    def on_fit_start(self) -> None:
+        d = self.cfg["data"]
+        count = getattr(self.model, "flops_per_object", None)  # optional in the model contract
+        flops = count(d["input_views"], d["resolution"]) if count is not None else None
+        peak = peak_flops(self.device, str(self.trainer.precision))
+        self.throughput = Throughput(self.cfg["trainer"]["log_every"], flops, peak)
+
+    def on_validation_start(self) -> None:
+        if self.throughput is not None:
+            self.throughput.pause(time.perf_counter())  # the validation's time is not the training's
+
+    def on_validation_end(self) -> None:
+        if self.throughput is not None:
+            self.throughput.resume(time.perf_counter())
 
     def on_after_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
         """Images composited and rays computed on the device, from the uint8 views the loader sent."""
@@ -136,8 +155,9 @@ class ReconstructionModule(pl.LightningModule):
         opt = self.optimizers()
         if self.micro == 0:
             opt.zero_grad(set_to_none=True)
-            self.step_batches, self.step_nonfinite = 0, False
+            self.step_batches, self.step_nonfinite, self.step_objects = 0, False, 0
         self.micro += 1
+        self.step_objects += len(batch["object_id"])
         self.stopped_on_request = self.stopped_on_request or stop
         if unusable:
             self.consecutive_unusable += 1
@@ -186,6 +206,10 @@ class ReconstructionModule(pl.LightningModule):
         rest = {k: v for k, v in self.step_logs.items() if k not in bar}
         self.log_dict(bar, prog_bar=True, on_step=True, batch_size=objects)
         self.log_dict({**rest, "grad_norm": norm, "lr": sched.get_last_lr()[0]}, on_step=True, batch_size=objects)
+        rates = self.throughput.step(self.step_objects, time.perf_counter()) if self.throughput else {}
+        if rates:  # steps_per_s, objects_per_s (this process's) and mfu (this device's, where known); from
+            # the second step of a process on, every step (Lightning would repeat a value left out)
+            self.log_dict(rates, on_step=True, batch_size=objects)
         self._log_skip_counters()
         if self.global_step % self.cfg["trainer"]["image_every"] == 0:
             self.save_image_grid(pred, target)

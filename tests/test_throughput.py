@@ -1,0 +1,30 @@
+"""Throughput for the training logs, and the FLOP count it quotes MFU by."""
+
+import pytest
+
+from lrmzero import get_registries
+from lrmzero.plugins.trainers.lightning.throughput import Throughput
+
+
+def test_rates_over_the_window_of_steps():
+    rate = Throughput(window=2, flops_per_object=1e12, peak_flops=1e15)
+    assert rate.step(8, now=10.0) == {}  # one step: no interval yet
+    assert rate.step(8, now=10.5) == pytest.approx({"steps_per_s": 2.0, "objects_per_s": 16.0, "mfu": 0.048})
+    rate.step(8, now=11.0)
+    # the window: the last 2 intervals (10.5 to 12.0 s: 8 + 4 objects), the step at 10.0 s dropped
+    assert rate.step(4, now=12.0) == pytest.approx({"steps_per_s": 2 / 1.5, "objects_per_s": 12 / 1.5, "mfu": 0.024})
+    rate.pause(now=12.5)  # a validation of 7.5 s: left out, so this step ends 1 s after the one before
+    rate.resume(now=20.0)
+    assert rate.step(8, now=20.5) == pytest.approx({"steps_per_s": 1.0, "objects_per_s": 6.0, "mfu": 0.018})
+    assert "mfu" not in Throughput(window=5).step(1, 0.0) | Throughput(window=5, flops_per_object=1.0).step(1, 0.0)
+
+
+def test_gs_lrm_counts_the_paper_transformers_flops():
+    """24 blocks of width 1024 on 4 views of 256 px in 8 px patches (4096 tokens): per token and block
+    the q, k, v, output and two MLP matmuls (2 x 1024 x (3 + 1 + 4 + 4) x 1024 FLOPs) and attention's two
+    token-by-token products (2 x 2 x 4096 x 1024)."""
+    model = get_registries().models.build("gs_lrm", {"preset": "paper"})
+    tokens = 4 * 32 * 32
+    per_token = 24 * (2 * 1024 * 12 * 1024 + 2 * 2 * tokens * 1024)
+    assert model.flops_per_object(4, 256) == per_token * tokens
+    assert model.flops_per_object(8, 256) > 2 * model.flops_per_object(4, 256)  # attention grows with tokens^2
