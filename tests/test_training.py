@@ -365,6 +365,29 @@ def test_eval_and_reconstruct_on_the_gpu_match_the_cpu(dataset, tmp_path):
         np.testing.assert_allclose(plys["cuda"][key], plys["cpu"][key], atol=1e-3)
 
 
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_training_logs_host_values_on_the_gpu(dataset):
+    """On a GPU every value the trainer logs is already on the host: Lightning would read a device
+    tensor (its progress bar, each step) after the optimizer step was queued, waiting for it, and the
+    device would sit idle while the host prepares the next step."""
+    import pytorch_lightning as pl
+
+    module, data, _ = make_module_and_batch(dataset, ["optim.max_steps=3"])
+    logged, log_dict = [], module.log_dict
+
+    def spy(values, *args, **kwargs):
+        logged.extend((key, value.device.type) for key, value in values.items() if torch.is_tensor(value))
+        return log_dict(values, *args, **kwargs)
+
+    module.log_dict = spy
+    trainer = pl.Trainer(max_steps=3, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False, accelerator="gpu", devices=1)
+    trainer.fit(module, datamodule=data)
+    assert {"loss", "psnr", "grad_norm", "lr", "steps_per_s"} <= {key for key, _ in logged}
+    assert all(device == "cpu" for _, device in logged), logged
+
+
 def train_tiny(dataset: Path, out: Path) -> Path:
     from lrmzero.plugins.trainers.lightning.train import train
 
@@ -845,3 +868,13 @@ def test_a_run_shorter_than_the_logging_interval_is_not_warned_about(dataset, tm
         warnings.simplefilter("always")
         train([str(dataset)], tmp_path / "run", tiny(["trainer.log_every=10"]), max_steps=2, progress=False)
     assert not [w for w in caught if "logging interval" in str(w.message)]
+
+
+def test_host_scalars_copies_what_is_logged_to_the_host_as_float32():
+    from lrmzero.plugins.trainers.lightning.module import host_scalars
+
+    values = host_scalars({"loss": torch.tensor(0.25, dtype=torch.float64), "lr": 1e-4, "skipped": torch.tensor(3),
+                           "psnr": torch.tensor([21.5])})
+    assert list(values) == ["loss", "lr", "skipped", "psnr"]  # the order as given
+    assert all(v.device.type == "cpu" and v.dtype == torch.float32 and v.dim() == 0 for v in values.values())
+    assert [float(v) for v in values.values()] == [0.25, pytest.approx(1e-4), 3.0, 21.5]

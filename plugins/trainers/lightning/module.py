@@ -37,6 +37,19 @@ def cosine_with_warmup(step: int, warmup: int, total: int) -> float:
     return 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
+def host_scalars(values: dict) -> dict[str, torch.Tensor]:
+    """Scalars (tensors on any device, Python numbers) as 0-dim float32 CPU tensors, the device's in one
+    copy. Lightning logs CPU tensors without touching the device; a device tensor it reads with a wait
+    for everything queued before, and a Python number it first copies to the device."""
+    on_device = [k for k, v in values.items() if torch.is_tensor(v) and v.device.type != "cpu"]
+    out = {k: v.detach().float().reshape(()) if torch.is_tensor(v) else torch.tensor(float(v))
+           for k, v in values.items() if k not in on_device}
+    if on_device:
+        copied = torch.stack([values[k].detach().float().reshape(()) for k in on_device]).cpu()
+        out.update(zip(on_device, copied.unbind()))
+    return {k: out[k] for k in values}
+
+
 class ReconstructionModule(pl.LightningModule):
     """Owns the loss, the optimizer and the stability guards; the network is given built.
 
@@ -198,19 +211,24 @@ class ReconstructionModule(pl.LightningModule):
             opt.zero_grad(set_to_none=True)
             return self._skipped(f"gradient norm {float(norm):.3g} > optim.grad_clip x optim.skip_factor")
         self.consecutive_skips = 0
+        # The step's numbers for the logs, copied to the host now, while the guard has just waited for the
+        # device (no wait here): logged as device tensors, Lightning's progress bar reads them after the
+        # optimizer step below, so the device would sit idle while the host prepares the next step.
+        values = host_scalars({"loss": self.step_loss, **self.step_logs, "grad_norm": norm,
+                               **self._skip_counters()})
         opt.step()
         sched.step()
         pred, target, objects = self.step_images  # of the step's last batch that gave gradients
         # the bar shows loss and PSNR; the rest (terms, grad_norm, lr, skip counters) goes to the logs
-        bar = {"loss": self.step_loss, "psnr": self.step_logs["psnr"]}
-        rest = {k: v for k, v in self.step_logs.items() if k not in bar}
+        bar = {k: values.pop(k) for k in ("loss", "psnr")}
+        counters = {k: values.pop(k) for k in self._skip_counters()}
         self.log_dict(bar, prog_bar=True, on_step=True, batch_size=objects)
-        self.log_dict({**rest, "grad_norm": norm, "lr": sched.get_last_lr()[0]}, on_step=True, batch_size=objects)
+        self.log_dict({**values, **host_scalars({"lr": sched.get_last_lr()[0]})}, on_step=True, batch_size=objects)
         rates = self.throughput.step(self.step_objects, time.perf_counter()) if self.throughput else {}
         if rates:  # steps_per_s, objects_per_s (this process's) and mfu (this device's, where known); from
             # the second step of a process on, every step (Lightning would repeat a value left out)
-            self.log_dict(rates, on_step=True, batch_size=objects)
-        self._log_skip_counters()
+            self.log_dict(host_scalars(rates), on_step=True, batch_size=objects)
+        self._log_skip_counters(counters)
         if self.global_step % self.cfg["trainer"]["image_every"] == 0:
             self.save_image_grid(pred, target)
         return self.step_loss
@@ -231,10 +249,12 @@ class ReconstructionModule(pl.LightningModule):
         local = torch.tensor(flags, dtype=torch.uint8, device=self.device)
         return [bool(f) for f in self.all_gather(local).reshape(-1, len(flags)).amax(0)]
 
-    def _log_skip_counters(self) -> None:
+    def _skip_counters(self) -> dict[str, torch.Tensor]:
+        return {"skipped_nonfinite": self.skipped_nonfinite, "skipped_spike": self.skipped_spike}
+
+    def _log_skip_counters(self, counters: dict | None = None) -> None:
         # one call site's arguments for every step: Lightning refuses one name logged two ways
-        self.log_dict({"skipped_nonfinite": self.skipped_nonfinite.float(),
-                       "skipped_spike": self.skipped_spike.float()}, on_step=True)
+        self.log_dict(counters or host_scalars(self._skip_counters()), on_step=True)
 
     def _skipped(self, reason: str) -> None:
         """Skipped steps do not advance global_step; a run that only skips must not loop forever.
