@@ -2,20 +2,41 @@
 # Run once on a connected machine, from the project root (after ../shared/gpu/prepare.sh): brings
 # FlashAttention-4 (model.attention=fa4) for the offline GPU machine's Python 3.12 into git-ignored folders.
 # A device call carries at most 64 MiB with the working tree, and FA4's compiler library alone is a 92 MB
-# wheel (227 MB unpacked), so it travels on its own, unpacked and xz-compressed (~61 MiB):
-#   .fa4-libs/  nvidia-cutlass-dsl-libs-cu13 as a .tar.xz. First device call: carry [".fa4-libs"] with
-#               mkdir -p .fa4-site && tar -xJf .fa4-libs/cutlass-dsl-libs-cu13.tar.xz -C .fa4-site
-#               (.fa4-site is ignored, so it stays on the machine for its next calls, within its idle time)
-#   .fa4/       the other wheels (~10 MB). Next call: carry [".whl", ".gl", ".gpu", ".fa4"] with
-#               source .gpu/preamble.sh && OUT=$OUT bash benchmarks/gpu_check.sh   (it installs both)
+# wheel (227 MB unpacked), so it travels on its own, unpacked, xz-compressed (~61 MiB) and cut in two halves
+# that two short calls bring (each half + the working tree under 64 MiB):
+#   .fa4-libs/    the first half. Call 1: carry [".fa4-libs"], timeout 60:
+#                   mkdir -p .fa4-site && mv .fa4-libs/libs.tar.xz.part-1 .fa4-site/
+#   .fa4-libs-2/  the second half. Call 2 (within the machine's idle time), carry [".fa4-libs-2"], timeout 120:
+#                   cat .fa4-site/libs.tar.xz.part-1 .fa4-libs-2/libs.tar.xz.part-2 | tar -xJ -C .fa4-site
+#                   && rm .fa4-site/libs.tar.xz.part-1 && du -sh .fa4-site
+#                 (.fa4-site is ignored, so it stays on the machine for its next calls, within its idle time)
+#   .fa4/         the other wheels (~10 MB). Call 3: carry [".whl", ".gl", ".gpu", ".fa4"] with
+#                   source .gpu/preamble.sh && OUT=$OUT bash benchmarks/gpu_check.sh   (it installs both)
+# --split: only cut an archive an earlier run made (.fa4-libs/cutlass-dsl-libs-cu13.tar.xz) into the halves.
 # FA4_PACKAGE picks the distribution of flash_attn.cute: flash-attn-4 upstream; the registry this project's
 # machines reach mirrors it as tokenspeed-fa4 (the same module and authors), pinned to the version read here.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-for d in /.fa4/ /.fa4-libs/ /.fa4-site/; do  # ignored here too, as .gitignore says
+for d in /.fa4/ /.fa4-libs/ /.fa4-libs-2/ /.fa4-site/; do  # ignored here too, as .gitignore says
   grep -qx "$d" .git/info/exclude 2>/dev/null || echo "$d" >> .git/info/exclude
 done
-rm -rf .fa4 .fa4-libs && mkdir -p .fa4 .fa4-libs
+
+split_in_halves() {  # the archive -> .fa4-libs/libs.tar.xz.part-1 + .fa4-libs-2/libs.tar.xz.part-2
+  local archive=$1 half
+  half=$(( ($(du -b "$archive" | cut -f1) + 1) / 2 ))
+  mkdir -p .fa4-libs .fa4-libs-2
+  head -c "$half" "$archive" > .fa4-libs/libs.tar.xz.part-1.tmp
+  tail -c +"$((half + 1))" "$archive" > .fa4-libs-2/libs.tar.xz.part-2
+  rm "$archive" && mv .fa4-libs/libs.tar.xz.part-1.tmp .fa4-libs/libs.tar.xz.part-1
+  du -sh .fa4-libs .fa4-libs-2
+  echo "ready: see this script's header for the three device calls"
+}
+
+if [ "${1:-}" = "--split" ]; then
+  split_in_halves .fa4-libs/cutlass-dsl-libs-cu13.tar.xz
+  exit 0
+fi
+rm -rf .fa4 .fa4-libs .fa4-libs-2 && mkdir -p .fa4 .fa4-libs
 plat="--platform manylinux_2_28_x86_64 --platform manylinux_2_24_x86_64 --platform manylinux_2_17_x86_64"
 get() { python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp $plat "$@"; }
 get -d .fa4 "${FA4_PACKAGE:-tokenspeed-fa4==4.0.0.post20260923}" tokenspeed-quack==0.6.4.post20260923 \
@@ -27,12 +48,5 @@ mkdir "$tmp/unpacked" && python3 -m zipfile -e "$tmp"/nvidia_cutlass_dsl_libs_cu
 echo "compressing the compiler libraries (xz -9e: a few minutes on 2 cores)"
 tar -C "$tmp/unpacked" -cf - . | xz -T0 -9e > .fa4-libs/cutlass-dsl-libs-cu13.tar.xz
 rm -rf "$tmp"
-du -sh .fa4 .fa4-libs
-# the first call carries .fa4-libs with the working tree: both must stay under the 64 MiB a call takes
-tree=$(git ls-files -z | xargs -0 du -cb | tail -1 | cut -f1)
-libs=$(du -b .fa4-libs/cutlass-dsl-libs-cu13.tar.xz | cut -f1)
-if (( tree + libs > 63 * 1024 * 1024 )); then
-  echo "warning: working tree $((tree >> 20)) MiB + .fa4-libs $((libs >> 20)) MiB is over what one device call carries;"
-  echo "split it (split -b 30M) into two folders carried by two calls, and cat the parts before tar -xJ"
-fi
-echo "ready: see this script's header for the two device calls"
+du -sh .fa4
+split_in_halves .fa4-libs/cutlass-dsl-libs-cu13.tar.xz
