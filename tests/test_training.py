@@ -878,3 +878,21 @@ def test_host_scalars_copies_what_is_logged_to_the_host_as_float32():
     assert list(values) == ["loss", "lr", "skipped", "psnr"]  # the order as given
     assert all(v.device.type == "cpu" and v.dtype == torch.float32 and v.dim() == 0 for v in values.values())
     assert [float(v) for v in values.values()] == [0.25, pytest.approx(1e-4), 3.0, 21.5]
+
+
+def test_trainer_compile_mode_reaches_torch_compile(dataset, tmp_path, monkeypatch):
+    """trainer.compile_mode is handed to the network's compile as torch.compile's mode; the default
+    passes none (torch's own default); another value is refused naming the choices."""
+    from lrmzero.errors import ConfigError
+    from lrmzero.plugins.models.gaussians.gs_lrm_net import GSLRMNetwork
+    from lrmzero.plugins.trainers.lightning.train import train
+
+    asked = []
+    monkeypatch.setattr(GSLRMNetwork, "compile", lambda net, **kw: asked.append(kw))  # record, stay eager
+    base = ["data.batch_size=1", "optim.max_steps=1", "trainer.compile=true"]
+    train([str(dataset)], tmp_path / "a", tiny(base), progress=False)
+    train([str(dataset)], tmp_path / "b", tiny([*base, "trainer.compile_mode=max-autotune-no-cudagraphs"]),
+          progress=False)
+    assert asked == [{}, {"mode": "max-autotune-no-cudagraphs"}]
+    with pytest.raises(ConfigError, match="trainer.compile_mode.*reduce-overhead.*max-autotune-no-cudagraphs"):
+        tiny(["trainer.compile_mode=reduce-overhead"])

@@ -78,6 +78,12 @@ class TrainerConfig:
     val_every: int = param(1000, "steps between validations on the held-out objects (data.val_objects)", ge=1)
     compile: bool = param(False, "torch.compile the network (a GPU lever: compiling first, then faster "
                           "steps; benchmarks/train.py --compile measures it)")
+    compile_mode: str = param("default", "torch.compile's mode with trainer.compile: default, or "
+                              "max-autotune-no-cudagraphs (minutes of kernel tuning first, for GEMMs with their "
+                              "elementwise epilogues fused; benchmarks/train.py --compile-mode measures it). Modes "
+                              "with CUDA graphs are not offered: they remove launch overhead, which the step's "
+                              "large kernels hide, and hold a memory pool of their own",
+                              choices=["default", "max-autotune-no-cudagraphs"])
 
     def check(self) -> None:
         """Refuse, before any work, what Lightning would refuse only once the run starts (an unknown

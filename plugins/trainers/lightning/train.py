@@ -151,8 +151,8 @@ def train(roots: Sequence[str], out: str | Path, cfg: TrainConfig, resume: bool 
     module = ReconstructionModule(settings, model, model.build_network())
     if init_weights is not None:
         module.net.load_state_dict(init_weights, strict=True)
-    if cfg.trainer.compile:
-        module.net.compile()  # in place: parameter names, and so checkpoints, stay as they are
+    if cfg.trainer.compile:  # in place: parameter names, and so checkpoints, stay as they are
+        module.net.compile(**({} if t.compile_mode == "default" else {"mode": t.compile_mode}))
     module.data_roots = [str(r) for r in roots]
     data = ViewsDataModule(roots, cfg, start_batch, objects, val_objects, share)
     cuda = torch.cuda.is_available() and t.accelerator in ("auto", "gpu", "cuda")
