@@ -1,6 +1,9 @@
-"""Throughput for the training logs, and the FLOP count it quotes MFU by."""
+"""Throughput for the training logs, and the FLOP counts it quotes MFU by."""
 
 import pytest
+import torch
+from torch.nn.attention import SDPBackend, sdpa_kernel
+from torch.utils.flop_counter import FlopCounterMode
 
 from lrmzero import get_registries
 from lrmzero.plugins.trainers.lightning.throughput import Throughput
@@ -28,3 +31,19 @@ def test_gs_lrm_counts_the_paper_transformers_flops():
     per_token = 24 * (2 * 1024 * 12 * 1024 + 2 * 2 * tokens * 1024)
     assert model.flops_per_object(4, 256) == per_token * tokens
     assert model.flops_per_object(8, 256) > 2 * model.flops_per_object(4, 256)  # attention grows with tokens^2
+
+
+@pytest.mark.parametrize("name, tokens", [("gs_lrm", lambda m: 4 * (32 // m.cfg.patch_size) ** 2),
+                                          ("triplane_lrm", lambda m: 4 * (32 // m.cfg.patch_size) ** 2
+                                           + 3 * m.dims()["plane_tokens"] ** 2)])
+def test_flops_per_object_is_what_torch_counts_in_the_transformer(name, tokens):
+    """Each model's count equals torch's FLOP counter over its transformer blocks' forward pass on the
+    tokens of one object of 4 views at 32 px (attention through the math kernel, which it counts)."""
+    model = get_registries().models.build(name, {"preset": "tiny"})
+    network = model.build_network()
+    blocks = getattr(network, "backbone", network).blocks
+    x = torch.randn(1, tokens(model), blocks[0].norm1.normalized_shape[0])
+    with sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter, torch.no_grad():
+        for block in blocks:
+            x = block(x)
+    assert counter.get_total_flops() == model.flops_per_object(4, 32)

@@ -56,6 +56,15 @@ class TriplaneLRM(ReconstructionModel):
                               "allowed: a multiple of the heads")
         return dims
 
+    def flops_per_object(self, input_views: int, resolution: int) -> float:
+        """The transformer's forward FLOPs for one object: its matmuls (q, k, v, output, MLP) and
+        attention over the image tokens and the 3 x plane_tokens^2 triplane tokens together (the patch
+        embedding, the head and the volume rendering are not counted)."""
+        d = self.dims()
+        width, tokens = d["width"], input_views * (resolution // self.cfg.patch_size) ** 2 + 3 * d["plane_tokens"] ** 2
+        per_token = 2 * (4 + 2 * self.cfg.mlp_ratio) * width * width + 2 * 2 * tokens * width
+        return d["layers"] * per_token * tokens
+
     def check_resolution(self, resolution: int, key: str) -> None:
         self.dims()
         p = self.cfg.patch_size
