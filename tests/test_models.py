@@ -237,10 +237,11 @@ def _sdpa_in_flash_layout(q, k, v):
     return out.transpose(1, 2), None  # (out, lse) as flash_attn.cute returns them
 
 
-def _stand_in_flash_attn(monkeypatch, with_interface: bool) -> list:
+def _stand_in_flash_attn(monkeypatch, with_interface: bool, broken_backward: bool = False) -> list:
     """A ``flash_attn.cute`` package computing with SDPA on the CPU: ``flash_attn_func`` and, with
     ``with_interface``, the ``interface`` module's forward and backward entry points as FlashAttention-4
-    4.0 has them (the backward writing into the ``dq, dk, dv`` it is given). Returns the list of calls."""
+    4.0 has them (the backward writing into the ``dq, dk, dv`` it is given; with ``broken_backward``
+    leaving dk zero). Returns the list of calls."""
     import math
     import sys
     import types
@@ -268,7 +269,7 @@ def _stand_in_flash_attn(monkeypatch, with_interface: bool) -> list:
         dP = torch.einsum("bthd,bshd->bhts", dout, v)
         dS = P * (dP - (dout * out).sum(-1).transpose(1, 2)[..., None])
         dq.copy_(torch.einsum("bhts,bshd->bthd", dS, k) * scale)
-        dk.copy_(torch.einsum("bhts,bthd->bshd", dS, q) * scale)
+        dk.copy_(torch.einsum("bhts,bthd->bshd", dS, q) * scale * (not broken_backward))
         dv.copy_(torch.einsum("bhts,bthd->bshd", P, dout))
         return dq, dk, dv
 
@@ -292,7 +293,8 @@ def test_gs_lrm_fa4_attention_takes_the_projections_in_flash_layout(monkeypatch,
     the same attention and gradients as torch's SDPA (a stand-in package computes them on the CPU).
     With the interface's entry points the attention is a custom op on the fused projections
     ``[B, T, 3, H, d]``: q, k and v reach the kernel as views of them (the fused tensor's strides) and
-    the backward writes dq, dk, dv into the slices of one gradient tensor; without them the package's
+    the backward writes dq, dk, dv into the slices of one gradient tensor (after one forward and backward
+    checking the op against SDPA on 256 tokens of the network's heads); without them the package's
     ``flash_attn_func`` is called."""
     from lrmzero.plugins.models.gaussians.gs_lrm_net import GSLRMNetwork
 
@@ -306,6 +308,10 @@ def test_gs_lrm_fa4_attention_takes_the_projections_in_flash_layout(monkeypatch,
     want, got = reference(batch), fa4(batch)
     heads = (2, 12, 4, 8)  # 2 objects, 3 views x 2 x 2 patches, 4 heads of 8
     fused_strides = (12 * 3 * 32, 3 * 32, 8, 1)  # [B, T, H, d] slices of [2, 12, 3, 4, 8]
+    if with_interface:  # the check before the first use, on the network's heads
+        check = ((1, 256, 4, 8), (256 * 3 * 32, 3 * 32, 8, 1))
+        assert calls[:2] == [("forward", *check), ("backward", *check)]
+        del calls[:2]
     assert calls == [("forward", heads, fused_strides) if with_interface else ("flash_attn_func", heads)] * 2
     for key in want:
         torch.testing.assert_close(got[key], want[key], atol=1e-6, rtol=1e-5)
@@ -315,6 +321,23 @@ def test_gs_lrm_fa4_attention_takes_the_projections_in_flash_layout(monkeypatch,
     torch.testing.assert_close(got_grad, want_grad, atol=1e-6, rtol=1e-5)
     if with_interface:
         assert calls[2:] == [("backward", heads, fused_strides)] * 2
+
+
+def test_gs_lrm_fa4_custom_op_that_is_off_sdpa_is_not_used(monkeypatch, caplog):
+    """Entry points that take the right arguments but give wrong gradients (here dk left zero) fail the
+    check before first use: a warning says so and the network calls ``flash_attn_func`` instead."""
+    import logging
+
+    from lrmzero.plugins.models.gaussians.gs_lrm_net import GSLRMNetwork
+
+    calls = _stand_in_flash_attn(monkeypatch, with_interface=True, broken_backward=True)
+    net = GSLRMNetwork(layers=2, width=32, heads=4, patch_size=4, attention="fa4")
+    batch = {"images": torch.rand(2, 3, 3, 8, 8), "rays": torch.randn(2, 3, 6, 8, 8),
+             "c2w": torch.eye(4).expand(2, 3, 4, 4)}
+    with caplog.at_level(logging.WARNING, logger="lrmzero"):
+        net(batch)
+    assert "entry points give gradients" in caplog.text and "using its flash_attn_func instead" in caplog.text
+    assert [c[0] for c in calls] == ["forward", "backward", "flash_attn_func", "flash_attn_func"]
 
 
 def test_gs_lrm_fa4_custom_op_compiles_without_a_graph_break(monkeypatch):
@@ -384,7 +407,8 @@ def test_fa4_matches_sdpa_on_the_gpu():
     # the custom op on the fused projections (what the network calls): the same values and gradients
     from lrmzero.plugins.models.gaussians.fa4_attention import fa4_qkv_attention, resolve_kernels
 
-    assert resolve_kernels() is not None, "flash_attn.cute.interface lacks the entry points the custom op calls"
+    # the entry points exist and pass the check against SDPA on the GPU (else a warning, and None)
+    assert resolve_kernels(torch.device("cuda"), 16, 64) is not None, "the custom op is not used: see the warning"
     qkv = torch.stack([q, k, v], dim=2).detach().requires_grad_()  # [B, T, 3, H, d]
     fused = fa4_qkv_attention(qkv)
     fused_grads = torch.autograd.grad((fused.float() * weights).sum(), qkv)[0].unbind(2)

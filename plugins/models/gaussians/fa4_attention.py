@@ -9,14 +9,20 @@ are the kernels written for Hopper's tensor cores.
 traces a block through it in one graph (no graph break at the attention), and its backward writes the
 gradients of q, k and v straight into one ``[B, T, 3, H, d]`` tensor instead of stacking three (a copy of
 the projections' size per block). Elsewhere it calls ``flash_attn_func`` outside torch.compile's graphs.
+The entry points are private to the package, so before the network uses them they must give SDPA's
+attention and gradients on the device (:func:`resolve_kernels`); if not, ``flash_attn_func`` it is, with a
+warning saying why.
 """
 
 from __future__ import annotations
 
 import inspect
+import logging
 from typing import Callable, Optional
 
 import torch
+
+log = logging.getLogger("lrmzero")
 
 INSTALL = "pip install flash-attn-4 (or tokenspeed-fa4), on a Hopper (sm90) or newer GPU"
 
@@ -30,33 +36,70 @@ def fa4_unavailable(device: torch.device) -> Optional[str]:
     major, minor = torch.cuda.get_device_capability(device)
     if major < 9:
         return f"the GPU is sm{major}{minor}; FlashAttention-4 needs sm90 (Hopper) or newer"
-    resolve_kernels()
     return None
 
 
-# flash_attn.cute.interface's (forward, backward) where they take what this module passes, else None;
-# looked up once, eagerly (by fa4_unavailable, i.e. the model's prepare, or the first eager call), so
-# that code torch.compile traces only reads it
+# flash_attn.cute.interface's (forward, backward) where they take what this module passes and give SDPA's
+# results, else None; looked up once, eagerly (by the model's prepare, or the first eager call), so that
+# code torch.compile traces only reads it
 _KERNELS: Optional[tuple[Callable, Callable]] = None
 _RESOLVED = False
 
 
-def resolve_kernels() -> Optional[tuple[Callable, Callable]]:
+def interface_kernels() -> Optional[tuple[Callable, Callable]]:
     """``(_flash_attn_fwd, _flash_attn_bwd)`` of ``flash_attn.cute.interface`` if they exist and take
     ``return_lse`` and ``dq, dk, dv`` (the versions this module was written against), else None."""
+    try:
+        from flash_attn.cute import interface
+
+        fwd, bwd = interface._flash_attn_fwd, interface._flash_attn_bwd
+        takes = set(inspect.signature(fwd).parameters), set(inspect.signature(bwd).parameters)
+    except Exception:  # noqa: BLE001 - any other layout of the package: the public function instead
+        return None
+    fits = {"q", "k", "v", "return_lse"} <= takes[0] and {"out", "dout", "lse", "dq", "dk", "dv"} <= takes[1]
+    return (fwd, bwd) if fits else None
+
+
+def resolve_kernels(device: Optional[torch.device] = None, heads: int = 16,
+                    head_dim: int = 64) -> Optional[tuple[Callable, Callable]]:
+    """The interface's entry points the custom op will call, or None (``flash_attn_func`` then). With a
+    ``device``, they are first checked there on ``heads`` heads of ``head_dim`` (the network's: the same
+    compiled kernels) against SDPA, forward and backward; a failure is logged and they are not used."""
     global _KERNELS, _RESOLVED
     if not _RESOLVED:
-        try:
-            from flash_attn.cute import interface
-
-            fwd, bwd = interface._flash_attn_fwd, interface._flash_attn_bwd
-            takes = set(inspect.signature(fwd).parameters), set(inspect.signature(bwd).parameters)
-            fits = {"q", "k", "v", "return_lse"} <= takes[0] and {"out", "dout", "lse", "dq", "dk", "dv"} <= takes[1]
-            _KERNELS = (fwd, bwd) if fits else None
-        except Exception:  # noqa: BLE001 - any other layout of the package: the public function instead
-            _KERNELS = None
+        _KERNELS = interface_kernels()
+        if _KERNELS is not None and device is not None:
+            problem = custom_op_problem(device, heads, head_dim)
+            if problem:
+                log.warning("model.attention=fa4: FlashAttention-4's interface entry points %s; using its "
+                            "flash_attn_func instead (a graph break per block under torch.compile)", problem)
+                _KERNELS = None
         _RESOLVED = True
     return _KERNELS
+
+
+def custom_op_problem(device: torch.device, heads: int, head_dim: int, tokens: int = 256) -> Optional[str]:
+    """What is wrong with the custom op on ``device`` (with the entry points in ``_KERNELS``): an error,
+    or attention or gradients off SDPA's by more than bf16 allows (fp32 on a CPU); None if nothing."""
+    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+    g = torch.Generator(device=device).manual_seed(0)
+    qkv = torch.randn(1, tokens, 3, heads, head_dim, device=device, dtype=dtype, generator=g).requires_grad_()
+    weights = torch.randn(1, tokens, heads, head_dim, device=device, generator=g)
+    try:
+        out = torch.ops.lrmzero.fa4_qkv_attention(qkv)[0]
+        grad = torch.autograd.grad((out.float() * weights).sum(), qkv)[0]
+    except Exception as exc:  # noqa: BLE001 - whatever the private entry points raise
+        return f"fail here ({type(exc).__name__}: {exc})"
+    ref_qkv = qkv.detach().float().requires_grad_()
+    q, k, v = (t.transpose(1, 2) for t in ref_qkv.unbind(2))  # [1, H, T, d]
+    ref = torch.nn.functional.scaled_dot_product_attention(q, k, v).transpose(1, 2)
+    ref_grad = torch.autograd.grad((ref * weights).sum(), ref_qkv)[0]
+    tolerance = 2e-2 if dtype == torch.bfloat16 else 1e-4
+    for name, got, want in (("attention", out, ref), ("gradients", grad, ref_grad)):
+        error = float((got.detach().float() - want.detach()).norm() / want.detach().norm())
+        if not error <= tolerance:
+            return f"give {name} {error:.3g} off SDPA's (relative; allowed {tolerance:g})"
+    return None
 
 
 def fa4_applies(qkv: torch.Tensor) -> bool:
@@ -81,7 +124,7 @@ def fa4_qkv_attention(qkv: torch.Tensor) -> torch.Tensor:
     """Softmax attention of fused projections ``qkv [B, T, 3, H, d]`` (q, k, v along dim 2) ->
     ``[B, T, H, d]``; non-causal, scale 1/sqrt(d)."""
     if not _RESOLVED and not torch.compiler.is_compiling():
-        resolve_kernels()
+        resolve_kernels(qkv.device, qkv.shape[3], qkv.shape[4])
     if _KERNELS is None:
         return fa4_attention(*qkv.unbind(2))
     return torch.ops.lrmzero.fa4_qkv_attention(qkv)[0]

@@ -102,12 +102,14 @@ class GSLRM(ReconstructionModel):
         import torch
 
         if self.cfg.attention == "fa4" and getattr(device, "type", str(device)) == "cuda":
-            from lrmzero.plugins.models.gaussians.fa4_attention import INSTALL, fa4_unavailable
+            from lrmzero.plugins.models.gaussians.fa4_attention import INSTALL, fa4_unavailable, resolve_kernels
 
             reason = fa4_unavailable(torch.device(device))
             if reason:
                 raise ConfigError(f"model.attention: got 'fa4', but {reason}; allowed: auto, cudnn, flash, "
                                   f"efficient, math, or fa4 after {INSTALL}")
+            _, width, heads = self.dims()
+            resolve_kernels(torch.device(device), heads, width // heads)  # checked on the network's heads
         registry = get_registries().kind("rasterizers")
         options = self.cfg.rasterizers
         name = self.cfg.rasterizer
