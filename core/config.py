@@ -10,15 +10,16 @@ name components live in the plugins' packaged YAML.
 from __future__ import annotations
 
 import dataclasses
+import re
 import typing
 from pathlib import Path
 from typing import Any, Dict, Mapping, Sequence
 
 from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import OmegaConfBaseException
+from omegaconf.errors import OmegaConfBaseException, ValidationError
 
 from lrmzero.errors import ConfigError, PluginError
-from lrmzero.params import check_references, referenced_names
+from lrmzero.params import check_references, describe_allowed, referenced_names
 from lrmzero.registry import Registries
 
 
@@ -49,19 +50,30 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def parse_overrides(overrides: Sequence[str], example: str) -> DictConfig:
-    """``key=value`` strings as a DictConfig layer.
+def parse_overrides(overrides: Sequence[str], example: str, what: str = "override") -> DictConfig:
+    """``key=value`` strings (each value YAML) as a DictConfig layer.
+
+    Args:
+        example: a valid ``key=value`` shown in errors.
+        what: how errors name one of them (``override``; ``--cameras orbit:`` for a component spec).
 
     Raises:
-        ConfigError: naming the first override that is not ``key=value``.
+        ConfigError: naming the first one that is not ``key=value`` or whose value is not YAML.
     """
-    bad = [o for o in overrides if "=" not in o or o.startswith("=")]
-    if bad:
-        raise ConfigError(f"override {bad[0]!r}: expected key=value, e.g. {example}")
-    try:
-        return OmegaConf.from_dotlist(list(overrides))
-    except OmegaConfBaseException as exc:
-        raise ConfigError(f"overrides: {one_line(str(exc))}") from None
+    import yaml  # OmegaConf parses each value as YAML and lets the parser's errors through
+
+    for override in overrides:  # one at a time, so that an error names its override
+        if "=" not in override or override.startswith("="):
+            raise ConfigError(f"{what} {override!r}: expected key=value, e.g. {example}")
+        try:
+            OmegaConf.from_dotlist([override])
+        except (OmegaConfBaseException, yaml.YAMLError) as exc:
+            value = override.split("=", 1)[1]
+            flow_colon = re.search(r"[{,]\s*[\w.]+:[^\s/]", value)
+            hint = " (a mapping needs a space after each colon: {a: 1})" if flow_colon else ""
+            raise ConfigError(f"{what} {override!r}: {one_line(str(exc))}; allowed: key=value with a YAML "
+                              f"value, e.g. {example}{hint}") from None
+    return OmegaConf.from_dotlist(list(overrides))
 
 
 def check_layer_shape(layer: Any, schema: type, prefix: str = "") -> None:
@@ -159,7 +171,19 @@ def _describe_for(exc: OmegaConfBaseException, schema: type) -> str:
         parent = key.rsplit(".", 1)[0] if "." in key else ""
         allowed = _allowed_keys(parent, schema)
         return f"{key}: unknown key; allowed keys{' under ' + parent if parent else ''}: {allowed}"
-    return f"{key}: {msg}"
+    return f"{key}: {describe_value_error(exc, schema, key) or msg}"
+
+
+def describe_value_error(exc: OmegaConfBaseException, schema: type, key: str) -> str:
+    """``got VALUE; allowed: WHAT`` for a value OmegaConf could not convert to its field's type
+    (``render.resolution=abc``: "got 'abc'; allowed: an integer >= 16 and <= 4096"); "" for other
+    errors or a key that names no dataclass field (the caller then keeps OmegaConf's message)."""
+    allowed = describe_allowed(schema, key) if isinstance(exc, ValidationError) else ""
+    if not allowed or getattr(exc, "value", None) is None:
+        return ""
+    value = exc.value
+    shown = OmegaConf.to_container(value) if OmegaConf.is_config(value) else value
+    return f"got {shown!r}; allowed: {allowed}"
 
 
 def _allowed_keys(parent: str, schema: type) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
+import typing
 from typing import Any, Sequence
 
 from lrmzero.errors import ConfigError
@@ -56,6 +58,53 @@ def describe_bounds(meta: dict) -> str:
     if meta.get("nonempty"):
         parts.append("at least one element")
     return " and ".join(parts)
+
+
+_TYPE_WORDS = {int: ("an integer", "integers"), float: ("a number", "numbers"), bool: ("true or false", "booleans"),
+               str: ("a string", "strings")}
+
+
+def describe_type(hint: Any) -> str:
+    """What a field's type allows, in words: ``int`` -> "an integer", ``Optional[float]`` -> "null or a
+    number", ``List[str]`` -> "a list of strings"; "" for a type it has no words for."""
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    if typing.get_origin(hint) is typing.Union:
+        inner = describe_type(args[0]) if len(args) == 1 else ""
+        return f"null or {inner}" if inner else ""
+    if typing.get_origin(hint) in (list, tuple, Sequence):
+        words = _TYPE_WORDS.get(args[0]) if args else None
+        return f"a list of {words[1]}" if words else "a list"
+    if typing.get_origin(hint) is dict or hint is dict:
+        return "a mapping"
+    return _TYPE_WORDS.get(hint, ("",))[0]
+
+
+def field_at(schema: type, key: str) -> tuple[dataclasses.Field, Any] | None:
+    """The dataclass field a dotted config key names (``render.resolution``; a list element's key,
+    ``shape.count_weights[2]``, names its list) and its type hint, or None where the key leaves the
+    dataclasses (a plugin's parameter mapping, an unknown key)."""
+    cls: Any = schema
+    found = None
+    for part in re.sub(r"\[\d+\]", "", key).split("."):
+        if not dataclasses.is_dataclass(cls):
+            return None
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        if part not in fields:
+            return None
+        hint = typing.get_type_hints(cls)[part]
+        found, cls = (fields[part], hint), hint
+    return found
+
+
+def describe_allowed(schema: type, key: str) -> str:
+    """What the field at ``key`` allows: its type in words and its ``param()`` bounds
+    ("an integer >= 1 and <= 1024"); "" where the key names no field."""
+    found = field_at(schema, key)
+    if found is None:
+        return ""
+    f, hint = found
+    bounds = describe_bounds(dict(f.metadata)) if f.metadata else ""
+    return " ".join(x for x in (describe_type(hint), bounds) if x)
 
 
 def _number(v: Any) -> bool:

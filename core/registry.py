@@ -124,7 +124,9 @@ def _omegaconf_message(exc: OmegaConfBaseException, path: str, config_cls: type)
     fields = ", ".join(f.name for f in dataclasses.fields(config_cls))
     if "not in struct" in msg or "Key '" in msg and "not" in msg:
         return f"{path}.{key}: unknown key; allowed keys: {fields}"
-    return f"{path}.{key}: {msg}"
+    from lrmzero.config import describe_value_error  # config imports this module
+
+    return f"{path}.{key}: {describe_value_error(exc, config_cls, str(key)) or msg}"
 
 
 @dataclass

@@ -48,12 +48,16 @@ def test_config_hash_changes_with_content():
 @pytest.mark.parametrize(
     "override,exc,pattern",
     [
-        ("shape.half_axis_min=abc", ConfigError, r"shape\.half_axis_min.*'abc'"),
+        ("shape.half_axis_min=abc", ConfigError, r"shape\.half_axis_min: got 'abc'; allowed: a number > 0\.0$"),
         ("shape.half_axis_max=-1", ConfigError, r"shape\.half_axis_max: got -1.0; allowed: > 0\.0"),
         ("shape.bogus=1", ConfigError, r"shape\.bogus: unknown key; allowed keys under shape: primitives"),
         ("primitives.cube.segments=0", ConfigError, r"primitives\.cube\.segments: got 0; allowed: >= 1"),
         ("primitives.cube.segmnts=3", ConfigError, r"primitives\.cube\.segmnts: unknown key; allowed keys: segments"),
-        ("primitives.cube.segments=many", ConfigError, r"primitives\.cube\.segments"),
+        ("primitives.cube.segments=many", ConfigError,
+         r"primitives\.cube\.segments: got 'many'; allowed: an integer >= 1 and <= \d+$"),
+        ("render.levels=maybe", ConfigError, r"render\.levels: got 'maybe'; allowed: true or false$"),
+        ("render.resolution=[256]", ConfigError, r"render\.resolution: got \[256\]; allowed: an integer >= 8"),
+        ("shape.count_weights=[1,x]", ConfigError, r"shape\.count_weights\[1\]: got 'x'; allowed: a list of numbers"),
         ("materials.sampling=per_part", ConfigError, r"materials\.sampling: got 'per_part'; allowed: one of"),
         ("shape.primitives=[cube,blob]", PluginError, r"shape\.primitives: unknown primitives 'blob'.*; known primitives: cone, cube"),
         ("textures.nope.x=1", PluginError, r"textures: unknown textures 'nope'"),
@@ -65,6 +69,18 @@ def test_config_hash_changes_with_content():
 def test_bad_values_name_the_key(override, exc, pattern):
     with pytest.raises(exc, match=pattern):
         load_config(overrides=[override])
+
+
+def test_field_types_in_words():
+    from typing import Dict, List, Optional
+
+    from lrmzero.params import describe_type
+
+    assert describe_type(int) == "an integer" and describe_type(float) == "a number"
+    assert describe_type(Optional[int]) == "null or an integer"
+    assert describe_type(List[str]) == "a list of strings" and describe_type(List[float]) == "a list of numbers"
+    assert describe_type(Dict[str, int]) == "a mapping" and describe_type(bool) == "true or false"
+    assert describe_type(Optional[List[int]]) == "null or a list of integers"
 
 
 def test_missing_config_file_lists_packaged():

@@ -94,15 +94,21 @@ def data_source(spec: str | Path):
     return get_registries().kind("data_sources").build(name, spec_options(str(spec)), f"--data {name}")
 
 
-def spec_options(spec: str) -> dict:
+def spec_options(spec: str, option: str = "--data") -> dict:
     """The options of a component spec ``NAME:key=value,...`` (``--data procedural:objects=1000``,
     ``--cameras orbit:elevations_deg=[20,-10],radius=2.2``) as a dict; commas inside brackets belong
-    to a list value."""
+    to a list value.
+
+    Raises:
+        ConfigError: naming ``option``, the component and the option that is not ``key=value``."""
     from omegaconf import OmegaConf
 
-    params = spec.partition(":")[2]
+    from lrmzero.config import parse_overrides
+
+    name, _, params = spec.partition(":")
     options = [p for p in re.split(r",(?![^\[]*\])", params) if p]
-    return OmegaConf.to_container(OmegaConf.from_dotlist(options)) if options else {}
+    layer = parse_overrides(options, f"{name}:key=value,key=value", f"{option} {name}:") if options else None
+    return OmegaConf.to_container(layer) if layer is not None else {}
 
 
 def view_count(obj: Path | ShardObject) -> int | None:

@@ -47,7 +47,7 @@ def input_cameras(spec: str, folder: Path, size: int, registries) -> tuple[Camer
     name = spec.partition(":")[0]
     samplers = registries.kind("camera_samplers")
     if not Path(spec).is_file() and name in samplers:
-        sampler = samplers.build(name, spec_options(spec), f"--cameras {name}")
+        sampler = samplers.build(name, spec_options(spec, "--cameras"), f"--cameras {name}")
         files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
         if not files:
             raise ConfigError(f"--images: no image ({', '.join(IMAGE_SUFFIXES)}) in {str(folder)!r} "
