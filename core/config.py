@@ -9,6 +9,7 @@ name components live in the plugins' packaged YAML.
 
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
 import re
 import typing
@@ -94,6 +95,9 @@ def check_layer_shape(layer: Any, schema: type, prefix: str = "") -> None:
         hint = hints[f.name]
         is_section = dataclasses.is_dataclass(hint)
         is_mapping = typing.get_origin(hint) in (dict, Dict) or hint in (dict, Dict)
+        if isinstance(value, DictConfig) and _is_list_type(hint):  # OmegaConf: a bare TypeError
+            raise ConfigError(f"{key}: got {OmegaConf.to_container(value)!r}; allowed: "
+                              f"{describe_allowed(schema, f.name)}")
         if not (is_section or is_mapping) or OmegaConf.is_missing(layer, f.name):
             continue
         if value is None or (not isinstance(value, DictConfig)) or value._is_none():
@@ -106,6 +110,14 @@ def check_layer_shape(layer: Any, schema: type, prefix: str = "") -> None:
             raise ConfigError(f"{key}: got {shown!r}; allowed: {allowed}")
         if is_section:
             check_layer_shape(value, hint, key + ".")
+
+
+def _is_list_type(hint: Any) -> bool:
+    """``List[...]``, ``Sequence[...]`` or either of them optional."""
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    if typing.get_origin(hint) is typing.Union and len(args) == 1:
+        hint = args[0]
+    return typing.get_origin(hint) in (list, tuple, collections.abc.Sequence) or hint in (list, tuple)
 
 
 def merge_layers(schema: type, layers: Sequence[DictConfig]) -> Any:

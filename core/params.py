@@ -91,20 +91,35 @@ def field_at(schema: type, key: str) -> tuple[dataclasses.Field, Any] | None:
         fields = {f.name: f for f in dataclasses.fields(cls)}
         if part not in fields:
             return None
-        hint = typing.get_type_hints(cls)[part]
+        try:
+            hint = typing.get_type_hints(cls)[part]
+        except Exception:  # noqa: BLE001 - an annotation its module cannot resolve: no words for its type
+            hint = fields[part].type
         found, cls = (fields[part], hint), hint
     return found
 
 
 def describe_allowed(schema: type, key: str) -> str:
-    """What the field at ``key`` allows: its type in words and its ``param()`` bounds
-    ("an integer >= 1 and <= 1024"); "" where the key names no field."""
+    """What the field at ``key`` allows, its type in words with its ``param()`` rules ("an integer
+    >= 8 and <= 4096", "a list of names of registered textures, at least one"); "" where the key
+    names no field."""
     found = field_at(schema, key)
     if found is None:
         return ""
     f, hint = found
-    bounds = describe_bounds(dict(f.metadata)) if f.metadata else ""
-    return " ".join(x for x in (describe_type(hint), bounds) if x)
+    meta = dict(f.metadata or {})
+    words = describe_type(hint)
+    listed = "a list of" in words
+    if meta.get("names_of") or meta.get("choices") is not None:  # the names say what each value is
+        what = (f"names of registered {meta['names_of']}" if meta.get("names_of")
+                else "values from " + ", ".join(repr(c) for c in meta["choices"]))
+        named = f"a list of {what}" if listed else what.replace("names of registered", "the name of a registered")
+        named = named.replace("values from", "one of") if not listed else named
+        words = f"null or {named}" if words.startswith("null or") else named
+        meta.update(names_of=None, choices=None)
+    nonempty = meta.pop("nonempty", False)
+    bounds = describe_bounds(meta)
+    return " ".join(x for x in (words, bounds) if x) + (", at least one" if nonempty else "")
 
 
 def _number(v: Any) -> bool:
@@ -158,7 +173,7 @@ def check_params(cfg: Any, path: str) -> None:
         if not meta:
             continue
         if isinstance(value, (list, tuple)) and not value and meta.get("nonempty"):
-            raise ConfigError(f"{key}: got []; allowed: {describe_bounds(dict(meta))}")
+            raise ConfigError(f"{key}: got []; allowed: {describe_allowed(type(cfg), f.name)}")
         values = value if isinstance(value, (list, tuple)) else [value]
         for v in values:
             if v is None:
@@ -166,7 +181,7 @@ def check_params(cfg: Any, path: str) -> None:
             if (meta.get("choices") is not None and v not in meta["choices"]) or (
                 _number(v) and _out_of_bounds(v, meta)
             ):
-                raise ConfigError(f"{key}: got {value!r}; allowed: {describe_bounds(dict(meta))}")
+                raise ConfigError(f"{key}: got {value!r}; allowed: {describe_allowed(type(cfg), f.name)}")
     check = getattr(cfg, "check", None)
     if callable(check):  # the Config's own cross-field rules (e.g. min <= max), once its fields pass
         check()

@@ -103,8 +103,12 @@ class Registry:
         """
         entry = self.get(name)
         schema = OmegaConf.structured(entry.config_cls)
+        from lrmzero.config import check_layer_shape  # config imports this module
+
         try:
-            merged = OmegaConf.merge(schema, OmegaConf.create(dict(values or {})))
+            layer = OmegaConf.create(dict(values or {}))
+            check_layer_shape(layer, entry.config_cls, f"{path}.")
+            merged = OmegaConf.merge(schema, layer)
             cfg = OmegaConf.to_object(merged)
         except OmegaConfBaseException as exc:
             raise ConfigError(_omegaconf_message(exc, path, entry.config_cls)) from None

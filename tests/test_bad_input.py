@@ -643,6 +643,10 @@ def test_train_refuses_data_without_enough_views_before_starting(capsys, tmp_pat
     ("trainer.precision=bf32", "trainer.precision"),
     ("trainer.accelerator=gpus", "trainer.accelerator"),
     ("optim.accumulate=0", "optim.accumulate"),
+    ("trainer.devices=abc", "trainer.devices: got 'abc'; allowed: auto, a number"),  # was Lightning's TypeError
+    ("trainer.devices=0", "trainer.devices: got 0"),
+    ("data.weights={a: 1}", "data.weights: got {'a': 1}; allowed: null or a list of numbers"),  # OmegaConf's TypeError
+    ("optim.lr=fast", "optim.lr: got 'fast'; allowed: a number > 0.0"),
 ])
 def test_train_refuses_bad_values_before_starting(capsys, tmp_path, dataset, override, key):
     code, err = cli(capsys, "train", "--data", dataset, "--out", tmp_path / "r", *TRAIN, override)
@@ -656,6 +660,18 @@ def test_train_refuses_an_accelerator_the_machine_lacks(capsys, tmp_path, datase
     code, err = cli(capsys, "train", "--data", dataset, "--out", tmp_path / "r", *TRAIN, "trainer.accelerator=gpu")
     line = error_line(err, "train")
     assert code == 2 and "got 'gpu', which this machine cannot use" in line and line.endswith("allowed here: auto, cpu")
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_train_refuses_devices_the_cpu_cannot_use(capsys, tmp_path, dataset):
+    """Lightning takes a device list on a GPU only, and said so with a TypeError when the run started."""
+    for devices in ("[0,1]", "-1"):
+        code, err = cli(capsys, "train", "--data", dataset, "--out", tmp_path / "r", *TRAIN,
+                        f"trainer.devices={devices}")
+        line = error_line(err, "train")
+        assert code == 2 and "which the cpu accelerator cannot use" in line, line
+        assert line.endswith("allowed: auto or a number of processes >= 1"), line
     assert not (tmp_path / "r").exists()
 
 
@@ -967,6 +983,7 @@ def test_reconstruct_bad_camera_rigs(capsys, tmp_path, dataset, checkpoint):
                        ("orbit:radius=far", "--cameras orbit.radius: got 'far'; allowed: a number > 0.0"),
                        ("orbit:radius", "--cameras orbit: 'radius': expected key=value"),
                        ("orbit:elevations_deg=[20", "--cameras orbit: 'elevations_deg=[20': while parsing"),
+                       ("orbit:elevations_deg={a: 1}", "--cameras orbit.elevations_deg: got {'a': 1}; allowed: a list"),
                        ("nosuch:radius=1", "neither a file nor a camera sampler; allowed: a cameras file"),
                        (str(tmp_path / "missing.json"), "neither a file nor a camera sampler")]:
         code, err = cli(capsys, "reconstruct", "--checkpoint", checkpoint, "--images", images,

@@ -4,6 +4,7 @@ core's one YAML loader and validation layer."""
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -129,6 +130,39 @@ def check_lightning_names(t: TrainerConfig) -> None:
     if str(t.precision) not in precisions:
         shown = [p for p in precisions if "16" not in p or "bf16" in p]  # fp16: refused below
         raise ConfigError(f"trainer.precision: got {t.precision!r}; allowed: {', '.join(shown)}")
+    if name == "auto":  # Lightning's own order of preference
+        name = next((a for a in ("cuda", "mps") if a in accelerators
+                     and AcceleratorRegistry[a]["accelerator"].is_available()), "cpu")
+    check_devices(t.devices, AcceleratorRegistry[name]["accelerator"], name)
+
+
+def check_devices(devices: Any, accelerator: Any, name: str) -> None:
+    """``trainer.devices`` in a form Lightning takes (``auto``, a count, ``-1`` for every device, a
+    list of device indices or a string of them such as ``"0,1"``) and that the ``accelerator``
+    class (``name``: the one the run will use) can serve here: a CPU takes only a count, a GPU list
+    only devices the machine has. Lightning would refuse these only when the run starts, some with
+    a bare TypeError.
+
+    Raises:
+        ConfigError: naming trainer.devices, the value and what is allowed.
+    """
+    def is_index(v: Any) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+    ok = (devices == "auto" or (is_index(devices) and devices > 0) or devices == -1
+          or (isinstance(devices, (list, tuple)) and devices and all(is_index(v) for v in devices))
+          or (isinstance(devices, str) and re.fullmatch(r"-1|\d+|(\d+,)+\d*", devices.replace(" ", ""))))
+    if not ok:
+        raise ConfigError(f"trainer.devices: got {devices!r}; allowed: auto, a number of devices >= 1 (-1: all), "
+                          "a list of device indices such as [0, 1], or a string of them such as '0,1'")
+    if devices == "auto":
+        return
+    try:
+        accelerator.parse_devices(devices)
+    except Exception as exc:  # noqa: BLE001 - Lightning raises TypeError or MisconfigurationException
+        allowed = "a number of processes >= 1" if name == "cpu" else "devices this machine has"
+        raise ConfigError(f"trainer.devices: got {devices!r}, which the {name} accelerator cannot use "
+                          f"({' '.join(str(exc).split())}); allowed: auto or {allowed}") from None
 
 
 @dataclass
