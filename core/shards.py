@@ -26,6 +26,7 @@ import numpy as np
 from tqdm import tqdm
 
 from lrmzero.dataset import object_folders, remove_stale_temp_files, view_path, write_atomic
+from lrmzero.images import convert_8bit
 from lrmzero.threads import map_in_threads
 
 INDEX = "index.json"
@@ -221,7 +222,7 @@ def jpeg_views(files: dict[str, bytes], quality: int) -> dict[str, bytes]:
     for rel, data in files.items():
         if rel in views:
             with Image.open(io.BytesIO(data)) as im:
-                rgba = im.convert("RGBA")
+                rgba = convert_8bit(im, "RGBA")
             stem = rel[:-len(".png")]
             rgb, alpha = io.BytesIO(), io.BytesIO()
             rgba.convert("RGB").save(rgb, format="JPEG", quality=quality, subsampling=0)  # 4:4:4: no colour bleeding

@@ -8,6 +8,7 @@ import numpy as np
 import trimesh
 
 from lrmzero.asset import Asset
+from lrmzero.images import convert_8bit
 
 MESH_SUFFIXES = (".glb", ".gltf", ".obj", ".ply", ".stl", ".off")
 
@@ -46,12 +47,12 @@ def load_mesh_asset(path: str | Path, normalized_size: float = 1.8) -> Asset:
         material = visual.material
         image = getattr(material, "baseColorTexture", None) or getattr(material, "image", None)
         if image is not None:
-            texture = np.asarray(image.convert("RGB"), np.uint8)
+            texture = np.asarray(convert_8bit(image, "RGB"), np.uint8)
             uv = np.mod(np.asarray(visual.uv, np.float64), 1.0)  # wrap repeats into the unit square
             for key, attribute in (("metallic_roughness", "metallicRoughnessTexture"), ("normal", "normalTexture")):
                 extra = getattr(material, attribute, None)
                 if extra is not None:
-                    maps[key] = np.asarray(extra.convert("RGB"), np.uint8)
+                    maps[key] = np.asarray(convert_8bit(extra, "RGB"), np.uint8)
     if texture is None:
         colors = np.asarray(visual.to_color().vertex_colors)[:, :3] if hasattr(visual, "to_color") else None
         mean = colors.mean(axis=0) if colors is not None and len(colors) else np.array([180, 180, 180])

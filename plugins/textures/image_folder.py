@@ -11,6 +11,7 @@ from PIL import Image
 
 from lrmzero import ConfigError, param
 from lrmzero.components import Material, TextureSource
+from lrmzero.images import convert_8bit
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 # File-name stems (lower case, as MatSynth and most PBR sets name them) of each map.
@@ -124,6 +125,6 @@ class ImageFolder(TextureSource):
     def _open(path: Path, mode: str) -> Image.Image:
         try:
             with Image.open(path) as im:
-                return im.convert(mode)
+                return convert_8bit(im, mode)
         except OSError as exc:
             raise ValueError(f"texture image {str(path)!r} cannot be read: {exc}") from None

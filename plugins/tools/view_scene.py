@@ -21,6 +21,7 @@ from scipy.spatial.transform import Rotation
 
 from lrmzero.cameras import Cameras, parse_opencv_cameras
 from lrmzero.dataset import DONE_MARKER, is_foreign_dataset, object_folders
+from lrmzero.images import convert_8bit
 from lrmzero.shards import is_shard_dataset, read_index, read_object_file
 
 LAYERS = ("rgba", "depth", "normal")
@@ -95,7 +96,7 @@ def layer_image(data: bytes, layer: str) -> np.ndarray:
             lo, hi = d[valid].min(), d[valid].max()
             g = np.where(valid, 1.0 - 0.85 * (d - lo) / max(hi - lo, 1e-6), 0.0)
         return np.repeat((g * 255).astype(np.uint8)[..., None], 3, -1)
-    rgba = np.asarray(im.convert("RGBA"), np.float32) / 255.0
+    rgba = np.asarray(convert_8bit(im, "RGBA"), np.float32) / 255.0
     a = rgba[..., 3:4]
     background = 1.0 if layer == "rgba" else 0.5
     return ((rgba[..., :3] * a + background * (1 - a)) * 255 + 0.5).astype(np.uint8)

@@ -19,6 +19,7 @@ from PIL import Image
 from lrmzero.cameras import parse_opencv_cameras
 from lrmzero.dataset import DONE_MARKER, object_folders, why_no_objects
 from lrmzero.errors import ConfigError
+from lrmzero.images import convert_8bit
 from lrmzero.rays import plucker_rays
 from lrmzero.shards import ShardObject, has_object_file, is_shard_dataset, is_url, read_index, read_object_file
 
@@ -205,10 +206,10 @@ def load_rgba(path: Path | str, size: int, data: bytes | None = None, alpha: byt
     try:
         with Image.open(path if data is None else io.BytesIO(data)) as im:
             im.load()
-            rgba = im.convert("RGBA")
+            rgba = convert_8bit(im, "RGBA")
         if alpha is not None:
             with Image.open(io.BytesIO(alpha)) as a:
-                rgba.putalpha(a.convert("L"))
+                rgba.putalpha(convert_8bit(a, "L"))
     except (OSError, SyntaxError, Image.DecompressionBombError) as exc:
         raise ValueError(f"{path}: cannot be decoded as an image ({' '.join(str(exc).split())})") from None
     if rgba.size[0] != rgba.size[1]:
