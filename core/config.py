@@ -34,15 +34,20 @@ def load_yaml_file(path: str | Path, option: str = "--config") -> DictConfig:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{option}: {str(path)!r} is not a file")
+    import yaml  # to see the top level as written: OmegaConf reads a bare string as a mapping key
+
     try:
+        top = yaml.safe_load(path.read_bytes())
+        if not isinstance(top, (dict, type(None))):
+            what = {list: "a list", str: "a string", int: "a number", float: "a number", bool: "true or false"
+                    }.get(type(top), f"a {type(top).__name__}")
+            raise ConfigError(f"{option}: {str(path)!r} holds {what}; allowed: a mapping of config sections at "
+                              "the top level")
         loaded = OmegaConf.load(path)
+    except ConfigError:
+        raise
     except Exception as exc:  # noqa: BLE001 - YAML and OmegaConf errors come in many types
         raise ConfigError(f"{option}: {str(path)!r} is not valid YAML: {one_line(str(exc))}") from None
-    if not isinstance(loaded, DictConfig):
-        raise ConfigError(
-            f"{option}: {str(path)!r} holds a list; allowed: a mapping of "
-            "config sections at the top level"
-        )
     return loaded
 
 

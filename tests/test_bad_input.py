@@ -166,6 +166,11 @@ def test_yaml_errors_keep_their_whole_message(capsys, tmp_path):
                            ("train", ["--data", tmp_path])):
         code, err = cli(capsys, command, "--out", tmp_path / "o", "--config", listed, *extra)
         assert code == 2 and "holds a list" in error_line(err, command)
+    for text, what in (("just some text\n", "a string"), ("42\n", "a number")):  # a string read as a key
+        listed.write_text(text)
+        code, err = cli(capsys, "generate", "--out", tmp_path / "o", "--config", listed, "--num-objects", "1",
+                        "--seed", "0")
+        assert code == 2 and f"holds {what}; allowed: a mapping" in error_line(err, "generate")
     code, err = cli(capsys, "train", "--data", tmp_path, "--out", tmp_path / "o", "--config", "tiny")
     assert code == 2 and error_line(err, "train").endswith("it is a preset: --preset tiny")
     assert not (tmp_path / "o").exists()
@@ -441,6 +446,16 @@ def test_a_new_run_into_a_finished_run_folder_is_refused_and_loses_nothing(capsy
                    "optim.lr=0.0002", "trainer.log_every=2", "data.num_workers=1")[0] == 0
     assert "trained with other settings, the run goes on with this run's: optim.lr: 0.001 -> 0.0002" in caplog.text
     assert "log_every" not in caplog.text and "num_workers" not in caplog.text
+
+
+def test_init_from_another_model_names_the_model(capsys, tmp_path, dataset, checkpoint):
+    """The model's name is compared first (it said model.attention='auto' vs None for a triplane run)."""
+    for extra, said in ((["model.name=triplane_lrm"], "model.name='gs_lrm', this run has model.name='triplane_lrm'"),
+                        (["model.width=64"], "model.width=None, this run has model.width=64")):
+        code, err = cli(capsys, "train", "--data", dataset, "--out", tmp_path / "r", "--init", checkpoint, *TRAIN, *extra)
+        line = error_line(err, "train")
+        assert code == 2 and f"--init: {str(checkpoint)!r} was trained with {said}" in line, line
+    assert not (tmp_path / "r").exists()
 
 
 def test_auto_resume_starts_a_run_or_continues_it_as_a_requeued_job_does(capsys, tmp_path, dataset, checkpoint,

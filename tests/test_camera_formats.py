@@ -147,6 +147,23 @@ def rendered(tmp_path_factory):
     return root / "00000000"
 
 
+def test_convert_checks_its_out_path_first(rendered, tmp_path, capsys):
+    """A folder format into a file, a file format into a folder: one line naming --out, nothing written;
+    a file format's missing folder is made."""
+    from lrmzero.cli import main
+
+    source = str(rendered / "opencv_cameras.json")
+    for fmt, out, said in (("colmap", source, "--out (--to colmap): '%s' is a file; allowed: a folder"),
+                           ("nerfstudio", str(tmp_path), "--out (--to nerfstudio): '%s' is a folder; allowed: a file")):
+        capsys.readouterr()
+        assert main(["cameras", "convert", source, "--to", fmt, "--out", out]) == 2
+        assert said % out in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+    assert main(["cameras", "convert", source, "--to", "nerfstudio", "--out", str(tmp_path / "new" / "t.json")]) == 0
+    again, _ = read_cameras(tmp_path / "new" / "t.json")
+    np.testing.assert_allclose(again.c2w, read_opencv_cameras(source)[0].c2w, atol=1e-9)
+
+
 def test_reprojection_check_passes_on_generated_cameras_and_fails_on_perturbed_ones(rendered, tmp_path):
     ok, lines = reprojection_report(rendered)
     assert ok, lines

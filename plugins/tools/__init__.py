@@ -122,6 +122,7 @@ class CamerasCommand(Command):
         check.add_argument("object", help="an object folder (mesh.glb, opencv_cameras.json, views)")
 
     def run(self, args: argparse.Namespace) -> int:
+        from lrmzero.dataset import check_output_file, check_output_folder
         from lrmzero.plugins.tools.camera_formats import (FORMATS, read_cameras, reprojection_report,
                                                           write_cameras)
 
@@ -143,6 +144,8 @@ class CamerasCommand(Command):
             return 0 if ok else 1
         if args.to not in FORMATS:
             raise ConfigError(f"--to: got {args.to!r}; allowed: {', '.join(FORMATS)}")
+        check_out = check_output_file if args.to in ("opencv", "nerfstudio") else check_output_folder
+        check_out(args.out, f"--out (--to {args.to})")
         cameras, paths = read_cameras(args.input)
         print(f"wrote {len(paths)} cameras: {write_cameras(args.out, args.to, cameras, paths)}")
         if args.to in ("openlrm", "lgm"):

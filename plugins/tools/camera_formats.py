@@ -79,6 +79,8 @@ def write_cameras(path: str | Path, fmt: str, cameras: Cameras, file_paths: list
     path = Path(path)
     writers = {"opencv": write_opencv_cameras, "nerfstudio": write_nerfstudio, "colmap": write_colmap,
                "openlrm": write_openlrm, "lgm": write_lgm}
+    if fmt in ("opencv", "nerfstudio"):  # a file; the folder formats make their folder
+        path.parent.mkdir(parents=True, exist_ok=True)
     try:
         writers[fmt](path, cameras, file_paths)
     except ValueError as exc:
