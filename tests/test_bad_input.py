@@ -448,6 +448,30 @@ def test_a_new_run_into_a_finished_run_folder_is_refused_and_loses_nothing(capsy
     assert "log_every" not in caplog.text and "num_workers" not in caplog.text
 
 
+def test_a_run_folder_in_use_is_refused_until_its_run_ends(capsys, tmp_path, dataset):
+    """A second train into a folder another process trains into (a job submitted twice) is refused
+    before it writes; once that process is gone, killed included, the folder is free again."""
+    run = tmp_path / "run"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from pathlib import Path; "
+         "from lrmzero.plugins.trainers.lightning.run_lock import hold_run_folder\n"
+         "with hold_run_folder(Path(sys.argv[1])):\n    print('held', flush=True); time.sleep(120)", str(run)],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        for extra in ([], ["--resume"], ["--auto-resume"]):
+            code, err = cli(capsys, "train", "--data", dataset, "--out", run, "--max-steps", "2", *TRAIN, *extra)
+            line = error_line(err, "train")
+            assert code == 2 and f"--out: {str(run)!r} is in use by another lrmzero train (pid {holder.pid} on " in line
+            assert "allowed: another --out" in line
+        assert sorted(p.name for p in run.iterdir()) == [".lock"]
+    finally:
+        holder.kill()  # SIGKILL: no clean-up of its own, the kernel drops its lock
+        holder.wait()
+    code, err = cli(capsys, "train", "--data", dataset, "--out", run, "--max-steps", "2", *TRAIN)
+    assert code == 0 and (run / "checkpoints" / "last.ckpt").is_file(), err
+
+
 def test_init_from_another_model_names_the_model(capsys, tmp_path, dataset, checkpoint):
     """The model's name is compared first (it said model.attention='auto' vs None for a triplane run)."""
     for extra, said in ((["model.name=triplane_lrm"], "model.name='gs_lrm', this run has model.name='triplane_lrm'"),

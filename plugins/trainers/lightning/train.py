@@ -32,6 +32,7 @@ from lrmzero.plugins.trainers.lightning.run_folder import (AtomicCheckpointIO, C
                                                            SnapshotCheckpoint, readable_checkpoint, refuse_existing_run,
                                                            run_checkpoints,
                                                            warn_changed_settings)
+from lrmzero.plugins.trainers.lightning.run_lock import hold_run_folder
 
 log = logging.getLogger("lrmzero")
 
@@ -106,105 +107,108 @@ def train(roots: Sequence[str], out: str | Path, cfg: TrainConfig, resume: bool 
     # data it cannot use fails here, before any work
     objects, val_objects = training_objects(roots, cfg, progress, share)
     check_output_folder(out, "--out")
-    if rank_zero_only.rank == 0:  # a killed checkpoint write's temp file (AtomicCheckpointIO), before any rank writes
-        remove_stale_temp_files(ckpt_dir, "*.ckpt")
-    if not resume:
-        refuse_existing_run(ckpt_dir, "--init" if init is not None else "a new run")
-    resume_from, start_step, start_batch = None, None, 0
-    init_weights = None
-    if init is not None:
+    # one run per folder (rank 0 holds it for all ranks): a second train into it is refused here
+    with hold_run_folder(out, take=rank_zero_only.rank == 0):
+        if rank_zero_only.rank == 0:  # a killed checkpoint write's temp file (AtomicCheckpointIO), before writes
+            remove_stale_temp_files(ckpt_dir, "*.ckpt")
+        if not resume:
+            refuse_existing_run(ckpt_dir, "--init" if init is not None else "a new run")
+        resume_from, start_step, start_batch = None, None, 0
+        init_weights = None
+        if init is not None:
+            if resume:
+                raise ConfigError("--init: given with --resume; --resume continues a run, --init starts a new one "
+                                  "from another run's weights: use one")
+            saved = read_checkpoint(init, "--init")
+            check_same_model(saved["hyper_parameters"]["model"], settings["model"], Path(init), "--init")
+            init_weights = {k[len("net."):]: v for k, v in saved["state_dict"].items() if k.startswith("net.")}
         if resume:
-            raise ConfigError("--init: given with --resume; --resume continues a run, --init starts a new one "
-                              "from another run's weights: use one")
-        saved = read_checkpoint(init, "--init")
-        check_same_model(saved["hyper_parameters"]["model"], settings["model"], Path(init), "--init")
-        init_weights = {k[len("net."):]: v for k, v in saved["state_dict"].items() if k.startswith("net.")}
-    if resume:
-        if not ckpt_dir.is_dir():
-            raise ConfigError(f"--resume: {str(ckpt_dir)!r} does not exist; drop --resume to start a new run")
-        resume_from, start_step, saved = newest_checkpoint(ckpt_dir, option)
-        check_same_model(saved["hyper_parameters"]["model"], settings["model"], resume_from, option)
-        warn_changed_settings(saved["hyper_parameters"].get("train", {}), settings, resume_from, option)
-        # batches drawn so far, skipped ones included (a checkpoint from before the counter: its step)
-        start_batch = int(saved["state_dict"].get("batches_seen", start_step))
-        if resume_from != last:
-            log.warning("%s: continuing from %s (step %d), the newest checkpoint", option, resume_from, start_step)
-    # StepSampler resumes the data stream by position, which Lightning cannot see.
-    warnings.filterwarnings("ignore", message=".*your dataloader is not resumable.*")
-    # The module turns the loader's uint8 views into the model's batch on the device (by design).
-    warnings.filterwarnings("ignore", message=".*overridden `on_after_batch_transfer`.*")
-    # A resumed run keeps writing its snapshots (trainer.keep_every) into its own checkpoints folder.
-    warnings.filterwarnings("ignore", message=".*Checkpoint directory .* exists and is not empty.*")
-    # Checkpoints hold the state after the step, which is what resuming needs.
-    warnings.filterwarnings("ignore", message=".*ModelCheckpoint with manual optimization.*")
-    # Upstream noise at every run, about neither this run nor this code: Lightning's pytree helper
-    # trips a torch deprecation, and Lightning advertises its cloud logger.
-    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)` is deprecated.*")
-    # ... and, under DDP, Lightning's all_gather (the collective guards' vote) trips another one.
-    warnings.filterwarnings("ignore", message=".*torch.distributed.nn.functional.all_gather is deprecated.*")
-    # A run shorter than trainer.log_every logs fewer rows, as asked; Lightning counts the loader's length
-    # (not this run's steps) and suggests a setting the config already owns.
-    warnings.filterwarnings("ignore", message=".*is smaller than the logging interval.*")
-    logging.getLogger("pytorch_lightning.utilities.rank_zero").addFilter(_drop_litlogger_tip)
-    pl.seed_everything(cfg.seed, workers=True, verbose=False)
-    model = build_model(settings["model"], get_registries())
-    module = ReconstructionModule(settings, model, model.build_network())
-    if init_weights is not None:
-        module.net.load_state_dict(init_weights, strict=True)
-    if cfg.trainer.compile:  # in place: parameter names, and so checkpoints, stay as they are
-        module.net.compile(**({} if t.compile_mode == "default" else {"mode": t.compile_mode}))
-    module.data_roots = [str(r) for r in roots]
-    data = ViewsDataModule(roots, cfg, start_batch, objects, val_objects, share)
-    cuda = torch.cuda.is_available() and t.accelerator in ("auto", "gpu", "cuda")
-    precision = t.precision if t.precision != "auto" else ("bf16-mixed" if cuda else "32-true")
-    if not cuda:
-        warn_if_too_big_for_a_cpu(module.net)
-    # flushed at every log row, so that every row before the newest checkpoint survives a kill
-    loggers: list = [ContinuingCSVLogger(out, name="logs", version="", start_step=start_step,
-                                         flush_logs_every_n_steps=t.log_every)]
-    try:
-        from pytorch_lightning.loggers import TensorBoardLogger
+            if not ckpt_dir.is_dir():
+                raise ConfigError(f"--resume: {str(ckpt_dir)!r} does not exist; drop --resume to start a new run")
+            resume_from, start_step, saved = newest_checkpoint(ckpt_dir, option)
+            check_same_model(saved["hyper_parameters"]["model"], settings["model"], resume_from, option)
+            warn_changed_settings(saved["hyper_parameters"].get("train", {}), settings, resume_from, option)
+            # batches drawn so far, skipped ones included (a checkpoint from before the counter: its step)
+            start_batch = int(saved["state_dict"].get("batches_seen", start_step))
+            if resume_from != last:
+                log.warning("%s: continuing from %s (step %d), the newest checkpoint", option, resume_from, start_step)
+        # StepSampler resumes the data stream by position, which Lightning cannot see.
+        warnings.filterwarnings("ignore", message=".*your dataloader is not resumable.*")
+        # The module turns the loader's uint8 views into the model's batch on the device (by design).
+        warnings.filterwarnings("ignore", message=".*overridden `on_after_batch_transfer`.*")
+        # A resumed run keeps writing its snapshots (trainer.keep_every) into its own checkpoints folder.
+        warnings.filterwarnings("ignore", message=".*Checkpoint directory .* exists and is not empty.*")
+        # Checkpoints hold the state after the step, which is what resuming needs.
+        warnings.filterwarnings("ignore", message=".*ModelCheckpoint with manual optimization.*")
+        # Upstream noise at every run, about neither this run nor this code: Lightning's pytree helper
+        # trips a torch deprecation, and Lightning advertises its cloud logger.
+        warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)` is deprecated.*")
+        # ... and, under DDP, Lightning's all_gather (the collective guards' vote) trips another one.
+        warnings.filterwarnings("ignore", message=".*torch.distributed.nn.functional.all_gather is deprecated.*")
+        # A run shorter than trainer.log_every logs fewer rows, as asked; Lightning counts the loader's length
+        # (not this run's steps) and suggests a setting the config already owns.
+        warnings.filterwarnings("ignore", message=".*is smaller than the logging interval.*")
+        logging.getLogger("pytorch_lightning.utilities.rank_zero").addFilter(_drop_litlogger_tip)
+        pl.seed_everything(cfg.seed, workers=True, verbose=False)
+        model = build_model(settings["model"], get_registries())
+        module = ReconstructionModule(settings, model, model.build_network())
+        if init_weights is not None:
+            module.net.load_state_dict(init_weights, strict=True)
+        if cfg.trainer.compile:  # in place: parameter names, and so checkpoints, stay as they are
+            module.net.compile(**({} if t.compile_mode == "default" else {"mode": t.compile_mode}))
+        module.data_roots = [str(r) for r in roots]
+        data = ViewsDataModule(roots, cfg, start_batch, objects, val_objects, share)
+        cuda = torch.cuda.is_available() and t.accelerator in ("auto", "gpu", "cuda")
+        precision = t.precision if t.precision != "auto" else ("bf16-mixed" if cuda else "32-true")
+        if not cuda:
+            warn_if_too_big_for_a_cpu(module.net)
+        # flushed at every log row, so that every row before the newest checkpoint survives a kill
+        loggers: list = [ContinuingCSVLogger(out, name="logs", version="", start_step=start_step,
+                                             flush_logs_every_n_steps=t.log_every)]
+        try:
+            from pytorch_lightning.loggers import TensorBoardLogger
 
-        import tensorboard  # noqa: F401
+            import tensorboard  # noqa: F401
 
-        loggers.append(TensorBoardLogger(out, name="tb", version=""))
-    except ImportError:
-        pass
-    # enable_version_counter=False: a copied or moved run overwrites its own last.ckpt instead of
-    # writing last-v1.ckpt beside it.
-    checkpoint = ModelCheckpoint(dirpath=ckpt_dir, save_last=True, every_n_train_steps=t.checkpoint_every,
-                                 save_top_k=0, save_on_train_epoch_end=True, enable_version_counter=False)
-    callbacks = [checkpoint]
-    if t.keep_every:  # snapshots along the way, for eval curves
-        callbacks.append(SnapshotCheckpoint(ckpt_dir, t.keep_every))
-    stop_on_signal = StopOnSignal()  # preemption, a time limit, Ctrl-C: stop after the step, saved
-    callbacks.append(stop_on_signal)
-    with lightning_info(shown=progress):  # --quiet: not Lightning's start-up lines either
-        trainer = pl.Trainer(
-            default_root_dir=str(out), max_steps=stop_after_steps or cfg.optim.max_steps, accelerator=t.accelerator,
-            devices=t.devices, strategy=t.strategy, num_nodes=t.num_nodes, precision=precision,
-            logger=loggers, callbacks=callbacks + ([progress_bar()] if progress else []),
-            log_every_n_steps=t.log_every,
-            enable_progress_bar=progress, enable_model_summary=False, deterministic=False,
-            num_sanity_val_steps=0, max_epochs=-1, plugins=[AtomicCheckpointIO()],
-            use_distributed_sampler=False,  # StepSampler gives each rank its own share of the stream
-            # validation counts training batches: a step is optim.accumulate of them
-            limit_val_batches=None if val_objects else 0, check_val_every_n_epoch=None,  # None: all, silently
-            val_check_interval=t.val_every * cfg.optim.accumulate,
-        )
-        if cuda:
-            torch.backends.cuda.matmul.allow_tf32 = True
-            torch.backends.cudnn.allow_tf32 = True
-        else:
-            reuse_freed_memory()  # ~12% more steps/s for the tiny preset on a CPU (see cpu_memory)
-        trainer.fit(module, datamodule=data, ckpt_path=str(resume_from) if resume_from else None, weights_only=True)
-        saved_last = readable_checkpoint(last) if last.is_file() else None
-        if not last.is_file() or (trainer.global_step and (saved_last is None or saved_last[0] != trainer.global_step)):
-            trainer.save_checkpoint(str(last))  # fewer steps than checkpoint_every, or a stop between saves
-    if module.stopped_on_request and trainer.global_step < cfg.optim.max_steps:
-        if "SIGUSR1" in stop_on_signal.received and trainer.is_global_zero and "SLURM_JOB_ID" in os.environ:
-            requeue_slurm_job()  # SLURM's warning ahead of the time limit (--signal=USR1@N)
-        raise StoppedBySignal(stop_on_signal.received, trainer.global_step, cfg.optim.max_steps, last)
-    return last
+            loggers.append(TensorBoardLogger(out, name="tb", version=""))
+        except ImportError:
+            pass
+        # enable_version_counter=False: a copied or moved run overwrites its own last.ckpt instead of
+        # writing last-v1.ckpt beside it.
+        checkpoint = ModelCheckpoint(dirpath=ckpt_dir, save_last=True, every_n_train_steps=t.checkpoint_every,
+                                     save_top_k=0, save_on_train_epoch_end=True, enable_version_counter=False)
+        callbacks = [checkpoint]
+        if t.keep_every:  # snapshots along the way, for eval curves
+            callbacks.append(SnapshotCheckpoint(ckpt_dir, t.keep_every))
+        stop_on_signal = StopOnSignal()  # preemption, a time limit, Ctrl-C: stop after the step, saved
+        callbacks.append(stop_on_signal)
+        with lightning_info(shown=progress):  # --quiet: not Lightning's start-up lines either
+            trainer = pl.Trainer(
+                default_root_dir=str(out), max_steps=stop_after_steps or cfg.optim.max_steps, accelerator=t.accelerator,
+                devices=t.devices, strategy=t.strategy, num_nodes=t.num_nodes, precision=precision,
+                logger=loggers, callbacks=callbacks + ([progress_bar()] if progress else []),
+                log_every_n_steps=t.log_every,
+                enable_progress_bar=progress, enable_model_summary=False, deterministic=False,
+                num_sanity_val_steps=0, max_epochs=-1, plugins=[AtomicCheckpointIO()],
+                use_distributed_sampler=False,  # StepSampler gives each rank its own share of the stream
+                # validation counts training batches: a step is optim.accumulate of them
+                limit_val_batches=None if val_objects else 0, check_val_every_n_epoch=None,  # None: all, silently
+                val_check_interval=t.val_every * cfg.optim.accumulate,
+            )
+            if cuda:
+                torch.backends.cuda.matmul.allow_tf32 = True
+                torch.backends.cudnn.allow_tf32 = True
+            else:
+                reuse_freed_memory()  # ~12% more steps/s for the tiny preset on a CPU (see cpu_memory)
+            trainer.fit(module, datamodule=data, ckpt_path=str(resume_from) if resume_from else None, weights_only=True)
+            saved_last = readable_checkpoint(last) if last.is_file() else None
+            stale = saved_last is None or saved_last[0] != trainer.global_step
+            if not last.is_file() or (trainer.global_step and stale):
+                trainer.save_checkpoint(str(last))  # fewer steps than checkpoint_every, or a stop between saves
+        if module.stopped_on_request and trainer.global_step < cfg.optim.max_steps:
+            if "SIGUSR1" in stop_on_signal.received and trainer.is_global_zero and "SLURM_JOB_ID" in os.environ:
+                requeue_slurm_job()  # SLURM's warning ahead of the time limit (--signal=USR1@N)
+            raise StoppedBySignal(stop_on_signal.received, trainer.global_step, cfg.optim.max_steps, last)
+        return last
 
 
