@@ -156,9 +156,15 @@ class ReconstructionModel(Component):
         """A new ``torch.nn.Module``; ``network(batch) -> outputs``. Weights are the trainer's."""
         raise NotImplementedError
 
-    def prepare(self, device: "torch.device") -> None:
+    def prepare(self, device: "torch.device", strict: bool = True) -> None:
         """Called once per process before :meth:`render` runs on ``device`` (e.g. to choose a
-        rasterizer that runs there)."""
+        rasterizer that runs there).
+
+        ``strict`` (training): a kernel or renderer the config names that cannot run on ``device``
+        is a :class:`~lrmzero.errors.ConfigError`. ``strict=False`` (a checkpoint loaded for
+        inference, maybe on another machine than it was trained on): such a setting, one that
+        chooses how the network runs but not what it computes, falls back to what runs here, with
+        a warning."""
 
     def render(self, outputs: dict, w2c: "torch.Tensor", K: "torch.Tensor", size: int,
                background: "torch.Tensor", with_depth: bool = True) -> dict:

@@ -472,6 +472,19 @@ def test_a_run_folder_in_use_is_refused_until_its_run_ends(capsys, tmp_path, dat
     assert code == 0 and (run / "checkpoints" / "last.ckpt").is_file(), err
 
 
+def test_a_checkpoint_trained_with_gsplat_evaluates_where_gsplat_is_missing(capsys, tmp_path, dataset, checkpoint,
+                                                                            caplog):
+    """The rasterizer chooses how the Gaussians are drawn, not the weights: eval falls back to torch's."""
+    ckpt = torch.load(checkpoint, weights_only=True)
+    ckpt["hyper_parameters"]["model"]["rasterizer"] = "gsplat"  # as a GPU run that named it would have saved
+    torch.save(ckpt, tmp_path / "gsplat.ckpt")
+    with caplog.at_level(logging.WARNING, logger="lrmzero"):
+        code, out = cli_out(capsys, "eval", "--checkpoint", tmp_path / "gsplat.ckpt", "--data", dataset,
+                            "--json", tmp_path / "e.json")
+    assert code == 0 and "model.rasterizer=gsplat: gsplat: " in caplog.text, caplog.text
+    assert json.loads((tmp_path / "e.json").read_text())["mean"]["psnr"] > 0
+
+
 def test_init_from_another_model_names_the_model(capsys, tmp_path, dataset, checkpoint):
     """The model's name is compared first (it said model.attention='auto' vs None for a triplane run)."""
     for extra, said in ((["model.name=triplane_lrm"], "model.name='gs_lrm', this run has model.name='triplane_lrm'"),
@@ -703,7 +716,7 @@ def test_train_refuses_an_accelerator_the_machine_lacks(capsys, tmp_path, datase
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
-def test_train_refuses_devices_the_cpu_cannot_use(capsys, tmp_path, dataset):
+def test_train_refuses_devices_and_kernels_the_cpu_cannot_use(capsys, tmp_path, dataset):
     """Lightning takes a device list on a GPU only, and said so with a TypeError when the run started."""
     for devices in ("[0,1]", "-1"):
         code, err = cli(capsys, "train", "--data", dataset, "--out", tmp_path / "r", *TRAIN,
@@ -711,6 +724,9 @@ def test_train_refuses_devices_the_cpu_cannot_use(capsys, tmp_path, dataset):
         line = error_line(err, "train")
         assert code == 2 and "which the cpu accelerator cannot use" in line, line
         assert line.endswith("allowed: auto or a number of processes >= 1"), line
+    code, err = cli(capsys, "train", "--data", dataset, "--out", tmp_path / "r", *TRAIN, "model.rasterizer=gsplat")
+    line = error_line(err, "train")  # it was gsplat's exception, raised by the started trainer
+    assert code == 2 and "model.rasterizer: got 'gsplat', which cannot run here (gsplat: " in line, line
     assert not (tmp_path / "r").exists()
 
 

@@ -375,6 +375,29 @@ def test_gs_lrm_fa4_is_refused_on_cuda_where_it_cannot_run(monkeypatch):
     model.prepare(torch.device("cpu"))  # on a CPU it falls back to torch's attention
 
 
+def test_gs_lrm_for_inference_falls_back_from_kernels_it_cannot_run(monkeypatch, caplog):
+    """A checkpoint trained with FlashAttention-4 and gsplat, loaded where neither runs: prepare(strict=False)
+    uses torch's attention and rasterizer with a warning; training (strict) refuses both, naming the key."""
+    import logging
+    import sys
+
+    from lrmzero import ConfigError
+    from lrmzero.plugins.models.gaussians import fa4_attention
+
+    monkeypatch.setitem(sys.modules, "flash_attn", None)  # not installed
+    monkeypatch.setitem(sys.modules, "gsplat", None)
+    monkeypatch.setattr(fa4_attention, "_FALLEN_BACK", False)
+    model = build_model({"name": "gs_lrm", "attention": "fa4", "rasterizer": "gsplat"}, get_registries())
+    with pytest.raises(ConfigError, match=r"model.rasterizer: got 'gsplat', which cannot run here \(gsplat: "):
+        model.prepare(torch.device("cpu"))
+    with caplog.at_level(logging.WARNING, logger="lrmzero"):
+        model.prepare(torch.device("cuda"), strict=False)  # no CUDA call: both fall back before one
+    assert fa4_attention._FALLEN_BACK
+    assert "model.attention=fa4: flash_attn.cute does not import" in caplog.text
+    assert "model.rasterizer=gsplat: gsplat: " in caplog.text and "using auto's choice" in caplog.text
+    assert model.rasterizer.name == "torch"
+
+
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_fa4_matches_sdpa_on_the_gpu():

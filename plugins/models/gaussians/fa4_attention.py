@@ -102,10 +102,22 @@ def custom_op_problem(device: torch.device, heads: int, head_dim: int, tokens: i
     return None
 
 
+# Set by fall_back_to_sdpa(): FlashAttention-4 cannot run in this process (a checkpoint trained with it
+# loaded for inference where it is missing), so attention=fa4 networks use torch's kernels.
+_FALLEN_BACK = False
+
+
+def fall_back_to_sdpa() -> None:
+    """Make every ``attention=fa4`` network of this process use torch's kernels (same function)."""
+    global _FALLEN_BACK
+    _FALLEN_BACK = True
+
+
 def fa4_applies(qkv: torch.Tensor) -> bool:
     """Whether FlashAttention-4 takes these projections: a CUDA tensor in bf16 or fp16 (under
-    autocast); elsewhere (CPU, fp32) the attention falls back to torch's kernels."""
-    return qkv.is_cuda and qkv.dtype in (torch.bfloat16, torch.float16)
+    autocast), unless this process fell back (:func:`fall_back_to_sdpa`); elsewhere (CPU, fp32) the
+    attention falls back to torch's kernels."""
+    return not _FALLEN_BACK and qkv.is_cuda and qkv.dtype in (torch.bfloat16, torch.float16)
 
 
 @torch.compiler.disable  # its kernels compile themselves (CuTe DSL); torch.compile must not trace into them

@@ -95,37 +95,53 @@ class GSLRM(ReconstructionModel):
         tokens = input_views * (resolution // self.cfg.patch_size) ** 2
         return count_flops_per_token(width, layers, tokens, self.cfg.mlp_ratio) * tokens
 
-    def prepare(self, device) -> None:
+    def prepare(self, device, strict: bool = True) -> None:
         """Choose the rasterizer: the configured one, or for ``auto`` gsplat on CUDA (when it is
         installed and runs) and the torch reference otherwise, saying why it fell back. Refuse
-        ``attention=fa4`` on a CUDA device where FlashAttention-4 cannot run, saying why."""
+        ``attention=fa4`` on a CUDA device where FlashAttention-4 cannot run, and a named rasterizer
+        that cannot run here, saying why; ``strict=False`` (inference): use torch's attention and
+        ``auto``'s rasterizer instead, with a warning (the same functions)."""
         import torch
 
-        if self.cfg.attention == "fa4" and getattr(device, "type", str(device)) == "cuda":
-            from lrmzero.plugins.models.gaussians.fa4_attention import INSTALL, fa4_unavailable, resolve_kernels
+        on_cuda = getattr(device, "type", str(device)) == "cuda"
+        if self.cfg.attention == "fa4" and on_cuda:
+            from lrmzero.plugins.models.gaussians.fa4_attention import (INSTALL, fa4_unavailable, fall_back_to_sdpa,
+                                                                         resolve_kernels)
 
             reason = fa4_unavailable(torch.device(device))
-            if reason:
+            if reason and strict:
                 raise ConfigError(f"model.attention: got 'fa4', but {reason}; allowed: auto, cudnn, flash, "
                                   f"efficient, math, or fa4 after {INSTALL}")
-            _, width, heads = self.dims()
-            resolve_kernels(torch.device(device), heads, width // heads)  # checked on the network's heads
+            if reason:
+                log.warning("model.attention=fa4: %s; using torch's attention kernels (the same function)", reason)
+                fall_back_to_sdpa()
+            else:
+                _, width, heads = self.dims()
+                resolve_kernels(torch.device(device), heads, width // heads)  # checked on the network's heads
         registry = get_registries().kind("rasterizers")
         options = self.cfg.rasterizers
         name = self.cfg.rasterizer
-        if name == "auto":
-            name = "torch"
-            if getattr(device, "type", str(device)) == "cuda" and "gsplat" in registry:
-                try:
-                    self.rasterizer = registry.build("gsplat", options.get("gsplat"))
-                    log.info("model.rasterizer=auto: using gsplat (CUDA device, gsplat installed)")
-                    return
-                except RendererUnavailable as exc:
-                    log.warning("model.rasterizer=auto: using torch because %s", exc)
-            else:
-                log.info("model.rasterizer=auto: using torch (device %s%s)", getattr(device, "type", device),
-                         "" if "gsplat" in registry else ", gsplat not registered")
-        self.rasterizer = registry.build(name, options.get(name), f"model.rasterizers.{name}")
+        if name != "auto":
+            try:
+                self.rasterizer = registry.build(name, options.get(name), f"model.rasterizers.{name}")
+                return
+            except RendererUnavailable as exc:
+                if strict:
+                    raise ConfigError(f"model.rasterizer: got {name!r}, which cannot run here ({exc}); allowed: "
+                                      f"auto (gsplat on CUDA where it runs, else torch), "
+                                      f"{', '.join(registry.names())}") from None
+                log.warning("model.rasterizer=%s: %s; using auto's choice (the same function)", name, exc)
+        if on_cuda and "gsplat" in registry:
+            try:
+                self.rasterizer = registry.build("gsplat", options.get("gsplat"))
+                log.info("model.rasterizer=auto: using gsplat (CUDA device, gsplat installed)")
+                return
+            except RendererUnavailable as exc:
+                log.warning("model.rasterizer=auto: using torch because %s", exc)
+        else:
+            log.info("model.rasterizer=auto: using torch (device %s%s)", getattr(device, "type", device),
+                     "" if "gsplat" in registry else ", gsplat not registered")
+        self.rasterizer = registry.build("torch", options.get("torch"), "model.rasterizers.torch")
 
     def render(self, outputs: dict, w2c, K, size: int, background, with_depth: bool = True) -> dict:
         """Rasterize the Gaussians (in float32, outside autocast) into ``[B, T]`` cameras; without

@@ -127,5 +127,17 @@ def load_checkpoint(path: str | Path, registries: Registries, device: str | torc
             f"--checkpoint: {str(path)!r}: its weights do not fit the model its hyper-parameters "
             f"describe ({first[:300]})"
         ) from None
-    model.prepare(torch.device(device))
+    prepare_for_inference(model, torch.device(device))
     return model, net.to(device).eval(), hparams
+
+
+def prepare_for_inference(model, device: torch.device) -> None:
+    """``model.prepare(device, strict=False)``: a kernel or renderer the checkpoint was trained with
+    that cannot run here falls back (a model plugin whose ``prepare`` predates ``strict`` is
+    prepared as it was)."""
+    import inspect
+
+    if "strict" in inspect.signature(model.prepare).parameters:
+        model.prepare(device, strict=False)
+    else:
+        model.prepare(device)

@@ -151,6 +151,9 @@ def train(roots: Sequence[str], out: str | Path, cfg: TrainConfig, resume: bool 
         logging.getLogger("pytorch_lightning.utilities.rank_zero").addFilter(_drop_litlogger_tip)
         pl.seed_everything(cfg.seed, workers=True, verbose=False)
         model = build_model(settings["model"], get_registries())
+        cuda = torch.cuda.is_available() and t.accelerator in ("auto", "gpu", "cuda")
+        if not cuda:  # what the CPU cannot run (model.rasterizer=gsplat) is refused before the trainer starts
+            model.prepare(torch.device("cpu"))
         module = ReconstructionModule(settings, model, model.build_network())
         if init_weights is not None:
             module.net.load_state_dict(init_weights, strict=True)
@@ -158,7 +161,6 @@ def train(roots: Sequence[str], out: str | Path, cfg: TrainConfig, resume: bool 
             module.net.compile(**({} if t.compile_mode == "default" else {"mode": t.compile_mode}))
         module.data_roots = [str(r) for r in roots]
         data = ViewsDataModule(roots, cfg, start_batch, objects, val_objects, share)
-        cuda = torch.cuda.is_available() and t.accelerator in ("auto", "gpu", "cuda")
         precision = t.precision if t.precision != "auto" else ("bf16-mixed" if cuda else "32-true")
         if not cuda:
             warn_if_too_big_for_a_cpu(module.net)
