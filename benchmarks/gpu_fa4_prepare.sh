@@ -3,7 +3,8 @@
 # FlashAttention-4 (model.attention=fa4) for the offline GPU machine's Python 3.12 into git-ignored folders.
 # A device call carries at most 64 MiB with the working tree, and FA4's compiler library alone is a 92 MB
 # wheel (227 MB unpacked), so it travels on its own, unpacked, xz-compressed (~61 MiB) and cut in two halves
-# that two short calls bring (each half + the working tree under 64 MiB):
+# that two short calls bring (each half + the working tree under 64 MiB). Name the kind nvidia-h100-x1 in every
+# call: issue 12's target is an H100, and a call without a kind may start an H200 (other figures):
 #   .fa4-libs/    the first half. Call 1: carry [".fa4-libs"], timeout 60:
 #                   mkdir -p .fa4-site && mv .fa4-libs/libs.tar.xz.part-1 .fa4-site/
 #   .fa4-libs-2/  the second half. Call 2 (within the machine's idle time), carry [".fa4-libs-2"], timeout 120:
