@@ -61,21 +61,27 @@ class RenderStage:
         # PNG encoding releases the GIL: two threads overlap it with other work.
         self.pool = ThreadPoolExecutor(2)
 
+    def render(self, asset, rng: np.random.Generator, on_view=None) -> Views:
+        """The asset's views from ``render.views`` cameras the run's sampler draws from ``rng``
+        (``on_view(i, rgba, depth, normal)``: called as each view is ready, where the renderer can)."""
+        res = self.cfg.resolution
+        cameras = self.sampler.sample(self.cfg.views, res, res, rng)
+        return self.renderer.render(asset, cameras, self.settings, on_view=on_view)
+
     def render_and_encode(self, asset, rng: np.random.Generator) -> tuple[Views, dict[str, bytes], dict[str, Any]]:
         """Render the asset and encode its views into files while the next views render.
 
         Returns the views, the object folder's files (rgba, depth, normal, opencv_cameras.json)
         and the render part of meta.json.
         """
-        res = self.cfg.resolution
-        cameras = self.sampler.sample(self.cfg.views, res, res, rng)
         jobs: dict[str, Any] = {}
-        names = [f"{i:03d}" for i in range(len(cameras))]
+        names = [f"{i:03d}" for i in range(self.cfg.views)]
 
         def on_view(i, rgba, depth, normal) -> None:
             jobs.update(self._submit(names[i], rgba.copy(), depth.copy(), normal.copy()))
 
-        views = self.renderer.render(asset, cameras, self.settings, on_view=on_view)
+        views = self.render(asset, rng, on_view)
+        names = [f"{i:03d}" for i in range(len(views.rgba))]  # as many as the sampler gave
         if len(jobs) < len(names) * (3 if self.cfg.depth_format == "png16" else 2):
             for i, n in enumerate(names):  # a renderer that does not call on_view
                 if f"rgba/{n}.png" not in jobs:
