@@ -64,6 +64,11 @@ class Cameras:
         uv = np.einsum("vij,vnj->vni", self.K, cam)
         return uv[..., :2] / z[..., None], z
 
+    def select(self, indices) -> "Cameras":
+        """The cameras at ``indices`` (a list, an index array or a slice), in that order."""
+        indices = np.arange(len(self))[indices] if isinstance(indices, slice) else np.asarray(indices, dtype=np.int64)
+        return Cameras(self.c2w[indices], self.K[indices], self.width, self.height)
+
     def resized(self, width: int, height: int) -> "Cameras":
         """The same cameras for images resampled to ``width x height`` (intrinsics scaled)."""
         K = self.K.copy()

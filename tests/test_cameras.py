@@ -104,3 +104,18 @@ def test_orbit_is_evenly_spaced():
     az = np.degrees(np.arctan2(cams.centers[:, 1], cams.centers[:, 0])) % 360
     np.testing.assert_allclose(np.diff(az), 45.0, atol=1e-9)
     np.testing.assert_allclose(np.degrees(np.arcsin(cams.centers[:, 2] / 2.0)), 30.0)
+
+
+def test_select_keeps_the_chosen_cameras_in_order():
+    import numpy as np
+
+    from lrmzero.cameras import Cameras
+
+    c2w = np.tile(np.eye(4), (5, 1, 1))
+    c2w[:, 0, 3] = np.arange(5)
+    K = np.tile(np.eye(3), (5, 1, 1)) * np.arange(1, 6)[:, None, None]
+    cams = Cameras(c2w, K, 64, 48)
+    picked = cams.select([3, 1])
+    assert len(picked) == 2 and picked.c2w[:, 0, 3].tolist() == [3.0, 1.0] and picked.K[:, 0, 0].tolist() == [4.0, 2.0]
+    assert (picked.width, picked.height) == (64, 48)
+    assert cams.select(slice(1, 5, 2)).c2w[:, 0, 3].tolist() == [1.0, 3.0]

@@ -76,3 +76,25 @@ def test_readme_python_example_runs():
     assert scope["rgba"].shape[0] == 4 and scope["rgba"].shape[-1] == 4 and scope["rgba"].dtype.name == "uint8"
     assert scope["cameras"].c2w.shape == (4, 4, 4) and scope["cameras"].K.shape == (4, 3, 3)
     assert scope["faces"].shape[1] == 3 and scope["obj"].meta["index"] == 3
+
+
+def test_readme_reconstructor_example_runs(tmp_path, monkeypatch):
+    """The README's Reconstructor example runs as written on a run folder of lrmzero train."""
+    import re
+
+    from lrmzero.plugins.trainers.lightning.config import load_train_config
+    from lrmzero.plugins.trainers.lightning.train import train
+    from lrmzero.plugin_manager import get_registries
+    from tests.conftest import small_dataset
+
+    data = small_dataset(tmp_path / "data", 2, 0, "render.resolution=32", "render.views=4")
+    cfg, _ = load_train_config("tiny", None, ["trainer.accelerator=cpu", "data.input_views=2", "data.target_views=4"],
+                               get_registries())
+    monkeypatch.chdir(tmp_path)
+    train([str(data)], "runs/tiny", cfg, max_steps=1, progress=False)
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = next(b for b in re.findall(r"```python\n(.*?)```", readme, flags=re.S) if "Reconstructor(" in b)
+    scope: dict = {}
+    exec(compile(block, "README.md", "exec"), scope)
+    assert scope["images"].shape == (len(scope["obj"].views.rgba), 128, 128, 3)
+    assert (tmp_path / "rec" / "gaussians.ply").is_file()

@@ -896,3 +896,34 @@ def test_trainer_compile_mode_reaches_torch_compile(dataset, tmp_path, monkeypat
     assert asked == [{}, {"mode": "max-autotune-no-cudagraphs"}]
     with pytest.raises(ConfigError, match="trainer.compile_mode.*reduce-overhead.*max-autotune-no-cudagraphs"):
         tiny(["trainer.compile_mode=reduce-overhead"])
+
+
+def test_reconstructor_in_python_gives_what_the_command_writes(dataset, tmp_path):
+    """Reconstructor (views as arrays, cameras as Cameras) gives the Gaussians and turntable frames that
+    `lrmzero reconstruct` wrote from the same files."""
+    from lrmzero import ConfigError
+    from lrmzero.plugins.trainers.lightning.reconstruct import reconstruct
+    from lrmzero.plugins.trainers.lightning.reconstructor import Reconstructor
+
+    last = train_tiny(dataset, tmp_path / "run")
+    obj = find_objects(dataset)[0]
+    reconstruct(str(last), str(obj), str(obj / "opencv_cameras.json"), str(tmp_path / "cli"), 4, device="cpu")
+    rec = Reconstructor(tmp_path / "run", device="cpu")
+    cameras, files = read_opencv_cameras(obj / "opencv_cameras.json")
+    views = np.stack([np.asarray(Image.open(obj / f)) for f in files])  # [V, H, W, 4] uint8
+    background = json.loads((obj / "meta.json").read_text())["render"]["background"]
+    outputs = rec(views, cameras, composited_over=background)  # lrmzero's renders: RGB over the background
+    ply = read_gaussians_ply(tmp_path / "cli" / "gaussians.ply")
+    np.testing.assert_allclose(outputs["means"][0, :, 0].numpy(), ply["x"], atol=1e-6)
+    turntable, frames = read_opencv_cameras(tmp_path / "cli" / "turntable" / "opencv_cameras.json")
+    images = rec.render(outputs, turntable)
+    assert images.shape == (4, 128, 128, 3) and images.dtype == np.float32 and 0 <= images.min() <= images.max() <= 1
+    for image, f in zip(images, frames):
+        written = np.asarray(Image.open(tmp_path / "cli" / "turntable" / f))
+        assert np.array_equal((image * 255).astype(np.uint8), written)
+    assert set(rec.export(outputs, tmp_path / "api")) == {"gaussians", "splat"}
+    assert (tmp_path / "api" / "gaussians.ply").read_bytes() == (tmp_path / "cli" / "gaussians.ply").read_bytes()
+    with pytest.raises(ConfigError, match=r"views: got float64 \(2, 8, 8, 4\); allowed: uint8"):
+        rec(np.zeros((2, 8, 8, 4)), cameras)
+    with pytest.raises(ConfigError, match=rf"cameras: got {len(cameras)} for 2 views; allowed: one per view"):
+        rec(views[:2], cameras)

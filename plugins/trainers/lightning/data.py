@@ -212,8 +212,17 @@ def load_rgba(path: Path | str, size: int, data: bytes | None = None, alpha: byt
                 rgba.putalpha(convert_8bit(a, "L"))
     except (OSError, SyntaxError, Image.DecompressionBombError) as exc:
         raise ValueError(f"{path}: cannot be decoded as an image ({' '.join(str(exc).split())})") from None
+    return resize_rgba(rgba, size, composited, str(path))
+
+
+def resize_rgba(rgba: Image.Image, size: int, composited: bool = False, name: str = "view") -> np.ndarray:
+    """A square RGBA image resized to ``size`` as :func:`load_rgba` does: ``[4, S, S]`` uint8.
+
+    Raises:
+        ValueError: for a non-square image (it would be squashed), naming it ``name``.
+    """
     if rgba.size[0] != rgba.size[1]:
-        raise ValueError(f"{path}: the view is {rgba.size[0]}x{rgba.size[1]}; allowed: square views")
+        raise ValueError(f"{name}: the view is {rgba.size[0]}x{rgba.size[1]}; allowed: square views")
     if rgba.size != (size, size):
         method = Image.BOX if rgba.size[0] > size else Image.BILINEAR
         if composited:

@@ -14,10 +14,8 @@ from lrmzero.cameras import Cameras, intrinsics_from_fov, look_at, read_opencv_c
 from lrmzero.dataset import check_output_folder, check_positive, view_path
 from lrmzero.plugins.trainers.lightning.data import composited_over, load_view, render_section, spec_options
 from lrmzero.errors import ConfigError
-from lrmzero.plugins.trainers.lightning.checkpoints import inference_device, load_checkpoint, to_device
-from lrmzero.components import render_model
+from lrmzero.plugins.trainers.lightning.reconstructor import Reconstructor
 from lrmzero.plugin_manager import get_registries
-from lrmzero.rays import plucker_rays
 
 log = logging.getLogger("lrmzero")
 
@@ -94,38 +92,29 @@ def reconstruct(checkpoint: str, images: str, cameras: str, out: str, turntable_
     """
     check_positive(turntable_views, "--turntable-views")
     check_output_folder(out, "--out")
-    device = inference_device(device)
-    registries = get_registries()
-    model, net, hparams = load_checkpoint(checkpoint, registries, device)
-    d = hparams["train"]["data"]
-    res = d["resolution"]
+    rec = Reconstructor(checkpoint, device)
+    res = rec.resolution
     folder = Path(images)
     if not folder.is_dir():
         raise ConfigError(f"--images: {images!r} is not a folder")
-    cams, files = input_cameras(cameras, folder, res, registries)
+    cams, files = input_cameras(cameras, folder, res, get_registries())
     try:
         under = composited_over(render_section(folder))  # lrmzero's views: RGB already over a background
-        imgs = torch.from_numpy(np.stack([load_view(f, res, d["background"], under) for f in files]))[None]
+        seen = torch.from_numpy(np.stack([load_view(f, res, rec.background, under) for f in files]))
     except ValueError as exc:
         raise ConfigError(f"--images: {exc}") from None
-    warn_if_not_over_background(imgs[0], d["background"])
-    c2w = torch.from_numpy(cams.c2w).float()
-    K = torch.from_numpy(cams.resized(res, res).K).float()
-    batch = {"images": imgs, "rays": plucker_rays(c2w, K, res, res)[None], "c2w": c2w[None], "K": K[None]}
-    outputs = net(to_device(batch, device))
+    warn_if_not_over_background(seen, rec.background)
+    outputs = rec(seen, cams)
     out_dir = Path(out)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = model.export(outputs, out_dir)
+    written = rec.export(outputs, out_dir)
     radius = float(np.linalg.norm(cams.c2w[:, :3, 3], axis=1).mean())
     fov = float(np.degrees(2 * np.arctan(cams.width / 2 / cams.K[0, 0, 0])))
     tc2w, tK = turntable_cameras(radius, turntable_views, turntable_size, fov)
-    w2c = torch.from_numpy(np.linalg.inv(tc2w)).float()[None]
-    rgb = render_model(model, outputs, w2c.to(device), torch.from_numpy(tK).float()[None].to(device), turntable_size,
-                       torch.tensor(d["background"], dtype=torch.float32, device=device), with_depth=False)["rgb"]
-    frames = (rgb[0].clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy() * 255).astype(np.uint8)
-    seen = (imgs[0].permute(0, 2, 3, 1).clamp(0, 1).numpy() * 255 + 0.5).astype(np.uint8)
+    turntable = Cameras(tc2w, tK, turntable_size, turntable_size)
+    frames = (rec.render(outputs, turntable) * 255).astype(np.uint8)
+    seen = (seen.permute(0, 2, 3, 1).clamp(0, 1).numpy() * 255 + 0.5).astype(np.uint8)
     _write_views(out_dir / "inputs", cams.resized(res, res), seen)
-    _write_views(out_dir / "turntable", Cameras(tc2w, tK, turntable_size, turntable_size), frames)
+    _write_views(out_dir / "turntable", turntable, frames)
     strip = out_dir / "turntable.png"
     Image.fromarray(np.concatenate(list(frames[:: max(1, len(frames) // 8)]), axis=1)).save(strip)
     gif = out_dir / "turntable.gif"
