@@ -79,7 +79,10 @@ def parse_overrides(overrides: Sequence[str], example: str, what: str = "overrid
             hint = " (a mapping needs a space after each colon: {a: 1})" if flow_colon else ""
             raise ConfigError(f"{what} {override!r}: {one_line(str(exc))}; allowed: key=value with a YAML "
                               f"value, e.g. {example}{hint}") from None
-    return OmegaConf.from_dotlist(list(overrides))
+    try:
+        return OmegaConf.from_dotlist(list(overrides))
+    except (OmegaConfBaseException, yaml.YAMLError) as exc:  # each parsed alone; together they clash
+        raise ConfigError(f"{what}s {' '.join(overrides)!r}: {one_line(str(exc))}") from None
 
 
 def check_layer_shape(layer: Any, schema: type, prefix: str = "") -> None:
@@ -193,7 +196,7 @@ def _describe_for(exc: OmegaConfBaseException, schema: type) -> str:
 
 def describe_value_error(exc: OmegaConfBaseException, schema: type, key: str) -> str:
     """``got VALUE; allowed: WHAT`` for a value OmegaConf could not convert to its field's type
-    (``render.resolution=abc``: "got 'abc'; allowed: an integer >= 16 and <= 4096"); "" for other
+    (``render.resolution=abc``: "got 'abc'; allowed: an integer >= 8 and <= 4096"); "" for other
     errors or a key that names no dataclass field (the caller then keeps OmegaConf's message)."""
     allowed = describe_allowed(schema, key) if isinstance(exc, ValidationError) else ""
     if not allowed or getattr(exc, "value", None) is None:

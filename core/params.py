@@ -3,6 +3,7 @@ validation layer every config passes through (:func:`check_params`, :func:`check
 
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
 import math
 import re
@@ -71,7 +72,7 @@ def describe_type(hint: Any) -> str:
     if typing.get_origin(hint) is typing.Union:
         inner = describe_type(args[0]) if len(args) == 1 else ""
         return f"null or {inner}" if inner else ""
-    if typing.get_origin(hint) in (list, tuple, Sequence):
+    if typing.get_origin(hint) in (list, tuple, collections.abc.Sequence):
         words = _TYPE_WORDS.get(args[0]) if args else None
         return f"a list of {words[1]}" if words else "a list"
     if typing.get_origin(hint) is dict or hint is dict:

@@ -77,7 +77,7 @@ def test_bad_values_name_the_key(override, exc, pattern):
 
 
 def test_field_types_in_words():
-    from typing import Dict, List, Optional
+    from typing import Dict, List, Optional, Sequence
 
     from lrmzero.params import describe_type
 
@@ -86,6 +86,7 @@ def test_field_types_in_words():
     assert describe_type(List[str]) == "a list of strings" and describe_type(List[float]) == "a list of numbers"
     assert describe_type(Dict[str, int]) == "a mapping" and describe_type(bool) == "true or false"
     assert describe_type(Optional[List[int]]) == "null or a list of integers"
+    assert describe_type(Sequence[float]) == "a list of numbers"
 
 
 def test_missing_config_file_lists_packaged():
