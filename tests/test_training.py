@@ -927,3 +927,30 @@ def test_reconstructor_in_python_gives_what_the_command_writes(dataset, tmp_path
         rec(np.zeros((2, 8, 8, 4)), cameras)
     with pytest.raises(ConfigError, match=rf"cameras: got {len(cameras)} for 2 views; allowed: one per view"):
         rec(views[:2], cameras)
+
+
+def test_posed_view_batches_are_the_trainers_batches(dataset, tmp_path):
+    """posed_view_batches gives, batch for batch, what lrmzero train's data module feeds the model."""
+    from lrmzero import ConfigError
+    from lrmzero.plugins.trainers.lightning.batches import posed_view_batches
+    from lrmzero.plugins.trainers.lightning.datamodule import ViewsDataModule
+
+    cfg = tiny(["data.batch_size=2", "data.input_views=2", "data.target_views=3", "data.resolution=32", "seed=3"])
+    module = ViewsDataModule([str(dataset)], cfg)
+    module.setup("fit")
+    theirs = [to_model_batch(b, torch.ones(3)) for _, b in zip(range(4), module.train_dataloader())]
+    ours = list(posed_view_batches(dataset, steps=4, batch_size=2, input_views=2, target_views=3, resolution=32,
+                                   seed=3))
+    assert len(ours) == 4
+    shapes = {"images": (2, 2, 3, 32, 32), "rays": (2, 2, 6, 32, 32), "c2w": (2, 2, 4, 4), "K": (2, 2, 3, 3),
+              "target_images": (2, 3, 3, 32, 32), "target_alpha": (2, 3, 1, 32, 32), "target_w2c": (2, 3, 4, 4),
+              "target_K": (2, 3, 3, 3)}
+    for a, b in zip(ours, theirs):
+        assert a["object_id"] == b["object_id"]
+        for key, shape in shapes.items():
+            assert tuple(a[key].shape) == shape and torch.equal(a[key], b[key]), key
+    # a pass shows every object once: 3 objects, batches of 2 -> the first 3 ids are all of them
+    assert len(set([*ours[0]["object_id"], ours[1]["object_id"][0]])) == 3
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConfigError):
+        next(posed_view_batches(tmp_path / "empty", steps=1))
