@@ -9,7 +9,6 @@ name components live in the plugins' packaged YAML.
 
 from __future__ import annotations
 
-import collections.abc
 import dataclasses
 import re
 import typing
@@ -20,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException, ValidationError
 
 from lrmzero.errors import ConfigError, PluginError
-from lrmzero.params import check_references, describe_allowed, referenced_names
+from lrmzero.params import check_references, describe_allowed, field_at, is_list_type, referenced_names
 from lrmzero.registry import Registries
 
 
@@ -68,21 +67,23 @@ def parse_overrides(overrides: Sequence[str], example: str, what: str = "overrid
     """
     import yaml  # OmegaConf parses each value as YAML and lets the parser's errors through
 
-    for override in overrides:  # one at a time, so that an error names its override
+    for override in overrides:
         if "=" not in override or override.startswith("="):
             raise ConfigError(f"{what} {override!r}: expected key=value, e.g. {example}")
-        try:
-            OmegaConf.from_dotlist([override])
-        except (OmegaConfBaseException, yaml.YAMLError) as exc:
-            value = override.split("=", 1)[1]
-            flow_colon = re.search(r"[{,]\s*[\w.]+:[^\s/]", value)
-            hint = " (a mapping needs a space after each colon: {a: 1})" if flow_colon else ""
-            raise ConfigError(f"{what} {override!r}: {one_line(str(exc))}; allowed: key=value with a YAML "
-                              f"value, e.g. {example}{hint}") from None
     try:
         return OmegaConf.from_dotlist(list(overrides))
-    except (OmegaConfBaseException, yaml.YAMLError) as exc:  # each parsed alone; together they clash
-        raise ConfigError(f"{what}s {' '.join(overrides)!r}: {one_line(str(exc))}") from None
+    except (OmegaConfBaseException, yaml.YAMLError) as together:
+        for override in overrides:  # one at a time, so that the error names its override
+            try:
+                OmegaConf.from_dotlist([override])
+            except (OmegaConfBaseException, yaml.YAMLError) as exc:
+                value = override.split("=", 1)[1]
+                flow_colon = re.search(r"[{,]\s*[\w.]+:[^\s/]", value)
+                hint = " (a mapping needs a space after each colon: {a: 1})" if flow_colon else ""
+                raise ConfigError(f"{what} {override!r}: {one_line(str(exc))}; allowed: key=value with a YAML "
+                                  f"value, e.g. {example}{hint}") from None
+        # each parses alone; together they clash
+        raise ConfigError(f"{what}s {' '.join(overrides)!r}: {one_line(str(together))}") from None
 
 
 def check_layer_shape(layer: Any, schema: type, prefix: str = "") -> None:
@@ -103,7 +104,7 @@ def check_layer_shape(layer: Any, schema: type, prefix: str = "") -> None:
         hint = hints[f.name]
         is_section = dataclasses.is_dataclass(hint)
         is_mapping = typing.get_origin(hint) in (dict, Dict) or hint in (dict, Dict)
-        if isinstance(value, DictConfig) and _is_list_type(hint):  # OmegaConf: a bare TypeError
+        if isinstance(value, DictConfig) and is_list_type(hint):  # OmegaConf: a bare TypeError
             raise ConfigError(f"{key}: got {OmegaConf.to_container(value)!r}; allowed: "
                               f"{describe_allowed(schema, f.name)}")
         if not (is_section or is_mapping) or OmegaConf.is_missing(layer, f.name):
@@ -118,14 +119,6 @@ def check_layer_shape(layer: Any, schema: type, prefix: str = "") -> None:
             raise ConfigError(f"{key}: got {shown!r}; allowed: {allowed}")
         if is_section:
             check_layer_shape(value, hint, key + ".")
-
-
-def _is_list_type(hint: Any) -> bool:
-    """``List[...]``, ``Sequence[...]`` or either of them optional."""
-    args = [a for a in typing.get_args(hint) if a is not type(None)]
-    if typing.get_origin(hint) is typing.Union and len(args) == 1:
-        hint = args[0]
-    return typing.get_origin(hint) in (list, tuple, collections.abc.Sequence) or hint in (list, tuple)
 
 
 def merge_layers(schema: type, layers: Sequence[DictConfig]) -> Any:
@@ -207,10 +200,7 @@ def describe_value_error(exc: OmegaConfBaseException, schema: type, key: str) ->
 
 
 def _allowed_keys(parent: str, schema: type) -> str:
-    cls: Any = schema
-    for part in [p for p in parent.split(".") if p]:
-        f = {f.name: f for f in dataclasses.fields(cls)}.get(part)
-        if f is None or not dataclasses.is_dataclass(f.default_factory()):  # type: ignore[misc]
-            return "(see docs/configs.md)"
-        cls = type(f.default_factory())  # type: ignore[misc]
-    return ", ".join(f.name for f in dataclasses.fields(cls))
+    found = field_at(schema, parent) if parent else (None, schema)
+    if found is None or not dataclasses.is_dataclass(found[1]):
+        return "(see docs/configs.md)"
+    return ", ".join(f.name for f in dataclasses.fields(found[1]))

@@ -65,6 +65,14 @@ _TYPE_WORDS = {int: ("an integer", "integers"), float: ("a number", "numbers"), 
                str: ("a string", "strings")}
 
 
+def is_list_type(hint: Any) -> bool:
+    """``List[...]``, ``Sequence[...]`` (or a bare list or tuple), or either of them optional."""
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    if typing.get_origin(hint) is typing.Union and len(args) == 1:
+        hint = args[0]
+    return typing.get_origin(hint) in (list, tuple, collections.abc.Sequence) or hint in (list, tuple)
+
+
 def describe_type(hint: Any) -> str:
     """What a field's type allows, in words: ``int`` -> "an integer", ``Optional[float]`` -> "null or a
     number", ``List[str]`` -> "a list of strings"; "" for a type it has no words for."""
@@ -72,7 +80,7 @@ def describe_type(hint: Any) -> str:
     if typing.get_origin(hint) is typing.Union:
         inner = describe_type(args[0]) if len(args) == 1 else ""
         return f"null or {inner}" if inner else ""
-    if typing.get_origin(hint) in (list, tuple, collections.abc.Sequence):
+    if is_list_type(hint):
         words = _TYPE_WORDS.get(args[0]) if args else None
         return f"a list of {words[1]}" if words else "a list"
     if typing.get_origin(hint) is dict or hint is dict:

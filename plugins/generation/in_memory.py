@@ -66,5 +66,5 @@ class ObjectMaker:
         asset = self._job.composer.build(self.seed, index)
         stage = self._job.renderer
         views = stage.render(asset, object_streams(self.seed, index)[3]) if stage is not None else None
-        asset.meta["object_id"] = object_id(index)
-        return MadeObject(object_id(index), asset, views)
+        oid = asset.meta["object_id"] = object_id(index)
+        return MadeObject(oid, asset, views)

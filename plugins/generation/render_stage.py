@@ -75,13 +75,12 @@ class RenderStage:
         and the render part of meta.json.
         """
         jobs: dict[str, Any] = {}
-        names = [f"{i:03d}" for i in range(self.cfg.views)]
 
         def on_view(i, rgba, depth, normal) -> None:
-            jobs.update(self._submit(names[i], rgba.copy(), depth.copy(), normal.copy()))
+            jobs.update(self._submit(f"{i:03d}", rgba.copy(), depth.copy(), normal.copy()))
 
         views = self.render(asset, rng, on_view)
-        names = [f"{i:03d}" for i in range(len(views.rgba))]  # as many as the sampler gave
+        names = [f"{i:03d}" for i in range(len(views.rgba))]
         if len(jobs) < len(names) * (3 if self.cfg.depth_format == "png16" else 2):
             for i, n in enumerate(names):  # a renderer that does not call on_view
                 if f"rgba/{n}.png" not in jobs:

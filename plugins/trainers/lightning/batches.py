@@ -16,6 +16,7 @@ from typing import Any, Iterator, Sequence
 import torch
 
 from lrmzero.errors import ConfigError
+from lrmzero.plugins.trainers.lightning.checkpoints import to_device
 from lrmzero.plugins.trainers.lightning.data import (ObjectViews, StepSampler, ViewSelection, collate, find_objects,
                                                      to_model_batch)
 
@@ -52,5 +53,4 @@ def posed_view_batches(data: str | Path | Sequence[str | Path], steps: int, batc
     for batch in loader:
         if batch is None:  # every object of this batch was broken (warned)
             continue
-        on_device = {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
-        yield to_model_batch(on_device, background_t)
+        yield to_model_batch(to_device(batch, device, non_blocking=True), background_t)

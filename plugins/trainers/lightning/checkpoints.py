@@ -101,9 +101,10 @@ def inference_device(value: str, option: str = "--device") -> torch.device:
     return device
 
 
-def to_device(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
-    """``batch`` with every tensor on ``device`` (other values as they are)."""
-    return {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+def to_device(batch: dict[str, Any], device: torch.device, non_blocking: bool = False) -> dict[str, Any]:
+    """``batch`` with every tensor on ``device`` (other values as they are); ``non_blocking``: copies
+    from pinned host memory run asynchronously."""
+    return {k: v.to(device, non_blocking=non_blocking) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
 
 
 def load_checkpoint(path: str | Path, registries: Registries, device: str | torch.device = "cpu"):

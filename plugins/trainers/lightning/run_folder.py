@@ -126,8 +126,7 @@ def check_same_model(saved: dict[str, Any], current: dict[str, Any], path: Path,
     Raises:
         ConfigError: naming ``option``, the first differing key and both values.
     """
-    keys = sorted(set(saved) | set(current))
-    for key in sorted(keys, key=lambda k: k != "name"):  # another model first: its settings differ anyway
+    for key in sorted(set(saved) | set(current), key=lambda k: (k != "name", k)):  # another model first
         if saved.get(key) != current.get(key):
             raise ConfigError(
                 f"{option}: {str(path)!r} was trained with model.{key}={saved.get(key)!r}, this run has "
