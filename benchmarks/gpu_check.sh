@@ -6,18 +6,18 @@
 #      goes, peak memory; eager and compiled (block by block), with the initial Gaussians (0.1 wide) and
 #      pixel-sized ones, with a kernel profile
 #   3. a two-minute `small` run on freshly generated data (compiled), killed with -9 and resumed
-#   4. levers side by side, as far as the deadline allows, each on top of the best step measured so far
-#      (compiled, pixel-sized Gaussians, and with FlashAttention-4 where it came along, a bf16 residual
-#      stream): that step for 20 steps, with the perceptual loss (the paper preset's step after
-#      loss.perceptual_start), inductor's max-autotune, the network compiled as one graph, gsplat tile
-#      sizes, rendering depth too; then attention kernels side by side, the torch rasterizer's first step
-#      and peak memory at batch 1, and, if time is left, one generation worker's seconds per object with gl
-#      on the GPU's driver
+#   4. the best step measured so far (compiled, pixel-sized Gaussians, and with FlashAttention-4 where it
+#      came along, a bf16 residual stream) for 20 steps, with a kernel profile
 #   5. the paper preset through `lrmzero train` itself on freshly generated 256 px data (the best step's
 #      settings, compiled): the steps/s and MFU the trainer logs (Lightning's loop, the loader, the guards
 #      and logging included), against the benchmark's step
-# GPU_CHECK_PARTS picks parts (default 12345; e.g. 145: the tests, which build gsplat, the levers and the
-# trainer's own figure).
+#   6. levers side by side on top of the best step, as far as the deadline allows: with the perceptual loss
+#      (the paper preset's step after loss.perceptual_start), inductor's max-autotune, the network compiled
+#      as one graph, gsplat tile sizes, rendering depth too; then attention kernels side by side, the torch
+#      rasterizer's first step and peak memory at batch 1, and, if time is left, one generation worker's
+#      seconds per object with gl on the GPU's driver
+# GPU_CHECK_PARTS picks parts and their order (default 123456; e.g. 1456: the tests, which build gsplat, the
+# best step, the trainer's own figure, then the levers with the time left).
 # Prepare here with PACKAGES="omegaconf trimesh manifold3d moderngl glcontext embreex gsplat plyfile webdataset
 # braceexpand" bash ../shared/gpu/prepare.sh (lrmzero needs plyfile; the tests import webdataset), then on
 # the offline GPU machine: source .gpu/preamble.sh && OUT=$OUT bash benchmarks/gpu_check.sh
@@ -38,8 +38,7 @@ limit() { local left=$(( DEADLINE - $(date +%s) )); (( left < $1 )) && echo $(( 
 step() { echo "== $(date +%T) $*" | tee -a "$LOG"; }
 keep() { cat "$PART" >> "$LOG"; }
 note() { echo "$*" | tee -a "$SUMMARY"; }
-PARTS=${GPU_CHECK_PARTS:-12345}
-part() { [[ $PARTS == *$1* ]]; }
+PARTS=${GPU_CHECK_PARTS:-123456}
 
 note "device: $(nvidia-smi --query-gpu=name,memory.total --format=csv,noheader) | $(python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda)')"
 
@@ -57,11 +56,11 @@ else
        ".fa4-site: $([ -d .fa4-site ] && echo yes || echo no))"
 fi
 
-if part 1; then
-step "1/5 gpu tests (gsplat builds on first use; FlashAttention-4 compiles its kernels on first use)"
+part_1() {
+step "1/6 gpu tests (gsplat builds on first use; FlashAttention-4 compiles its kernels on first use)"
 timeout $(limit 300) python3 -m pytest -q -m gpu tests/ -p no:cacheprovider 2>&1 | tee "$PART" | tail -15
 keep; note "gpu tests: $(tail -1 "$PART")"
-fi
+}
 
 bench() {  # bench NAME SECONDS ARGS...: one benchmarks/train.py run, its figures into the summary
   local name=$1 seconds=$2; shift 2
@@ -70,16 +69,16 @@ bench() {  # bench NAME SECONDS ARGS...: one benchmarks/train.py run, its figure
   local figures; figures=$(grep -h 'first step\|steps/s\|MFU\|per step\|time per step\|Error' "$PART" | tr '\n' ' ')
   keep; note "paper, $name: ${figures:-none (cut at the deadline, or failed: see log.txt)}"
 }
-if part 2; then
-step "2/5 throughput of the paper step (bf16, gsplat, batch 8, 256 px, 4 in / 8 target views)"
+part_2() {
+step "2/6 throughput of the paper step (bf16, gsplat, batch 8, 256 px, 4 in / 8 target views)"
 bench eager 60 --steps 10
 bench compiled 90 --steps 10 --compile
 # Gaussians about a pixel wide (exp(-5) = 0.0067 at ~2 units: ~0.8 px) instead of the initial 0.1
 bench compiled-pixel-gaussians 60 --steps 10 --compile --profile "$OUT/profile.txt" model.scale_bias=5
-fi
+}
 
-if part 3; then
-step "3/5 small preset: generate, train two minutes, kill -9, --resume"
+part_3() {
+step "3/6 small preset: generate, train two minutes, kill -9, --resume"
 timeout $(limit 60) python3 -m lrmzero.cli generate --out "$W/data" --num-objects 64 --seed 0 --workers 14 --quiet \
   --config demo render.views=8 render.resolution=128 2>&1 | tail -1 | tee -a "$LOG"
 # compiled (trainer.compile=true): the trainer's compile path runs with inductor here, as the CPU test cannot afford
@@ -110,17 +109,20 @@ print(f"small run: global_step {ck['global_step']}, resumed part {time.time() - 
       f"val_psnr {[round(float(r['val_psnr']), 2) for r in val]}, log rows increasing: {steps == sorted(set(steps))}")
 PY
 rm -rf "$W/data" "$W/run"
-
-fi
+}
 
 # the best step measured so far (2026-11-28, H100: 39.0% MFU): pixel-sized Gaussians, FA4, a bf16 residual stream
 BEST=(model.scale_bias=5)
 [ "$FA4" = importable ] && BEST+=(model.attention=fa4 model.low_precision_residual=true)
 
-if part 4; then
-step "4/5 levers side by side on the best step so far (what the deadline leaves time for)"
+part_4() {
+step "4/6 the best step so far, 20 steps, with a kernel profile"
 # options first: the key=value overrides are benchmarks/train.py's last arguments
-bench "best (${BEST[*]})" 120 --steps 20 --compile --profile "$OUT/profile-best.txt" "${BEST[@]}"
+bench "best (${BEST[*]})" 180 --steps 20 --compile --profile "$OUT/profile-best.txt" "${BEST[@]}"
+}
+
+part_6() {
+step "6/6 levers side by side on the best step so far (what the deadline leaves time for)"
 bench best-with-perceptual-loss 90 --steps 10 --compile --perceptual "${BEST[@]}"
 bench best-autotune 240 --steps 20 --compile --compile-mode max-autotune-no-cudagraphs "${BEST[@]}"
 bench best-whole-graph 120 --steps 20 --compile --compile-whole "${BEST[@]}"
@@ -142,10 +144,10 @@ echo "-- generation, one worker" >> "$LOG"
 timeout $(limit 60) python3 benchmarks/render.py --objects 6 --renderers gl --resolutions 256 512 2>&1 \
   | tee "$PART" | tail -3
 keep; note "generation, gl, one worker: $(grep -h ' s/object' "$PART" | tr -s ' ' | tr '\n' ';' || true)"
-fi
+}
 
-if part 5; then
-step "5/5 the paper preset through lrmzero train (generated 256 px data, ${BEST[*]}, compiled)"
+part_5() {
+step "5/6 the paper preset through lrmzero train (generated 256 px data, ${BEST[*]}, compiled)"
 timeout $(limit 90) python3 -m lrmzero.cli generate --out "$W/paper-data" --num-objects 96 --seed 1 --workers 14 \
   --quiet --config demo render.views=12 render.resolution=256 2>&1 | tail -1 | tee -a "$LOG"
 timeout $(limit 180) python3 -m lrmzero.cli train --data "$W/paper-data" --out "$W/paper-run" --preset paper \
@@ -163,7 +165,14 @@ mean = lambda key: sum(float(r[key]) for r in last) / len(last) if last and last
 print(f"paper preset through lrmzero train: steps {[int(r['step']) for r in last]}, steps/s {mean('steps_per_s'):.3f}, "
       f"objects/s {mean('objects_per_s'):.1f}, MFU {100 * mean('mfu'):.1f}% (as logged: Lightning's peak for the card)")
 PY
-fi
+}
+
+for (( i = 0; i < ${#PARTS}; i++ )); do
+  p=${PARTS:i:1}
+  if [[ $p != [1-6] ]]; then note "GPU_CHECK_PARTS: no part '$p' (allowed: digits 1 to 6)"; continue; fi
+  if (( $(limit 2) < 2 )); then note "part $p: not run, the deadline has passed"; continue; fi
+  "part_$p"
+done
 
 rm -rf "$W"
 step "done"
