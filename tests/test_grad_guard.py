@@ -57,3 +57,23 @@ def test_a_spike_is_refused_and_left_as_it_is():
     norm, skip = guard_gradients(grads, clip=1.0, skip_factor=10.0)
     assert skip and float(norm) > 10.0
     assert all(torch.equal(g, b) for g, b in zip(grads, before))
+
+
+@pytest.mark.parametrize("case", ["clip", "non-finite", "spike"])
+def test_a_norm_read_by_the_caller_guards_as_the_guard_reading_it(case):
+    """The trainer reads the norm with the loss in one wait and hands both over."""
+    from lrmzero.plugins.trainers.lightning.grad_guard import total_norm
+
+    scale, clip, factor = {"clip": (1.0, 0.5, 100.0), "non-finite": (1.0, 0.5, 100.0),
+                           "spike": (100.0, 1.0, 10.0)}[case]
+    own, given = _grads(scale), _grads(scale)
+    if case == "non-finite":
+        for grads in (own, given):
+            grads[1][4] = float("nan")
+    want_norm, want_skip = guard_gradients(own, clip=clip, skip_factor=factor)
+    norm = total_norm(given)
+    got_norm, got_skip = guard_gradients(given, clip=clip, skip_factor=factor, norm=(norm, float(norm)))
+    assert got_skip == want_skip == (case == "spike")
+    torch.testing.assert_close(got_norm, want_norm)
+    for got, ref in zip(given, own):
+        torch.testing.assert_close(got, ref)

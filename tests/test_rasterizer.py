@@ -358,3 +358,18 @@ def test_gsplat_tile_size_follows_the_gaussians_projected_radius():
         assert radius == pytest.approx(3 * f * sigma / z, rel=1e-5)
         assert choose_tile_size(means, scales, w2c, K) == tile
     assert typical_radius_px(behind, torch.ones(2, 100, 3), w2c, K) == 0.0
+
+
+def test_gsplat_tile_size_is_chosen_again_every_n_renders(monkeypatch):
+    """Choosing reads the device (a wait), so the choice is kept for ``choose_every`` renders: the
+    first of every n calls chooses from the Gaussians it is given, the others reuse it."""
+    from lrmzero.plugins.models.gaussians import gsplat_rasterizer
+    from lrmzero.plugins.models.gaussians.gsplat_rasterizer import TileSizeChooser
+
+    reads = []
+    monkeypatch.setattr(gsplat_rasterizer, "typical_radius_px", lambda means, *_: reads.append(1) or float(means))
+    choose = TileSizeChooser(every=3)
+    # radii 60 px (wide: 32), then 3 px (narrow: 8) from the 2nd call on, 15 px (16) from the 5th
+    got = [choose(torch.tensor(r), None, None, None) for r in (60.0, 3.0, 3.0, 3.0, 15.0, 15.0, 15.0)]
+    assert got == [32, 32, 32, 8, 8, 8, 16]
+    assert len(reads) == 3  # calls 1, 4 and 7 read the Gaussians

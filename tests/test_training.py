@@ -154,10 +154,13 @@ def test_depth_term_is_the_opacity_weighted_l1_against_the_depth_maps(dataset):
     assert float(depth) > 0.01
 
 
+@pytest.mark.parametrize("loss_checked", ["with the norm", "before the backward"])
 @pytest.mark.parametrize("fault", ["nan_loss", "spike"])
-def test_stability_guards_skip_and_count(dataset, fault, caplog):
+def test_stability_guards_skip_and_count(dataset, fault, loss_checked, caplog):
     # optim.max_steps=1 with batches of 2: the data stream holds 2 x 1 x 2 objects = 2 batches
     module, data, trainer = make_module_and_batch(dataset, ["optim.max_steps=1"])
+    if loss_checked == "before the backward":  # as under DDP or with optim.accumulate > 1
+        module._one_batch_per_step_on_one_process = lambda: False
     before = {k: v.clone() for k, v in module.net.state_dict().items()}
     real = module.compute_loss
 
@@ -169,6 +172,7 @@ def test_stability_guards_skip_and_count(dataset, fault, caplog):
 
     module.compute_loss = faulty
     trainer.fit(module, datamodule=data)
+    assert module.loss_read_with_norm == (loss_checked == "with the norm")
     after = module.net.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before), "a skipped step changed the weights"
     counter = module.skipped_nonfinite if fault == "nan_loss" else module.skipped_spike
@@ -177,6 +181,26 @@ def test_stability_guards_skip_and_count(dataset, fault, caplog):
     said = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
     reason = "non-finite loss" if fault == "nan_loss" else "gradient norm"
     assert len(said) == 2 and all(f"step 0 skipped: {reason}" in m for m in said), said
+
+
+def test_non_finite_gradient_entries_are_zeroed_and_the_step_taken(dataset):
+    """A NaN in one gradient (finite loss): the entry becomes 0, the step is taken, and the logged
+    grad_norm is the norm after zeroing (the guard took it again), finite."""
+    module, data, trainer = make_module_and_batch(dataset, ["optim.max_steps=1", "optim.grad_clip=1e6"])
+    first = next(module.net.parameters())
+    before = first.detach().clone()
+
+    def poison(grad):
+        grad = grad.clone()
+        grad.view(-1)[0] = float("nan")
+        return grad
+
+    first.register_hook(poison)
+    trainer.fit(module, datamodule=data)
+    assert module.global_step == 2 and int(module.skipped_nonfinite) == 0  # both batches of the stream
+    assert torch.isfinite(first).all() and not torch.equal(first.detach(), before)
+    logged = trainer.callback_metrics["grad_norm"]
+    assert torch.isfinite(logged) and float(logged) > 0
 
 
 def test_a_run_that_only_skips_stops_with_an_error(dataset):

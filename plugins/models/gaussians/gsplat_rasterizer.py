@@ -38,6 +38,26 @@ def choose_tile_size(means, scales, viewmats, Ks) -> int:
     return 32 if radius >= WIDE_RADIUS_PX else 8 if radius < NARROW_RADIUS_PX else 16
 
 
+class TileSizeChooser:
+    """:func:`choose_tile_size` on the first of every ``every`` calls, the same choice in between.
+
+    Choosing reads the Gaussians' median radius on the host: a wait for the device, whose queue then
+    drains and idles while the host prepares the rendering. Gaussians' sizes change slowly over
+    training, so one read per ``every`` renders is enough (the tile size changes gsplat's speed, not
+    its images: every pixel composites the same Gaussians in the same depth order)."""
+
+    def __init__(self, every: int) -> None:
+        self.every = every
+        self.calls = 0
+        self.choice = 0
+
+    def __call__(self, means, scales, viewmats, Ks) -> int:
+        if self.calls % self.every == 0:
+            self.choice = choose_tile_size(means, scales, viewmats, Ks)
+        self.calls += 1
+        return self.choice
+
+
 def rasterize_gaussians_gsplat(means, quats, scales, opacities, colors, viewmats, Ks, width, height,
                                background=None, tile_size: int = 16, with_depth: bool = True, **_unused):
     """Same shapes as :func:`lrmzero.plugins.models.gaussians.torch_rasterizer.rasterize_gaussians`:

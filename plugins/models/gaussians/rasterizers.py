@@ -38,6 +38,8 @@ class GsplatRasterizer(Component):
         tile_size: int = param(0, "pixels per side of gsplat's tiles; 0: by the Gaussians' median projected "
                                "radius, 32 from 40 px (as at GS-LRM's initialization: ~3x faster there), 8 below "
                                "6 px, else 16", ge=0, le=32)
+        choose_every: int = param(100, "with tile_size 0, choose the tile size again every this many renders "
+                                  "(choosing reads the Gaussians' sizes on the host: a wait for the GPU)", ge=1)
 
     def __init__(self, cfg=None) -> None:
         super().__init__(cfg)
@@ -49,8 +51,13 @@ class GsplatRasterizer(Component):
                 raise RuntimeError("CUDA is not available")
         except Exception as exc:  # noqa: BLE001
             raise RendererUnavailable(f"gsplat: {type(exc).__name__}: {exc}") from None
+        from lrmzero.plugins.models.gaussians.gsplat_rasterizer import TileSizeChooser
 
-    def __call__(self, *args, **kwargs):
+        self.choose_tile_size = TileSizeChooser(self.cfg.choose_every)
+
+    def __call__(self, means, quats, scales, opacities, colors, viewmats, Ks, *args, **kwargs):
         from lrmzero.plugins.models.gaussians.gsplat_rasterizer import rasterize_gaussians_gsplat
 
-        return rasterize_gaussians_gsplat(*args, tile_size=self.cfg.tile_size, **kwargs)
+        tile_size = self.cfg.tile_size or self.choose_tile_size(means, scales, viewmats, Ks)
+        return rasterize_gaussians_gsplat(means, quats, scales, opacities, colors, viewmats, Ks, *args,
+                                          tile_size=tile_size, **kwargs)

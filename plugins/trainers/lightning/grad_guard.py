@@ -19,7 +19,8 @@ def total_norm(grads: list[torch.Tensor]) -> torch.Tensor:
     return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
 
 
-def guard_gradients(grads: list[torch.Tensor], clip: float, skip_factor: float) -> tuple[torch.Tensor, bool]:
+def guard_gradients(grads: list[torch.Tensor], clip: float, skip_factor: float,
+                    norm: tuple[torch.Tensor, float] | None = None) -> tuple[torch.Tensor, bool]:
     """Guard ``grads`` in place before an optimizer step.
 
     NaN and +-Inf entries become 0 (``nan_to_num``, only where the norm says there are any); a total
@@ -27,10 +28,16 @@ def guard_gradients(grads: list[torch.Tensor], clip: float, skip_factor: float) 
     should be skipped; otherwise gradients with a norm above ``clip`` are scaled by
     ``clip / (norm + 1e-6)`` (``torch.nn.utils.clip_grad_norm_``'s factor).
 
+    ``norm``: ``grads``' :func:`total_norm` and its value, where the caller has read it already (with
+    other numbers, in one wait for the device); else the guard reads it.
+
     Returns (the total norm after the non-finite entries were zeroed, before clipping; whether to skip).
     """
-    norm = total_norm(grads)
-    value = float(norm)  # the guard's one wait for the device
+    if norm is None:
+        norm = total_norm(grads)
+        value = float(norm)  # the guard's one wait for the device
+    else:
+        norm, value = norm
     if not math.isfinite(value):
         for g in grads:
             torch.nan_to_num_(g, nan=0.0, posinf=0.0, neginf=0.0)

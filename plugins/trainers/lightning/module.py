@@ -16,7 +16,7 @@ from pytorch_lightning.utilities import rank_zero_only
 
 from lrmzero.errors import LrmzeroError
 from lrmzero.plugins.trainers.lightning.data import to_model_batch
-from lrmzero.plugins.trainers.lightning.grad_guard import guard_gradients
+from lrmzero.plugins.trainers.lightning.grad_guard import guard_gradients, total_norm
 from lrmzero.plugins.trainers.lightning.metrics import psnr, ssim
 from lrmzero.components import render_model
 from lrmzero.plugins.trainers.lightning.perceptual import PerceptualLoss
@@ -56,7 +56,9 @@ class ReconstructionModule(pl.LightningModule):
     Guards (manual optimization, so that a skipped step leaves the weights untouched):
     a NaN/Inf loss skips the step; NaN/Inf gradients become finite (``nan_to_num``); a gradient
     norm above ``grad_clip x skip_factor`` skips the step; otherwise gradients are clipped to
-    ``grad_clip``. Skips are counted and logged (``skipped_nonfinite``, ``skipped_spike``).
+    ``grad_clip``. Skips are counted and logged (``skipped_nonfinite``, ``skipped_spike``). A step
+    waits for the device once for them, where one process steps on each batch (the gradients' norm and
+    the loss read together); else twice (the loss, voted on by all ranks before the backward pass).
     """
 
     def __init__(self, cfg: dict, model, net: torch.nn.Module) -> None:
@@ -76,6 +78,7 @@ class ReconstructionModule(pl.LightningModule):
         self.consecutive_skips = 0
         self.consecutive_unusable = 0
         self.micro = 0  # batches of the current optimizer step so far (optim.accumulate per step)
+        self.loss_read_with_norm = False  # the step's loss checked with the gradients' norm (training_step)
         self.step_objects = 0  # objects in them
         self.throughput: Throughput | None = None  # steps/s, objects/s and MFU for the logs (on_fit_start)
         self.stop_requested = False  # set by a signal (stop_signals.StopOnSignal): stop after this step
@@ -162,7 +165,12 @@ class ReconstructionModule(pl.LightningModule):
         # Every rank takes the same decision before anyone starts the backward pass (whose
         # gradient all-reduce would wait forever for a rank that skipped it); a request to stop
         # (a signal to any rank) rides on the same vote, so all ranks stop after the same step.
-        unusable, nonfinite, stop = self.on_any_rank([not usable, usable and not bool(torch.isfinite(loss)),
+        # One process stepping on each batch reads the loss later, with the gradients' norm: reading
+        # it here would be a second wait for the device per step (its queue drained, idle while the
+        # host starts the backward pass); the backward pass of a non-finite loss is then thrown away.
+        self.loss_read_with_norm = self._one_batch_per_step_on_one_process()
+        check_now = usable and not self.loss_read_with_norm
+        unusable, nonfinite, stop = self.on_any_rank([not usable, check_now and not bool(torch.isfinite(loss)),
                                                       self.stop_requested])
         o = self.cfg["optim"]
         opt = self.optimizers()
@@ -205,17 +213,25 @@ class ReconstructionModule(pl.LightningModule):
         o = self.cfg["optim"]
         sched = self.lr_schedulers()
         grads = [p.grad for p in self.net.parameters() if p.grad is not None]
-        norm, spike = guard_gradients(grads, o["grad_clip"], o["skip_factor"])
+        norm = total_norm(grads)
+        # The step's one wait for the device (it has nothing queued after the norm): the gradients' norm, the
+        # loss (where it was not read before the backward pass) and the numbers for the logs, in one copy.
+        # Logged as device tensors, they would be read by Lightning's progress bar after the optimizer step
+        # below: another wait, with the device idle while the host prepares the next step.
+        values = host_scalars({"loss": self.step_loss, **self.step_logs, "grad_norm": norm, **self._skip_counters()})
+        if not math.isfinite(float(values["loss"])):
+            self.skipped_nonfinite += 1
+            opt.zero_grad(set_to_none=True)
+            return self._skipped("non-finite loss")
+        guarded, spike = guard_gradients(grads, o["grad_clip"], o["skip_factor"],
+                                         norm=(norm, float(values["grad_norm"])))
+        if guarded is not norm:  # non-finite entries were zeroed and the norm taken again
+            values["grad_norm"] = guarded.detach().float().cpu()
         if spike:
             self.skipped_spike += 1
             opt.zero_grad(set_to_none=True)
-            return self._skipped(f"gradient norm {float(norm):.3g} > optim.grad_clip x optim.skip_factor")
+            return self._skipped(f"gradient norm {float(guarded):.3g} > optim.grad_clip x optim.skip_factor")
         self.consecutive_skips = 0
-        # The step's numbers for the logs, copied to the host now, while the guard has just waited for the
-        # device (no wait here): logged as device tensors, Lightning's progress bar reads them after the
-        # optimizer step below, so the device would sit idle while the host prepares the next step.
-        values = host_scalars({"loss": self.step_loss, **self.step_logs, "grad_norm": norm,
-                               **self._skip_counters()})
         opt.step()
         sched.step()
         pred, target, objects = self.step_images  # of the step's last batch that gave gradients
@@ -241,6 +257,12 @@ class ReconstructionModule(pl.LightningModule):
         target = batch["target_images"]
         self.log_dict({"val_psnr": psnr(pred, target).mean(), "val_ssim": ssim(pred, target).mean()},
                       on_epoch=True, sync_dist=True, batch_size=len(batch["object_id"]))
+
+    def _one_batch_per_step_on_one_process(self) -> bool:
+        """Whether the loss's check can wait for the gradients' norm: no other rank waits on this one's
+        vote, and no other batch's gradients would be lost with this one's (``optim.accumulate`` 1)."""
+        alone = getattr(self, "_trainer", None) is None or self.trainer.world_size == 1
+        return alone and self.cfg["optim"]["accumulate"] == 1
 
     def on_any_rank(self, flags: list[bool]) -> list[bool]:
         """``flags`` OR-ed over all ranks (one all-gather; no communication on one device)."""
