@@ -3,16 +3,19 @@
 # FlashAttention-4 (model.attention=fa4) for the offline GPU machine's Python 3.12 into git-ignored folders.
 # A device call carries at most 64 MiB with the working tree, and FA4's compiler library alone is a 92 MB
 # wheel (227 MB unpacked), so it travels on its own, unpacked, xz-compressed (~61 MiB) and cut in two halves
-# that two short calls bring (each half + the working tree under 64 MiB). Name the kind nvidia-h100-x1 in every
-# call: issue 12's target is an H100, and a call without a kind may start an H200 (other figures):
-#   .fa4-libs/    the first half. Call 1: carry [".fa4-libs"], timeout 60:
-#                   mkdir -p .fa4-site && mv .fa4-libs/libs.tar.xz.part-1 .fa4-site/
-#   .fa4-libs-2/  the second half. Call 2 (within the machine's idle time), carry [".fa4-libs-2"], timeout 120:
-#                   cat .fa4-site/libs.tar.xz.part-1 .fa4-libs-2/libs.tar.xz.part-2 | tar -xJ -C .fa4-site
-#                   && rm .fa4-site/libs.tar.xz.part-1 && du -sh .fa4-site
-#                 (.fa4-site is ignored, so it stays on the machine for its next calls, within its idle time)
-#   .fa4/         the other wheels (~10 MB). Call 3: carry [".whl", ".gl", ".gpu", ".fa4"] with
-#                   source .gpu/preamble.sh && OUT=$OUT bash benchmarks/gpu_check.sh   (it installs both)
+# that two calls bring (each half + the working tree under 64 MiB). Name the kind nvidia-h100-x1 in every
+# call: issue 12's target is an H100, and a call without a kind may start an H200 (other figures). Two calls,
+# the second within the machine's idle time (ignored folders a call brought stay on the machine for the next):
+#   Call 1: carry [".fa4-libs", ".fa4", ".gl", ".gpu"], timeout 60:
+#             mkdir -p .fa4-site && mv .fa4-libs/libs.tar.xz.part-1 .fa4-site/
+#   Call 2: carry [".fa4-libs-2", ".whl"], timeout 600:
+#             cat .fa4-site/libs.tar.xz.part-1 .fa4-libs-2/libs.tar.xz.part-2 | tar -xJ -C .fa4-site
+#             && rm .fa4-site/libs.tar.xz.part-1 && source .gpu/preamble.sh
+#             && GPU_CHECK_PARTS=4516 GPU_CHECK_SECONDS=530 OUT=$OUT bash benchmarks/gpu_check.sh > $OUT/stdout.txt 2>&1;
+#             tail -c 6000 $OUT/summary.txt
+# (2026-11-28, H100: call 1 33 s with the machine's start, call 2 554 s; gpu_check.sh installs the wheels of
+# .fa4 and copies .fa4-site next to them.)
+# .fa4-libs/ and .fa4-libs-2/ hold the two halves, .fa4/ the other wheels (~10 MB).
 # --split: only cut an archive an earlier run made (.fa4-libs/cutlass-dsl-libs-cu13.tar.xz) into the halves.
 # FA4_PACKAGE picks the distribution of flash_attn.cute: flash-attn-4 upstream; the registry this project's
 # machines reach mirrors it as tokenspeed-fa4 (the same module and authors), pinned to the version read here.
