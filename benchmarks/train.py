@@ -226,9 +226,13 @@ def profile_kernels(step, path: str, cuda: bool, steps: int = 3) -> None:
     with open(path, "w") as f:
         f.write(events.table(sort_by=sort, row_limit=40, max_name_column_width=90))
     kinds: dict[str, float] = {}
+    # a range the host marks (record_function, such as "Optimizer.step#AdamW.step") is also a device-side
+    # event spanning its kernels: counted, it would count them twice
+    host_ranges = {e.key for e in events if e.device_type == DeviceType.CPU}
     for e in events:
         if cuda:
-            us = getattr(e, "self_device_time_total", 0.0) if e.device_type == DeviceType.CUDA else 0.0
+            kernel = e.device_type == DeviceType.CUDA and e.key not in host_ranges
+            us = getattr(e, "self_device_time_total", 0.0) if kernel else 0.0
         else:
             us = e.self_cpu_time_total
         if us <= 0:

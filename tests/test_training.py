@@ -186,7 +186,11 @@ def test_stability_guards_skip_and_count(dataset, fault, loss_checked, caplog):
 def test_non_finite_gradient_entries_are_zeroed_and_the_step_taken(dataset):
     """A NaN in one gradient (finite loss): the entry becomes 0, the step is taken, and the logged
     grad_norm is the norm after zeroing (the guard took it again), finite."""
-    module, data, trainer = make_module_and_batch(dataset, ["optim.max_steps=1", "optim.grad_clip=1e6"])
+    import pytorch_lightning as pl
+
+    module, data, _ = make_module_and_batch(dataset, ["optim.max_steps=1", "optim.grad_clip=1e6"])
+    trainer = pl.Trainer(max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False, accelerator="cpu", log_every_n_steps=1)  # logs every step
     first = next(module.net.parameters())
     before = first.detach().clone()
 
@@ -680,6 +684,31 @@ def test_validation_on_held_out_objects_during_training(dataset, tmp_path, caplo
     assert [r[0] for r in rates] == [1, 2, 3] and all(r[1] > 0 and r[2] == pytest.approx(r[1]) for r in rates)
     assert len({r[1] for r in rates}) == 3  # each step its own value, none repeated from the step before
     assert not any(r.get("mfu") for r in rows)
+
+
+def test_step_values_are_logged_only_on_the_steps_lightning_writes(dataset, tmp_path, monkeypatch):
+    """Logging costs the host Lightning's bookkeeping per value: with trainer.log_every=3 the module
+    logs on every third step only, and each row of metrics.csv holds that step's own values."""
+    import csv
+
+    from lrmzero.plugins.trainers.lightning.module import ReconstructionModule
+    from lrmzero.plugins.trainers.lightning.train import train
+
+    logged_at = []
+    real = ReconstructionModule.log_dict
+    monkeypatch.setattr(ReconstructionModule, "log_dict",
+                        lambda self, values, **kw: logged_at.append((self.global_step, sorted(values))) or
+                        real(self, values, **kw))
+    cfg = tiny(["data.batch_size=1", "data.input_views=2", "data.target_views=2", "data.resolution=16",
+                "trainer.log_every=3"])
+    train([str(dataset)], tmp_path / "run", cfg, max_steps=7, progress=False)
+    # after the optimizer steps 3 and 6 of 7 (global_step 3 and 6), the rows of Lightning's step index 2 and 5,
+    # as when every step logged (the 7th step's values were never written)
+    assert sorted({step for step, _ in logged_at}) == [3, 6]
+    rows = [r for r in csv.DictReader(open(tmp_path / "run" / "logs" / "metrics.csv")) if r.get("loss")]
+    assert [int(r["step"]) for r in rows] == [2, 5]
+    assert all(r["grad_norm"] and r["lr"] and r["psnr"] and r["steps_per_s"] and r["skipped_spike"] for r in rows)
+    assert rows[0]["lr"] != rows[1]["lr"] and rows[0]["loss"] != rows[1]["loss"]  # each its own step's
 
 
 def test_holding_out_every_object_is_refused(dataset):

@@ -235,16 +235,20 @@ class ReconstructionModule(pl.LightningModule):
         opt.step()
         sched.step()
         pred, target, objects = self.step_images  # of the step's last batch that gave gradients
+        rates = self.throughput.step(self.step_objects, time.perf_counter()) if self.throughput else {}
         # the bar shows loss and PSNR; the rest (terms, grad_norm, lr, skip counters) goes to the logs
         bar = {k: values.pop(k) for k in ("loss", "psnr")}
         counters = {k: values.pop(k) for k in self._skip_counters()}
-        self.log_dict(bar, prog_bar=True, on_step=True, batch_size=objects)
-        self.log_dict({**values, **host_scalars({"lr": sched.get_last_lr()[0]})}, on_step=True, batch_size=objects)
-        rates = self.throughput.step(self.step_objects, time.perf_counter()) if self.throughput else {}
-        if rates:  # steps_per_s, objects_per_s (this process's) and mfu (this device's, where known); from
-            # the second step of a process on, every step (Lightning would repeat a value left out)
-            self.log_dict(host_scalars(rates), on_step=True, batch_size=objects)
-        self._log_skip_counters(counters)
+        written = self._logs_written_this_step()
+        if written or self._bar_shown():
+            self.log_dict(bar, prog_bar=True, on_step=True, batch_size=objects)
+        if written:
+            self.log_dict({**values, **host_scalars({"lr": sched.get_last_lr()[0]})}, on_step=True,
+                          batch_size=objects)
+            if rates:  # steps_per_s, objects_per_s (this process's) and mfu (this device's, where known),
+                # from the second step of a process on
+                self.log_dict(host_scalars(rates), on_step=True, batch_size=objects)
+            self._log_skip_counters(counters)
         if self.global_step % self.cfg["trainer"]["image_every"] == 0:
             self.save_image_grid(pred, target)
         return self.step_loss
@@ -274,8 +278,26 @@ class ReconstructionModule(pl.LightningModule):
     def _skip_counters(self) -> dict[str, torch.Tensor]:
         return {"skipped_nonfinite": self.skipped_nonfinite, "skipped_spike": self.skipped_spike}
 
+    def _logs_written_this_step(self) -> bool:
+        """Whether Lightning writes this step's logged values (every ``trainer.log_every`` steps, and the
+        step it stops after). Only those steps log: Lightning's bookkeeping of the logged values costs
+        the host 2.5 ms per step on a 2-core CPU (``benchmarks/train_host.py``: 0.25 ms when only
+        those steps log), time in which the device, its queue short after the optimizer step, waits."""
+        trainer = getattr(self, "_trainer", None)
+        if trainer is None:
+            return True
+        # Lightning's own callbacks (LearningRateMonitor, ThroughputMonitor) ask the same question so
+        return bool(getattr(getattr(trainer, "_logger_connector", None), "should_update_logs", True))
+
+    def _bar_shown(self) -> bool:
+        """Whether a progress bar shows the step's loss and PSNR (then they are logged on every step)."""
+        trainer = getattr(self, "_trainer", None)
+        return trainer is not None and trainer.progress_bar_callback is not None
+
     def _log_skip_counters(self, counters: dict | None = None) -> None:
         # one call site's arguments for every step: Lightning refuses one name logged two ways
+        if counters is None and not self._logs_written_this_step():
+            return
         self.log_dict(counters or host_scalars(self._skip_counters()), on_step=True)
 
     def _skipped(self, reason: str) -> None:

@@ -1,0 +1,100 @@
+"""The host's share of a `lrmzero train` step: what the CPU does between the device's work, which the
+device waits for whenever its queue runs dry (after each wait for the device, and after the optimizer
+step, whose few milliseconds of kernels are all the host has to start the next step in).
+
+Runs `lrmzero train`'s own loop (Lightning, the loader, the guards, the logging) for --steps steps on a
+small dataset (generated into a temporary folder unless --data names one) and prints, per step, medians
+from step 20 on: the training step itself, Lightning's logging calls in it, and the host time between
+one training step and the next (Lightning's loop, fetching the batch, moving it, composing it).
+On a CPU the step's compute is in these figures too; the logging and the time between steps are the
+host's alone, as on a GPU machine (there on faster cores).
+
+Usage: python benchmarks/train_host.py [--steps 80] [--data DIR] [key=value ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from lrmzero import get_registries
+from lrmzero.plugins.trainers.lightning import module as module_file
+from lrmzero.plugins.trainers.lightning.config import load_train_config
+from lrmzero.plugins.trainers.lightning.train import train
+
+WARM_UP_STEPS = 20  # Lightning registers each logged name on its first call: slower than the steady state
+
+
+class HostClock:
+    """Wall time of the module's training steps, its logging calls and the gaps between steps, per step."""
+
+    def __init__(self) -> None:
+        self.step_seconds: list[float] = []
+        self.log_seconds: dict[int, float] = {}
+        self.between_seconds: list[float] = []
+        self.step_ended: float | None = None
+
+    def wrap(self, cls) -> None:
+        """Times ``cls.training_step`` and ``cls.log_dict`` (the trainer's LightningModule)."""
+        clock, training_step, log_dict = self, cls.training_step, cls.log_dict
+
+        def timed_training_step(module, *args, **kwargs):
+            start = time.perf_counter()
+            if clock.step_ended is not None:
+                clock.between_seconds.append(start - clock.step_ended)
+            out = training_step(module, *args, **kwargs)
+            clock.step_ended = time.perf_counter()
+            clock.step_seconds.append(clock.step_ended - start)
+            return out
+
+        def timed_log_dict(module, *args, **kwargs):
+            start = time.perf_counter()
+            out = log_dict(module, *args, **kwargs)
+            step = len(clock.step_seconds)
+            clock.log_seconds[step] = clock.log_seconds.get(step, 0.0) + time.perf_counter() - start
+            return out
+
+        cls.training_step, cls.log_dict = timed_training_step, timed_log_dict
+
+    def report(self) -> str:
+        ms = lambda values: 1000 * statistics.median(values[WARM_UP_STEPS:]) if len(values) > WARM_UP_STEPS \
+            else float("nan")
+        logs = [self.log_seconds.get(step, 0.0) for step in range(len(self.step_seconds))]
+        return (f"steps {len(self.step_seconds)}, per step from step {WARM_UP_STEPS} on (medians): training step "
+                f"{ms(self.step_seconds):.2f} ms, of which logging {1000 * statistics.mean(logs[WARM_UP_STEPS:]):.2f} "
+                f"ms (mean); host time between training steps {ms(self.between_seconds):.2f} ms")
+
+
+def small_dataset(root: Path, count: int) -> Path:
+    """``count`` objects of the demo config at 64 px, raycast (no OpenGL needed)."""
+    from lrmzero.plugins.generation.config import load_config
+    from lrmzero.plugins.generation.runner import generate_dataset
+
+    run = load_config("demo", ["render.renderer=raycast", "render.shading=lambert", "render.levels=false",
+                               "render.resolution=64"])
+    generate_dataset(run, root, count, seed=0, progress=False)
+    return root
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--steps", type=int, default=80)
+    p.add_argument("--data", default=None, help="a generated dataset (default: 3 objects made here)")
+    p.add_argument("overrides", nargs="*", help="train config overrides (on the tiny preset)")
+    args = p.parse_args()
+    clock = HostClock()
+    clock.wrap(module_file.ReconstructionModule)
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(args.data) if args.data else small_dataset(Path(tmp) / "data", 3)
+        cfg, _ = load_train_config("tiny", None, [
+            f"optim.max_steps={args.steps}", "data.batch_size=1", "trainer.checkpoint_every=100000",
+            "trainer.image_every=100000", "trainer.val_every=100000", *args.overrides], get_registries())
+        train([str(data)], Path(tmp) / "run", cfg, progress=False)
+    print(clock.report())
+
+
+if __name__ == "__main__":
+    main()
