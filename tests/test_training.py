@@ -540,6 +540,48 @@ def test_perceptual_loss_from_a_local_vgg_file(tmp_path, caplog):
         PerceptualLoss(str(tmp_path / "bad.pth"))
 
 
+def test_perceptual_loss_and_its_gradient_match_a_plain_vgg_reference(tmp_path):
+    """L1 between VGG-19 features at relu1_2, relu2_2, relu3_4, relu4_4, relu5_4 (weights 1/2.6, 1/4.8,
+    1/3.7, 1/5.6, 10/1.5) of ImageNet-normalized images, against a plain NCHW computation of the same
+    layers written out here with torch.nn.functional."""
+    import torch.nn.functional as F
+
+    from lrmzero.plugins.trainers.lightning.perceptual import PerceptualLoss
+    from lrmzero.plugins.trainers.lightning.vgg import CONFIGS, vgg_features
+
+    torch.manual_seed(0)
+    state = {f"features.{k}": v for k, v in vgg_features("vgg19").state_dict().items()}
+    torch.save(state, tmp_path / "vgg19.pth")
+    loss = PerceptualLoss(str(tmp_path / "vgg19.pth")).double()
+    pred = torch.rand(2, 3, 32, 32, dtype=torch.float64, requires_grad=True)
+    target = torch.rand(2, 3, 32, 32, dtype=torch.float64)
+
+    def reference(a, b):
+        mean = torch.tensor([0.485, 0.456, 0.406], dtype=a.dtype)[:, None, None]
+        std = torch.tensor([0.229, 0.224, 0.225], dtype=a.dtype)[:, None, None]
+        a, b, total, index = (a - mean) / std, (b - mean) / std, 0.0, 0
+        taps = {3: 1 / 2.6, 8: 1 / 4.8, 17: 1 / 3.7, 26: 1 / 5.6, 35: 10 / 1.5}
+        for v in CONFIGS["vgg19"]:
+            if v == "M":
+                a, b, index = F.max_pool2d(a, 2), F.max_pool2d(b, 2), index + 1
+                continue
+            w, bias = state[f"features.{index}.weight"].double(), state[f"features.{index}.bias"].double()
+            a, b = F.relu(F.conv2d(a, w, bias, padding=1)), F.relu(F.conv2d(b, w, bias, padding=1))
+            if index + 1 in taps:
+                total = total + taps[index + 1] * (a - b).abs().mean()
+            index += 2
+            if index > 35:
+                break
+        return total
+
+    got = loss(pred, target)
+    (grad,) = torch.autograd.grad(got, pred)
+    want = reference(pred, target)
+    (want_grad,) = torch.autograd.grad(want, pred)
+    torch.testing.assert_close(got, want)
+    torch.testing.assert_close(grad, want_grad)
+
+
 def lpips_files(tmp_path, trunk_keys=None, heads_keys=None):
     """A VGG-16 trunk in torchvision's format (with its classifier, as the real file has) and
     lpips-format linear heads, random but non-negative like the trained ones."""

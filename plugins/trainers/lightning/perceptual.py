@@ -22,13 +22,16 @@ class PerceptualLoss(nn.Module):
 
     def __init__(self, weights_path: str) -> None:
         super().__init__()
-        self.features = load_vgg_features("vgg19", weights_path, "loss.vgg_weights")
+        # channels-last (NHWC): cuDNN's tensor-core convolutions take it as it is; NCHW ones transpose
+        # around each (the term is ~20% of the paper step with it on, 53 ms on an H100 in NCHW)
+        self.features = load_vgg_features("vgg19", weights_path, "loss.vgg_weights").to(
+            memory_format=torch.channels_last)
         self.register_buffer("mean", torch.tensor(MEAN)[None, :, None, None])
         self.register_buffer("std", torch.tensor(STD)[None, :, None, None])
 
     def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        x = (pred - self.mean) / self.std
-        y = (target - self.mean) / self.std
+        x = ((pred - self.mean) / self.std).contiguous(memory_format=torch.channels_last)
+        y = ((target - self.mean) / self.std).contiguous(memory_format=torch.channels_last)
         loss = pred.new_zeros(())
         tap = 0
         for i, layer in enumerate(self.features):
