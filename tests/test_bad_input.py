@@ -472,6 +472,39 @@ def test_a_run_folder_in_use_is_refused_until_its_run_ends(capsys, tmp_path, dat
     assert code == 0 and (run / "checkpoints" / "last.ckpt").is_file(), err
 
 
+def test_a_shard_being_generated_is_refused_to_a_second_copy_of_the_job(capsys, tmp_path):
+    """A second generate of the shard another process is making (a job submitted twice) is refused
+    before it touches the folder (it used to remove the first one's objects in the making as an
+    interrupted run's leftovers, and make every object again); another shard of the folder goes on;
+    once the first process is gone, killed included, the same command resumes the shard."""
+    out = tmp_path / "data"
+    first = subprocess.Popen([sys.executable, "-m", "lrmzero.cli", "generate", "--out", str(out), "--num-objects",
+                              "400", "--seed", "0", "--shard", "0/2", *DEMO], stderr=subprocess.PIPE, text=True)
+    lock = out / ".lock-shard-0-of-2"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and f'"pid": {first.pid}' not in (lock.read_text() if lock.exists() else ""):
+            time.sleep(0.05)
+        before = {p.name for p in out.iterdir()}
+        code, err = cli(capsys, "generate", "--out", out, "--num-objects", "400", "--seed", "0", "--shard", "0/2",
+                        *DEMO)
+        line = error_line(err, "generate")
+        assert code == 2 and f"--shard: 0/2 of --out {str(out)!r} is being made by another lrmzero generate " \
+            f"(pid {first.pid} on " in line, line
+        assert "allowed: another --shard or --out" in line
+        assert before <= {p.name for p in out.iterdir()}  # nothing of the first run's was removed
+        code, err = cli(capsys, "generate", "--out", out, "--num-objects", "4", "--seed", "0", "--shard", "1/2", *DEMO)
+        assert code == 0, err
+        assert first.poll() is None, "the first run ended before the test was done with it"
+    finally:
+        first.kill()  # SIGKILL: the kernel drops its lock
+        first.communicate()
+    code, err = cli(capsys, "generate", "--out", out, "--num-objects", "4", "--seed", "0", "--shard", "0/2", *DEMO)
+    assert code == 0, err
+    done = {r["object_id"] for r in read_manifest(out) if r.get("status") == "done"}
+    assert len(done) >= 4 and all((out / oid / "meta.json").is_file() for oid in done)
+
+
 def test_a_checkpoint_trained_with_gsplat_evaluates_where_gsplat_is_missing(capsys, tmp_path, dataset, checkpoint,
                                                                             caplog):
     """The rasterizer chooses how the Gaussians are drawn, not the weights: eval falls back to torch's."""

@@ -15,6 +15,7 @@ from lrmzero.asset import encode_glb
 from lrmzero.plugins.generation.config import RunConfig, config_yaml
 from lrmzero.dataset import DatasetWriter, safe_object_id
 from lrmzero.errors import ConfigError
+from lrmzero.locks import hold_lock
 from lrmzero.plugins.generation.mesh_import import load_mesh_asset
 from lrmzero.components import ComposeContext, ObjectJobSpec
 from lrmzero.objects import object_id, object_streams
@@ -244,57 +245,68 @@ def generate_dataset(
         _JOBS[_job_key(spec)] = ObjectJob(run, seed, out, None, composer)
     writer = DatasetWriter(out)
     writer.prepare({"seed": seed, "config_hash": run.hash()}, config_yaml(run))
-    indices = shard_indices(num_objects, shard)
-    input_ids = None if inputs is None else input_object_ids(inputs)
-    oid_of = object_id if input_ids is None else input_ids.__getitem__
-    writer.clean_stale({oid_of(i) for i in indices})
-    listed = writer.manifest_ids()
-    summary = Summary()
-    todo = []
-    for i in indices:
-        oid = oid_of(i)
-        if oid in done_elsewhere:
-            summary.skipped += 1
-        elif writer.is_done(oid):
-            summary.skipped += 1
-            if oid not in listed:  # finished, but the run stopped before the manifest line
-                meta = json.loads((writer.object_dir(oid) / "meta.json").read_text())
-                writer.append_manifest(
-                    {"object_id": oid, "index": i, "status": "done", "num_parts": meta.get("num_parts")}
-                )
-        else:
-            todo.append(i)
+    command = "generate" if inputs is None else "render"
 
-    bar = tqdm(total=len(indices), initial=summary.skipped, unit="obj", disable=not progress,
-               desc=f"{'generate' if inputs is None else 'render'} {label or Path(out).name}", dynamic_ncols=True)
-    start = time.perf_counter()
+    def refusal(holder: str) -> ConfigError:
+        return ConfigError(f"--shard: {shard[0]}/{shard[1]} of --out {out!r} is being made by another lrmzero "
+                           f"{command}{holder}; allowed: another --shard or --out, or wait for that run to end "
+                           "(the same command then resumes where it stopped)")
 
-    def record(result: dict[str, Any]) -> None:
-        writer.append_manifest(result)
-        if result["status"] == "done":
-            summary.done += 1
-        else:
-            summary.failed += 1
-            summary.failures.append(result)
-            tqdm.write(f"object {result['object_id']} failed: {result['error']}", file=sys.stderr)
-        bar.update(1)
-        if on_result:
-            on_result(result)
+    # one process per shard of a folder: a second copy of the job would remove the first one's objects
+    # in the making (as an interrupted run's leftovers) and make every object twice
+    with hold_lock(Path(out) / f".lock-shard-{shard[0]}-of-{shard[1]}", refusal,
+                   f"--out: a second lrmzero {command} of this shard would not be refused"):
+        indices = shard_indices(num_objects, shard)
+        input_ids = None if inputs is None else input_object_ids(inputs)
+        oid_of = object_id if input_ids is None else input_ids.__getitem__
+        writer.clean_stale({oid_of(i) for i in indices})
+        listed = writer.manifest_ids()
+        summary = Summary()
+        todo = []
+        for i in indices:
+            oid = oid_of(i)
+            if oid in done_elsewhere:
+                summary.skipped += 1
+            elif writer.is_done(oid):
+                summary.skipped += 1
+                if oid not in listed:  # finished, but the run stopped before the manifest line
+                    meta = json.loads((writer.object_dir(oid) / "meta.json").read_text())
+                    writer.append_manifest(
+                        {"object_id": oid, "index": i, "status": "done", "num_parts": meta.get("num_parts")}
+                    )
+            else:
+                todo.append(i)
 
-    def failed(index: int, exc: BaseException) -> dict[str, Any]:
-        return {
-            "object_id": oid_of(index),
-            "index": index,
-            "status": "failed",
-            "error": f"{type(exc).__name__}: {exc}",
-        }
+        bar = tqdm(total=len(indices), initial=summary.skipped, unit="obj", disable=not progress,
+                   desc=f"{'generate' if inputs is None else 'render'} {label or Path(out).name}", dynamic_ncols=True)
+        start = time.perf_counter()
 
-    try:
-        executor.run(spec, todo, workers, record, failed)
-    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (the CLI raises lrmzero.errors.Terminated)
-        summary.interrupted = True
-        summary.exit_code = getattr(exc, "exit_code", 130)
-    finally:
-        bar.close()
-        summary.seconds = time.perf_counter() - start
-    return summary
+        def record(result: dict[str, Any]) -> None:
+            writer.append_manifest(result)
+            if result["status"] == "done":
+                summary.done += 1
+            else:
+                summary.failed += 1
+                summary.failures.append(result)
+                tqdm.write(f"object {result['object_id']} failed: {result['error']}", file=sys.stderr)
+            bar.update(1)
+            if on_result:
+                on_result(result)
+
+        def failed(index: int, exc: BaseException) -> dict[str, Any]:
+            return {
+                "object_id": oid_of(index),
+                "index": index,
+                "status": "failed",
+                "error": f"{type(exc).__name__}: {exc}",
+            }
+
+        try:
+            executor.run(spec, todo, workers, record, failed)
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (the CLI raises lrmzero.errors.Terminated)
+            summary.interrupted = True
+            summary.exit_code = getattr(exc, "exit_code", 130)
+        finally:
+            bar.close()
+            summary.seconds = time.perf_counter() - start
+        return summary
