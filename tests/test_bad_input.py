@@ -505,6 +505,28 @@ def test_a_shard_being_generated_is_refused_to_a_second_copy_of_the_job(capsys, 
     assert len(done) >= 4 and all((out / oid / "meta.json").is_file() for oid in done)
 
 
+def test_a_folder_of_shards_being_written_is_refused_to_a_second_writer(capsys, tmp_path):
+    out = tmp_path / "shards"
+    out.mkdir()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from pathlib import Path; from lrmzero.locks import hold_lock\n"
+         "with hold_lock(Path(sys.argv[1]) / '.lock-shards', RuntimeError, ''):\n"
+         "    print('held', flush=True); time.sleep(120)", str(out)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        code, err = cli(capsys, "generate", "--out", out, "--num-objects", "2", "--seed", "0", "--format", "shards",
+                        *DEMO)
+        line = error_line(err, "generate")
+        assert code == 2 and f"--out: {str(out)!r} is being written by another lrmzero generate --format shards " \
+            f"(pid {holder.pid} on " in line, line
+        assert sorted(p.name for p in out.iterdir()) == [".lock-shards"]  # nothing staged, nothing packed
+    finally:
+        holder.kill()
+        holder.wait()
+    code, err = cli(capsys, "generate", "--out", out, "--num-objects", "2", "--seed", "0", "--format", "shards", *DEMO)
+    assert code == 0 and (out / "index.json").is_file(), err
+
+
 def test_a_checkpoint_trained_with_gsplat_evaluates_where_gsplat_is_missing(capsys, tmp_path, dataset, checkpoint,
                                                                             caplog):
     """The rasterizer chooses how the Gaussians are drawn, not the weights: eval falls back to torch's."""
