@@ -80,8 +80,9 @@ class TrainerConfig:
     compile: bool = param(False, "torch.compile the network (a GPU lever: compiling first, then faster "
                           "steps; benchmarks/train.py --compile measures it)")
     compile_mode: str = param("default", "torch.compile's mode with trainer.compile: default, or "
-                              "max-autotune-no-cudagraphs (minutes of kernel tuning first, for GEMMs with their "
-                              "elementwise epilogues fused; benchmarks/train.py --compile-mode measures it). Modes "
+                              "max-autotune-no-cudagraphs (minutes of kernel tuning first; on an H100 it kept cuBLAS "
+                              "for every GEMM of the paper step: no gain; benchmarks/train.py --compile-mode measures "
+                              "it on other cards). Modes "
                               "with CUDA graphs are not offered: they remove launch overhead, which the step's "
                               "large kernels hide, and hold a memory pool of their own",
                               choices=["default", "max-autotune-no-cudagraphs"])
