@@ -11,7 +11,9 @@
 #   5. the paper preset through `lrmzero train` itself on freshly generated 256 px data (the best step's
 #      settings, compiled): the steps/s and MFU the trainer logs (Lightning's loop, the loader, the guards
 #      and logging included), against the benchmark's step
-#   6. levers side by side on top of the best step, as far as the deadline allows: with the perceptual loss
+#   6. the host's share of lrmzero train's step (benchmarks/train_host.py on part 5's data: logging, the loop
+#      between steps, garbage collections); levers side by side on top of the best step, as far as the
+#      deadline allows: with the perceptual loss
 #      (the paper preset's step after loss.perceptual_start), the tile size chosen on every render (a wait
 #      for the device each time), the network compiled as one graph, gsplat tile sizes, rendering depth
 #      too; then attention kernels side by side, the torch rasterizer's first step and peak memory at
@@ -127,6 +129,12 @@ bench "best (${BEST[*]})" 180 --steps 20 --compile --profile "$OUT/profile-best.
 
 part_6() {
 step "6/6 levers side by side on the best step so far (what the deadline leaves time for)"
+if [ -d "$W/paper-data" ]; then  # part 5's data: the host's share of the trainer's step, garbage collections
+  echo "-- the host's share of lrmzero train's step" >> "$LOG"
+  timeout $(limit 150) python3 benchmarks/train_host.py --preset paper --data "$W/paper-data" --steps 150 \
+    trainer.compile=true data.num_workers=12 "${BEST[@]}" 2>&1 | tee "$PART" | tail -2
+  keep; note "paper, host share of lrmzero train's step: $(grep -h 'per step\|garbage' "$PART" | tr '\n' ' ')"
+fi
 bench best-with-perceptual-loss 90 --steps 10 --compile --perceptual "${BEST[@]}"
 bench best-choosing-tiles-every-render 60 --steps 20 --compile "${BEST[@]}" model.rasterizers.gsplat.choose_every=1
 bench best-whole-graph 120 --steps 20 --compile --compile-whole "${BEST[@]}"

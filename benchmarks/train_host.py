@@ -4,17 +4,20 @@ step, whose few milliseconds of kernels are all the host has to start the next s
 
 Runs `lrmzero train`'s own loop (Lightning, the loader, the guards, the logging) for --steps steps on a
 small dataset (generated into a temporary folder unless --data names one) and prints, per step, medians
-from step 20 on: the training step itself, Lightning's logging calls in it, and the host time between
-one training step and the next (Lightning's loop, fetching the batch, moving it, composing it).
+from step 20 on: the training step itself, Lightning's logging calls in it, the host time between
+one training step and the next (Lightning's loop, fetching the batch, moving it, composing it), and
+the garbage collector's pauses (a full collection walks every object the set-up left, torch.compile's
+caches included: pass trainer.compile=true).
 On a CPU the step's compute is in these figures too; the logging and the time between steps are the
 host's alone, as on a GPU machine (there on faster cores).
 
-Usage: python benchmarks/train_host.py [--steps 80] [--data DIR] [key=value ...]
+Usage: python benchmarks/train_host.py [--steps 80] [--preset tiny] [--data DIR] [key=value ...]
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import statistics
 import tempfile
 import time
@@ -29,13 +32,24 @@ WARM_UP_STEPS = 20  # Lightning registers each logged name on its first call: sl
 
 
 class HostClock:
-    """Wall time of the module's training steps, its logging calls and the gaps between steps, per step."""
+    """Wall time of the module's training steps, its logging calls, the gaps between steps and the
+    garbage collector's pauses, per step."""
 
     def __init__(self) -> None:
         self.step_seconds: list[float] = []
         self.log_seconds: dict[int, float] = {}
         self.between_seconds: list[float] = []
         self.step_ended: float | None = None
+        self.collections: list[tuple[int, int, float]] = []  # (step, generation, seconds)
+        self._collection_started = 0.0
+        gc.callbacks.append(self._on_collection)
+
+    def _on_collection(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._collection_started = time.perf_counter()
+        else:
+            self.collections.append((len(self.step_seconds), info["generation"],
+                                     time.perf_counter() - self._collection_started))
 
     def wrap(self, cls) -> None:
         """Times ``cls.training_step`` and ``cls.log_dict`` (the trainer's LightningModule)."""
@@ -63,9 +77,15 @@ class HostClock:
         ms = lambda values: 1000 * statistics.median(values[WARM_UP_STEPS:]) if len(values) > WARM_UP_STEPS \
             else float("nan")
         logs = [self.log_seconds.get(step, 0.0) for step in range(len(self.step_seconds))]
-        return (f"steps {len(self.step_seconds)}, per step from step {WARM_UP_STEPS} on (medians): training step "
+        steps = len(self.step_seconds)
+        pauses = [(g, s) for step, g, s in self.collections if WARM_UP_STEPS <= step < steps]
+        gc_line = "; ".join(
+            f"generation {g}: {len(p)} x, {1000 * sum(p):.1f} ms in all, longest {1000 * max(p):.1f} ms"
+            for g in (0, 1, 2) for p in [[s for gen, s in pauses if gen == g]] if p) or "none"
+        return (f"steps {steps}, per step from step {WARM_UP_STEPS} on (medians): training step "
                 f"{ms(self.step_seconds):.2f} ms, of which logging {1000 * statistics.mean(logs[WARM_UP_STEPS:]):.2f} "
-                f"ms (mean); host time between training steps {ms(self.between_seconds):.2f} ms")
+                f"ms (mean); host time between training steps {ms(self.between_seconds):.2f} ms\n"
+                f"garbage collections from step {WARM_UP_STEPS} on: {gc_line}")
 
 
 def small_dataset(root: Path, count: int) -> Path:
@@ -82,16 +102,18 @@ def small_dataset(root: Path, count: int) -> Path:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--steps", type=int, default=80)
-    p.add_argument("--data", default=None, help="a generated dataset (default: 3 objects made here)")
-    p.add_argument("overrides", nargs="*", help="train config overrides (on the tiny preset)")
+    p.add_argument("--preset", default="tiny", help="the train preset (default tiny; paper on a GPU with --data)")
+    p.add_argument("--data", default=None, help="a generated dataset (default: 3 objects made here, batches of 1)")
+    p.add_argument("overrides", nargs="*", help="train config overrides")
     args = p.parse_args()
     clock = HostClock()
     clock.wrap(module_file.ReconstructionModule)
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(args.data) if args.data else small_dataset(Path(tmp) / "data", 3)
-        cfg, _ = load_train_config("tiny", None, [
-            f"optim.max_steps={args.steps}", "data.batch_size=1", "trainer.checkpoint_every=100000",
-            "trainer.image_every=100000", "trainer.val_every=100000", *args.overrides], get_registries())
+        cfg, _ = load_train_config(args.preset, None, [
+            f"optim.max_steps={args.steps}", *([] if args.data else ["data.batch_size=1"]),
+            "trainer.checkpoint_every=100000", "trainer.image_every=100000", "trainer.val_every=100000",
+            *args.overrides], get_registries())
         train([str(data)], Path(tmp) / "run", cfg, progress=False)
     print(clock.report())
 
