@@ -373,3 +373,24 @@ def test_gsplat_tile_size_is_chosen_again_every_n_renders(monkeypatch):
     got = [choose(torch.tensor(r), None, None, None) for r in (60.0, 3.0, 3.0, 3.0, 15.0, 15.0, 15.0)]
     assert got == [32, 32, 32, 8, 8, 8, 16]
     assert len(reads) == 3  # calls 1, 4 and 7 read the Gaussians
+
+
+def test_the_gsplat_component_passes_the_chosen_tile_size_on(monkeypatch):
+    """The component as GS-LRM calls it (7 tensors, width, height, background, with_depth=...): a fixed
+    tile_size goes through as it is; 0 asks the chooser, every choose_every renders (gsplat itself is
+    replaced here: the plumbing runs on a CPU)."""
+    from lrmzero.plugins.models.gaussians import gsplat_rasterizer
+    from lrmzero.plugins.models.gaussians.rasterizers import GsplatRasterizer
+
+    calls = []
+    monkeypatch.setattr(gsplat_rasterizer, "rasterize_gaussians_gsplat",
+                        lambda *args, tile_size, **kwargs: calls.append((len(args), tile_size, kwargs)))
+    monkeypatch.setattr(gsplat_rasterizer, "choose_tile_size", lambda *args: 32)
+    tensors = [torch.zeros(1, 5, 3)] * 7
+    for cfg, want in (({"tile_size": 16}, 16), ({"tile_size": 0, "choose_every": 2}, 32)):
+        component = object.__new__(GsplatRasterizer)  # its __init__ asks for CUDA
+        component.cfg = GsplatRasterizer.Config(**cfg)
+        component.choose_tile_size = gsplat_rasterizer.TileSizeChooser(component.cfg.choose_every)
+        calls.clear()
+        component(*tensors, 64, 64, torch.ones(3), with_depth=False)
+        assert calls == [(10, want, {"with_depth": False})]
