@@ -107,7 +107,8 @@ def main() -> None:
     p.add_argument("overrides", nargs="*", help="train config overrides")
     args = p.parse_args()
     if args.steps <= WARM_UP_STEPS:
-        p.error(f"--steps: got {args.steps}; allowed: more than {WARM_UP_STEPS} (the figures are of the steps after them)")
+        p.error(f"--steps: got {args.steps}; allowed: more than {WARM_UP_STEPS} (the figures are of the steps "
+                "after them)")
     clock = HostClock()
     clock.wrap(module_file.ReconstructionModule)
     with tempfile.TemporaryDirectory() as tmp:
