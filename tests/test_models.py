@@ -362,6 +362,20 @@ def test_gs_lrm_fa4_custom_op_compiles_without_a_graph_break(monkeypatch):
     torch.library.opcheck(torch.ops.lrmzero.fa4_qkv_attention.default, (qkv,))
 
 
+def test_fa4_compile_time_notice_about_its_own_argument_is_silenced_and_nothing_else():
+    import warnings
+
+    from lrmzero.plugins.models.gaussians.fa4_attention import quiet_compile_notices
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        quiet_compile_notices()
+        warnings.warn("Argument aux_data (position 21) cannot be converted to a JitArgument for function 'f'. "
+                      "Its type `<class 'flash_attn.cute.utils.AuxData'>` is not supported.", UserWarning)
+        warnings.warn("Argument scale (position 3) cannot be converted to a JitArgument", UserWarning)
+    assert [str(w.message) for w in caught] == ["Argument scale (position 3) cannot be converted to a JitArgument"]
+
+
 def test_gs_lrm_fa4_is_refused_on_cuda_where_it_cannot_run(monkeypatch):
     import sys
 

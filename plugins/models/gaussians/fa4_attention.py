@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import warnings
 from typing import Callable, Optional
 
 import torch
@@ -25,6 +26,14 @@ import torch
 log = logging.getLogger("lrmzero")
 
 INSTALL = "pip install flash-attn-4 (or tokenspeed-fa4), on a Hopper (sm90) or newer GPU"
+
+
+def quiet_compile_notices() -> None:
+    """Leave out the CuTe DSL's warning, twice per kernel it compiles (each process, each shape), that
+    FlashAttention-4's own ``aux_data`` argument (None here) is not a run-time argument: its business,
+    not the user's (it filled every lrmzero train log on an H100, 2026-11-28). Other warnings stay."""
+    warnings.filterwarnings("ignore", category=UserWarning,
+                            message=r"Argument aux_data \(position \d+\) cannot be converted to a JitArgument")
 
 
 def fa4_unavailable(device: torch.device) -> Optional[str]:
@@ -67,6 +76,7 @@ def resolve_kernels(device: Optional[torch.device] = None, heads: int = 16,
     compiled kernels) against SDPA, forward and backward; a failure is logged and they are not used."""
     global _KERNELS, _RESOLVED
     if not _RESOLVED:
+        quiet_compile_notices()
         _KERNELS = interface_kernels()
         if _KERNELS is not None and device is not None:
             problem = custom_op_problem(device, heads, head_dim)
