@@ -17,7 +17,8 @@
 #      (the paper preset's step after loss.perceptual_start), the tile size chosen on every render (a wait
 #      for the device each time), the network compiled as one graph, gsplat tile sizes, rendering depth
 #      too; then attention kernels side by side, the torch rasterizer's first step and peak memory at
-#      batch 1, and, if time is left, one generation worker's seconds per object with gl on the GPU's driver
+#      batch 1, the triplane backbone (base size, batch 1), and, if time is left, one generation worker's
+#      seconds per object with gl on the GPU's driver
 # GPU_CHECK_PARTS picks parts and their order (default 123456; e.g. 1456: the tests, which build gsplat, the
 # best step, the trainer's own figure, then the levers with the time left).
 # Prepare here with PACKAGES="omegaconf trimesh manifold3d moderngl glcontext embreex gsplat plyfile webdataset
@@ -149,6 +150,8 @@ bench compiled-pixel-flash 60 --steps 10 --compile model.scale_bias=5 model.atte
 bench compiled-pixel-efficient 60 --steps 10 --compile model.scale_bias=5 model.attention=efficient
 bench compiled-tile32 45 --steps 10 --compile model.rasterizers.gsplat.tile_size=32
 bench torch-rasterizer-batch1 45 --steps 1 --batch-size 1 model.rasterizer=torch
+# the second backbone on CUDA (tested on CPUs only so far): OpenLRM's base size, NeRF volume rendering
+bench triplane-base-batch1 60 --steps 4 --batch-size 1 model.name=triplane_lrm model.preset=base
 
 # generation with gl on the NVIDIA driver, one worker (issue 11's < 1 s per object at 256 px, < 2 s at 512 px,
 # which llvmpipe cannot reach on 2 CPU cores)

@@ -3,6 +3,8 @@ time goes (transformer forward+backward, rendering forward+backward, loss, optim
 --data, waiting for the loader); on a GPU the `paper` preset in bf16 with model FLOP utilization.
 
 Usage: python benchmarks/train.py [--preset tiny|small|paper] [--steps 10] [--data DIR] [key=value ...]
+Any model plugin (e.g. model.name=triplane_lrm model.preset=base): what it does not have (FLOP count,
+patches, rasterizer) is left out of the figures.
 MFU counts 3x the transformer's forward FLOPs (the model's flops_per_object) over --peak-tflops.
 The step is the trainer's: the model's network and renderer, MSE (+ with --perceptual the VGG-19 term the
 paper preset adds after loss.perceptual_start), the gradient guard (norm, clipping), fused AdamW on CUDA;
@@ -182,17 +184,25 @@ def main() -> None:
     n = max(2, args.steps // 2)
     if args.data:
         timer.totals["waiting for data"] = loader_seconds(args.data, cfg, device, n) * n
-    layers, width, heads = model.dims()
-    tokens = bs * d.input_views * (d.resolution // model_cfg.patch_size) ** 2
-    flops = 3 * model.flops_per_object(d.input_views, d.resolution) * bs  # as the trainer's logged mfu counts
-    print(f"device: {torch.cuda.get_device_name() if cuda else 'cpu'}  preset: {preset}  "
-          f"{layers}x{width}  batch {bs}  {d.resolution}px  {d.input_views} in / {d.target_views} target views  "
-          f"checkpointing: {model_cfg.gradient_checkpointing}  compiled: {args.compile}  "
-          f"rasterizer: {type(model.rasterizer).__name__}")
-    print(f"steps/s: {1 / dt:.3f}  images/s (targets): {bs * d.target_views / dt:.1f}  tokens/s: {tokens / dt:.0f}")
-    print(f"transformer TFLOP/s: {flops / dt / 1e12:.2f}"
-          + (f"  MFU: {100 * flops / dt / 1e12 / args.peak_tflops:.1f}%" if cuda else "")
-          + (f"  peak memory: {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB" if cuda else ""))
+    # any model plugin: what the model contract guarantees, and the optional parts where they exist
+    # (flops_per_object, as the trainer's logged mfu counts; GS-LRM's patches and rasterizer)
+    count = getattr(model, "flops_per_object", None)
+    flops = 3 * count(d.input_views, d.resolution) * bs if count is not None else None
+    patch = getattr(model_cfg, "patch_size", None)
+    tokens = f"  tokens/s: {bs * d.input_views * (d.resolution // patch) ** 2 / dt:.0f}" if patch else ""
+    rasterizer = getattr(model, "rasterizer", None)
+    print(f"device: {torch.cuda.get_device_name() if cuda else 'cpu'}  preset: {preset}  model: {cfg.model['name']} "
+          f"({sum(p.numel() for p in net.parameters()) / 1e6:.1f}M parameters)  batch {bs}  {d.resolution}px  "
+          f"{d.input_views} in / {d.target_views} target views  "
+          f"checkpointing: {getattr(model_cfg, 'gradient_checkpointing', None)}  compiled: {args.compile}"
+          + (f"  rasterizer: {type(rasterizer).__name__}" if rasterizer is not None else ""))
+    print(f"steps/s: {1 / dt:.3f}  images/s (targets): {bs * d.target_views / dt:.1f}{tokens}")
+    if flops is not None:
+        print(f"transformer TFLOP/s: {flops / dt / 1e12:.2f}"
+              + (f"  MFU: {100 * flops / dt / 1e12 / args.peak_tflops:.1f}%" if cuda else "")
+              + (f"  peak memory: {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB" if cuda else ""))
+    elif cuda:
+        print(f"peak memory: {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB")
     parts = "  ".join(f"{k} {1000 * v / n:.1f} ms" for k, v in timer.totals.items())
     print(f"per step (synchronized at each boundary): {parts}")
     if args.profile:
