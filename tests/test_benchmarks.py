@@ -1,0 +1,30 @@
+"""The benchmark scripts the GPU check runs, run here on the tiny preset: a script that fails wastes a
+GPU lease (device time is scarce). Their figures are not asserted (speed is not a unit test)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).parents[1] / "benchmarks"
+
+
+def run_benchmark(*args: str) -> str:
+    done = subprocess.run([sys.executable, str(BENCHMARKS / args[0]), *args[1:]], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+@pytest.mark.parametrize("model", ["gs_lrm", "triplane_lrm"])
+def test_train_benchmark_reports_any_model_plugin(model, tmp_path):
+    out = run_benchmark("train.py", "--steps", "1", "--profile", str(tmp_path / "profile.txt"), f"model.name={model}")
+    assert f"model: {model} (" in out and "steps/s:" in out and "per step (synchronized" in out
+    assert "CPU time per step" in out and (tmp_path / "profile.txt").read_text().strip()
+    assert ("rasterizer: TorchRasterizer" in out) == (model == "gs_lrm")
+
+
+def test_train_host_benchmark_reports_the_host_share():
+    out = run_benchmark("train_host.py", "--steps", "22")
+    assert "steps 22, per step from step 20 on" in out and "garbage collections from step 20 on:" in out
