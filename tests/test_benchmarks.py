@@ -28,3 +28,9 @@ def test_train_benchmark_reports_any_model_plugin(model, tmp_path):
 def test_train_host_benchmark_reports_the_host_share():
     out = run_benchmark("train_host.py", "--steps", "22")
     assert "steps 22, per step from step 20 on" in out and "garbage collections from step 20 on:" in out
+
+
+def test_render_benchmark_reports_seconds_per_object():
+    """gpu_check.sh reads its ' s/object' lines (one worker, gl)."""
+    out = run_benchmark("render.py", "--objects", "1", "--renderers", "gl", "--resolutions", "32")
+    assert " s/object" in out
