@@ -165,7 +165,8 @@ part_5() {
 step "5/6 the paper preset through lrmzero train (generated 256 px data, ${BEST[*]}, compiled)"
 timeout $(limit 90) python3 -m lrmzero.cli generate --out "$W/paper-data" --num-objects 96 --seed 1 --workers 14 \
   --quiet --config demo render.views=12 render.resolution=256 2>&1 | tail -1 | tee -a "$LOG"
-# as many steps as ~2.5 minutes allow (~400 after compiling) (timeout's SIGTERM: the trainer stops after a whole step and saves it)
+# as many steps as ~2.5 minutes allow (~400 after compiling; timeout's SIGTERM: the trainer stops after a
+# whole step and saves it)
 timeout $(limit 160) python3 -m lrmzero.cli train --data "$W/paper-data" --out "$W/paper-run" --preset paper \
   --max-steps 5000 --quiet trainer.compile=true trainer.log_every=10 trainer.checkpoint_every=100000 \
   data.num_workers=12 "${BEST[@]}" > "$PART" 2>&1
