@@ -48,8 +48,12 @@ def hold_lock(path: Path, refusal: Callable[[str], Exception], unsupported: str)
     Yields:
         whether the lock is held (False only where the file system cannot lock).
     """
-    import fcntl  # POSIX
-
+    try:
+        import fcntl  # POSIX
+    except ImportError:  # Windows: nothing to lock with; run as before there
+        log.warning("%s (no POSIX file locks on this system)", unsupported)
+        yield False
+        return
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:

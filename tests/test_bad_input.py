@@ -1228,3 +1228,28 @@ def test_full_disk_during_a_checkpoint_keeps_the_previous_one(capsys, tmp_path, 
     code, err = cli(capsys, "train", "--data", dataset, "--out", run, "--max-steps", "4", "--resume", *TRAIN)
     assert code == 0, err
     assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 4
+
+
+def test_a_lock_where_the_system_cannot_lock_warns_and_runs(tmp_path, monkeypatch, caplog):
+    """No POSIX locks (Windows: no fcntl) or a file system that refuses them: the job runs, with a warning."""
+    import builtins
+
+    from lrmzero.locks import hold_lock
+
+    real_import = builtins.__import__
+    monkeypatch.setattr(builtins, "__import__", lambda name, *a, **k: (_ for _ in ()).throw(ImportError(name))
+                        if name == "fcntl" else real_import(name, *a, **k))
+    with caplog.at_level(logging.WARNING, logger="lrmzero"):
+        with hold_lock(tmp_path / ".lock", RuntimeError, "not locked") as held:
+            assert held is False
+    assert "not locked (no POSIX file locks on this system)" in caplog.text
+    monkeypatch.setattr(builtins, "__import__", real_import)
+    import fcntl
+
+    def refuse(fd, flags):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "lockf", refuse)
+    with caplog.at_level(logging.WARNING, logger="lrmzero"), hold_lock(tmp_path / ".lock", RuntimeError, "nfs") as held:
+        assert held is False
+    assert "nfs (" in caplog.text and "cannot be locked on this file system: No locks available" in caplog.text
