@@ -480,15 +480,16 @@ def test_a_shard_being_generated_is_refused_to_a_second_copy_of_the_job(capsys, 
     interrupted run's leftovers, and make every object again); another shard of the folder goes on;
     once the first process is gone, killed included, the same command resumes the shard."""
     out = tmp_path / "data"
+    # far more objects than it can make while this test runs (it is killed at the end)
     first = subprocess.Popen([sys.executable, "-m", "lrmzero.cli", "generate", "--out", str(out), "--num-objects",
-                              "400", "--seed", "0", "--shard", "0/2", *DEMO], stderr=subprocess.PIPE, text=True)
+                              "20000", "--seed", "0", "--shard", "0/2", *DEMO], stderr=subprocess.PIPE, text=True)
     lock = out / ".lock-shard-0-of-2"
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and f'"pid": {first.pid}' not in (lock.read_text() if lock.exists() else ""):
             time.sleep(0.05)
         before = {p.name for p in out.iterdir()}
-        code, err = cli(capsys, "generate", "--out", out, "--num-objects", "400", "--seed", "0", "--shard", "0/2",
+        code, err = cli(capsys, "generate", "--out", out, "--num-objects", "20000", "--seed", "0", "--shard", "0/2",
                         *DEMO)
         line = error_line(err, "generate")
         assert code == 2 and f"--shard: 0/2 of --out {str(out)!r} is being made by another lrmzero generate " \
