@@ -197,12 +197,12 @@ def main() -> None:
           f"checkpointing: {getattr(model_cfg, 'gradient_checkpointing', None)}  compiled: {args.compile}"
           + (f"  rasterizer: {type(rasterizer).__name__}" if rasterizer is not None else ""))
     print(f"steps/s: {1 / dt:.3f}  images/s (targets): {bs * d.target_views / dt:.1f}{tokens}")
-    if flops is not None:
-        print(f"transformer TFLOP/s: {flops / dt / 1e12:.2f}"
-              + (f"  MFU: {100 * flops / dt / 1e12 / args.peak_tflops:.1f}%" if cuda else "")
-              + (f"  peak memory: {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB" if cuda else ""))
-    elif cuda:
-        print(f"peak memory: {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB")
+    figures = [f"transformer TFLOP/s: {flops / dt / 1e12:.2f}"] if flops is not None else []
+    if cuda:
+        figures += [f"MFU: {100 * flops / dt / 1e12 / args.peak_tflops:.1f}%"] if flops is not None else []
+        figures.append(f"peak memory: {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB")
+    if figures:
+        print("  ".join(figures))
     parts = "  ".join(f"{k} {1000 * v / n:.1f} ms" for k, v in timer.totals.items())
     print(f"per step (synchronized at each boundary): {parts}")
     if args.profile:

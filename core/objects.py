@@ -19,3 +19,8 @@ def object_streams(seed: int, index: int) -> tuple[np.random.Generator, ...]:
     """
     children = np.random.SeedSequence(entropy=seed, spawn_key=(index,)).spawn(4)
     return tuple(np.random.default_rng(c) for c in children)
+
+
+def camera_stream(seed: int, index: int) -> np.random.Generator:
+    """The generator the render stage draws object ``index``'s cameras from (:func:`object_streams`' fourth)."""
+    return object_streams(seed, index)[3]

@@ -18,7 +18,7 @@ from typing import Any, Optional, Sequence
 
 from lrmzero.asset import Asset
 from lrmzero.errors import ConfigError
-from lrmzero.objects import object_id, object_streams
+from lrmzero.objects import camera_stream, object_id
 from lrmzero.views import Views
 
 
@@ -65,6 +65,6 @@ class ObjectMaker:
             self._job = ObjectJob(self.run, self.seed, None)
         asset = self._job.composer.build(self.seed, index)
         stage = self._job.renderer
-        views = stage.render(asset, object_streams(self.seed, index)[3]) if stage is not None else None
+        views = stage.render(asset, camera_stream(self.seed, index)) if stage is not None else None
         oid = asset.meta["object_id"] = object_id(index)
         return MadeObject(oid, asset, views)

@@ -18,7 +18,7 @@ from lrmzero.errors import ConfigError
 from lrmzero.locks import hold_lock
 from lrmzero.plugins.generation.mesh_import import load_mesh_asset
 from lrmzero.components import ComposeContext, ObjectJobSpec
-from lrmzero.objects import object_id, object_streams
+from lrmzero.objects import camera_stream, object_id
 from lrmzero.plugins.generation.render_stage import RenderStage
 from lrmzero.plugin_manager import get_registries
 
@@ -115,7 +115,7 @@ class ObjectJob:
         else:  # the GLB is encoded on the render stage's threads while the views render
             mesh = self.renderer.pool.submit(encode_mesh)
             t1 = time.perf_counter()
-            rendered, images, render_meta = self.renderer.render_and_encode(asset, object_streams(self.seed, index)[3])
+            rendered, images, render_meta = self.renderer.render_and_encode(asset, camera_stream(self.seed, index))
             files["mesh.glb"], timings["encode_mesh"] = mesh.result()
             files.update(images)
             timings["render_and_encode"] = time.perf_counter() - t1
@@ -278,7 +278,7 @@ def generate_dataset(
                 todo.append(i)
 
         bar = tqdm(total=len(indices), initial=summary.skipped, unit="obj", disable=not progress,
-                   desc=f"{'generate' if inputs is None else 'render'} {label or Path(out).name}", dynamic_ncols=True)
+                   desc=f"{command} {label or Path(out).name}", dynamic_ncols=True)
         start = time.perf_counter()
 
         def record(result: dict[str, Any]) -> None:
