@@ -12,8 +12,8 @@
 #      settings, compiled): the steps/s and MFU the trainer logs (Lightning's loop, the loader, the guards
 #      and logging included), against the benchmark's step
 #   6. the host's share of lrmzero train's step (benchmarks/train_host.py on part 5's data: logging, the loop
-#      between steps, garbage collections); levers side by side on top of the best step, as far as the
-#      deadline allows: with the perceptual loss
+#      between steps, garbage collections, where a step waits for the GPU); levers side by side on top of the
+#      best step, as far as the deadline allows: with the perceptual loss
 #      (the paper preset's step after loss.perceptual_start), the tile size chosen on every render (a wait
 #      for the device each time), the network compiled as one graph, gsplat tile sizes, rendering depth
 #      too; then attention kernels side by side, the torch rasterizer's first step and peak memory at
@@ -133,8 +133,9 @@ step "6/6 levers side by side on the best step so far (what the deadline leaves 
 if [ -d "$W/paper-data" ]; then  # part 5's data: the host's share of the trainer's step, garbage collections
   echo "-- the host's share of lrmzero train's step" >> "$LOG"
   timeout $(limit 150) python3 benchmarks/train_host.py --preset paper --data "$W/paper-data" --steps 150 \
-    trainer.compile=true data.num_workers=12 "${BEST[@]}" 2>&1 | tee "$PART" | tail -2
+    trainer.compile=true data.num_workers=12 "${BEST[@]}" 2>&1 | tee "$PART" | tail -8
   keep; note "paper, host share of lrmzero train's step: $(grep -h 'per step\|garbage' "$PART" | tr '\n' ' ')"
+  note "paper, $(sed -n '/^waits for the device/,$p' "$PART" | grep -h '^waits\|^  [0-9]* x' | tr '\n' ';')"
 fi
 bench best-with-perceptual-loss 90 --steps 10 --compile --perceptual "${BEST[@]}"
 bench best-choosing-tiles-every-render 60 --steps 20 --compile "${BEST[@]}" model.rasterizers.gsplat.choose_every=1

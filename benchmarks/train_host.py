@@ -7,7 +7,11 @@ small dataset (generated into a temporary folder unless --data names one) and pr
 from step 20 on: the training step itself, Lightning's logging calls in it, the host time between
 one training step and the next (Lightning's loop, fetching the batch, moving it, composing it), and
 the garbage collector's pauses (a full collection walks every object the set-up left, torch.compile's
-caches included: pass trainer.compile=true).
+caches included: pass trainer.compile=true), and where one step (the module's batch hook and training
+step) makes the host wait for the device: on a GPU the waits CUDA reports (torch.cuda.set_sync_debug_mode),
+on a CPU every operation that would be one on a GPU (a tensor's value read, linalg's error checks,
+nonzero and boolean-mask indexing) — there reads of the step's one host copy count too, and the torch
+rasterizer's (the GPU path uses gsplat) and torch.optim's CPU kernels show up.
 On a CPU the step's compute is in these figures too; the logging and the time between steps are the
 host's alone, as on a GPU machine (there on faster cores).
 
@@ -17,18 +21,90 @@ Usage: python benchmarks/train_host.py [--steps 80] [--preset tiny] [--data DIR]
 from __future__ import annotations
 
 import argparse
+import collections
 import gc
 import statistics
 import tempfile
 import time
+import traceback
+import warnings
 from pathlib import Path
 
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+
+import lrmzero
+import lrmzero.plugins
 from lrmzero import get_registries
 from lrmzero.plugins.trainers.lightning import module as module_file
 from lrmzero.plugins.trainers.lightning.config import load_train_config
 from lrmzero.plugins.trainers.lightning.train import train
 
 WARM_UP_STEPS = 20  # Lightning registers each logged name on its first call: slower than the steady state
+SOURCES = (Path(lrmzero.__file__).parent, Path(lrmzero.plugins.__file__).parent)
+
+# Operations that wait for a CUDA device to finish its queue: reading a value (item, float, bool, int),
+# linalg's checks for singular input, and those whose output size depends on the values.
+WAITING_OPS = {"aten._local_scalar_dense.default", "aten._linalg_check_errors.default", "aten.nonzero.default",
+               "aten.masked_select.default", "aten._unique2.default", "aten.unique_consecutive.default",
+               "aten.unique_dim.default", "aten.repeat_interleave.Tensor"}
+
+
+def where_called() -> str:
+    """The innermost lrmzero frame of the current stack, as ``path:line function`` (``+ torch.optim`` when
+    the wait is inside the optimizer's step)."""
+    stack = traceback.extract_stack()
+    ours = [f for f in stack if any(Path(f.filename).is_relative_to(root) for root in SOURCES)]
+    if not ours:
+        return "outside lrmzero"
+    frame = ours[-1]
+    root = next(r for r in SOURCES if Path(frame.filename).is_relative_to(r))
+    place = f"{root.name}/{Path(frame.filename).relative_to(root)}:{frame.lineno} {frame.name}"
+    return place + (" + torch.optim" if any("torch/optim/" in f.filename for f in stack) else "")
+
+
+class WaitRecorder(TorchDispatchMode):
+    """Counts the operations in :data:`WAITING_OPS` (and indexing with a boolean mask) by where they are
+    called. Used on a CPU, where nothing waits: it lists what would on a GPU."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sites: collections.Counter = collections.Counter()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        name = str(func)
+        if name in WAITING_OPS or (name == "aten.index.Tensor" and any(
+                t is not None and t.dtype == torch.bool for t in args[1])):
+            self.sites[(name.removeprefix("aten.").removesuffix(".default"), where_called())] += 1
+        return func(*args, **(kwargs or {}))
+
+
+class CudaWaits:
+    """The waits CUDA reports in a block (``torch.cuda.set_sync_debug_mode("warn")``), by where called."""
+
+    def __init__(self) -> None:
+        self.sites: collections.Counter = collections.Counter()
+        self._caught = None
+
+    def __enter__(self):
+        self._caught = warnings.catch_warnings()
+        self._caught.__enter__()
+        warnings.simplefilter("always")
+        shown = warnings.showwarning
+
+        def record(message, category, *args, **kwargs):
+            if "synchronizing" in str(message):
+                self.sites[("cuda sync", where_called())] += 1
+            else:
+                shown(message, category, *args, **kwargs)
+
+        warnings.showwarning = record
+        torch.cuda.set_sync_debug_mode("warn")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        torch.cuda.set_sync_debug_mode("default")
+        self._caught.__exit__(*exc)
 
 
 class HostClock:
@@ -43,6 +119,8 @@ class HostClock:
         self.collections: list[tuple[int, int, float]] = []  # (step, generation, seconds)
         self._collection_started = 0.0
         gc.callbacks.append(self._on_collection)
+        self.waits = None  # a WaitRecorder or CudaWaits over step WARM_UP_STEPS + 1
+        self._recording = None
 
     def _on_collection(self, phase: str, info: dict) -> None:
         if phase == "start":
@@ -51,9 +129,26 @@ class HostClock:
             self.collections.append((len(self.step_seconds), info["generation"],
                                      time.perf_counter() - self._collection_started))
 
+    def _record_waits(self, start: bool) -> None:
+        """Waits for the device are recorded from the batch hook of step WARM_UP_STEPS + 1 (whose
+        batch is then on the device) to the end of its training step."""
+        if start and self.waits is None and len(self.step_seconds) == WARM_UP_STEPS:
+            self.waits = CudaWaits() if torch.cuda.is_available() else WaitRecorder()
+            self._recording = self.waits.__enter__() or self.waits
+        elif not start and self._recording is not None:
+            self._recording.__exit__(None, None, None)
+            self._recording = None
+
     def wrap(self, cls) -> None:
-        """Times ``cls.training_step`` and ``cls.log_dict`` (the trainer's LightningModule)."""
+        """Times ``cls.training_step`` and ``cls.log_dict`` (the trainer's LightningModule), and records the
+        waits for the device of one step from ``cls.on_after_batch_transfer`` on."""
         clock, training_step, log_dict = self, cls.training_step, cls.log_dict
+        batch_hook = cls.on_after_batch_transfer
+
+        def recorded_batch_hook(module, *args, **kwargs):
+            if module.trainer.training:
+                clock._record_waits(start=True)
+            return batch_hook(module, *args, **kwargs)
 
         def timed_training_step(module, *args, **kwargs):
             start = time.perf_counter()
@@ -62,6 +157,7 @@ class HostClock:
             out = training_step(module, *args, **kwargs)
             clock.step_ended = time.perf_counter()
             clock.step_seconds.append(clock.step_ended - start)
+            clock._record_waits(start=False)
             return out
 
         def timed_log_dict(module, *args, **kwargs):
@@ -72,6 +168,7 @@ class HostClock:
             return out
 
         cls.training_step, cls.log_dict = timed_training_step, timed_log_dict
+        cls.on_after_batch_transfer = recorded_batch_hook
 
     def report(self) -> str:
         ms = lambda values: 1000 * statistics.median(values[WARM_UP_STEPS:]) if len(values) > WARM_UP_STEPS \
@@ -85,7 +182,17 @@ class HostClock:
         return (f"steps {steps}, per step from step {WARM_UP_STEPS} on (medians): training step "
                 f"{ms(self.step_seconds):.2f} ms, of which logging {1000 * statistics.mean(logs[WARM_UP_STEPS:]):.2f} "
                 f"ms (mean); host time between training steps {ms(self.between_seconds):.2f} ms\n"
-                f"garbage collections from step {WARM_UP_STEPS} on: {gc_line}")
+                f"garbage collections from step {WARM_UP_STEPS} on: {gc_line}\n{self.waits_report()}")
+
+    def waits_report(self) -> str:
+        if self.waits is None:
+            return "waits for the device: not recorded (too few steps)"
+        kind = "reported by CUDA" if isinstance(self.waits, CudaWaits) else \
+            "that would be on a GPU (a CPU run: reads of host copies count too)"
+        lines = [f"waits for the device in step {WARM_UP_STEPS + 1} {kind}: {sum(self.waits.sites.values())}"]
+        lines += [f"  {count} x {op} at {where}" for (op, where), count in sorted(self.waits.sites.items(),
+                                                                                  key=lambda kv: kv[0][1])]
+        return "\n".join(lines)
 
 
 def small_dataset(root: Path, count: int) -> Path:

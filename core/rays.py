@@ -19,7 +19,9 @@ def pixel_rays(c2w: torch.Tensor, K: torch.Tensor, height: int, width: int) -> t
     v, u = torch.meshgrid(torch.arange(height, dtype=dtype, device=device) + 0.5,
                           torch.arange(width, dtype=dtype, device=device) + 0.5, indexing="ij")
     pix = torch.stack([u, v, torch.ones_like(u)], dim=-1)  # [H, W, 3]
-    cam = torch.einsum("...ij,hwj->...hwi", torch.linalg.inv(K), pix)
+    # inv_ex, not inv: inv checks for singular matrices by reading a flag from the device, a wait for the GPU
+    # at every training step's start (intrinsics are checked when cameras are read: fx, fy > 0)
+    cam = torch.einsum("...ij,hwj->...hwi", torch.linalg.inv_ex(K).inverse, pix)
     d = torch.einsum("...ij,...hwj->...hwi", c2w[..., :3, :3], cam)
     d = d / d.norm(dim=-1, keepdim=True)
     return c2w[..., None, None, :3, 3].expand_as(d), d

@@ -25,9 +25,17 @@ def test_train_benchmark_reports_any_model_plugin(model, tmp_path):
     assert ("rasterizer: TorchRasterizer" in out) == (model == "gs_lrm")
 
 
-def test_train_host_benchmark_reports_the_host_share():
+def test_train_host_benchmark_reports_the_host_share_and_where_a_step_waits_for_the_device():
+    """A training step waits for a GPU once, where the optimizer step reads the loss, the gradients' norm
+    and the logged numbers in one copy: every other wait (a value read, linalg.inv's singularity check,
+    boolean-mask indexing) idles the GPU while the host catches up. On this CPU the reads of that copy
+    count too, with torch.optim's CPU kernels and the torch rasterizer's (the GPU step uses gsplat)."""
     out = run_benchmark("train_host.py", "--steps", "22")
     assert "steps 22, per step from step 20 on" in out and "garbage collections from step 20 on:" in out
+    sites = [line.split(" at ", 1)[1] for line in out.splitlines() if line.startswith("  ") and " x " in line]
+    planned = [s for s in sites if s.startswith("plugins/trainers/lightning/module.py:") and " _optimizer_step" in s]
+    rasterizer = [s for s in sites if s.startswith("plugins/models/gaussians/torch_rasterizer.py:")]
+    assert planned and set(sites) == set(planned + rasterizer), out
 
 
 def test_render_benchmark_reports_seconds_per_object():

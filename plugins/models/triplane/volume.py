@@ -55,7 +55,8 @@ def render_triplane(planes: torch.Tensor, decoder, w2c: torch.Tensor, K: torch.T
         distance along the ray of the visible surface, 0 where empty).
     """
     B, T = w2c.shape[:2]
-    o, d = (x.reshape(B, T, -1, 3) for x in pixel_rays(torch.linalg.inv(w2c), K, size, size))  # [B, T, P, 3]
+    c2w = torch.linalg.inv_ex(w2c).inverse  # inv would read a singularity flag from the device: a wait per render
+    o, d = (x.reshape(B, T, -1, 3) for x in pixel_rays(c2w, K, size, size))  # [B, T, P, 3]
     near, far = box_interval(o, d, bound)
     hit = far > near
     far = torch.where(hit, far, near)
