@@ -26,6 +26,7 @@ from lrmzero.plugins.trainers.lightning.checkpoints import build_model
 from lrmzero.plugins.trainers.lightning.config import load_train_config
 from lrmzero.plugins.trainers.lightning.cpu_memory import reuse_freed_memory
 from lrmzero.plugins.trainers.lightning.grad_guard import guard_gradients
+from lrmzero.plugins.trainers.lightning.throughput import training_flops
 from lrmzero.rays import plucker_rays
 from timing import seconds_per_call  # benchmarks/timing.py (run as python benchmarks/NAME.py)
 
@@ -187,7 +188,7 @@ def main() -> None:
     # any model plugin: what the model contract guarantees, and the optional parts where they exist
     # (flops_per_object, as the trainer's logged mfu counts; GS-LRM's patches and rasterizer)
     count = getattr(model, "flops_per_object", None)
-    flops = 3 * count(d.input_views, d.resolution) * bs if count is not None else None
+    flops = training_flops(count(d.input_views, d.resolution), bs) if count is not None else None
     patch = getattr(model_cfg, "patch_size", None)
     tokens = f"  tokens/s: {bs * d.input_views * (d.resolution // patch) ** 2 / dt:.0f}" if patch else ""
     rasterizer = getattr(model, "rasterizer", None)

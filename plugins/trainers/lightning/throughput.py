@@ -8,12 +8,18 @@ from typing import Optional
 import torch
 
 
+def training_flops(flops_per_object: float, objects: int | float) -> float:
+    """FLOPs of a training step over ``objects`` objects as MFU counts them: 3 x the forward pass's
+    (the backward pass as twice the forward), by the model's own count (``flops_per_object``)."""
+    return 3 * flops_per_object * objects
+
+
 class Throughput:
     """Rates over the last ``window`` optimizer steps, from the host's wall clock at each step's end.
 
     The trainer's step waits for the device once (the gradient guard reads the norm), so the host's
-    time between steps is the device's. MFU = 3 x ``flops_per_object`` (forward + backward) x objects
-    per second / ``peak_flops``, where both are known (a model that counts its FLOPs, a GPU whose peak
+    time between steps is the device's. MFU = :func:`training_flops` per second / ``peak_flops``, where
+    both are known (a model that counts its FLOPs, a GPU whose peak
     Lightning knows), else left out.
     """
 
@@ -47,7 +53,7 @@ class Throughput:
         objects_per_s = sum(list(self.objects)[1:]) / seconds  # the objects of the steps that ended in the window
         rates = {"steps_per_s": (len(self.times) - 1) / seconds, "objects_per_s": objects_per_s}
         if self.flops_per_object and self.peak_flops:
-            rates["mfu"] = 3 * self.flops_per_object * objects_per_s / self.peak_flops
+            rates["mfu"] = training_flops(self.flops_per_object, objects_per_s) / self.peak_flops
         return rates
 
 
