@@ -25,7 +25,7 @@ from lrmzero.components import render_model
 from lrmzero.plugins.trainers.lightning.checkpoints import build_model
 from lrmzero.plugins.trainers.lightning.config import load_train_config
 from lrmzero.plugins.trainers.lightning.cpu_memory import reuse_freed_memory
-from lrmzero.plugins.trainers.lightning.grad_guard import guard_gradients
+from lrmzero.plugins.trainers.lightning.grad_guard import guard_gradients, guard_on_device, total_norm
 from lrmzero.plugins.trainers.lightning.throughput import training_flops
 from lrmzero.rays import plucker_rays
 from timing import seconds_per_call  # benchmarks/timing.py (run as python benchmarks/NAME.py)
@@ -111,7 +111,7 @@ def main() -> None:
     net = model.build_network().to(device)
     if args.compile:
         net.compile(whole=args.compile_whole, **({"mode": args.compile_mode} if args.compile_mode else {}))
-    opt = torch.optim.AdamW(net.parameters(), lr=1e-4, fused=cuda)
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-4, fused=cuda or cfg.optim.guard_on_device)
     b = synthetic_batch(bs, d.input_views, d.target_views, d.resolution, device)
     dtype = torch.bfloat16 if cuda else torch.float32
     bg = torch.ones(3, device=device)
@@ -128,9 +128,15 @@ def main() -> None:
         return loss
 
     def guarded_step():
-        """The trainer's gradient guard, then the optimizer (stepping even on a "spike": random targets)."""
-        guard_gradients([p.grad for p in net.parameters() if p.grad is not None], cfg.optim.grad_clip,
-                        cfg.optim.skip_factor)
+        """The trainer's gradient guard, then the optimizer (stepping even on a "spike": random targets);
+        with optim.guard_on_device, decided on the device, no wait (the trainer's one step later read left out)."""
+        grads = [p.grad for p in net.parameters() if p.grad is not None]
+        if cfg.optim.guard_on_device:
+            nonfinite, _, scale = guard_on_device(total_norm(grads), grads[0].new_zeros(()), cfg.optim.grad_clip,
+                                                  cfg.optim.skip_factor)
+            opt.found_inf, opt.grad_scale = nonfinite.float(), scale
+        else:
+            guard_gradients(grads, cfg.optim.grad_clip, cfg.optim.skip_factor)
         opt.step()
 
     def step():

@@ -3,6 +3,7 @@ or N processes (Lightning's DDP over gloo), with NaN losses injected on chosen r
 global batches, and every rank's batches recorded.
 
 Usage: python tests/ddp_train.py DATA OUT DEVICES MAX_STEPS [--stop N] [--resume] [--nan RANK:BATCH ...]
+                                [--set KEY=VALUE ...]
 Writes OUT/batches-rank{R}.jsonl: one line per batch a rank drew, {"batch": global batch, "ids": [...]}.
 Lightning's DDP launcher runs this file again for ranks 1..N-1, with the same arguments.
 """
@@ -24,6 +25,7 @@ def main() -> None:
     ap.add_argument("--stop", type=int, default=None)
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--nan", action="append", default=[], help="RANK:BATCH (1-based global batch)")
+    ap.add_argument("--set", action="append", default=[], help="a train config override")
     args = ap.parse_args()
     nan_at = {tuple(int(x) for x in spec.split(":")) for spec in args.nan}
 
@@ -47,7 +49,7 @@ def main() -> None:
     overrides = ["data.batch_size=1", "data.input_views=2", "data.target_views=2", "data.resolution=16",
                  "optim.warmup_steps=1", "trainer.checkpoint_every=1000", "trainer.image_every=1000",
                  "trainer.log_every=1", "trainer.accelerator=cpu", f"trainer.devices={args.devices}",
-                 f"trainer.strategy={'ddp' if args.devices > 1 else 'auto'}"]
+                 f"trainer.strategy={'ddp' if args.devices > 1 else 'auto'}", *args.set]
     cfg, _ = load_train_config("tiny", None, overrides, get_registries())
     os.makedirs(args.out, exist_ok=True)
     train([args.data], args.out, cfg, resume=args.resume, max_steps=args.max_steps, stop_after_steps=args.stop,

@@ -77,3 +77,50 @@ def test_a_norm_read_by_the_caller_guards_as_the_guard_reading_it(case):
     torch.testing.assert_close(got_norm, want_norm)
     for got, ref in zip(given, own):
         torch.testing.assert_close(got, ref)
+
+
+def _adamw_step(grads: list[torch.Tensor], **state) -> tuple[list[torch.Tensor], torch.optim.AdamW]:
+    """One fused AdamW step from zero-ish weights with ``grads``; ``state``: found_inf / grad_scale."""
+    params = [torch.nn.Parameter(torch.linspace(-1, 1, g.numel(), device=g.device).reshape(g.shape)) for g in grads]
+    opt = torch.optim.AdamW(params, lr=0.1, weight_decay=0.05, fused=True)
+    for name, value in state.items():
+        setattr(opt, name, value)
+    for p, g in zip(params, grads):
+        p.grad = g.clone()
+    opt.step()
+    return [p.detach() for p in params], opt
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=[pytest.mark.gpu, pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="needs a CUDA device")])])
+@pytest.mark.parametrize("case", ["below the clip", "clip", "spike", "nan loss", "non-finite gradients"])
+def test_the_device_guard_steps_as_the_host_guard_does(case, device):
+    """optim.guard_on_device: the decisions as device tensors, handed to fused AdamW as found_inf and
+    grad_scale, give the weights and state the host guard gives: clipped as clip_grad_norm_ clips, a
+    spike or a non-finite loss skipped with the weights and AdamW's state untouched. Non-finite gradient
+    entries skip the step (the host guard zeroes them and steps)."""
+    from lrmzero.plugins.trainers.lightning.grad_guard import guard_on_device, total_norm
+
+    scale, clip, factor = {"below the clip": (0.01, 1.0, 10.0), "clip": (1.0, 0.5, 100.0),
+                           "spike": (100.0, 1.0, 10.0), "nan loss": (1.0, 0.5, 100.0),
+                           "non-finite gradients": (1.0, 0.5, 100.0)}[case]
+    grads = [g.to(device) for g in _grads(scale)]
+    if case == "non-finite gradients":
+        grads[1][4] = float("inf")
+    loss = torch.tensor(float("nan") if case == "nan loss" else 0.3, device=device)
+    nonfinite, spike, factor_t = guard_on_device(total_norm(grads), loss, clip, factor)
+    assert (bool(nonfinite), bool(spike)) == (case in ("nan loss", "non-finite gradients"), case == "spike")
+    got, opt = _adamw_step(grads, found_inf=(nonfinite | spike).float(), grad_scale=factor_t)
+    skipped = case in ("spike", "nan loss", "non-finite gradients")
+    untouched, _ = _adamw_step([torch.zeros_like(g) for g in grads], found_inf=torch.tensor(1.0))
+    if skipped:
+        assert all(torch.equal(a, b) for a, b in zip(got, untouched))
+        assert all(float(s["step"]) == 0 and not s["exp_avg"].any() for s in opt.state.values())
+        return
+    host = [g.clone() for g in grads]
+    _, host_skip = guard_gradients(host, clip=clip, skip_factor=factor)
+    want, _ = _adamw_step(host)
+    assert not host_skip
+    for a, b in zip(got, want):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
+    assert (float(factor_t) > 1) == (case == "clip")

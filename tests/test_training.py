@@ -183,6 +183,62 @@ def test_stability_guards_skip_and_count(dataset, fault, loss_checked, caplog):
     assert len(said) == 2 and all(f"step 0 skipped: {reason}" in m for m in said), said
 
 
+@pytest.mark.parametrize("fault", ["nan_loss", "spike"])
+def test_the_device_guard_skips_counts_and_warns_a_step_late(dataset, fault, caplog):
+    """optim.guard_on_device: the same skips, weights untouched, the same counters; a skipped step counts as
+    a step, and each is warned about by its step's number (read by the next step, or at the end)."""
+    module, data, trainer = make_module_and_batch(dataset, ["optim.max_steps=1", "optim.guard_on_device=true"])
+    before = {k: v.clone() for k, v in module.net.state_dict().items()}
+    real = module.compute_loss
+    calls = []
+
+    def faulty(batch):
+        calls.append(1)
+        loss, logs, pred = real(batch)
+        if len(calls) == 2:  # the second of the stream's two batches (2 x max_steps x batch 2 objects)
+            return loss * (float("nan") if fault == "nan_loss" else 1e9), logs, pred
+        return loss, logs, pred
+
+    module.compute_loss = faulty
+    trainer.fit(module, datamodule=data)
+    assert module.global_step == 2 and len(calls) == 2
+    after = module.net.state_dict()
+    assert any(not torch.equal(before[k], after[k]) for k in before)  # the first step was taken
+    counter = module.skipped_nonfinite if fault == "nan_loss" else module.skipped_spike
+    other = module.skipped_spike if fault == "nan_loss" else module.skipped_nonfinite
+    assert (int(counter), int(other)) == (1, 0)
+    said = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
+    reason = "non-finite loss or gradients" if fault == "nan_loss" else "gradient norm"
+    assert len(said) == 1 and f"step 1 skipped: {reason}" in said[0], said
+    assert module.pending is None
+
+
+def test_a_step_the_device_guard_skips_leaves_weights_and_optimizer_state_untouched(dataset):
+    module, data, trainer = make_module_and_batch(dataset, ["optim.max_steps=1", "optim.guard_on_device=true"])
+    before = {k: v.clone() for k, v in module.net.state_dict().items()}
+    real = module.compute_loss
+    module.compute_loss = lambda batch: (lambda l, g, p: (l * 1e9, g, p))(*real(batch))
+    trainer.fit(module, datamodule=data)
+    assert all(torch.equal(before[k], v) for k, v in module.net.state_dict().items())
+    state = trainer.optimizers[0].state
+    assert state and all(float(s["step"]) == 0 and not s["exp_avg"].any() for s in state.values())
+    assert int(module.skipped_spike) == 2 and module.global_step == 2  # both batches of the stream
+
+
+def test_a_run_the_device_guard_only_skips_stops_with_an_error(dataset):
+    module, data, trainer = make_module_and_batch(dataset, ["optim.max_consecutive_skips=3",
+                                                            "optim.guard_on_device=true"])
+    real = module.compute_loss
+    module.compute_loss = lambda batch: (lambda l, g, p: (l * float("inf"), g, p))(*real(batch))
+    trainer = type(trainer)(max_steps=8, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                            enable_model_summary=False, accelerator="cpu")
+    from lrmzero.plugins.trainers.lightning.module import TrainingStopped
+
+    with pytest.raises(TrainingStopped, match="3 steps in a row were skipped"):
+        trainer.fit(module, datamodule=data)
+    assert module.global_step <= 4  # found one step late at most
+
+
 def test_non_finite_gradient_entries_are_zeroed_and_the_step_taken(dataset):
     """A NaN in one gradient (finite loss): the entry becomes 0, the step is taken, and the logged
     grad_norm is the norm after zeroing (the guard took it again), finite."""
@@ -395,13 +451,16 @@ def test_eval_and_reconstruct_on_the_gpu_match_the_cpu(dataset, tmp_path):
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-def test_training_logs_host_values_on_the_gpu(dataset):
+@pytest.mark.parametrize("guard", ["host", "device"])
+def test_training_logs_host_values_on_the_gpu(dataset, guard):
     """On a GPU every value the trainer logs is already on the host: Lightning would read a device
     tensor (its progress bar, each step) after the optimizer step was queued, waiting for it, and the
-    device would sit idle while the host prepares the next step."""
+    device would sit idle while the host prepares the next step. With either guard (optim.guard_on_device:
+    fused AdamW's found_inf and grad_scale on CUDA, the numbers read through pinned memory)."""
     import pytorch_lightning as pl
 
-    module, data, _ = make_module_and_batch(dataset, ["optim.max_steps=3"])
+    module, data, _ = make_module_and_batch(dataset, ["optim.max_steps=3",
+                                                      f"optim.guard_on_device={guard == 'device'}"])
     logged, log_dict = [], module.log_dict
 
     def spy(values, *args, **kwargs):
@@ -730,7 +789,8 @@ def test_validation_on_held_out_objects_during_training(dataset, tmp_path, caplo
 
 def test_step_values_are_logged_only_on_the_steps_lightning_writes(dataset, tmp_path, monkeypatch):
     """Logging costs the host Lightning's bookkeeping per value: with trainer.log_every=3 the module
-    logs on every third step only, and each row of metrics.csv holds that step's own values."""
+    logs on every third step only, and each row of metrics.csv holds that step's own values; the same
+    rows with optim.guard_on_device."""
     import csv
 
     from lrmzero.plugins.trainers.lightning.module import ReconstructionModule
@@ -741,9 +801,9 @@ def test_step_values_are_logged_only_on_the_steps_lightning_writes(dataset, tmp_
     monkeypatch.setattr(ReconstructionModule, "log_dict",
                         lambda self, values, **kw: logged_at.append((self.global_step, sorted(values))) or
                         real(self, values, **kw))
-    cfg = tiny(["data.batch_size=1", "data.input_views=2", "data.target_views=2", "data.resolution=16",
-                "trainer.log_every=3"])
-    train([str(dataset)], tmp_path / "run", cfg, max_steps=7, progress=False)
+    cfg_overrides = ["data.batch_size=1", "data.input_views=2", "data.target_views=2", "data.resolution=16",
+                     "trainer.log_every=3"]
+    train([str(dataset)], tmp_path / "run", tiny(cfg_overrides), max_steps=7, progress=False)
     # after the optimizer steps 3 and 6 of 7 (global_step 3 and 6), the rows of Lightning's step index 2 and 5,
     # as when every step logged (the 7th step's values were never written)
     assert sorted({step for step, _ in logged_at}) == [3, 6]
@@ -751,6 +811,18 @@ def test_step_values_are_logged_only_on_the_steps_lightning_writes(dataset, tmp_
     assert [int(r["step"]) for r in rows] == [2, 5]
     assert all(r["grad_norm"] and r["lr"] and r["psnr"] and r["steps_per_s"] and r["skipped_spike"] for r in rows)
     assert rows[0]["lr"] != rows[1]["lr"] and rows[0]["loss"] != rows[1]["loss"]  # each its own step's
+
+    # optim.guard_on_device (the step's numbers read a step late, at once on these steps): the same rows
+    logged_at.clear()
+    train([str(dataset)], tmp_path / "on-device", tiny([*cfg_overrides, "optim.guard_on_device=true"]), max_steps=7,
+          progress=False)
+    assert sorted({step for step, _ in logged_at}) == [3, 6]
+    device_rows = [r for r in csv.DictReader(open(tmp_path / "on-device" / "logs" / "metrics.csv")) if r.get("loss")]
+    assert [int(r["step"]) for r in device_rows] == [2, 5]
+    for host_row, device_row in zip(rows, device_rows):
+        assert host_row.keys() == device_row.keys()
+        for key in ("loss", "psnr", "grad_norm", "lr", "skipped_spike", "skipped_nonfinite"):
+            assert float(device_row[key]) == pytest.approx(float(host_row[key]), rel=1e-4), key
 
 
 def test_holding_out_every_object_is_refused(dataset):
@@ -966,7 +1038,7 @@ def test_a_run_shorter_than_the_logging_interval_is_not_warned_about(dataset, tm
 
 
 def test_host_scalars_copies_what_is_logged_to_the_host_as_float32():
-    from lrmzero.plugins.trainers.lightning.module import host_scalars
+    from lrmzero.plugins.trainers.lightning.host_values import host_scalars
 
     values = host_scalars({"loss": torch.tensor(0.25, dtype=torch.float64), "lr": 1e-4, "skipped": torch.tensor(3),
                            "psnr": torch.tensor([21.5])})

@@ -50,6 +50,12 @@ class OptimConfig:
     grad_clip: float = param(1.0, "gradient-norm clip", gt=0.0)
     skip_factor: float = param(10.0, "skip a step whose gradient norm exceeds grad_clip x this", gt=1.0)
     max_consecutive_skips: int = param(100, "stop with an error after this many skipped steps in a row", ge=1)
+    guard_on_device: bool = param(False, "decide skips and clipping on the device (fused AdamW skips or clips "
+                                  "in its kernel) instead of reading the gradients' norm every step: the host "
+                                  "never waits for the GPU (a GPU lever; the paper presets' default). A skipped "
+                                  "step then still counts as a step, non-finite gradients skip it (with "
+                                  "optim.accumulate > 1, a non-finite batch skips its whole step), and a skip is "
+                                  "reported one step late")
 
 
 @dataclass

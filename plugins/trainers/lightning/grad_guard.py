@@ -48,3 +48,22 @@ def guard_gradients(grads: list[torch.Tensor], clip: float, skip_factor: float,
     if value > clip:
         torch._foreach_mul_(grads, clip / (value + 1e-6))
     return norm, False
+
+
+def guard_on_device(norm: torch.Tensor, loss: torch.Tensor, clip: float,
+                    skip_factor: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """:func:`guard_gradients`' decisions as 0-dim tensors on the device, without reading anything.
+
+    Args:
+        norm: the gradients' :func:`total_norm`; loss: the step's loss (both 0-dim, on the device).
+
+    Returns:
+        (non-finite: the loss or the norm is NaN/Inf (bool); spike: finite and above ``clip x skip_factor``
+        (bool); the factor to divide the gradients by: ``(norm + 1e-6) / clip`` above ``clip``, else 1 —
+        fused AdamW's ``grad_scale``, which divides inside its kernel, so clipping costs no pass over the
+        gradients). Non-finite gradient entries are not zeroed here: such a step is skipped.
+    """
+    nonfinite = ~(torch.isfinite(norm) & torch.isfinite(loss.detach()))
+    spike = ~nonfinite & (norm > clip * skip_factor)
+    scale = torch.where(norm > clip, (norm.float() + 1e-6) / clip, torch.ones_like(norm, dtype=torch.float32))
+    return nonfinite, spike, scale

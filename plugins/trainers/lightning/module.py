@@ -16,7 +16,8 @@ from pytorch_lightning.utilities import rank_zero_only
 
 from lrmzero.errors import LrmzeroError
 from lrmzero.plugins.trainers.lightning.data import to_model_batch
-from lrmzero.plugins.trainers.lightning.grad_guard import guard_gradients, total_norm
+from lrmzero.plugins.trainers.lightning.grad_guard import guard_gradients, guard_on_device, total_norm
+from lrmzero.plugins.trainers.lightning.host_values import PendingScalars, host_scalars
 from lrmzero.plugins.trainers.lightning.metrics import psnr, ssim
 from lrmzero.components import render_model
 from lrmzero.plugins.trainers.lightning.perceptual import PerceptualLoss
@@ -37,19 +38,6 @@ def cosine_with_warmup(step: int, warmup: int, total: int) -> float:
     return 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
-def host_scalars(values: dict) -> dict[str, torch.Tensor]:
-    """Scalars (tensors on any device, Python numbers) as 0-dim float32 CPU tensors, the device's in one
-    copy. Lightning logs CPU tensors without touching the device; a device tensor it reads with a wait
-    for everything queued before, and a Python number it first copies to the device."""
-    on_device = [k for k, v in values.items() if torch.is_tensor(v) and v.device.type != "cpu"]
-    out = {k: v.detach().float().reshape(()) if torch.is_tensor(v) else torch.tensor(float(v))
-           for k, v in values.items() if k not in on_device}
-    if on_device:
-        copied = torch.stack([values[k].detach().float().reshape(()) for k in on_device]).cpu()
-        out.update(zip(on_device, copied.unbind()))
-    return {k: out[k] for k in values}
-
-
 class ReconstructionModule(pl.LightningModule):
     """Owns the loss, the optimizer and the stability guards; the network is given built.
 
@@ -59,6 +47,8 @@ class ReconstructionModule(pl.LightningModule):
     ``grad_clip``. Skips are counted and logged (``skipped_nonfinite``, ``skipped_spike``). A step
     waits for the device once for them, where one process steps on each batch (the gradients' norm and
     the loss read together); else twice (the loss, voted on by all ranks before the backward pass).
+    With ``optim.guard_on_device`` the device decides and the step does not wait at all
+    (:meth:`_optimizer_step_on_device`).
     """
 
     def __init__(self, cfg: dict, model, net: torch.nn.Module) -> None:
@@ -79,6 +69,7 @@ class ReconstructionModule(pl.LightningModule):
         self.consecutive_unusable = 0
         self.micro = 0  # batches of the current optimizer step so far (optim.accumulate per step)
         self.loss_read_with_norm = False  # the step's loss checked with the gradients' norm (training_step)
+        self.pending: PendingScalars | None = None  # optim.guard_on_device: the last step's values, on their way
         self.step_objects = 0  # objects in them
         self.throughput: Throughput | None = None  # steps/s, objects/s and MFU for the logs (on_fit_start)
         self.stop_requested = False  # set by a signal (stop_signals.StopOnSignal): stop after this step
@@ -168,7 +159,7 @@ class ReconstructionModule(pl.LightningModule):
         # One process stepping on each batch reads the loss later, with the gradients' norm: reading
         # it here would be a second wait for the device per step (its queue drained, idle while the
         # host starts the backward pass); the backward pass of a non-finite loss is then thrown away.
-        self.loss_read_with_norm = self._one_batch_per_step_on_one_process()
+        self.loss_read_with_norm = self.cfg["optim"]["guard_on_device"] or self._one_batch_per_step_on_one_process()
         check_now = usable and not self.loss_read_with_norm
         unusable, nonfinite, stop = self.on_any_rank([not usable, check_now and not bool(torch.isfinite(loss)),
                                                       self.stop_requested])
@@ -210,6 +201,8 @@ class ReconstructionModule(pl.LightningModule):
     def _optimizer_step(self, opt):
         """Guard, clip and step with the accumulated gradients (the same on every rank: DDP has
         all-reduced them)."""
+        if self.cfg["optim"]["guard_on_device"]:
+            return self._optimizer_step_on_device(opt)
         o = self.cfg["optim"]
         sched = self.lr_schedulers()
         grads = [p.grad for p in self.net.parameters() if p.grad is not None]
@@ -252,6 +245,74 @@ class ReconstructionModule(pl.LightningModule):
         if self.global_step % self.cfg["trainer"]["image_every"] == 0:
             self.save_image_grid(pred, target)
         return self.step_loss
+
+    def _optimizer_step_on_device(self, opt):
+        """``optim.guard_on_device``: the guard decides on the device (:func:`guard_on_device`) and fused
+        AdamW skips the update or divides the gradients by the clip factor in its kernel (its ``found_inf``
+        and ``grad_scale``, as GradScaler drives it), so the step never waits for the device. The step's
+        numbers reach the host behind the device's work (:class:`PendingScalars`) and are read at the next
+        step's end, when the device is done with them; on the steps Lightning writes logs, at once (one wait
+        per ``trainer.log_every`` steps). A skip is then warned about and counted towards
+        ``optim.max_consecutive_skips``. A skipped step leaves the weights and the optimizer's state as
+        they were but counts as a step (``global_step`` and the learning-rate schedule advance, as with
+        GradScaler); non-finite gradients skip the step (the host guard zeroes their entries and steps).
+        The same on every rank: DDP has all-reduced the gradients, so every rank decides alike."""
+        o = self.cfg["optim"]
+        sched = self.lr_schedulers()
+        grads = [p.grad for p in self.net.parameters() if p.grad is not None]
+        norm = total_norm(grads)
+        nonfinite, spike, scale = guard_on_device(norm, self.step_loss, o["grad_clip"], o["skip_factor"])
+        self.skipped_nonfinite += nonfinite
+        self.skipped_spike += spike
+        # queued before the optimizer's kernels: a read at once (below) waits for the norm, not for them
+        pending = PendingScalars({"loss": self.step_loss, **self.step_logs, "grad_norm": norm, "nonfinite": nonfinite,
+                                  "spike": spike, **self._skip_counters()}, self.global_step)
+        opt.optimizer.found_inf, opt.optimizer.grad_scale = (nonfinite | spike).float(), scale
+        opt.step()
+        sched.step()
+        earlier, self.pending = self.pending, pending
+        shown = None  # the progress bar's loss and PSNR: the latest step the host has read
+        if earlier is not None:
+            shown = self._settle(earlier)
+        written = self._logs_written_this_step()
+        if written:
+            self.pending = None
+            shown = self._settle(pending)  # the wait of the steps whose numbers Lightning writes
+        pred, target, objects = self.step_images
+        rates = self.throughput.step(self.step_objects, time.perf_counter()) if self.throughput else {}
+        if shown is not None and not (shown["nonfinite"] or shown["spike"]) and (written or self._bar_shown()):
+            self.log_dict({k: shown[k] for k in ("loss", "psnr")}, prog_bar=True, on_step=True, batch_size=objects)
+        if written:
+            counters = {k: shown[k] for k in self._skip_counters()}
+            if not (shown["nonfinite"] or shown["spike"]):
+                rest = {k: shown[k] for k in shown if k not in ("loss", "psnr", "nonfinite", "spike", *counters)}
+                self.log_dict({**rest, **host_scalars({"lr": sched.get_last_lr()[0]})}, on_step=True,
+                              batch_size=objects)
+                if rates:
+                    self.log_dict(host_scalars(rates), on_step=True, batch_size=objects)
+            self._log_skip_counters(counters)
+        if self.global_step % self.cfg["trainer"]["image_every"] == 0:
+            self.save_image_grid(pred, target)
+        return self.step_loss
+
+    def _settle(self, pending: PendingScalars, check_limit: bool = True) -> dict[str, torch.Tensor]:
+        """Read an earlier step's numbers (``optim.guard_on_device``); warn if it was skipped and count the
+        skips in a row (stopping at ``optim.max_consecutive_skips`` when ``check_limit``)."""
+        values = pending.read()
+        nonfinite, spike = bool(values["nonfinite"]), bool(values["spike"])
+        if not (nonfinite or spike):
+            self.consecutive_skips = 0
+            return values
+        reason = "non-finite loss or gradients" if nonfinite else \
+            f"gradient norm {float(values['grad_norm']):.3g} > optim.grad_clip x optim.skip_factor"
+        self._count_skip(pending.step, reason, int(values["skipped_nonfinite"]), int(values["skipped_spike"]),
+                         check_limit)
+        return values
+
+    def on_train_end(self) -> None:
+        if self.pending is not None:  # the last step's numbers, if no log row read them
+            self._settle(self.pending, check_limit=False)
+            self.pending = None
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         """PSNR and SSIM on a held-out batch's target views, averaged over the validation."""
@@ -304,18 +365,19 @@ class ReconstructionModule(pl.LightningModule):
         """Skipped steps do not advance global_step; a run that only skips must not loop forever.
         Every rank skips together (see training_step); rank zero says so."""
         self._log_skip_counters()
+        self._count_skip(self.global_step, reason, int(self.skipped_nonfinite), int(self.skipped_spike))
+        return None
+
+    def _count_skip(self, step: int, reason: str, nonfinite: int, spikes: int, check_limit: bool = True) -> None:
+        """Rank zero warns of a skipped step; too many in a row stop the run (``optim.max_consecutive_skips``)."""
         if getattr(self, "_trainer", None) is None or self.trainer.is_global_zero:
-            log.warning("step %d skipped: %s (so far: %d non-finite, %d spikes)", self.global_step, reason,
-                        int(self.skipped_nonfinite), int(self.skipped_spike))
+            log.warning("step %d skipped: %s (so far: %d non-finite, %d spikes)", step, reason, nonfinite, spikes)
         self.consecutive_skips += 1
-        limit = self.cfg["optim"]["max_consecutive_skips"]
-        if self.consecutive_skips >= limit:
+        if check_limit and self.consecutive_skips >= self.cfg["optim"]["max_consecutive_skips"]:
             raise TrainingStopped(
                 f"training diverged: {self.consecutive_skips} steps in a row were skipped "
-                f"(non-finite loss: {int(self.skipped_nonfinite)}, gradient spikes: {int(self.skipped_spike)}); "
-                "lower optim.lr or check the data"
+                f"(non-finite loss: {nonfinite}, gradient spikes: {spikes}); lower optim.lr or check the data"
             )
-        return None
 
     def save_image_grid(self, pred: torch.Tensor, target: torch.Tensor) -> None:
         """RUN/images/step_NNNNNN.png: targets (top) and predictions (bottom) of the first object."""
@@ -337,7 +399,9 @@ class ReconstructionModule(pl.LightningModule):
         opt = torch.optim.AdamW(
             [{"params": decay, "weight_decay": o["weight_decay"]}, {"params": no_decay, "weight_decay": 0.0}],
             lr=o["lr"], betas=tuple(o["betas"]),
-            fused=self.device.type == "cuda",  # one kernel for all parameters instead of a loop of small ones
+            # one kernel for all parameters instead of a loop of small ones; the device guard needs it (its
+            # found_inf and grad_scale)
+            fused=self.device.type == "cuda" or o["guard_on_device"],
         )
         sched = torch.optim.lr_scheduler.LambdaLR(
             opt, lambda step: cosine_with_warmup(step, o["warmup_steps"], o["max_steps"]))
