@@ -13,7 +13,8 @@
 #      and logging included), against the benchmark's step
 #   6. the host's share of lrmzero train's step (benchmarks/train_host.py on part 5's data: logging, the loop
 #      between steps, garbage collections, where a step waits for the GPU); levers side by side on top of the
-#      best step, as far as the deadline allows: with the perceptual loss
+#      best step, as far as the deadline allows: the host's gradient guard (optim.guard_on_device=false), with
+#      the perceptual loss
 #      (the paper preset's step after loss.perceptual_start), the tile size chosen on every render (a wait
 #      for the device each time), the network compiled as one graph, gsplat tile sizes, rendering depth
 #      too; then attention kernels side by side, the torch rasterizer's first step and peak memory at
@@ -137,6 +138,8 @@ if [ -d "$W/paper-data" ]; then  # part 5's data: the host's share of the traine
   keep; note "paper, host share of lrmzero train's step: $(grep -h 'per step\|garbage' "$PART" | tr '\n' ' ')"
   note "paper, $(sed -n '/^waits for the device/,$p' "$PART" | grep -h '^waits\|^  [0-9]* x' | tr '\n' ';')"
 fi
+# the gradient guard reading the norm every step (a wait for the GPU), as before optim.guard_on_device
+bench best-host-guard 60 --steps 20 --compile "${BEST[@]}" optim.guard_on_device=false
 bench best-with-perceptual-loss 90 --steps 10 --compile --perceptual "${BEST[@]}"
 bench best-choosing-tiles-every-render 60 --steps 20 --compile "${BEST[@]}" model.rasterizers.gsplat.choose_every=1
 bench best-whole-graph 120 --steps 20 --compile --compile-whole "${BEST[@]}"
