@@ -227,23 +227,7 @@ class ReconstructionModule(pl.LightningModule):
         self.consecutive_skips = 0
         opt.step()
         sched.step()
-        pred, target, objects = self.step_images  # of the step's last batch that gave gradients
-        rates = self.throughput.step(self.step_objects, time.perf_counter()) if self.throughput else {}
-        # the bar shows loss and PSNR; the rest (terms, grad_norm, lr, skip counters) goes to the logs
-        bar = {k: values.pop(k) for k in ("loss", "psnr")}
-        counters = {k: values.pop(k) for k in self._skip_counters()}
-        written = self._logs_written_this_step()
-        if written or self._bar_shown():
-            self.log_dict(bar, prog_bar=True, on_step=True, batch_size=objects)
-        if written:
-            self.log_dict({**values, **host_scalars({"lr": sched.get_last_lr()[0]})}, on_step=True,
-                          batch_size=objects)
-            if rates:  # steps_per_s, objects_per_s (this process's) and mfu (this device's, where known),
-                # from the second step of a process on
-                self.log_dict(host_scalars(rates), on_step=True, batch_size=objects)
-            self._log_skip_counters(counters)
-        if self.global_step % self.cfg["trainer"]["image_every"] == 0:
-            self.save_image_grid(pred, target)
+        self._log_step(values, values, self._logs_written_this_step())
         return self.step_loss
 
     def _optimizer_step_on_device(self, opt):
@@ -278,22 +262,32 @@ class ReconstructionModule(pl.LightningModule):
         if written:
             self.pending = None
             shown = self._settle(pending)  # the wait of the steps whose numbers Lightning writes
-        pred, target, objects = self.step_images
+        skipped = shown is not None and bool(shown["nonfinite"] or shown["spike"])
+        self._log_step(shown if written else None, None if shown is None or skipped else shown, written,
+                       skipped=written and skipped)
+        return self.step_loss
+
+    def _log_step(self, values: dict | None, bar: dict | None, written: bool, skipped: bool = False) -> None:
+        """Log a step (host tensors, read in one copy): the progress bar's loss and PSNR from ``bar`` (on
+        every step while a bar is shown), and on the steps Lightning writes the rest of ``values`` (terms,
+        grad_norm, skip counters) with the learning rate and the throughput — the counters only for a
+        ``skipped`` step. Saves the image grid every ``trainer.image_every`` steps."""
+        pred, target, objects = self.step_images  # of the step's last batch that gave gradients
         rates = self.throughput.step(self.step_objects, time.perf_counter()) if self.throughput else {}
-        if shown is not None and not (shown["nonfinite"] or shown["spike"]) and (written or self._bar_shown()):
-            self.log_dict({k: shown[k] for k in ("loss", "psnr")}, prog_bar=True, on_step=True, batch_size=objects)
+        if bar is not None and (written or self._bar_shown()):
+            self.log_dict({k: bar[k] for k in ("loss", "psnr")}, prog_bar=True, on_step=True, batch_size=objects)
         if written:
-            counters = {k: shown[k] for k in self._skip_counters()}
-            if not (shown["nonfinite"] or shown["spike"]):
-                rest = {k: shown[k] for k in shown if k not in ("loss", "psnr", "nonfinite", "spike", *counters)}
-                self.log_dict({**rest, **host_scalars({"lr": sched.get_last_lr()[0]})}, on_step=True,
-                              batch_size=objects)
-                if rates:
+            counters = {k: values[k] for k in self._skip_counters()}
+            if not skipped:
+                rest = {k: v for k, v in values.items() if k not in ("loss", "psnr", "nonfinite", "spike", *counters)}
+                self.log_dict({**rest, **host_scalars({"lr": self.lr_schedulers().get_last_lr()[0]})},
+                              on_step=True, batch_size=objects)
+                if rates:  # steps_per_s, objects_per_s (this process's) and mfu (this device's, where known),
+                    # from the second step of a process on
                     self.log_dict(host_scalars(rates), on_step=True, batch_size=objects)
             self._log_skip_counters(counters)
         if self.global_step % self.cfg["trainer"]["image_every"] == 0:
             self.save_image_grid(pred, target)
-        return self.step_loss
 
     def _settle(self, pending: PendingScalars, check_limit: bool = True) -> dict[str, torch.Tensor]:
         """Read an earlier step's numbers (``optim.guard_on_device``); warn if it was skipped and count the
