@@ -80,21 +80,17 @@ def test_resume_with_skips_equals_uninterrupted(data, tmp_path, devices):
     assert all(half[r] == drawn[r] for r in range(devices))
 
 
-def test_the_device_guard_skips_on_every_rank_and_resumes_exactly(data, tmp_path):
+def test_the_device_guard_skips_on_every_rank(data, tmp_path):
     """optim.guard_on_device on 2 ranks: a NaN loss on rank 1 only poisons the all-reduced gradients, so
     both ranks skip the step on the device (nobody waits: every rank ran its backward pass); skipped steps
-    count as steps; stopped and resumed, the run ends as an uninterrupted one."""
+    count as steps, and rank zero names each. (The stream's position and resume do not depend on the guard:
+    test_resume_with_skips_equals_uninterrupted.)"""
     on_device = ["--nan", "1:2", "--nan", "1:5", "--set", "optim.guard_on_device=true"]
     full, err = train_and_log(data, tmp_path / "full", 2, 6, *on_device)
     assert full["global_step"] == 6
     state = full["state_dict"]
     assert int(state["skipped_nonfinite"]) == 2 and int(state["batches_seen"]) == 6
-    assert "step 1 skipped: non-finite loss or gradients" in err and "step 4 skipped" in err
-    train(data, tmp_path / "half", 2, 6, "--stop", "3", *on_device)
-    resumed = train(data, tmp_path / "half", 2, 6, "--resume", *on_device)
-    assert resumed["global_step"] == 6
-    for key in state:
-        torch.testing.assert_close(resumed["state_dict"][key], state[key], atol=1e-6, rtol=1e-5, msg=key)
+    assert err.count("step 1 skipped: non-finite loss or gradients") == 1 and err.count("step 4 skipped") == 1
 
 
 def two_ranks(launcher, data, out, *extra) -> subprocess.CompletedProcess:

@@ -265,11 +265,12 @@ def test_a_run_that_only_skips_stops_with_an_error(dataset, guard):
     assert module.global_step == (0 if guard == "host" else 4)
 
 
-def test_resume_equals_uninterrupted(dataset, tmp_path):
+@pytest.mark.parametrize("guard", ["host", "device"])
+def test_resume_equals_uninterrupted(dataset, tmp_path, guard):
     from lrmzero.plugins.trainers.lightning.train import train
 
     # 3 objects, batch 1: an epoch is 3 steps; resume at an epoch boundary
-    base = ["data.batch_size=1", "optim.warmup_steps=2"]
+    base = ["data.batch_size=1", "optim.warmup_steps=2", f"optim.guard_on_device={guard == 'device'}"]
     full = train([str(dataset)], tmp_path / "full", tiny([*base, "optim.max_steps=6"]), progress=False)
     half = tmp_path / "half"
     train([str(dataset)], half, tiny([*base, "optim.max_steps=6"]), stop_after_steps=3, progress=False)
