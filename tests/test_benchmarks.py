@@ -25,20 +25,17 @@ def test_train_benchmark_reports_any_model_plugin(model, tmp_path):
     assert ("rasterizer: TorchRasterizer" in out) == (model == "gs_lrm")
 
 
-@pytest.mark.parametrize("guard", ["host", "device"])
-def test_train_host_benchmark_reports_the_host_share_and_where_a_step_waits_for_the_device(guard):
-    """A training step waits for a GPU once with the host guard, where the optimizer step reads the loss, the
-    gradients' norm and the logged numbers in one copy; never with optim.guard_on_device (on a step without a
-    log row). Every other wait (a value read, linalg.inv's singularity check, boolean-mask indexing) idles the
-    GPU while the host catches up. On this CPU the reads of that copy count too, with torch.optim's CPU
-    kernels, and the torch rasterizer's (the GPU step uses gsplat, which waits once for its own count)."""
-    out = run_benchmark("train_host.py", "--steps", "22", f"optim.guard_on_device={guard == 'device'}")
+def test_train_host_benchmark_reports_the_host_share_and_where_a_step_waits_for_the_device():
+    """With optim.guard_on_device (the paper presets') a training step without a log row never makes the host
+    wait for the GPU: any wait (a value read, linalg.inv's singularity check, boolean-mask indexing) idles the
+    GPU while the host catches up. On this CPU the torch rasterizer's count (the GPU step uses gsplat, which
+    waits once for its own) is listed too; nothing else may be (the host guard's one read would be, in
+    _optimizer_step)."""
+    out = run_benchmark("train_host.py", "--steps", "22", "optim.guard_on_device=true")
     assert "steps 22, per step from step 20 on" in out and "garbage collections from step 20 on:" in out
     assert "waits for the device in step 21 that would be on a GPU" in out
     sites = [line.split(" at ", 1)[1] for line in out.splitlines() if line.startswith("  ") and " x " in line]
-    planned = [s for s in sites if s.startswith("plugins/trainers/lightning/module.py:") and " _optimizer_step" in s]
-    rasterizer = [s for s in sites if s.startswith("plugins/models/gaussians/torch_rasterizer.py:")]
-    assert bool(planned) == (guard == "host") and rasterizer and set(sites) == set(planned + rasterizer), out
+    assert sites and all(s.startswith("plugins/models/gaussians/torch_rasterizer.py:") for s in sites), out
 
 
 def test_render_benchmark_reports_seconds_per_object():
