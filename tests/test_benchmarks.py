@@ -42,3 +42,27 @@ def test_render_benchmark_reports_seconds_per_object():
     """gpu_check.sh reads its ' s/object' lines (one worker, gl)."""
     out = run_benchmark("render.py", "--objects", "1", "--renderers", "gl", "--resolutions", "32")
     assert " s/object" in out
+
+
+def test_cuda_waits_are_counted_by_call_site_and_other_warnings_pass(monkeypatch):
+    """train_host.py's CudaWaits on a GPU machine, here with CUDA's sync debug mode stood in for: its
+    warnings are counted (not shown), any other warning is shown as before, and the mode is reset."""
+    import importlib.util
+    import warnings
+
+    import torch
+
+    spec = importlib.util.spec_from_file_location("train_host", BENCHMARKS / "train_host.py")
+    train_host = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(train_host)
+    modes = []
+    monkeypatch.setattr(torch.cuda, "set_sync_debug_mode", modes.append)
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("always")
+        with train_host.CudaWaits() as waits:
+            for _ in range(3):
+                warnings.warn("called a synchronizing CUDA operation", UserWarning)
+            warnings.warn("something else", UserWarning)
+    assert modes == ["warn", "default"]
+    assert list(waits.sites.values()) == [3] and list(waits.sites)[0][0] == "cuda sync"
+    assert [str(w.message) for w in shown] == ["something else"]
