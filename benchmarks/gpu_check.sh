@@ -190,7 +190,7 @@ mfu_per_rate = float(warm[0]["mfu"]) / rates[0] if warm[0].get("mfu") else float
 objects_per_step = float(warm[0]["objects_per_s"]) / rates[0]
 print(f"paper preset through lrmzero train: steps {warm[0]['step']}-{warm[-1]['step']}, steps/s {steps_per_s:.3f} "
       f"(windows {min(rates):.3f}-{max(rates):.3f}), objects/s {steps_per_s * objects_per_step:.1f}, "
-      f"MFU {100 * steps_per_s * mfu_per_rate:.1f}% (as logged: Lightning's peak for the card; windows "
+      f"MFU {100 * steps_per_s * mfu_per_rate:.1f}% (as logged: the card's dense peak; windows "
       f"{100 * min(rates) * mfu_per_rate:.1f}-{100 * max(rates) * mfu_per_rate:.1f}%)")
 PY
 }

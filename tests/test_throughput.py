@@ -22,6 +22,20 @@ def test_rates_over_the_window_of_steps():
     assert "mfu" not in Throughput(window=5).step(1, 0.0) | Throughput(window=5, flops_per_object=1.0).step(1, 0.0)
 
 
+@pytest.mark.parametrize("name, precision, peak", [
+    ("NVIDIA H100 80GB HBM3", "bf16-mixed", 989.4e12),  # Lightning's table
+    ("NVIDIA H200", "bf16-mixed", 989.4e12),  # Lightning: none (no "sxm1" in the name)
+    ("NVIDIA H200 SXM1", "bf16-mixed", 989.4e12),  # Lightning: 2.0e15, the figure with sparsity
+    ("NVIDIA H200 NVL", "16-mixed", 835.5e12),
+])
+def test_the_peak_mfu_counts_against_is_the_dense_one(monkeypatch, name, precision, peak):
+    from lrmzero.plugins.trainers.lightning.throughput import peak_flops
+
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: name)
+    assert peak_flops(torch.device("cuda"), precision) == pytest.approx(peak)
+    assert peak_flops(torch.device("cpu"), precision) is None
+
+
 def test_gs_lrm_counts_the_paper_transformers_flops():
     """24 blocks of width 1024 on 4 views of 256 px in 8 px patches (4096 tokens): per token and block
     the q, k, v, output and two MLP matmuls (2 x 1024 x (3 + 1 + 4 + 4) x 1024 FLOPs) and attention's two

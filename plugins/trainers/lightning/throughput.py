@@ -17,10 +17,11 @@ def training_flops(flops_per_object: float, objects: int | float) -> float:
 class Throughput:
     """Rates over the last ``window`` optimizer steps, from the host's wall clock at each step's end.
 
-    The trainer's step waits for the device once (the gradient guard reads the norm), so the host's
-    time between steps is the device's. MFU = :func:`training_flops` per second / ``peak_flops``, where
-    both are known (a model that counts its FLOPs, a GPU whose peak
-    Lightning knows), else left out.
+    The trainer logs rates on steps whose numbers it has read from the device (with the host guard every
+    step; with the device guard at once on the steps with a log row), so a window between two of them is
+    the device's time, not the host's running ahead. MFU = :func:`training_flops` per second /
+    ``peak_flops``, where both are known (a model that counts its FLOPs, a GPU whose dense peak is known:
+    :func:`peak_flops`), else left out.
     """
 
     def __init__(self, window: int, flops_per_object: Optional[float] = None,
@@ -57,12 +58,24 @@ class Throughput:
         return rates
 
 
+# Dense bf16/fp16 tensor-core peaks (FLOP/s) of cards Lightning's table gets wrong for MFU: it has no entry
+# for the name an H200 SXM gives ("NVIDIA H200"), and its H200 entries hold the datasheet's figures with
+# sparsity (2.0e15), twice the dense peak MFU counts against (an H200 computes as an H100 SXM: 989.4
+# TFLOP/s; the NVL 835.5). Matched in this order in the lower-cased device name.
+DENSE_16BIT_PEAKS = {"h200 nvl": 835.5e12, "h200": 989.4e12}
+
+
 def peak_flops(device: torch.device, precision: str) -> Optional[float]:
-    """The device's peak FLOP/s at the precision's compute dtype (Lightning's table of GPUs), or None
-    (a CPU, a GPU the table lacks)."""
+    """The device's dense peak FLOP/s at the precision's compute dtype (:data:`DENSE_16BIT_PEAKS`, else
+    Lightning's table of GPUs), or None (a CPU, a GPU neither knows)."""
     if device.type != "cuda":
         return None
     from lightning_fabric.utilities.throughput import get_available_flops
 
     dtype = torch.bfloat16 if "bf16" in precision else torch.float16 if "16" in precision else torch.float32
+    if dtype != torch.float32:
+        name = torch.cuda.get_device_name(device).lower()
+        peak = next((flops for chip, flops in DENSE_16BIT_PEAKS.items() if chip in name), None)
+        if peak is not None:
+            return peak
     return get_available_flops(device, dtype)
