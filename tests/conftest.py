@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 
 import pytest
 
 from lrmzero import get_registries
+
+# A suite started in the background (`nohup bash scripts/test.sh &`, a CI runner without job control)
+# inherits Ctrl-C ignored, and so would every command the tests start and then interrupt to test what
+# Ctrl-C does. A handled signal goes back to its default in a started program, an ignored one stays ignored.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def small_dataset(root, count: int, seed: int, *overrides: str):
