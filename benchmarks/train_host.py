@@ -171,17 +171,23 @@ class HostClock:
         cls.on_after_batch_transfer = recorded_batch_hook
 
     def report(self) -> str:
-        ms = lambda values: 1000 * statistics.median(values[WARM_UP_STEPS:]) if len(values) > WARM_UP_STEPS \
-            else float("nan")
+        def ms(values: list[float], recorded: int) -> float:
+            """Median from WARM_UP_STEPS on in ms, without index ``recorded`` (slowed by recording waits)."""
+            kept = [v for i, v in enumerate(values) if i >= WARM_UP_STEPS and i != recorded]
+            return 1000 * statistics.median(kept) if kept else float("nan")
+
         logs = [self.log_seconds.get(step, 0.0) for step in range(len(self.step_seconds))]
         steps = len(self.step_seconds)
         pauses = [(g, s) for step, g, s in self.collections if WARM_UP_STEPS <= step < steps]
         gc_line = "; ".join(
             f"generation {g}: {len(p)} x, {1000 * sum(p):.1f} ms in all, longest {1000 * max(p):.1f} ms"
             for g in (0, 1, 2) for p in [[s for gen, s in pauses if gen == g]] if p) or "none"
-        return (f"steps {steps}, per step from step {WARM_UP_STEPS} on (medians): training step "
-                f"{ms(self.step_seconds):.2f} ms, of which logging {1000 * statistics.mean(logs[WARM_UP_STEPS:]):.2f} "
-                f"ms (mean); host time between training steps {ms(self.between_seconds):.2f} ms\n"
+        # step WARM_UP_STEPS + 1 (index WARM_UP_STEPS) is the one whose waits were recorded, from its batch hook
+        # on: it and the time before it (between_seconds[i] precedes step index i + 1) are left out
+        return (f"steps {steps}, per step from step {WARM_UP_STEPS} on (medians; the step whose waits were "
+                f"recorded left out): training step {ms(self.step_seconds, WARM_UP_STEPS):.2f} ms, of which logging "
+                f"{1000 * statistics.mean(logs[WARM_UP_STEPS:]):.2f} ms (mean); host time between training steps "
+                f"{ms(self.between_seconds, WARM_UP_STEPS - 1):.2f} ms\n"
                 f"garbage collections from step {WARM_UP_STEPS} on: {gc_line}\n{self.waits_report()}")
 
     def waits_report(self) -> str:
