@@ -69,6 +69,48 @@ def warn_if_too_big_for_a_cpu(net: torch.nn.Module) -> None:
                     "(paper: minutes each); --preset tiny trains on a CPU in minutes", count / 1e6)
 
 
+def initial_weights(init: str | Path, settings: dict) -> dict[str, torch.Tensor]:
+    """``--init``: the network weights of another run's checkpoint, whose model settings must be these."""
+    saved = read_checkpoint(init, "--init")
+    check_same_model(saved["hyper_parameters"]["model"], settings["model"], Path(init), "--init")
+    return {k[len("net."):]: v for k, v in saved["state_dict"].items() if k.startswith("net.")}
+
+
+def resume_point(ckpt_dir: Path, settings: dict, option: str) -> tuple[Path, int, int]:
+    """Where a resumed run continues: (the newest checkpoint, its step, the global batches drawn so far,
+    skipped ones included). Refuses other model settings; warns of other result settings."""
+    if not ckpt_dir.is_dir():
+        raise ConfigError(f"{option}: {str(ckpt_dir)!r} does not exist; drop {option} to start a new run")
+    resume_from, start_step, saved = newest_checkpoint(ckpt_dir, option)
+    check_same_model(saved["hyper_parameters"]["model"], settings["model"], resume_from, option)
+    warn_changed_settings(saved["hyper_parameters"].get("train", {}), settings, resume_from, option)
+    if resume_from.name != "last.ckpt":
+        log.warning("%s: continuing from %s (step %d), the newest checkpoint", option, resume_from, start_step)
+    # a checkpoint from before the batch counter: its step
+    return resume_from, start_step, int(saved["state_dict"].get("batches_seen", start_step))
+
+
+def quiet_known_warnings() -> None:
+    """Leave out warnings that are about nothing this run should change."""
+    # StepSampler resumes the data stream by position, which Lightning cannot see.
+    warnings.filterwarnings("ignore", message=".*your dataloader is not resumable.*")
+    # The module turns the loader's uint8 views into the model's batch on the device (by design).
+    warnings.filterwarnings("ignore", message=".*overridden `on_after_batch_transfer`.*")
+    # A resumed run keeps writing its snapshots (trainer.keep_every) into its own checkpoints folder.
+    warnings.filterwarnings("ignore", message=".*Checkpoint directory .* exists and is not empty.*")
+    # Checkpoints hold the state after the step, which is what resuming needs.
+    warnings.filterwarnings("ignore", message=".*ModelCheckpoint with manual optimization.*")
+    # Upstream noise at every run, about neither this run nor this code: Lightning's pytree helper
+    # trips a torch deprecation, and Lightning advertises its cloud logger.
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)` is deprecated.*")
+    # ... and, under DDP, Lightning's all_gather (the collective guards' vote) trips another one.
+    warnings.filterwarnings("ignore", message=".*torch.distributed.nn.functional.all_gather is deprecated.*")
+    # A run shorter than trainer.log_every logs fewer rows, as asked; Lightning counts the loader's length
+    # (not this run's steps) and suggests a setting the config already owns.
+    warnings.filterwarnings("ignore", message=".*is smaller than the logging interval.*")
+    logging.getLogger("pytorch_lightning.utilities.rank_zero").addFilter(_drop_litlogger_tip)
+
+
 def train(roots: Sequence[str], out: str | Path, cfg: TrainConfig, resume: bool | str = False,
           max_steps: int | None = None, progress: bool = True, stop_after_steps: int | None = None,
           init: str | Path | None = None) -> Path:
@@ -113,42 +155,14 @@ def train(roots: Sequence[str], out: str | Path, cfg: TrainConfig, resume: bool 
             remove_stale_temp_files(ckpt_dir, "*.ckpt")
         if not resume:
             refuse_existing_run(ckpt_dir, "--init" if init is not None else "a new run")
+        if init is not None and resume:
+            raise ConfigError("--init: given with --resume; --resume continues a run, --init starts a new one "
+                              "from another run's weights: use one")
+        init_weights = initial_weights(init, settings) if init is not None else None
         resume_from, start_step, start_batch = None, None, 0
-        init_weights = None
-        if init is not None:
-            if resume:
-                raise ConfigError("--init: given with --resume; --resume continues a run, --init starts a new one "
-                                  "from another run's weights: use one")
-            saved = read_checkpoint(init, "--init")
-            check_same_model(saved["hyper_parameters"]["model"], settings["model"], Path(init), "--init")
-            init_weights = {k[len("net."):]: v for k, v in saved["state_dict"].items() if k.startswith("net.")}
         if resume:
-            if not ckpt_dir.is_dir():
-                raise ConfigError(f"--resume: {str(ckpt_dir)!r} does not exist; drop --resume to start a new run")
-            resume_from, start_step, saved = newest_checkpoint(ckpt_dir, option)
-            check_same_model(saved["hyper_parameters"]["model"], settings["model"], resume_from, option)
-            warn_changed_settings(saved["hyper_parameters"].get("train", {}), settings, resume_from, option)
-            # batches drawn so far, skipped ones included (a checkpoint from before the counter: its step)
-            start_batch = int(saved["state_dict"].get("batches_seen", start_step))
-            if resume_from != last:
-                log.warning("%s: continuing from %s (step %d), the newest checkpoint", option, resume_from, start_step)
-        # StepSampler resumes the data stream by position, which Lightning cannot see.
-        warnings.filterwarnings("ignore", message=".*your dataloader is not resumable.*")
-        # The module turns the loader's uint8 views into the model's batch on the device (by design).
-        warnings.filterwarnings("ignore", message=".*overridden `on_after_batch_transfer`.*")
-        # A resumed run keeps writing its snapshots (trainer.keep_every) into its own checkpoints folder.
-        warnings.filterwarnings("ignore", message=".*Checkpoint directory .* exists and is not empty.*")
-        # Checkpoints hold the state after the step, which is what resuming needs.
-        warnings.filterwarnings("ignore", message=".*ModelCheckpoint with manual optimization.*")
-        # Upstream noise at every run, about neither this run nor this code: Lightning's pytree helper
-        # trips a torch deprecation, and Lightning advertises its cloud logger.
-        warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)` is deprecated.*")
-        # ... and, under DDP, Lightning's all_gather (the collective guards' vote) trips another one.
-        warnings.filterwarnings("ignore", message=".*torch.distributed.nn.functional.all_gather is deprecated.*")
-        # A run shorter than trainer.log_every logs fewer rows, as asked; Lightning counts the loader's length
-        # (not this run's steps) and suggests a setting the config already owns.
-        warnings.filterwarnings("ignore", message=".*is smaller than the logging interval.*")
-        logging.getLogger("pytorch_lightning.utilities.rank_zero").addFilter(_drop_litlogger_tip)
+            resume_from, start_step, start_batch = resume_point(ckpt_dir, settings, option)
+        quiet_known_warnings()
         pl.seed_everything(cfg.seed, workers=True, verbose=False)
         model = build_model(settings["model"], get_registries())
         cuda = torch.cuda.is_available() and t.accelerator in ("auto", "gpu", "cuda")
