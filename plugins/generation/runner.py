@@ -203,6 +203,26 @@ def check_run_arguments(num_objects: int, seed: int, workers: int) -> None:
         raise ConfigError(f"--workers: got {workers}; allowed: >= 1")
 
 
+def objects_to_make(writer: DatasetWriter, indices: list[int], oid_of: Callable[[int], str],
+                    done_elsewhere: set[str] | frozenset[str]) -> list[int]:
+    """The ``indices`` whose objects are neither finished in ``writer``'s folder nor ``done_elsewhere``;
+    a finished object the manifest lacks (the run stopped before its line) gets its line."""
+    listed = writer.manifest_ids()
+    todo = []
+    for i in indices:
+        oid = oid_of(i)
+        if oid in done_elsewhere:
+            continue
+        if writer.is_done(oid):
+            if oid not in listed:
+                meta = json.loads((writer.object_dir(oid) / "meta.json").read_text())
+                writer.append_manifest({"object_id": oid, "index": i, "status": "done",
+                                        "num_parts": meta.get("num_parts")})
+            continue
+        todo.append(i)
+    return todo
+
+
 def generate_dataset(
     run: RunConfig,
     out: str | Path,
@@ -260,22 +280,9 @@ def generate_dataset(
         input_ids = None if inputs is None else input_object_ids(inputs)
         oid_of = object_id if input_ids is None else input_ids.__getitem__
         writer.clean_stale({oid_of(i) for i in indices})
-        listed = writer.manifest_ids()
         summary = Summary()
-        todo = []
-        for i in indices:
-            oid = oid_of(i)
-            if oid in done_elsewhere:
-                summary.skipped += 1
-            elif writer.is_done(oid):
-                summary.skipped += 1
-                if oid not in listed:  # finished, but the run stopped before the manifest line
-                    meta = json.loads((writer.object_dir(oid) / "meta.json").read_text())
-                    writer.append_manifest(
-                        {"object_id": oid, "index": i, "status": "done", "num_parts": meta.get("num_parts")}
-                    )
-            else:
-                todo.append(i)
+        todo = objects_to_make(writer, indices, oid_of, done_elsewhere)
+        summary.skipped = len(indices) - len(todo)
 
         bar = tqdm(total=len(indices), initial=summary.skipped, unit="obj", disable=not progress,
                    desc=f"{command} {label or Path(out).name}", dynamic_ncols=True)
