@@ -141,6 +141,8 @@ def test_the_ranks_of_a_run_check_the_data_together(data, tmp_path, launcher):
     assert "(or unreadable cameras)" not in res.stderr  # no rank counted views before fit
     record = json.loads((copy / "validated.json").read_text())
     assert record["objects"] == 8 and record["views"] == 29 and record["min_views"] == 1 and record["decode"]
+    if launcher == "lightning":
+        return  # the record is trusted alike however the ranks were started: checked once, with torchrun
     res = torchrun(copy, tmp_path / "r3")
     assert res.returncode == 0 and "not checked again: validated.json records a clean check of these 8 objects" \
         in res.stderr and "check it together" not in res.stderr, res.stderr[-3000:]
