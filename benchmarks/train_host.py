@@ -120,7 +120,7 @@ class HostClock:
         self._collection_started = 0.0
         gc.callbacks.append(self._on_collection)
         self.waits = None  # a WaitRecorder or CudaWaits over step WARM_UP_STEPS + 1
-        self._recording = None
+        self._recording = False
 
     def _on_collection(self, phase: str, info: dict) -> None:
         if phase == "start":
@@ -134,10 +134,11 @@ class HostClock:
         batch is then on the device) to the end of its training step."""
         if start and self.waits is None and len(self.step_seconds) == WARM_UP_STEPS:
             self.waits = CudaWaits() if torch.cuda.is_available() else WaitRecorder()
-            self._recording = self.waits.__enter__() or self.waits
-        elif not start and self._recording is not None:
-            self._recording.__exit__(None, None, None)
-            self._recording = None
+            self.waits.__enter__()
+            self._recording = True
+        elif not start and self._recording:
+            self.waits.__exit__(None, None, None)
+            self._recording = False
 
     def wrap(self, cls) -> None:
         """Times ``cls.training_step`` and ``cls.log_dict`` (the trainer's LightningModule), and records the

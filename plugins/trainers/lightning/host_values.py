@@ -47,5 +47,5 @@ class PendingScalars:
         if self._read is None:
             if self._event is not None:
                 self._event.synchronize()
-            self._read = dict(zip(self.keys, self._host.clone().unbind()))
+            self._read = dict(zip(self.keys, self._host.unbind()))  # the copy is this object's alone
         return self._read
