@@ -743,7 +743,10 @@ def test_accumulating_two_batches_of_one_equals_one_batch_of_two(dataset, tmp_pa
     moved = 0
     for key, value in a["state_dict"].items():
         if key.startswith("net."):
-            torch.testing.assert_close(b["state_dict"][key], value, atol=2e-6, rtol=1e-4, msg=key)
+            # summation order differs between a batch of 2 and two of 1, by CPU (1 weight of 24,576 moved 2.9e-6
+            # on an AVX-512 EPYC); 1e-5 is still 100x below the 1e-3 that one object per step moves them
+            torch.testing.assert_close(b["state_dict"][key], value, atol=1e-5, rtol=1e-4,
+                                       msg=lambda message, key=key: f"{key}: {message}")
             moved += 1
     assert moved > 10
     # and it is not the same as taking one object per step: the comparison can fail
