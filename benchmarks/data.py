@@ -22,7 +22,8 @@ from pathlib import Path
 from lrmzero.dataset_check import check_dataset, check_workers, dataset_fingerprint
 from lrmzero.plugins.generation.config import load_config
 from lrmzero.plugins.generation.runner import generate_dataset
-from lrmzero.plugins.trainers.lightning.data import ObjectViews, ViewSelection, collate, find_objects
+from lrmzero.plugins.trainers.lightning.data.dataset import ObjectViews, ViewSelection, collate
+from lrmzero.plugins.trainers.lightning.data.sources import find_objects
 from lrmzero.shards import pack_dataset
 
 

@@ -278,8 +278,8 @@ def random_perceptual_loss(device) -> torch.nn.Module:
 
 def loader_seconds(data: str, cfg, device, batches: int) -> float:
     """Seconds per batch the real loader takes to deliver a batch on the device, model-ready."""
-    from lrmzero.plugins.trainers.lightning.data import to_model_batch
-    from lrmzero.plugins.trainers.lightning.datamodule import ViewsDataModule, training_objects
+    from lrmzero.plugins.trainers.lightning.data.dataset import to_model_batch
+    from lrmzero.plugins.trainers.lightning.data.datamodule import ViewsDataModule, training_objects
 
     objects, _ = training_objects([data], cfg)
     module = ViewsDataModule([data], cfg, 0, objects)

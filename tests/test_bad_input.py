@@ -856,7 +856,7 @@ def test_a_check_split_into_parts_merges_into_the_whole_check(tmp_path, dataset)
 def test_a_clean_check_is_recorded_and_trusted_until_an_object_changes(capsys, tmp_path, dataset, monkeypatch,
                                                                         caplog):
     import lrmzero.dataset_check as dataset_check
-    import lrmzero.plugins.trainers.lightning.data as training_data
+    import lrmzero.plugins.trainers.lightning.data.sources as training_data
 
     data = tmp_path / "data"
     shutil.copytree(dataset, data)
@@ -1009,7 +1009,7 @@ def test_dataset_paths_stay_inside_the_object_folder(capsys, tmp_path, dataset, 
     cams["frames"][0]["file_path"] = str(secret)
     cams["frames"][1]["file_path"] = "../../secret.png"
     (obj / "opencv_cameras.json").write_text(json.dumps(cams))
-    from lrmzero.plugins.trainers.lightning.data import ObjectViews, ViewSelection
+    from lrmzero.plugins.trainers.lightning.data.dataset import ObjectViews, ViewSelection
 
     ds = ObjectViews([obj], ViewSelection(2, 4, 32), holdout=True)
     assert ds[0] is None and "leads outside the object folder" in caplog.text

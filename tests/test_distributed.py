@@ -198,7 +198,7 @@ def test_sigterm_to_one_rank_stops_all_after_a_whole_step_saved_and_resumable(da
 def test_objects_the_shared_check_finds_with_too_few_views_leave_the_right_root_only(tmp_path):
     import numpy as np
 
-    from lrmzero.plugins.trainers.lightning.datamodule import split_held_out, without_too_few_views
+    from lrmzero.plugins.trainers.lightning.data.datamodule import split_held_out, without_too_few_views
     from lrmzero.shards import ShardObject
 
     a, b = tmp_path / "a", tmp_path / "b"
@@ -215,7 +215,7 @@ def test_objects_the_shared_check_finds_with_too_few_views_leave_the_right_root_
 
 
 def test_planned_processes_reads_the_trainer_settings_as_lightning_does():
-    from lrmzero.plugins.trainers.lightning.startup_check import planned_processes
+    from lrmzero.plugins.trainers.lightning.data.startup_check import planned_processes
 
     assert planned_processes("cpu", 2, 1) == 2 and planned_processes("cpu", "3", 2) == 6
     assert planned_processes("auto", "auto", 1) == (torch.cuda.device_count() or 1)

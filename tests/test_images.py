@@ -9,7 +9,7 @@ from PIL import Image
 
 from lrmzero.images import convert_8bit, to_8bit
 from lrmzero.plugin_manager import get_registries
-from lrmzero.plugins.trainers.lightning.data import load_rgba
+from lrmzero.plugins.trainers.lightning.data.views import load_rgba
 
 
 def wide_grey(tmp_path, values: np.ndarray, name: str = "grey16.png"):

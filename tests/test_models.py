@@ -19,7 +19,8 @@ from lrmzero.components import ReconstructionModel, render_model
 from lrmzero.registry import Provider
 from lrmzero.plugins.trainers.lightning.checkpoints import build_model, load_checkpoint
 from lrmzero.plugins.trainers.lightning.config import load_train_config
-from lrmzero.plugins.trainers.lightning.data import ObjectViews, ViewSelection, collate, find_objects, to_model_batch
+from lrmzero.plugins.trainers.lightning.data.dataset import ObjectViews, ViewSelection, collate, to_model_batch
+from lrmzero.plugins.trainers.lightning.data.sources import find_objects
 from tests.conftest import small_dataset
 from lrmzero.plugins.trainers.lightning.metrics import psnr
 from lrmzero.plugins.trainers.lightning.train import train

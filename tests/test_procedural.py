@@ -11,7 +11,7 @@ from lrmzero import get_registries
 from lrmzero.plugins.generation.config import CONFIGS, load_config
 from lrmzero.plugins.generation.runner import generate_dataset
 from lrmzero.plugins.trainers.lightning.config import load_train_config
-from lrmzero.plugins.trainers.lightning.data import data_source, find_objects
+from lrmzero.plugins.trainers.lightning.data.sources import data_source, find_objects
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +72,7 @@ def test_training_on_the_procedural_source_equals_training_on_the_files_and_resu
 
 
 def test_samples_per_object_repeats_each_object_with_other_views():
-    from lrmzero.plugins.trainers.lightning.data import StepSampler
+    from lrmzero.plugins.trainers.lightning.data.sampler import StepSampler
 
     plain = list(StepSampler(5, seed=1, total_batches=5, batch_size=2))
     assert sorted(i for i, _ in plain[:5]) == list(range(5))  # one epoch: every object once

@@ -156,7 +156,8 @@ def test_training_from_shards_equals_training_from_folders(folders, tmp_path):
 def test_jpeg_shards_keep_alpha_exactly_and_colour_within_tolerance(folders, tmp_path):
     import numpy as np
 
-    from lrmzero.plugins.trainers.lightning.data import ObjectViews, ViewSelection, find_objects
+    from lrmzero.plugins.trainers.lightning.data.dataset import ObjectViews, ViewSelection
+    from lrmzero.plugins.trainers.lightning.data.sources import find_objects
 
     res = run_cli("pack", str(folders), "--out", str(tmp_path / "j"), "--image-format", "jpeg")
     assert res.returncode == 0, res.stderr
@@ -189,7 +190,7 @@ def test_shards_behind_an_fsspec_url_read_like_local_ones(folders, tmp_path):
 
     from lrmzero import get_registries
     from lrmzero.plugins.trainers.lightning.config import load_train_config
-    from lrmzero.plugins.trainers.lightning.data import find_objects
+    from lrmzero.plugins.trainers.lightning.data.sources import find_objects
     from lrmzero.plugins.trainers.lightning.train import train
 
     pack_dataset(folders, tmp_path / "s", objects_per_shard=2)

@@ -14,7 +14,8 @@ from PIL import Image
 
 from lrmzero import get_registries
 from lrmzero.cameras import read_opencv_cameras
-from lrmzero.plugins.trainers.lightning.data import ObjectViews, ViewSelection, collate, find_objects, to_model_batch
+from lrmzero.plugins.trainers.lightning.data.dataset import ObjectViews, ViewSelection, collate, to_model_batch
+from lrmzero.plugins.trainers.lightning.data.sources import find_objects
 from lrmzero.plugins.models.gaussians.ply import read_gaussians_ply
 from lrmzero.rays import plucker_rays
 from lrmzero.plugins.trainers.lightning.config import load_train_config
@@ -92,7 +93,7 @@ def make_module_and_batch(dataset, overrides=()):
     from dataclasses import asdict
 
     from lrmzero.plugins.trainers.lightning.checkpoints import build_model
-    from lrmzero.plugins.trainers.lightning.datamodule import ViewsDataModule
+    from lrmzero.plugins.trainers.lightning.data.datamodule import ViewsDataModule
     from lrmzero.plugins.trainers.lightning.module import ReconstructionModule
 
     cfg = tiny(overrides)
@@ -122,7 +123,7 @@ def test_mask_term_is_the_opacity_error_against_the_views_alpha(dataset):
 
 
 def test_depth_maps_are_read_in_object_units_and_box_averaged_over_non_empty_pixels(dataset):
-    from lrmzero.plugins.trainers.lightning.data import read_depths
+    from lrmzero.plugins.trainers.lightning.data.views import read_depths
 
     obj = find_objects(dataset)[0]
     scale = json.loads((obj / "meta.json").read_text())["render"]["depth"]["scale"]
@@ -474,7 +475,7 @@ def train_tiny(dataset: Path, out: Path) -> Path:
 
 
 def test_reconstruct_warns_when_the_inputs_keep_a_photo_background(dataset, caplog):
-    from lrmzero.plugins.trainers.lightning.data import composited_over, load_view, render_section
+    from lrmzero.plugins.trainers.lightning.data.views import composited_over, load_view, render_section
     from lrmzero.plugins.trainers.lightning.reconstruct import warn_if_not_over_background
 
     rng = np.random.default_rng(0)
@@ -493,7 +494,7 @@ def test_reconstruct_warns_when_the_inputs_keep_a_photo_background(dataset, capl
 
 def test_data_patterns_expand_to_the_folders_they_match(dataset, tmp_path):
     from lrmzero.errors import ConfigError
-    from lrmzero.plugins.trainers.lightning.data import expand_data_roots, mixed_objects
+    from lrmzero.plugins.trainers.lightning.data.sources import expand_data_roots, mixed_objects
 
     for k in (1, 0, 10):  # machine k of a --shard k/N run, each into its own folder
         (tmp_path / f"zv-{k}").symlink_to(dataset, target_is_directory=True)
@@ -758,7 +759,7 @@ def test_accumulating_two_batches_of_one_equals_one_batch_of_two(dataset, tmp_pa
 def test_validation_on_held_out_objects_during_training(dataset, tmp_path, caplog):
     import csv
 
-    from lrmzero.plugins.trainers.lightning.datamodule import training_objects
+    from lrmzero.plugins.trainers.lightning.data.datamodule import training_objects
     from lrmzero.plugins.trainers.lightning.train import train
 
     cfg = tiny(["data.batch_size=1", "data.input_views=2", "data.target_views=2", "data.resolution=16",
@@ -822,7 +823,7 @@ def test_step_values_are_logged_only_on_the_steps_lightning_writes(dataset, tmp_
 
 def test_holding_out_every_object_is_refused(dataset):
     from lrmzero.errors import ConfigError
-    from lrmzero.plugins.trainers.lightning.datamodule import training_objects
+    from lrmzero.plugins.trainers.lightning.data.datamodule import training_objects
 
     with pytest.raises(ConfigError, match="data.val_objects: got 3; allowed: fewer than the 3"):
         training_objects([str(dataset)], tiny(["data.val_objects=3"]))
@@ -867,7 +868,7 @@ def test_loader_sends_each_view_once_as_uint8_and_the_device_side_batch_matches(
         assert batch[key].shape == (2, len(ids), 3, 32, 32)
         np.testing.assert_allclose(batch[key][1].numpy(), expected, atol=1e-6)
     # reconstruct's reader (one image file at a time) gives the inputs exactly as training sees them
-    from lrmzero.plugins.trainers.lightning.data import composited_over, load_view, render_section
+    from lrmzero.plugins.trainers.lightning.data.views import composited_over, load_view, render_section
 
     under = composited_over(render_section(obj))
     single = [load_view(view_path(obj, paths[i]), 32, background, under) for i in item["input_ids"].tolist()]
@@ -1094,8 +1095,8 @@ def test_reconstructor_in_python_gives_what_the_command_writes(dataset, tmp_path
 def test_posed_view_batches_are_the_trainers_batches(dataset, tmp_path):
     """posed_view_batches gives, batch for batch, what lrmzero train's data module feeds the model."""
     from lrmzero import ConfigError
-    from lrmzero.plugins.trainers.lightning.batches import posed_view_batches
-    from lrmzero.plugins.trainers.lightning.datamodule import ViewsDataModule
+    from lrmzero.plugins.trainers.lightning.data.batches import posed_view_batches
+    from lrmzero.plugins.trainers.lightning.data.datamodule import ViewsDataModule
 
     cfg = tiny(["data.batch_size=2", "data.input_views=2", "data.target_views=3", "data.resolution=32", "seed=3"])
     module = ViewsDataModule([str(dataset)], cfg)

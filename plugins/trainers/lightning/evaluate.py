@@ -15,14 +15,14 @@ import torch
 from tqdm import tqdm
 from PIL import Image
 
-from lrmzero.plugins.trainers.lightning.data import (ObjectViews, ViewSelection, collate, find_objects,
-                                                     objects_with_views, to_model_batch)
+from lrmzero.plugins.trainers.lightning.data.dataset import ObjectViews, ViewSelection, collate, to_model_batch
+from lrmzero.plugins.trainers.lightning.data.sources import find_objects, objects_with_views
 from lrmzero.dataset import check_output_file, check_output_folder, check_positive, why_no_objects, write_atomic
 from lrmzero.errors import ConfigError
 from lrmzero.plugins.trainers.lightning.metrics import LPIPS, psnr, ssim
 from lrmzero.plugins.trainers.lightning.checkpoints import (checkpoint_file, inference_device, load_checkpoint,
                                                             to_device)
-from lrmzero.plugins.trainers.lightning.startup_check import refuse_invalid
+from lrmzero.plugins.trainers.lightning.data.startup_check import refuse_invalid
 from lrmzero.components import render_model
 from lrmzero.plugin_manager import get_registries
 from lrmzero.plugins.trainers.lightning.config import check_model_resolution

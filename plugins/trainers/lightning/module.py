@@ -15,7 +15,7 @@ from PIL import Image
 from pytorch_lightning.utilities import rank_zero_only
 
 from lrmzero.errors import LrmzeroError
-from lrmzero.plugins.trainers.lightning.data import to_model_batch
+from lrmzero.plugins.trainers.lightning.data.dataset import to_model_batch
 from lrmzero.plugins.trainers.lightning.grad_guard import guard_gradients, guard_on_device, total_norm
 from lrmzero.plugins.trainers.lightning.host_values import PendingScalars, host_scalars
 from lrmzero.plugins.trainers.lightning.host_vote import host_vote_group, vote_on_any_rank

@@ -12,7 +12,8 @@ from PIL import Image
 
 from lrmzero.cameras import Cameras, intrinsics_from_fov, look_at, read_opencv_cameras, write_opencv_cameras
 from lrmzero.dataset import check_output_folder, check_positive, view_path
-from lrmzero.plugins.trainers.lightning.data import composited_over, load_view, render_section, spec_options
+from lrmzero.plugins.trainers.lightning.data.sources import spec_options
+from lrmzero.plugins.trainers.lightning.data.views import composited_over, load_view, render_section
 from lrmzero.errors import ConfigError
 from lrmzero.plugins.trainers.lightning.reconstructor import Reconstructor
 from lrmzero.plugin_manager import get_registries

@@ -23,7 +23,7 @@ from lrmzero.components import render_model
 from lrmzero.errors import ConfigError
 from lrmzero.plugin_manager import get_registries
 from lrmzero.plugins.trainers.lightning.checkpoints import inference_device, load_checkpoint, to_device
-from lrmzero.plugins.trainers.lightning.data import composite, resize_rgba
+from lrmzero.plugins.trainers.lightning.data.views import composite, resize_rgba
 from lrmzero.rays import plucker_rays
 
 

@@ -20,10 +20,10 @@ from lrmzero.plugin_manager import get_registries
 from lrmzero.plugins.trainers.lightning.checkpoints import build_model, read_checkpoint
 from lrmzero.plugins.trainers.lightning.config import TrainConfig
 from lrmzero.plugins.trainers.lightning.cpu_memory import reuse_freed_memory
-from lrmzero.plugins.trainers.lightning.data import expand_data_roots
-from lrmzero.plugins.trainers.lightning.datamodule import ViewsDataModule, training_objects
-from lrmzero.plugins.trainers.lightning.startup_check import (StartupCheck, planned_processes,
-                                                              ranks_started_together)
+from lrmzero.plugins.trainers.lightning.data.datamodule import ViewsDataModule, training_objects
+from lrmzero.plugins.trainers.lightning.data.sources import expand_data_roots
+from lrmzero.plugins.trainers.lightning.data.startup_check import (StartupCheck, planned_processes,
+                                                                   ranks_started_together)
 from lrmzero.plugins.trainers.lightning.stop_signals import StopOnSignal, StoppedBySignal, requeue_slurm_job
 from lrmzero.plugins.trainers.lightning.module import ReconstructionModule
 from lrmzero.plugins.trainers.lightning.progress import progress_bar

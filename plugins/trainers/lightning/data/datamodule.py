@@ -14,10 +14,12 @@ import torch
 from lrmzero.errors import ConfigError
 from lrmzero.shards import ShardObject
 from lrmzero.plugins.trainers.lightning.config import TrainConfig
-from lrmzero.plugins.trainers.lightning.data import (ObjectViews, StepSampler, ViewSelection, collate_for_training,
-                                                     mixed_objects, render_section)
+from lrmzero.plugins.trainers.lightning.data.dataset import ObjectViews, ViewSelection, collate_for_training
+from lrmzero.plugins.trainers.lightning.data.sampler import StepSampler
+from lrmzero.plugins.trainers.lightning.data.sources import mixed_objects
+from lrmzero.plugins.trainers.lightning.data.views import render_section
+from lrmzero.plugins.trainers.lightning.data.startup_check import StartupCheck, refuse_invalid, shared_check
 from lrmzero.plugins.trainers.lightning.stop_signals import loader_worker_init
-from lrmzero.plugins.trainers.lightning.startup_check import StartupCheck, refuse_invalid, shared_check
 
 log = logging.getLogger("lrmzero")
 

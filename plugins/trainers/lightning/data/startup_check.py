@@ -88,7 +88,7 @@ def refuse_invalid(roots: Sequence[str], decode: bool = True, progress: bool = F
     from pytorch_lightning.utilities import rank_zero_only
 
     from lrmzero.dataset_check import RECORD, check_and_record, check_workers, dataset_fingerprint, matching_record
-    from lrmzero.plugins.trainers.lightning.data import data_source_name
+    from lrmzero.plugins.trainers.lightning.data.sources import data_source_name
 
     fewest: dict[str, int | None] = {}
     for root in roots:

@@ -1,7 +1,7 @@
 """lrmzero data in a training loop of your own: batches of posed views, the stream ``lrmzero train``
 reads (same seed, same objects, same views), as the model contract's tensors.
 
-    from lrmzero.plugins.trainers.lightning.batches import posed_view_batches
+    from lrmzero.plugins.trainers.lightning.data.batches import posed_view_batches
 
     for batch in posed_view_batches("data/zv", steps=1000, batch_size=8, device="cuda"):
         batch["images"], batch["rays"]                 # [B, V, 3, S, S] in [0, 1], Plucker [B, V, 6, S, S]
@@ -17,8 +17,9 @@ import torch
 
 from lrmzero.errors import ConfigError
 from lrmzero.plugins.trainers.lightning.checkpoints import to_device
-from lrmzero.plugins.trainers.lightning.data import (ObjectViews, StepSampler, ViewSelection, collate, find_objects,
-                                                     to_model_batch)
+from lrmzero.plugins.trainers.lightning.data.dataset import ObjectViews, ViewSelection, collate, to_model_batch
+from lrmzero.plugins.trainers.lightning.data.sampler import StepSampler
+from lrmzero.plugins.trainers.lightning.data.sources import find_objects
 
 
 def posed_view_batches(data: str | Path | Sequence[str | Path], steps: int, batch_size: int = 8,
