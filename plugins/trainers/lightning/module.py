@@ -18,7 +18,6 @@ from lrmzero.errors import LrmzeroError
 from lrmzero.plugins.trainers.lightning.data.dataset import to_model_batch
 from lrmzero.plugins.trainers.lightning.grad_guard import guard_gradients, guard_on_device, total_norm
 from lrmzero.plugins.trainers.lightning.host_values import PendingScalars, host_scalars
-from lrmzero.plugins.trainers.lightning.host_vote import host_vote_group, vote_on_any_rank
 from lrmzero.plugins.trainers.lightning.metrics import psnr, ssim
 from lrmzero.components import render_model
 from lrmzero.plugins.trainers.lightning.perceptual import PerceptualLoss
@@ -75,7 +74,6 @@ class ReconstructionModule(pl.LightningModule):
         self.throughput: Throughput | None = None  # steps/s, objects/s and MFU for the logs (on_fit_start)
         self.stop_requested = False  # set by a signal (stop_signals.StopOnSignal): stop after this step
         self.stopped_on_request = False  # the run stopped so, on this rank's request or another's
-        self.vote_group = None  # the process group of the ranks' votes, made at the first (on_any_rank)
         self.data_roots: list[str] = []
         self.register_buffer("skipped_nonfinite", torch.zeros((), dtype=torch.long))
         self.register_buffer("skipped_spike", torch.zeros((), dtype=torch.long))
@@ -326,13 +324,11 @@ class ReconstructionModule(pl.LightningModule):
         return alone and self.cfg["optim"]["accumulate"] == 1
 
     def on_any_rank(self, flags: list[bool]) -> list[bool]:
-        """``flags`` (host values) OR-ed over all ranks: one all-reduce over the hosts (:mod:`host_vote`), so
-        the vote does not wait for the device; no communication on one process."""
+        """``flags`` OR-ed over all ranks (one all-gather; no communication on one device)."""
         if getattr(self, "_trainer", None) is None or self.trainer.world_size == 1:
-            return [bool(f) for f in flags]
-        if self.vote_group is None:  # every rank votes on every batch, so all make the group at the first
-            self.vote_group = host_vote_group()
-        return vote_on_any_rank(flags, self.vote_group, self.device)
+            return [bool(f) for f in flags]  # no tensor, no trip to the device and back
+        local = torch.tensor(flags, dtype=torch.uint8, device=self.device)
+        return [bool(f) for f in self.all_gather(local).reshape(-1, len(flags)).amax(0)]
 
     def _skip_counters(self) -> dict[str, torch.Tensor]:
         return {"skipped_nonfinite": self.skipped_nonfinite, "skipped_spike": self.skipped_spike}

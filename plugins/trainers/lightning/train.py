@@ -103,6 +103,8 @@ def quiet_known_warnings() -> None:
     # Upstream noise at every run, about neither this run nor this code: Lightning's pytree helper
     # trips a torch deprecation, and Lightning advertises its cloud logger.
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)` is deprecated.*")
+    # ... and, under DDP, Lightning's all_gather (the collective guards' vote) trips another one.
+    warnings.filterwarnings("ignore", message=".*torch.distributed.nn.functional.all_gather is deprecated.*")
     # A run shorter than trainer.log_every logs fewer rows, as asked; Lightning counts the loader's length
     # (not this run's steps) and suggests a setting the config already owns.
     warnings.filterwarnings("ignore", message=".*is smaller than the logging interval.*")
