@@ -227,6 +227,61 @@ def test_render_keeps_a_real_meshs_colours_unless_levels_are_asked_for(tmp_path)
     assert opaque["true"].min() < 30  # the 1st percentile goes to black
 
 
+def test_face_colour_table_gives_every_face_its_colour():
+    from lrmzero.plugins.generation.mesh_import import face_colour_table
+
+    mesh = trimesh.creation.icosphere(subdivisions=2)
+    colours = np.random.default_rng(0).integers(0, 256, (len(mesh.faces), 3)).astype(np.uint8)
+    colours[::2] = (10, 20, 30)  # faces of one colour share its texel
+    vertices, faces, uv, texture = face_colour_table(mesh.vertices, mesh.faces, colours)
+    assert np.array_equal(vertices[faces], mesh.vertices[mesh.faces])  # the same triangles, in order
+    side = texture.shape[0]
+    assert texture.shape == (side, side, 3) and side == int(np.ceil(np.sqrt(len(np.unique(colours, axis=0)))))
+    # each corner at a texel's centre (row 0 at v = 1), a face's three at the same one, holding its colour
+    row_col = np.stack([(1 - uv[:, 1]) * side - 0.5, uv[:, 0] * side - 0.5], axis=1)
+    assert np.allclose(row_col, np.round(row_col))
+    texel = np.round(row_col).astype(int)[faces]  # [F, 3 corners, 2]
+    assert (texel == texel[:, :1]).all()
+    assert np.array_equal(texture[texel[:, 0, 0], texel[:, 0, 1]], colours)
+    # one colour: no vertex split, one texel
+    one_v, one_f, _, one_texture = face_colour_table(mesh.vertices, mesh.faces, np.full_like(colours, 99))
+    assert len(one_v) == len(mesh.vertices) and one_texture.shape == (1, 1, 3)
+    assert np.array_equal(one_v[one_f], mesh.vertices[mesh.faces])
+
+
+@pytest.mark.parametrize("colouring", ["vertex", "face"])
+def test_render_keeps_a_meshs_vertex_or_face_colours(tmp_path, colouring):
+    """A mesh coloured per vertex (a scan's PLY) or per face (CAD) renders in its colours, not their mean,
+    and its mesh.glb holds them exactly."""
+    box = trimesh.creation.box((1.0, 1.0, 1.0))
+    ball = trimesh.creation.icosphere(subdivisions=2, radius=0.6)
+    ball.apply_translation((1.2, 0, 0))
+    for part, rgb in ((box, (220, 40, 30)), (ball, (30, 60, 220))):
+        count = len(part.vertices) if colouring == "vertex" else len(part.faces)
+        setattr(part.visual, f"{colouring}_colors", np.tile([*rgb, 255], (count, 1)))
+    mesh = trimesh.util.concatenate([box, ball])
+    assert mesh.visual.kind == colouring
+    (tmp_path / "in").mkdir()
+    mesh.export(tmp_path / "in" / "two.ply")
+    out = tmp_path / "out"
+    res = run_cli("render", str(tmp_path / "in"), "--out", str(out), "--quiet", "--config", "demo",
+                  "render.renderer=raycast", "render.views=2", "render.resolution=48")
+    assert res.returncode == 0, res.stderr
+    rgba = np.stack([np.asarray(Image.open(p)) for p in sorted((out / "two" / "rgba").glob("*.png"))])
+    opaque = rgba[..., :3][rgba[..., 3] == 255].astype(int)
+    red = np.mean(opaque[:, 0] > opaque[:, 2] + 80)
+    blue = np.mean(opaque[:, 2] > opaque[:, 0] + 80)
+    assert red > 0.2 and blue > 0.1, (red, blue)  # the mean of the two would be neither
+    meta = json.loads((out / "two" / "meta.json").read_text())
+    assert meta["colour_table"] == {"kind": f"{colouring} colours, one per face", "texels": 4}
+    glb = trimesh.load(out / "two" / "mesh.glb", force="mesh")
+    texture = np.asarray(glb.visual.material.baseColorTexture.convert("RGB"))
+    side = texture.shape[0]
+    corner_uv = glb.visual.uv[glb.faces[:, 0]]
+    texel = texture[((1 - corner_uv[:, 1]) * side).astype(int), (corner_uv[:, 0] * side).astype(int)]
+    assert {tuple(c) for c in texel} == {(220, 40, 30), (30, 60, 220)}  # exact: written as PNG
+
+
 def test_gallery(tmp_path, dataset):
     res = run_cli("gallery", str(dataset), "--out", str(tmp_path / "g"))
     assert res.returncode == 0, res.stderr

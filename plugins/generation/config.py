@@ -100,7 +100,8 @@ class RenderConfig:
 class OutputConfig:
     png_compress_level: int = param(1, "zlib level for PNGs (1 fast ... 9 small)", ge=0, le=9)
     mesh_texture: str = param(
-        "jpeg", "how mesh.glb embeds the atlas (renders always use the exact atlas)", choices=["jpeg", "png"]
+        "jpeg", "how mesh.glb embeds the atlas (renders always use the exact atlas; a rendered mesh's "
+        "table of vertex or face colours is always PNG)", choices=["jpeg", "png"]
     )
     jpeg_quality: int = param(95, "JPEG quality of the atlas in mesh.glb", ge=1, le=100)
 

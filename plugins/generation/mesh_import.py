@@ -9,8 +9,11 @@ import trimesh
 
 from lrmzero.asset import Asset
 from lrmzero.images import convert_8bit
+from lrmzero.mesh import unique_rows
 
 MESH_SUFFIXES = (".glb", ".gltf", ".obj", ".ply", ".stl", ".off")
+# meta.json's record of a mesh coloured per vertex or per face, whose texture is a table of its colours
+COLOUR_TABLE = "colour_table"
 
 
 def find_meshes(source: str | Path) -> list[Path]:
@@ -27,7 +30,8 @@ def load_mesh_asset(path: str | Path, normalized_size: float = 1.8) -> Asset:
     """One mesh file as an :class:`Asset`, centred with its largest side ``normalized_size``.
 
     Textured meshes keep their UVs and base-colour image, and a glTF PBR material's
-    metallic-roughness and normal textures; untextured ones get their mean colour.
+    metallic-roughness and normal textures; meshes coloured per vertex or per face keep each face's colour
+    (:func:`face_colour_table`); others get their mean colour.
 
     Raises:
         ValueError: naming the file when it cannot be read or has no faces.
@@ -41,7 +45,7 @@ def load_mesh_asset(path: str | Path, normalized_size: float = 1.8) -> Asset:
         raise ValueError(f"{path}: mesh has no faces")
     vertices = np.asarray(mesh.vertices, np.float64)
     faces = np.asarray(mesh.faces, np.int64)
-    texture, uv, maps = None, None, {}
+    texture, uv, maps, colours = None, None, {}, None
     visual = mesh.visual
     if isinstance(visual, trimesh.visual.TextureVisuals) and visual.uv is not None and len(visual.uv) == len(vertices):
         material = visual.material
@@ -53,7 +57,12 @@ def load_mesh_asset(path: str | Path, normalized_size: float = 1.8) -> Asset:
                 extra = getattr(material, attribute, None)
                 if extra is not None:
                     maps[key] = np.asarray(convert_8bit(extra, "RGB"), np.uint8)
-    if texture is None:
+    if texture is None and isinstance(visual, trimesh.visual.ColorVisuals) and visual.kind in ("vertex", "face"):
+        # coloured per vertex (scans, PLY) or per face (CAD): each face in its colour (a vertex-coloured
+        # face in the colour at its centroid, the mean of its corners')
+        vertices, faces, uv, texture = face_colour_table(vertices, faces, np.asarray(visual.face_colors)[:, :3])
+        colours = {"kind": f"{visual.kind} colours, one per face", "texels": int(texture.shape[0] * texture.shape[1])}
+    elif texture is None:
         colors = np.asarray(visual.to_color().vertex_colors)[:, :3] if hasattr(visual, "to_color") else None
         mean = colors.mean(axis=0) if colors is not None and len(colors) else np.array([180, 180, 180])
         texture = np.tile(mean.astype(np.uint8), (4, 4, 1))
@@ -72,4 +81,36 @@ def load_mesh_asset(path: str | Path, normalized_size: float = 1.8) -> Asset:
         "num_faces": int(len(faces)),
         "timings": {},
     }
+    if colours is not None:
+        meta[COLOUR_TABLE] = colours
     return Asset(vertices, faces, uv, np.ascontiguousarray(texture), meta, maps=maps)
+
+
+def face_colour_table(vertices: np.ndarray, faces: np.ndarray,
+                      face_colours: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A mesh coloured per face as the textured mesh every renderer takes: a texture holding each distinct
+    colour once (one texel each, row by row, ``ceil(sqrt(K))`` texels wide for K colours; the texels left
+    over repeat the colours, so the texture's mean is not darkened) and each face's corners at the centre
+    of its colour's texel. The UVs do not vary across a face, so a renderer reads that texel at its full
+    resolution (no mip level mixes it with its neighbours) and shows the face's colour exactly.
+
+    Written here: trimesh's ``ColorVisuals.to_texture`` puts each *vertex* on its colour's texel, so a face
+    whose corners differ samples whatever texels lie between theirs.
+
+    Args:
+        vertices: ``[V, 3]``; faces: ``[F, 3]``; face_colours: ``[F, 3]`` uint8 sRGB.
+
+    Returns:
+        (vertices ``[V', 3]``: a vertex shared by faces of different colours is split, one per colour;
+        faces ``[F, 3]`` into them, in the same order; uv ``[V', 2]`` (v up); texture ``[S, S, 3]`` uint8).
+    """
+    rgb = np.asarray(face_colours, np.uint8).astype(np.int64)
+    packed, colour_of_face = np.unique(rgb[:, 0] << 16 | rgb[:, 1] << 8 | rgb[:, 2], return_inverse=True)
+    colours = np.stack([packed >> 16, packed >> 8 & 255, packed & 255], axis=1).astype(np.uint8)
+    colour_of_corner = np.repeat(colour_of_face.reshape(-1), 3)
+    first, corner_vertex = unique_rows(np.column_stack([faces.reshape(-1), colour_of_corner]).astype(np.int64))
+    side = int(np.ceil(np.sqrt(len(colours))))
+    texture = colours[np.arange(side * side) % len(colours)].reshape(side, side, 3)
+    row, col = np.divmod(colour_of_corner[first], side)
+    uv = np.column_stack([(col + 0.5) / side, 1.0 - (row + 0.5) / side])
+    return vertices[faces.reshape(-1)[first]], corner_vertex.reshape(-1, 3), uv, texture

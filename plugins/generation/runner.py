@@ -16,7 +16,7 @@ from lrmzero.plugins.generation.config import RunConfig, config_yaml
 from lrmzero.dataset import DatasetWriter, safe_object_id
 from lrmzero.errors import ConfigError
 from lrmzero.locks import hold_lock
-from lrmzero.plugins.generation.mesh_import import load_mesh_asset
+from lrmzero.plugins.generation.mesh_import import COLOUR_TABLE, load_mesh_asset
 from lrmzero.components import ComposeContext, ObjectJobSpec
 from lrmzero.objects import camera_stream, object_id
 from lrmzero.plugins.generation.render_stage import RenderStage
@@ -101,12 +101,14 @@ class ObjectJob:
             asset = load_mesh_asset(self.inputs[index], self.run.generate.compose.normalized_size)
             asset.meta.update({"seed": self.seed, "index": index, "config_hash": self.run.hash()})
         out = self.run.generate.output
-        quality = out.jpeg_quality if out.mesh_texture == "jpeg" else out.png_compress_level
+        # a table of colours, a texel each, is written exactly: JPEG would blur each texel into its neighbours
+        texture_format = "png" if COLOUR_TABLE in asset.meta else out.mesh_texture
+        quality = out.jpeg_quality if texture_format == "jpeg" else out.png_compress_level
         timings = asset.meta["timings"]
 
         def encode_mesh() -> tuple[bytes, float]:
             t1 = time.perf_counter()
-            return encode_glb(asset, out.mesh_texture, quality), time.perf_counter() - t1
+            return encode_glb(asset, texture_format, quality), time.perf_counter() - t1
 
         views = 0
         files: dict[str, bytes] = {}
