@@ -282,6 +282,41 @@ def test_render_keeps_a_meshs_vertex_or_face_colours(tmp_path, colouring):
     assert {tuple(c) for c in texel} == {(220, 40, 30), (30, 60, 220)}  # exact: written as PNG
 
 
+def test_a_gltf_base_colour_is_its_factor_times_its_texture(tmp_path):
+    """Several glTF materials with textures and base colour factors (Blender writes [1, 1, 1, 1] beside a
+    texture): each face keeps factor x texture, in linear light as glTF defines it (trimesh's own packing
+    of such materials turned every colour c into 256 - c)."""
+    from lrmzero.plugins.generation.mesh_import import load_mesh_asset
+
+    def encode(linear):  # sRGB's transfer function (IEC 61966-2-1), written out
+        return np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * linear ** (1 / 2.4) - 0.055)
+
+    def decode(code):
+        value = code / 255.0
+        return np.where(value <= 0.04045, value / 12.92, ((value + 0.055) / 1.055) ** 2.4)
+
+    parts, expected = [], []
+    for k, (texel, factor) in enumerate([((200, 30, 30), (1.0, 1.0, 1.0)), ((30, 30, 200), (1.0, 1.0, 1.0)),
+                                         ((255, 255, 255), (1.0, 0.2, 0.2)), ((90, 160, 60), (0.5, 0.8, 1.0))]):
+        box = trimesh.creation.box((1.0, 1.0, 1.0))
+        box.apply_translation((2.0 * k, 0, 0))
+        material = trimesh.visual.material.PBRMaterial(
+            baseColorTexture=Image.fromarray(np.full((8, 8, 3), texel, np.uint8)), baseColorFactor=[*factor, 1.0])
+        box.visual = trimesh.visual.TextureVisuals(uv=np.full((len(box.vertices), 2), 0.5), material=material)
+        parts.append(box)
+        expected.append(np.round(encode(decode(np.array(texel)) * np.array(factor)) * 255))
+    trimesh.Scene(parts).export(tmp_path / "parts.glb")
+    asset = load_mesh_asset(tmp_path / "parts.glb")
+    h, w = asset.texture.shape[:2]
+    uv = asset.uv[asset.faces].mean(axis=1)
+    got = asset.texture[np.clip(((1 - uv[:, 1]) * h).astype(int), 0, h - 1),
+                        np.clip((uv[:, 0] * w).astype(int), 0, w - 1)]
+    centre_x = asset.vertices[asset.faces].mean(axis=1)[:, 0]
+    for k, colour in enumerate(expected):  # the boxes lie along x in order
+        faces = np.argsort(centre_x)[12 * k: 12 * (k + 1)]
+        assert np.abs(got[faces].astype(int) - colour).max() <= 1, (k, got[faces][0], colour)
+
+
 def test_gallery(tmp_path, dataset):
     res = run_cli("gallery", str(dataset), "--out", str(tmp_path / "g"))
     assert res.returncode == 0, res.stderr

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import trimesh
+from PIL import Image
+from trimesh.visual.color import linear_to_srgb, srgb_to_linear
 
 from lrmzero.asset import Asset
 from lrmzero.images import convert_8bit
@@ -38,7 +40,10 @@ def load_mesh_asset(path: str | Path, normalized_size: float = 1.8) -> Asset:
     """
     path = Path(path)
     try:
-        mesh = trimesh.load(path, force="mesh")
+        scene = trimesh.load_scene(path)
+        for part in scene.geometry.values():  # before the parts' materials are packed into one
+            bake_base_colour_factor(part)
+        mesh = scene.to_mesh()
     except Exception as exc:  # noqa: BLE001 - loaders raise many types
         raise ValueError(f"{path}: cannot be read as a mesh ({type(exc).__name__}: {exc})") from None
     if not isinstance(mesh, trimesh.Trimesh) or len(mesh.faces) == 0:
@@ -84,6 +89,28 @@ def load_mesh_asset(path: str | Path, normalized_size: float = 1.8) -> Asset:
     if colours is not None:
         meta[COLOUR_TABLE] = colours
     return Asset(vertices, faces, uv, np.ascontiguousarray(texture), meta, maps=maps)
+
+
+def bake_base_colour_factor(part) -> None:
+    """A glTF material's base colour, ``baseColorFactor`` (linear) x ``baseColorTexture`` (sRGB), baked
+    into its texture in linear light as the glTF spec defines it, and the factor dropped (in place).
+
+    Written here because trimesh (5.2) packs several materials into one texture by multiplying the uint8
+    texels by the uint8 factor, which wraps around: the white factor glTF exporters write beside a texture
+    (Blender's ``[1, 1, 1, 1]``) turns every colour c into 256 - c, and a tint is applied to sRGB values."""
+    material = getattr(getattr(part, "visual", None), "material", None)
+    if not isinstance(material, trimesh.visual.material.PBRMaterial) or material.baseColorTexture is None \
+            or material.baseColorFactor is None:
+        return
+    factor = np.asarray(material.baseColorFactor, np.float64) / 255.0  # trimesh keeps it as uint8 RGBA
+    if (factor < 1.0).any():
+        codes = np.arange(256, dtype=np.uint8)
+        tables = [np.round(linear_to_srgb(srgb_to_linear(codes) * f) * 255.0) for f in factor[:3]]
+        tables.append(np.round(codes * factor[3]))
+        rgba = np.asarray(convert_8bit(material.baseColorTexture, "RGBA"))
+        baked = np.stack([table.astype(np.uint8)[rgba[..., c]] for c, table in enumerate(tables)], axis=-1)
+        material.baseColorTexture = Image.fromarray(baked, "RGBA")
+    material.baseColorFactor = None
 
 
 def face_colour_table(vertices: np.ndarray, faces: np.ndarray,
