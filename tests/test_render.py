@@ -317,6 +317,53 @@ def test_a_gltf_base_colour_is_its_factor_times_its_texture(tmp_path):
         assert np.abs(got[faces].astype(int) - colour).max() <= 1, (k, got[faces][0], colour)
 
 
+def test_repeating_textures_are_unwrapped_face_by_face():
+    """UVs past the unit square repeat the texture (glTF's and OBJ's default): after unwrapping, every point
+    of every face shows the texel that repeating gives it, faces across a repeat's edge and one touching
+    u = 1 included (wrapping each vertex alone sampled such faces across the texture backwards)."""
+    from lrmzero.plugins.generation.mesh_materials import unwrap_repeating_uvs
+
+    rng = np.random.default_rng(0)
+    texture = rng.integers(0, 256, (4, 4, 3)).astype(np.uint8)
+    uv = np.array([[0.1, 0.1], [0.9, 0.2], [0.5, 0.9],       # inside
+                   [0.6, 0.5], [1.0, 0.5], [0.8, 1.0],       # touching u = 1 and v = 1
+                   [0.8, 0.3], [1.3, 0.4], [1.1, 0.9],       # across u = 1
+                   [-0.3, -0.2], [0.2, -0.4], [0.1, 0.3],    # below 0, across both edges
+                   [2.2, 1.1], [2.7, 1.2], [2.4, 1.45]])     # two repeats right, one up
+    vertices = np.column_stack([uv, np.zeros(len(uv))])
+    faces = np.arange(len(uv)).reshape(-1, 3)
+
+    def unwrapped(max_size):
+        visual = trimesh.visual.TextureVisuals(uv=uv, image=Image.fromarray(texture))
+        return unwrap_repeating_uvs(trimesh.Trimesh(vertices, faces, visual=visual, process=False), max_size)
+
+    part = unwrapped(4096)
+    new_uv, new_faces = np.asarray(part.visual.uv), np.asarray(part.faces)
+    assert np.array_equal(np.asarray(part.vertices)[new_faces], vertices[faces])  # the same faces, in order
+    assert new_uv.min() >= 0 and new_uv.max() <= 1
+    tiled = np.asarray(part.visual.material.image)
+    assert tiled.shape == (8, 8, 3)  # the faces reach 2 repeats along u and v once each moved
+
+    def nearest(image, points):  # v up: row 0 at v = 1
+        h, w = image.shape[:2]
+        return image[np.clip(((1 - points[:, 1]) * h).astype(int), 0, h - 1),
+                     np.clip((points[:, 0] * w).astype(int), 0, w - 1)]
+
+    weights = rng.dirichlet(np.ones(3), 200)
+    for f, nf in zip(faces, new_faces):
+        truth = nearest(texture, np.mod(weights @ uv[f], 1.0))  # repeat each point, not each vertex
+        assert np.mean(np.all(nearest(tiled, weights @ new_uv[nf]) == truth, axis=1)) >= 0.97, f
+    # over max_size, each repeat is shrunk (area-averaged) so that the whole fits
+    small = np.asarray(unwrapped(4).visual.material.image).astype(int)
+    block_means = texture.reshape(2, 2, 2, 2, 3).mean(axis=(1, 3))
+    assert small.shape == (4, 4, 3) and np.abs(small[:2, :2] - block_means).max() <= 1
+    assert np.array_equal(small[:2, :2], small[2:, 2:])
+    # a part inside the unit square is left as it is
+    inside = trimesh.Trimesh(vertices[:3], faces[:1], process=False,
+                             visual=trimesh.visual.TextureVisuals(uv=uv[:3], image=Image.fromarray(texture)))
+    assert unwrap_repeating_uvs(inside) is inside
+
+
 def test_gallery(tmp_path, dataset):
     res = run_cli("gallery", str(dataset), "--out", str(tmp_path / "g"))
     assert res.returncode == 0, res.stderr

@@ -6,12 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import trimesh
-from PIL import Image
-from trimesh.visual.color import linear_to_srgb, srgb_to_linear
 
 from lrmzero.asset import Asset
 from lrmzero.images import convert_8bit
-from lrmzero.mesh import unique_rows
+from lrmzero.plugins.generation.mesh_materials import (bake_base_colour_factor, face_colour_table,
+                                                       unwrap_repeating_uvs)
 
 MESH_SUFFIXES = (".glb", ".gltf", ".obj", ".ply", ".stl", ".off")
 # meta.json's record of a mesh coloured per vertex or per face, whose texture is a table of its colours
@@ -41,8 +40,9 @@ def load_mesh_asset(path: str | Path, normalized_size: float = 1.8) -> Asset:
     path = Path(path)
     try:
         scene = trimesh.load_scene(path)
-        for part in scene.geometry.values():  # before the parts' materials are packed into one
+        for name, part in list(scene.geometry.items()):  # before the parts' materials are packed into one
             bake_base_colour_factor(part)
+            scene.geometry[name] = unwrap_repeating_uvs(part)
         mesh = scene.to_mesh()
     except Exception as exc:  # noqa: BLE001 - loaders raise many types
         raise ValueError(f"{path}: cannot be read as a mesh ({type(exc).__name__}: {exc})") from None
@@ -57,7 +57,7 @@ def load_mesh_asset(path: str | Path, normalized_size: float = 1.8) -> Asset:
         image = getattr(material, "baseColorTexture", None) or getattr(material, "image", None)
         if image is not None:
             texture = np.asarray(convert_8bit(image, "RGB"), np.uint8)
-            uv = np.mod(np.asarray(visual.uv, np.float64), 1.0)  # wrap repeats into the unit square
+            uv = np.clip(np.asarray(visual.uv, np.float64), 0.0, 1.0)  # unwrapped: inside it but for rounding
             for key, attribute in (("metallic_roughness", "metallicRoughnessTexture"), ("normal", "normalTexture")):
                 extra = getattr(material, attribute, None)
                 if extra is not None:
@@ -89,55 +89,3 @@ def load_mesh_asset(path: str | Path, normalized_size: float = 1.8) -> Asset:
     if colours is not None:
         meta[COLOUR_TABLE] = colours
     return Asset(vertices, faces, uv, np.ascontiguousarray(texture), meta, maps=maps)
-
-
-def bake_base_colour_factor(part) -> None:
-    """A glTF material's base colour, ``baseColorFactor`` (linear) x ``baseColorTexture`` (sRGB), baked
-    into its texture in linear light as the glTF spec defines it, and the factor dropped (in place).
-
-    Written here because trimesh (5.2) packs several materials into one texture by multiplying the uint8
-    texels by the uint8 factor, which wraps around: the white factor glTF exporters write beside a texture
-    (Blender's ``[1, 1, 1, 1]``) turns every colour c into 256 - c, and a tint is applied to sRGB values."""
-    material = getattr(getattr(part, "visual", None), "material", None)
-    if not isinstance(material, trimesh.visual.material.PBRMaterial) or material.baseColorTexture is None \
-            or material.baseColorFactor is None:
-        return
-    factor = np.asarray(material.baseColorFactor, np.float64) / 255.0  # trimesh keeps it as uint8 RGBA
-    if (factor < 1.0).any():
-        codes = np.arange(256, dtype=np.uint8)
-        tables = [np.round(linear_to_srgb(srgb_to_linear(codes) * f) * 255.0) for f in factor[:3]]
-        tables.append(np.round(codes * factor[3]))
-        rgba = np.asarray(convert_8bit(material.baseColorTexture, "RGBA"))
-        baked = np.stack([table.astype(np.uint8)[rgba[..., c]] for c, table in enumerate(tables)], axis=-1)
-        material.baseColorTexture = Image.fromarray(baked, "RGBA")
-    material.baseColorFactor = None
-
-
-def face_colour_table(vertices: np.ndarray, faces: np.ndarray,
-                      face_colours: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """A mesh coloured per face as the textured mesh every renderer takes: a texture holding each distinct
-    colour once (one texel each, row by row, ``ceil(sqrt(K))`` texels wide for K colours; the texels left
-    over repeat the colours, so the texture's mean is not darkened) and each face's corners at the centre
-    of its colour's texel. The UVs do not vary across a face, so a renderer reads that texel at its full
-    resolution (no mip level mixes it with its neighbours) and shows the face's colour exactly.
-
-    Written here: trimesh's ``ColorVisuals.to_texture`` puts each *vertex* on its colour's texel, so a face
-    whose corners differ samples whatever texels lie between theirs.
-
-    Args:
-        vertices: ``[V, 3]``; faces: ``[F, 3]``; face_colours: ``[F, 3]`` uint8 sRGB.
-
-    Returns:
-        (vertices ``[V', 3]``: a vertex shared by faces of different colours is split, one per colour;
-        faces ``[F, 3]`` into them, in the same order; uv ``[V', 2]`` (v up); texture ``[S, S, 3]`` uint8).
-    """
-    rgb = np.asarray(face_colours, np.uint8).astype(np.int64)
-    packed, colour_of_face = np.unique(rgb[:, 0] << 16 | rgb[:, 1] << 8 | rgb[:, 2], return_inverse=True)
-    colours = np.stack([packed >> 16, packed >> 8 & 255, packed & 255], axis=1).astype(np.uint8)
-    colour_of_corner = np.repeat(colour_of_face.reshape(-1), 3)
-    first, corner_vertex = unique_rows(np.column_stack([faces.reshape(-1), colour_of_corner]).astype(np.int64))
-    side = int(np.ceil(np.sqrt(len(colours))))
-    texture = colours[np.arange(side * side) % len(colours)].reshape(side, side, 3)
-    row, col = np.divmod(colour_of_corner[first], side)
-    uv = np.column_stack([(col + 0.5) / side, 1.0 - (row + 0.5) / side])
-    return vertices[faces.reshape(-1)[first]], corner_vertex.reshape(-1, 3), uv, texture

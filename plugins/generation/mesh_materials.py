@@ -1,0 +1,120 @@
+"""A real mesh's materials made into what the renderers take (one texture, UVs in the unit square): glTF
+base colour factors baked into their textures, repeating textures unwrapped, per-vertex or per-face colours
+as a table of colours. Each is written here because trimesh's own conversion gets it wrong (said in each)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import trimesh
+from PIL import Image
+from trimesh.visual.color import linear_to_srgb, srgb_to_linear
+
+from lrmzero.images import convert_8bit
+from lrmzero.mesh import unique_rows
+
+TEXTURE_ATTRIBUTES = ("baseColorTexture", "metallicRoughnessTexture", "normalTexture", "image")
+
+
+def bake_base_colour_factor(part) -> None:
+    """A glTF material's base colour, ``baseColorFactor`` (linear) x ``baseColorTexture`` (sRGB), baked
+    into its texture in linear light as the glTF spec defines it, and the factor dropped (in place).
+
+    Written here because trimesh (5.2) packs several materials into one texture by multiplying the uint8
+    texels by the uint8 factor, which wraps around: the white factor glTF exporters write beside a texture
+    (Blender's ``[1, 1, 1, 1]``) turns every colour c into 256 - c, and a tint is applied to sRGB values."""
+    material = getattr(getattr(part, "visual", None), "material", None)
+    if not isinstance(material, trimesh.visual.material.PBRMaterial) or material.baseColorTexture is None \
+            or material.baseColorFactor is None:
+        return
+    factor = np.asarray(material.baseColorFactor, np.float64) / 255.0  # trimesh keeps it as uint8 RGBA
+    if (factor < 1.0).any():
+        codes = np.arange(256, dtype=np.uint8)
+        tables = [np.round(linear_to_srgb(srgb_to_linear(codes) * f) * 255.0) for f in factor[:3]]
+        tables.append(np.round(codes * factor[3]))
+        rgba = np.asarray(convert_8bit(material.baseColorTexture, "RGBA"))
+        baked = np.stack([table.astype(np.uint8)[rgba[..., c]] for c, table in enumerate(tables)], axis=-1)
+        material.baseColorTexture = Image.fromarray(baked, "RGBA")
+    material.baseColorFactor = None
+
+
+def unwrap_repeating_uvs(part: trimesh.Trimesh, max_size: int = 4096) -> trimesh.Trimesh:
+    """A textured part whose UVs leave the unit square (a texture repeated across a floor, an island a
+    little over the edge: glTF's and OBJ's default wrap is to repeat) as the same look with UVs inside it.
+
+    Each face moves by the whole number of repeats below its lowest corner (faces inside [0, 1] stay), its
+    vertices split where faces moved differently meet; the texture (and the PBR maps) is then tiled as
+    often as the faces still reach past 1, shrunk to at most ``max_size`` texels across, and the UVs scaled
+    into it. Written here: trimesh (and this loader before) wrapped each *vertex* into [0, 1) alone, so a face
+    across a repeat's edge (u 0.9 to 1.1, or one touching u = 1) sampled the texture's whole width backwards.
+
+    Returns the part itself when there is nothing to unwrap, else a new part with the same faces in order."""
+    visual = getattr(part, "visual", None)
+    if not isinstance(visual, trimesh.visual.TextureVisuals) or visual.uv is None \
+            or len(visual.uv) != len(part.vertices) or visual.material is None:
+        return part
+    uv = np.asarray(visual.uv, np.float64)
+    if ((uv >= 0.0) & (uv <= 1.0)).all():
+        return part
+    faces = np.asarray(part.faces, np.int64)
+    corner_uv = uv[faces]  # [F, 3, 2]
+    inside = ((corner_uv >= 0.0) & (corner_uv <= 1.0)).all(axis=(1, 2))
+    shift = np.where(inside[:, None], 0.0, np.floor(corner_uv.min(axis=1)))  # [F, 2] whole repeats
+    corner_uv = corner_uv - shift[:, None, :]
+    tiles = np.maximum(1, np.ceil(corner_uv.max(axis=(0, 1)) - 1e-9)).astype(np.int64)  # [2]: along u, v
+    keys = np.column_stack([faces.reshape(-1), np.repeat(shift, 3, axis=0).astype(np.int64)])
+    first, corner_vertex = unique_rows(keys)
+    material = visual.material.copy()
+    images = {attribute: getattr(material, attribute, None) for attribute in TEXTURE_ATTRIBUTES}
+    tiled: dict[int, Image.Image] = {}  # one image may stand under two names (a PBR material's ``image``)
+    for attribute, image in images.items():
+        if isinstance(image, Image.Image):
+            if id(image) not in tiled:
+                tiled[id(image)] = _tiled(image, int(tiles[0]), int(tiles[1]), max_size)
+            setattr(material, attribute, tiled[id(image)])
+    new_uv = corner_uv.reshape(-1, 2)[first] / tiles
+    unwrapped = trimesh.Trimesh(np.asarray(part.vertices)[faces.reshape(-1)[first]], corner_vertex.reshape(-1, 3),
+                                visual=trimesh.visual.TextureVisuals(uv=new_uv, material=material), process=False)
+    return unwrapped
+
+
+def _tiled(image: Image.Image, across: int, down: int, max_size: int) -> Image.Image:
+    """``image`` repeated ``across`` x ``down`` times, each copy shrunk (area-averaged) so the whole is at
+    most ``max_size`` texels across."""
+    array = np.asarray(image)
+    h, w = array.shape[:2]
+    scale = min(1.0, max_size / (w * across), max_size / (h * down))
+    if scale < 1.0:
+        size = (max(1, int(w * scale)), max(1, int(h * scale)))
+        array = cv2.resize(array, size, interpolation=cv2.INTER_AREA).reshape(size[1], size[0], *array.shape[2:])
+    return Image.fromarray(np.tile(array, (down, across) + (1,) * (array.ndim - 2)), image.mode)
+
+
+def face_colour_table(vertices: np.ndarray, faces: np.ndarray,
+                      face_colours: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A mesh coloured per face as the textured mesh every renderer takes: a texture holding each distinct
+    colour once (one texel each, row by row, ``ceil(sqrt(K))`` texels wide for K colours; the texels left
+    over repeat the colours, so the texture's mean is not darkened) and each face's corners at the centre
+    of its colour's texel. The UVs do not vary across a face, so a renderer reads that texel at its full
+    resolution (no mip level mixes it with its neighbours) and shows the face's colour exactly.
+
+    Written here: trimesh's ``ColorVisuals.to_texture`` puts each *vertex* on its colour's texel, so a face
+    whose corners differ samples whatever texels lie between theirs.
+
+    Args:
+        vertices: ``[V, 3]``; faces: ``[F, 3]``; face_colours: ``[F, 3]`` uint8 sRGB.
+
+    Returns:
+        (vertices ``[V', 3]``: a vertex shared by faces of different colours is split, one per colour;
+        faces ``[F, 3]`` into them, in the same order; uv ``[V', 2]`` (v up); texture ``[S, S, 3]`` uint8).
+    """
+    rgb = np.asarray(face_colours, np.uint8).astype(np.int64)
+    packed, colour_of_face = np.unique(rgb[:, 0] << 16 | rgb[:, 1] << 8 | rgb[:, 2], return_inverse=True)
+    colours = np.stack([packed >> 16, packed >> 8 & 255, packed & 255], axis=1).astype(np.uint8)
+    colour_of_corner = np.repeat(colour_of_face.reshape(-1), 3)
+    first, corner_vertex = unique_rows(np.column_stack([faces.reshape(-1), colour_of_corner]).astype(np.int64))
+    side = int(np.ceil(np.sqrt(len(colours))))
+    texture = colours[np.arange(side * side) % len(colours)].reshape(side, side, 3)
+    row, col = np.divmod(colour_of_corner[first], side)
+    uv = np.column_stack([(col + 0.5) / side, 1.0 - (row + 0.5) / side])
+    return vertices[faces.reshape(-1)[first]], corner_vertex.reshape(-1, 3), uv, texture
