@@ -364,6 +364,27 @@ def test_repeating_textures_are_unwrapped_face_by_face():
     assert unwrap_repeating_uvs(inside) is inside
 
 
+def test_a_y_up_mesh_stands_up_as_blender_imports_it(tmp_path):
+    """compose.mesh_up=y turns a file's +Y into the world's +Z as Blender's glTF importer does (glTF +Z,
+    towards the viewer, becomes Blender's -Y); the default keeps the file's coordinates; gso-eval, the
+    official renders' import, is y."""
+    from lrmzero.plugins.generation.mesh_import import load_mesh_asset
+
+    column = trimesh.creation.box((0.2, 1.0, 0.4))  # tall along +Y
+    column.apply_translation((0.3, 0.5, 0.2))  # its top at y = 1, its front at z = 0.4
+    column.export(tmp_path / "column.glb")
+    as_is = load_mesh_asset(tmp_path / "column.glb")
+    upright = load_mesh_asset(tmp_path / "column.glb", up="y")
+    assert np.allclose(np.ptp(as_is.vertices, axis=0), np.array([0.2, 1.0, 0.4]) * 1.8)
+    assert np.allclose(np.ptp(upright.vertices, axis=0), np.array([0.2, 0.4, 1.0]) * 1.8)  # y -> z, z -> -y
+    assert upright.meta["normalization"]["up"] == "y" and as_is.meta["normalization"]["up"] == "z"
+    # each point as Blender's importer places it: (x, y, z) -> (x, -z, y) (both centred on the same box)
+    x, y, z = as_is.vertices.T
+    assert np.allclose(upright.vertices, np.column_stack([x, -z, y]))
+    assert load_config("gso-eval", []).generate.compose.mesh_up == "y"
+    assert load_config(None, []).generate.compose.mesh_up == "z"
+
+
 def test_gallery(tmp_path, dataset):
     res = run_cli("gallery", str(dataset), "--out", str(tmp_path / "g"))
     assert res.returncode == 0, res.stderr

@@ -52,6 +52,9 @@ class ComposeConfig:
                           "top-level sections)", names_of="composers")
     normalized_size: float = param(1.8, "largest side of every object's bounding box (composed and "
                                    "rendered meshes alike)", gt=0.0)
+    mesh_up: str = param("z", "lrmzero render: the mesh files' up axis. z: their coordinates are the world's (Z up, "
+                         "as lrmzero's own mesh.glb); y: +Y is up, glTF's rule and how Blender imports glTF and "
+                         "OBJ files (the official renders): (x, y, z) -> (x, -z, y)", choices=["z", "y"])
 
 
 @dataclass

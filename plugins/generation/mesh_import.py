@@ -27,8 +27,14 @@ def find_meshes(source: str | Path) -> list[Path]:
     raise FileNotFoundError(f"INPUT: {str(src)!r} is neither a mesh file nor a folder")
 
 
-def load_mesh_asset(path: str | Path, normalized_size: float = 1.8) -> Asset:
-    """One mesh file as an :class:`Asset`, centred with its largest side ``normalized_size``.
+# A Y-up file's coordinates in the Z-up world, as Blender's glTF and OBJ importers turn them:
+# (x, y, z) -> (x, -z, y)
+Y_UP_TO_Z_UP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
+
+
+def load_mesh_asset(path: str | Path, normalized_size: float = 1.8, up: str = "z") -> Asset:
+    """One mesh file as an :class:`Asset`, centred with its largest side ``normalized_size``; ``up``: the
+    file's up axis, ``z`` (its coordinates are the world's) or ``y`` (turned by :data:`Y_UP_TO_Z_UP`).
 
     Textured meshes keep their UVs and base-colour image, and a glTF PBR material's
     metallic-roughness and normal textures; meshes coloured per vertex or per face keep each face's colour
@@ -49,6 +55,8 @@ def load_mesh_asset(path: str | Path, normalized_size: float = 1.8) -> Asset:
     if not isinstance(mesh, trimesh.Trimesh) or len(mesh.faces) == 0:
         raise ValueError(f"{path}: mesh has no faces")
     vertices = np.asarray(mesh.vertices, np.float64)
+    if up == "y":
+        vertices = vertices @ Y_UP_TO_Z_UP.T
     faces = np.asarray(mesh.faces, np.int64)
     texture, uv, maps, colours = None, None, {}, None
     visual = mesh.visual
@@ -81,7 +89,8 @@ def load_mesh_asset(path: str | Path, normalized_size: float = 1.8) -> Asset:
     vertices = (vertices + offset) * scale
     meta = {
         "source": str(path),
-        "normalization": {"final_scale": scale, "final_offset": offset.tolist()},
+        # world = (the file's coordinates, turned if up is y, + final_offset) x final_scale
+        "normalization": {"up": up, "final_scale": scale, "final_offset": offset.tolist()},
         "num_vertices": int(len(vertices)),
         "num_faces": int(len(faces)),
         "timings": {},

@@ -98,7 +98,8 @@ class ObjectJob:
         if self.inputs is None:
             asset = self.composer.build(self.seed, index)
         else:
-            asset = load_mesh_asset(self.inputs[index], self.run.generate.compose.normalized_size)
+            compose = self.run.generate.compose
+            asset = load_mesh_asset(self.inputs[index], compose.normalized_size, compose.mesh_up)
             asset.meta.update({"seed": self.seed, "index": index, "config_hash": self.run.hash()})
         out = self.run.generate.output
         # a table of colours, a texel each, is written exactly: JPEG would blur each texel into its neighbours
