@@ -311,6 +311,20 @@ def test_render_never_deletes_outside_out(capsys, tmp_path, dataset):
     assert tree(siblings) == after
 
 
+def test_render_names_objects_by_what_tells_their_files_apart(tmp_path):
+    """GSO's layout (NAME/meshes/model.obj for every object) gives each object its NAME, not model-000017."""
+    from lrmzero.plugins.generation.runner import input_object_ids
+
+    gso = [str(tmp_path / "gso" / name / "meshes" / "model.obj") for name in ("Alarm_Clock", "Bowl", "Cup")]
+    assert input_object_ids([*gso, str(tmp_path / "gso" / "chair.glb")]) == ["Alarm_Clock", "Bowl", "Cup", "chair"]
+    assert input_object_ids([str(tmp_path / "a" / "model.obj"), str(tmp_path / "b" / "sub" / "model.obj")]) \
+        == ["a", "b-sub"]
+    # files one folder holds twice under one stem: the stem and the index; odd names made safe
+    assert input_object_ids([str(tmp_path / "x" / "model.obj"), str(tmp_path / "x" / "model.ply"),
+                             str(tmp_path / "x" / "a b.glb")]) == ["model-000000", "model-000001", "a_b"]
+    assert input_object_ids([str(tmp_path / "..glb")]) == ["mesh-000000"]
+
+
 def test_writer_refuses_unsafe_object_ids(tmp_path):
     writer = DatasetWriter(tmp_path / "d")
     (tmp_path / "d").mkdir()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -161,14 +162,33 @@ def make_composer(run: RunConfig, registries):
 
 
 def input_object_ids(inputs: list[str]) -> list[str]:
-    """Folder names of input meshes: their file stems made safe (``..glb`` or ``a b.obj`` never name
-    a folder outside the dataset; see :func:`~lrmzero.dataset.safe_object_id`), made unique with
-    the index where repeated."""
-    stems = [safe_object_id(Path(p).stem, f"mesh-{i:06d}") for i, p in enumerate(inputs)]
+    """Folder names of input meshes: their file stems; where a stem repeats (GSO's ``NAME/meshes/model.obj``),
+    the folders that tell those files apart (``NAME``: what their paths below the inputs' common folder hold
+    besides the parts they all end with). Made safe (``..glb`` or ``a b.obj`` never name a folder outside
+    the dataset; see :func:`~lrmzero.dataset.safe_object_id`), and unique with the index where still
+    repeated."""
+    paths = [Path(p).absolute() for p in inputs]
+    common = Path(os.path.commonpath([p.parent for p in paths])) if paths else Path()
+    by_stem: dict[str, list[int]] = {}
+    for i, p in enumerate(paths):
+        by_stem.setdefault(p.stem, []).append(i)
+    names = [p.stem for p in paths]
+    for stem, group in by_stem.items():
+        if len(group) < 2:
+            continue
+        parts = [list(paths[i].relative_to(common).with_suffix("").parts) for i in group]
+        shared = 0  # how many trailing parts all of the group's paths end with
+        while all(len(q) > shared + 1 for q in parts) and len({q[-1 - shared] for q in parts}) == 1:
+            shared += 1
+        told_apart = ["-".join(q[: len(q) - shared]) for q in parts]
+        if len(set(told_apart)) == len(group):  # else (model.obj beside model.ply) the stem and the index
+            for i, name in zip(group, told_apart):
+                names[i] = name
+    ids = [safe_object_id(name, f"mesh-{i:06d}") for i, name in enumerate(names)]
     counts: dict[str, int] = {}
-    for stem in stems:
-        counts[stem] = counts.get(stem, 0) + 1
-    return [stem if counts[stem] == 1 else f"{stem}-{i:06d}" for i, stem in enumerate(stems)]
+    for oid in ids:
+        counts[oid] = counts.get(oid, 0) + 1
+    return [oid if counts[oid] == 1 else f"{oid}-{i:06d}" for i, oid in enumerate(ids)]
 
 
 _JOBS: dict[tuple, ObjectJob] = {}
