@@ -358,10 +358,18 @@ def test_repeating_textures_are_unwrapped_face_by_face():
     block_means = texture.reshape(2, 2, 2, 2, 3).mean(axis=(1, 3))
     assert small.shape == (4, 4, 3) and np.abs(small[:2, :2] - block_means).max() <= 1
     assert np.array_equal(small[:2, :2], small[2:, 2:])
-    # a part inside the unit square is left as it is
+    # a part inside the unit square is left as it is, exporters' rounding at its edges included
+    rounded = np.array([[-1e-5, 0.1], [1 + 1e-5, 0.2], [0.5, 1 + 1e-5]])
     inside = trimesh.Trimesh(vertices[:3], faces[:1], process=False,
-                             visual=trimesh.visual.TextureVisuals(uv=uv[:3], image=Image.fromarray(texture)))
+                             visual=trimesh.visual.TextureVisuals(uv=rounded, image=Image.fromarray(texture)))
     assert unwrap_repeating_uvs(inside) is inside
+    # ... and such rounding beside a real repeat tiles the texture no further than the repeat needs
+    rounded = np.vstack([uv[6:9], [[-1e-5, 0.2], [0.5, 1 + 1e-5], [0.4, 0.5]]])
+    part = unwrap_repeating_uvs(trimesh.Trimesh(np.column_stack([rounded, np.zeros(6)]), faces[:2], process=False,
+                                                visual=trimesh.visual.TextureVisuals(uv=rounded,
+                                                                                     image=Image.fromarray(texture))))
+    assert np.asarray(part.visual.material.image).shape == (4, 8, 3)  # 2 across (u up to 1.3), 1 down
+    assert np.asarray(part.visual.uv).min() >= 0 and np.asarray(part.visual.uv).max() <= 1
 
 
 def test_a_y_up_mesh_stands_up_as_blender_imports_it(tmp_path):

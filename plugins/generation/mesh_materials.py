@@ -14,6 +14,9 @@ from lrmzero.images import convert_8bit
 from lrmzero.mesh import unique_rows
 
 TEXTURE_ATTRIBUTES = ("baseColorTexture", "metallicRoughnessTexture", "normalTexture", "image")
+# UVs this far past the unit square count as inside it (clamped): exporters' rounding at an island's edge,
+# which would otherwise double a texture for a few texels' worth (1e-3 of 4096: 4 texels)
+UV_TOLERANCE = 1e-3
 
 
 def bake_base_colour_factor(part) -> None:
@@ -54,14 +57,15 @@ def unwrap_repeating_uvs(part: trimesh.Trimesh, max_size: int = 4096) -> trimesh
             or len(visual.uv) != len(part.vertices) or visual.material is None:
         return part
     uv = np.asarray(visual.uv, np.float64)
-    if ((uv >= 0.0) & (uv <= 1.0)).all():
+    tol = UV_TOLERANCE
+    if ((uv >= -tol) & (uv <= 1.0 + tol)).all():
         return part
     faces = np.asarray(part.faces, np.int64)
     corner_uv = uv[faces]  # [F, 3, 2]
-    inside = ((corner_uv >= 0.0) & (corner_uv <= 1.0)).all(axis=(1, 2))
-    shift = np.where(inside[:, None], 0.0, np.floor(corner_uv.min(axis=1)))  # [F, 2] whole repeats
+    inside = ((corner_uv >= -tol) & (corner_uv <= 1.0 + tol)).all(axis=(1, 2))
+    shift = np.where(inside[:, None], 0.0, np.floor(corner_uv.min(axis=1) + tol))  # [F, 2] whole repeats
     corner_uv = corner_uv - shift[:, None, :]
-    tiles = np.maximum(1, np.ceil(corner_uv.max(axis=(0, 1)) - 1e-9)).astype(np.int64)  # [2]: along u, v
+    tiles = np.maximum(1, np.ceil(corner_uv.max(axis=(0, 1)) - tol)).astype(np.int64)  # [2]: along u, v
     keys = np.column_stack([faces.reshape(-1), np.repeat(shift, 3, axis=0).astype(np.int64)])
     first, corner_vertex = unique_rows(keys)
     material = visual.material.copy()
@@ -72,7 +76,7 @@ def unwrap_repeating_uvs(part: trimesh.Trimesh, max_size: int = 4096) -> trimesh
             if id(image) not in tiled:
                 tiled[id(image)] = _tiled(image, int(tiles[0]), int(tiles[1]), max_size)
             setattr(material, attribute, tiled[id(image)])
-    new_uv = corner_uv.reshape(-1, 2)[first] / tiles
+    new_uv = np.clip(corner_uv.reshape(-1, 2)[first] / tiles, 0.0, 1.0)
     unwrapped = trimesh.Trimesh(np.asarray(part.vertices)[faces.reshape(-1)[first]], corner_vertex.reshape(-1, 3),
                                 visual=trimesh.visual.TextureVisuals(uv=new_uv, material=material), process=False)
     return unwrapped
