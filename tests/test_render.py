@@ -317,6 +317,44 @@ def test_a_gltf_base_colour_is_its_factor_times_its_texture(tmp_path):
         assert np.abs(got[faces].astype(int) - colour).max() <= 1, (k, got[faces][0], colour)
 
 
+@pytest.mark.parametrize("parts", [1, 2])
+def test_untextured_materials_show_their_linear_colour(tmp_path, parts):
+    """An OBJ's Kd and a glTF base colour factor without a texture are linear values (Blender reads Kd so,
+    glTF defines its factor so): Kd 0.8 shows as sRGB 231. One material alone (an OBJ of one Kd material
+    failed to load) or several."""
+    from lrmzero.plugins.generation.mesh_import import load_mesh_asset
+
+    def encode(linear):  # sRGB's transfer function (IEC 61966-2-1), written out
+        return np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * linear ** (1 / 2.4) - 0.055) * 255
+
+    kd = [(0.8, 0.1, 0.1), (0.1, 0.3, 0.8)][:parts]
+    (tmp_path / "m.mtl").write_text("".join(f"newmtl m{k}\nKd {r} {g} {b}\n" for k, (r, g, b) in enumerate(kd)))
+    obj = ["mtllib m.mtl"]
+    for k in range(parts):
+        obj += [f"v {2 * k} 0 0", f"v {2 * k + 1} 0 0", f"v {2 * k + 1} 1 0", f"usemtl m{k}",
+                f"f {3 * k + 1} {3 * k + 2} {3 * k + 3}"]
+    (tmp_path / "m.obj").write_text("\n".join(obj) + "\n")
+    boxes = []
+    for k, factor in enumerate(kd):
+        box = trimesh.creation.box((1.0, 1.0, 1.0))
+        box.apply_translation((2.0 * k, 0, 0))
+        box.visual = trimesh.visual.TextureVisuals(material=trimesh.visual.material.PBRMaterial(
+            baseColorFactor=[*factor, 1.0]))
+        boxes.append(box)
+    trimesh.Scene(boxes).export(tmp_path / "m.glb")
+    for name in ("m.obj", "m.glb"):
+        asset = load_mesh_asset(tmp_path / name)
+        h, w = asset.texture.shape[:2]
+        uv = asset.uv[asset.faces].mean(axis=1)
+        got = asset.texture[np.clip(((1 - uv[:, 1]) * h).astype(int), 0, h - 1),
+                            np.clip((uv[:, 0] * w).astype(int), 0, w - 1)].astype(int)
+        x = asset.vertices[asset.faces].mean(axis=1)[:, 0]
+        part_of_face = (x > (x.min() + x.max()) / 2).astype(int) if parts == 2 else np.zeros(len(x), int)
+        for k in range(parts):  # the parts lie along x in order
+            faces = part_of_face == k
+            assert np.abs(got[faces] - encode(np.array(kd[k]))).max() <= 1.5, (name, k, got[faces][0])
+
+
 def test_repeating_textures_are_unwrapped_face_by_face():
     """UVs past the unit square repeat the texture (glTF's and OBJ's default): after unwrapping, every point
     of every face shows the texel that repeating gives it, faces across a repeat's edge and one touching

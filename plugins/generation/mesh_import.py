@@ -10,7 +10,7 @@ import trimesh
 from lrmzero.asset import Asset
 from lrmzero.images import convert_8bit
 from lrmzero.plugins.generation.mesh_materials import (bake_base_colour_factor, face_colour_table,
-                                                       unwrap_repeating_uvs)
+                                                       texture_flat_colour, unwrap_repeating_uvs)
 
 MESH_SUFFIXES = (".glb", ".gltf", ".obj", ".ply", ".stl", ".off")
 # meta.json's record of a mesh coloured per vertex or per face, whose texture is a table of its colours
@@ -48,6 +48,7 @@ def load_mesh_asset(path: str | Path, normalized_size: float = 1.8, up: str = "z
         scene = trimesh.load_scene(path)
         for name, part in list(scene.geometry.items()):  # before the parts' materials are packed into one
             bake_base_colour_factor(part)
+            texture_flat_colour(part)
             scene.geometry[name] = unwrap_repeating_uvs(part)
         mesh = scene.to_mesh()
     except Exception as exc:  # noqa: BLE001 - loaders raise many types

@@ -1,6 +1,7 @@
 """A real mesh's materials made into what the renderers take (one texture, UVs in the unit square): glTF
-base colour factors baked into their textures, repeating textures unwrapped, per-vertex or per-face colours
-as a table of colours. Each is written here because trimesh's own conversion gets it wrong (said in each)."""
+base colour factors baked into their textures, flat colours (glTF factors, OBJ ``Kd``) read as the linear
+values they are, repeating textures unwrapped, per-vertex or per-face colours as a table of colours. Each is
+written here because trimesh's own conversion gets it wrong (said in each)."""
 
 from __future__ import annotations
 
@@ -39,6 +40,30 @@ def bake_base_colour_factor(part) -> None:
         baked = np.stack([table.astype(np.uint8)[rgba[..., c]] for c, table in enumerate(tables)], axis=-1)
         material.baseColorTexture = Image.fromarray(baked, "RGBA")
     material.baseColorFactor = None
+
+
+def texture_flat_colour(part) -> None:
+    """A material with a colour and no texture given that colour as a texture (in place): glTF's
+    ``baseColorFactor`` is linear (the glTF spec), and so is an OBJ's ``Kd`` as Blender reads it (the
+    official renders imported meshes with Blender): ``Kd 0.8`` shows as sRGB 231, not the 204 trimesh keeps.
+    Then every part is textured alike, alone or packed with others. Written here: trimesh reads such a
+    material's colour as sRGB, and a lone one's ``to_color`` fails for want of the vertex count."""
+    visual = getattr(part, "visual", None)
+    material = getattr(visual, "material", None)
+    if isinstance(material, trimesh.visual.material.PBRMaterial):
+        if material.baseColorTexture is not None or material.baseColorFactor is None:
+            return
+        linear = np.asarray(material.baseColorFactor, np.float64)[:3] / 255.0
+    elif isinstance(material, trimesh.visual.material.SimpleMaterial):
+        if material.image is not None or material.diffuse is None:
+            return
+        linear = np.asarray(material.diffuse, np.float64)[:3] / 255.0
+    else:
+        return
+    colour = np.round(linear_to_srgb(linear) * 255.0).astype(np.uint8)
+    image = Image.fromarray(np.tile(colour, (2, 2, 1)), "RGB")
+    part.visual = trimesh.visual.TextureVisuals(uv=np.full((len(part.vertices), 2), 0.5),
+                                                material=trimesh.visual.material.PBRMaterial(baseColorTexture=image))
 
 
 def unwrap_repeating_uvs(part: trimesh.Trimesh, max_size: int = 4096) -> trimesh.Trimesh:
