@@ -19,6 +19,12 @@ def to_linear(srgb: np.ndarray) -> np.ndarray:
     return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
 
 
+def to_srgb(linear: np.ndarray) -> np.ndarray:
+    """Linear values in [0, 1] to sRGB-encoded values in [0, 1] (the inverse of :func:`to_linear`)."""
+    x = np.clip(np.asarray(linear, np.float64), 0.0, 1.0)
+    return np.where(x <= 0.0031308, 12.92 * x, 1.055 * x ** (1 / 2.4) - 0.055)
+
+
 def levels_range(linear: np.ndarray, alpha: np.ndarray) -> tuple[float, float]:
     """One auto-levels range per object: the 1st and 99th percentiles of all RGB values of the
     opaque pixels (alpha > 0.95) of all its views together. (The released script averages each

@@ -17,7 +17,7 @@ from lrmzero.plugins.generation.runner import make_composer
 from lrmzero.plugins.renderers.occlusion import (ambient_occlusion, bake_ambient_occlusion, split_at_creases,
                                                   split_for_baking)
 from lrmzero.plugins.renderers.shading import _cap_overlap, environment_shade, specular_visibility
-from lrmzero.tone import levels_range, to_linear, tone_map
+from lrmzero.tone import levels_range, to_linear, to_srgb, tone_map
 from lrmzero.views import ShadingSettings
 
 
@@ -125,6 +125,9 @@ def test_environment_shading_is_energy_plausible():
     metal = environment_shade(gold, np.ones(1), 0.0, roughness=0.2, metallic=1.0)
     assert np.allclose(metal / metal.max(), gold / gold.max(), atol=0.05)
     assert np.allclose(to_linear(np.array([0.5, 0.02])), [((0.5 + 0.055) / 1.055) ** 2.4, 0.02 / 12.92])  # sRGB curve
+    codes = np.linspace(0.0, 1.0, 1001)
+    assert np.allclose(to_srgb(to_linear(codes)), codes, atol=1e-9)  # and back
+    assert np.isclose(to_srgb(0.2), 1.055 * 0.2 ** (1 / 2.4) - 0.055) and np.isclose(to_srgb(0.001), 0.01292)
 
 
 def test_creases_split_a_box_into_flat_sides_and_leave_smooth_surfaces_whole():

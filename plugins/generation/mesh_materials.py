@@ -9,10 +9,10 @@ import cv2
 import numpy as np
 import trimesh
 from PIL import Image
-from trimesh.visual.color import linear_to_srgb, srgb_to_linear
 
 from lrmzero.images import convert_8bit
 from lrmzero.mesh import unique_rows
+from lrmzero.tone import to_linear, to_srgb
 
 TEXTURE_ATTRIBUTES = ("baseColorTexture", "metallicRoughnessTexture", "normalTexture", "image")
 # UVs this far past the unit square count as inside it (clamped): exporters' rounding at an island's edge,
@@ -34,7 +34,7 @@ def bake_base_colour_factor(part) -> None:
     factor = np.asarray(material.baseColorFactor, np.float64) / 255.0  # trimesh keeps it as uint8 RGBA
     if (factor < 1.0).any():
         codes = np.arange(256, dtype=np.uint8)
-        tables = [np.round(linear_to_srgb(srgb_to_linear(codes) * f) * 255.0) for f in factor[:3]]
+        tables = [np.round(to_srgb(to_linear(codes / 255.0) * f) * 255.0) for f in factor[:3]]
         tables.append(np.round(codes * factor[3]))
         rgba = np.asarray(convert_8bit(material.baseColorTexture, "RGBA"))
         baked = np.stack([table.astype(np.uint8)[rgba[..., c]] for c, table in enumerate(tables)], axis=-1)
@@ -60,7 +60,7 @@ def texture_flat_colour(part) -> None:
         linear = np.asarray(material.diffuse, np.float64)[:3] / 255.0
     else:
         return
-    colour = np.round(linear_to_srgb(linear) * 255.0).astype(np.uint8)
+    colour = np.round(to_srgb(linear) * 255.0).astype(np.uint8)
     image = Image.fromarray(np.tile(colour, (2, 2, 1)), "RGB")
     part.visual = trimesh.visual.TextureVisuals(uv=np.full((len(part.vertices), 2), 0.5),
                                                 material=trimesh.visual.material.PBRMaterial(baseColorTexture=image))
