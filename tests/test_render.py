@@ -228,7 +228,7 @@ def test_render_keeps_a_real_meshs_colours_unless_levels_are_asked_for(tmp_path)
 
 
 def test_face_colour_table_gives_every_face_its_colour():
-    from lrmzero.plugins.generation.mesh_import import face_colour_table
+    from lrmzero.plugins.generation.mesh_materials import face_colour_table
 
     mesh = trimesh.creation.icosphere(subdivisions=2)
     colours = np.random.default_rng(0).integers(0, 256, (len(mesh.faces), 3)).astype(np.uint8)
@@ -280,6 +280,28 @@ def test_render_keeps_a_meshs_vertex_or_face_colours(tmp_path, colouring):
     corner_uv = glb.visual.uv[glb.faces[:, 0]]
     texel = texture[((1 - corner_uv[:, 1]) * side).astype(int), (corner_uv[:, 0] * side).astype(int)]
     assert {tuple(c) for c in texel} == {(220, 40, 30), (30, 60, 220)}  # exact: written as PNG
+
+
+def test_a_textured_part_and_a_coloured_part_keep_both_looks(tmp_path):
+    """A file with a textured part beside a vertex-coloured one (joined, trimesh kept neither: all grey)."""
+    from lrmzero.plugins.generation.mesh_import import load_mesh_asset
+
+    box = trimesh.creation.box((1.0, 1.0, 1.0))
+    box.visual = trimesh.visual.TextureVisuals(uv=np.full((len(box.vertices), 2), 0.5), material=(
+        trimesh.visual.material.PBRMaterial(baseColorTexture=Image.fromarray(np.full((4, 4, 3), (200, 30, 30),
+                                                                                     np.uint8)))))
+    ball = trimesh.creation.icosphere(subdivisions=1, radius=0.5)
+    ball.apply_translation((2.0, 0, 0))
+    ball.visual.vertex_colors = np.tile([30, 30, 200, 255], (len(ball.vertices), 1))
+    trimesh.Scene([box, ball]).export(tmp_path / "mixed.glb")
+    asset = load_mesh_asset(tmp_path / "mixed.glb")
+    h, w = asset.texture.shape[:2]
+    uv = asset.uv[asset.faces].mean(axis=1)
+    got = asset.texture[np.clip(((1 - uv[:, 1]) * h).astype(int), 0, h - 1),
+                        np.clip((uv[:, 0] * w).astype(int), 0, w - 1)]
+    on_ball = asset.vertices[asset.faces].mean(axis=1)[:, 0] > 0
+    assert {tuple(c) for c in got[~on_ball]} == {(200, 30, 30)} and {tuple(c) for c in got[on_ball]} == {(30, 30, 200)}
+    assert asset.meta["colour_table"]["kind"] == "vertex colours, one per face"
 
 
 def test_a_gltf_base_colour_is_its_factor_times_its_texture(tmp_path):

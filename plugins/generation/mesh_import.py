@@ -9,7 +9,7 @@ import trimesh
 
 from lrmzero.asset import Asset
 from lrmzero.images import convert_8bit
-from lrmzero.plugins.generation.mesh_materials import (bake_base_colour_factor, face_colour_table,
+from lrmzero.plugins.generation.mesh_materials import (bake_base_colour_factor, colours_as_texture,
                                                        texture_flat_colour, unwrap_repeating_uvs)
 
 MESH_SUFFIXES = (".glb", ".gltf", ".obj", ".ply", ".stl", ".off")
@@ -38,7 +38,7 @@ def load_mesh_asset(path: str | Path, normalized_size: float = 1.8, up: str = "z
 
     Textured meshes keep their UVs and base-colour image, and a glTF PBR material's
     metallic-roughness and normal textures; meshes coloured per vertex or per face keep each face's colour
-    (:func:`face_colour_table`); others get their mean colour.
+    (:func:`~lrmzero.plugins.generation.mesh_materials.colours_as_texture`); others are grey.
 
     Raises:
         ValueError: naming the file when it cannot be read or has no faces.
@@ -46,9 +46,15 @@ def load_mesh_asset(path: str | Path, normalized_size: float = 1.8, up: str = "z
     path = Path(path)
     try:
         scene = trimesh.load_scene(path)
+        table_texels, coloured = 0, set()
         for name, part in list(scene.geometry.items()):  # before the parts' materials are packed into one
             bake_base_colour_factor(part)
             texture_flat_colour(part)
+            kind = getattr(part.visual, "kind", None)
+            part, texels = colours_as_texture(part)
+            if texels:
+                table_texels += texels
+                coloured.add(kind)
             scene.geometry[name] = unwrap_repeating_uvs(part)
         mesh = scene.to_mesh()
     except Exception as exc:  # noqa: BLE001 - loaders raise many types
@@ -59,7 +65,7 @@ def load_mesh_asset(path: str | Path, normalized_size: float = 1.8, up: str = "z
     if up == "y":
         vertices = vertices @ Y_UP_TO_Z_UP.T
     faces = np.asarray(mesh.faces, np.int64)
-    texture, uv, maps, colours = None, None, {}, None
+    texture, uv, maps = None, None, {}
     visual = mesh.visual
     if isinstance(visual, trimesh.visual.TextureVisuals) and visual.uv is not None and len(visual.uv) == len(vertices):
         material = visual.material
@@ -71,12 +77,7 @@ def load_mesh_asset(path: str | Path, normalized_size: float = 1.8, up: str = "z
                 extra = getattr(material, attribute, None)
                 if extra is not None:
                     maps[key] = np.asarray(convert_8bit(extra, "RGB"), np.uint8)
-    if texture is None and isinstance(visual, trimesh.visual.ColorVisuals) and visual.kind in ("vertex", "face"):
-        # coloured per vertex (scans, PLY) or per face (CAD): each face in its colour (a vertex-coloured
-        # face in the colour at its centroid, the mean of its corners')
-        vertices, faces, uv, texture = face_colour_table(vertices, faces, np.asarray(visual.face_colors)[:, :3])
-        colours = {"kind": f"{visual.kind} colours, one per face", "texels": int(texture.shape[0] * texture.shape[1])}
-    elif texture is None:
+    if texture is None:
         colors = np.asarray(visual.to_color().vertex_colors)[:, :3] if hasattr(visual, "to_color") else None
         mean = colors.mean(axis=0) if colors is not None and len(colors) else np.array([180, 180, 180])
         texture = np.tile(mean.astype(np.uint8), (4, 4, 1))
@@ -96,6 +97,6 @@ def load_mesh_asset(path: str | Path, normalized_size: float = 1.8, up: str = "z
         "num_faces": int(len(faces)),
         "timings": {},
     }
-    if colours is not None:
-        meta[COLOUR_TABLE] = colours
+    if table_texels:  # parts coloured per vertex (scans, PLY) or per face (CAD): each face in its colour
+        meta[COLOUR_TABLE] = {"kind": f"{' and '.join(sorted(coloured))} colours, one per face", "texels": table_texels}
     return Asset(vertices, faces, uv, np.ascontiguousarray(texture), meta, maps=maps)

@@ -119,6 +119,23 @@ def _tiled(image: Image.Image, across: int, down: int, max_size: int) -> Image.I
     return Image.fromarray(np.tile(array, (down, across) + (1,) * (array.ndim - 2)), image.mode)
 
 
+def colours_as_texture(part):
+    """A part coloured per vertex or per face as the same part textured with its table of colours
+    (:func:`face_colour_table`), so that it joins textured parts without losing either (trimesh, joining
+    a coloured part and a textured one, keeps neither). Returns (the part, or the new one; how many
+    texels its table has, 0 if it was not coloured)."""
+    visual = getattr(part, "visual", None)
+    if not isinstance(visual, trimesh.visual.ColorVisuals) or visual.kind not in ("vertex", "face"):
+        return part, 0
+    vertices, faces, uv, texture = face_colour_table(np.asarray(part.vertices, np.float64),
+                                                     np.asarray(part.faces, np.int64),
+                                                     np.asarray(visual.face_colors)[:, :3])
+    material = trimesh.visual.material.PBRMaterial(baseColorTexture=Image.fromarray(texture, "RGB"))
+    textured = trimesh.Trimesh(vertices, faces, visual=trimesh.visual.TextureVisuals(uv=uv, material=material),
+                               process=False)
+    return textured, int(texture.shape[0] * texture.shape[1])
+
+
 def face_colour_table(vertices: np.ndarray, faces: np.ndarray,
                       face_colours: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """A mesh coloured per face as the textured mesh every renderer takes: a texture holding each distinct
