@@ -8,7 +8,7 @@ import numpy as np
 import trimesh
 
 from lrmzero.asset import Asset
-from lrmzero.images import convert_8bit
+from lrmzero.plugins.generation.mesh_atlas import join_parts
 from lrmzero.plugins.generation.mesh_materials import (bake_base_colour_factor, colours_as_texture,
                                                        texture_flat_colour, unwrap_repeating_uvs)
 
@@ -46,8 +46,10 @@ def load_mesh_asset(path: str | Path, normalized_size: float = 1.8, up: str = "z
     path = Path(path)
     try:
         scene = trimesh.load_scene(path)
-        table_texels, coloured = 0, set()
-        for name, part in list(scene.geometry.items()):  # before the parts' materials are packed into one
+        parts, table_texels, coloured = [], 0, set()
+        for part in scene.dump():  # every instance of every geometry, in place
+            if not isinstance(part, trimesh.Trimesh) or len(part.faces) == 0:
+                continue
             bake_base_colour_factor(part)
             texture_flat_colour(part)
             kind = getattr(part.visual, "kind", None)
@@ -55,33 +57,14 @@ def load_mesh_asset(path: str | Path, normalized_size: float = 1.8, up: str = "z
             if texels:
                 table_texels += texels
                 coloured.add(kind)
-            scene.geometry[name] = unwrap_repeating_uvs(part)
-        mesh = scene.to_mesh()
+            parts.append(unwrap_repeating_uvs(part))
     except Exception as exc:  # noqa: BLE001 - loaders raise many types
         raise ValueError(f"{path}: cannot be read as a mesh ({type(exc).__name__}: {exc})") from None
-    if not isinstance(mesh, trimesh.Trimesh) or len(mesh.faces) == 0:
+    if not parts:
         raise ValueError(f"{path}: mesh has no faces")
-    vertices = np.asarray(mesh.vertices, np.float64)
+    vertices, faces, uv, texture, maps = join_parts(parts)
     if up == "y":
         vertices = vertices @ Y_UP_TO_Z_UP.T
-    faces = np.asarray(mesh.faces, np.int64)
-    texture, uv, maps = None, None, {}
-    visual = mesh.visual
-    if isinstance(visual, trimesh.visual.TextureVisuals) and visual.uv is not None and len(visual.uv) == len(vertices):
-        material = visual.material
-        image = getattr(material, "baseColorTexture", None) or getattr(material, "image", None)
-        if image is not None:
-            texture = np.asarray(convert_8bit(image, "RGB"), np.uint8)
-            uv = np.clip(np.asarray(visual.uv, np.float64), 0.0, 1.0)  # unwrapped: inside it but for rounding
-            for key, attribute in (("metallic_roughness", "metallicRoughnessTexture"), ("normal", "normalTexture")):
-                extra = getattr(material, attribute, None)
-                if extra is not None:
-                    maps[key] = np.asarray(convert_8bit(extra, "RGB"), np.uint8)
-    if texture is None:
-        colors = np.asarray(visual.to_color().vertex_colors)[:, :3] if hasattr(visual, "to_color") else None
-        mean = colors.mean(axis=0) if colors is not None and len(colors) else np.array([180, 180, 180])
-        texture = np.tile(mean.astype(np.uint8), (4, 4, 1))
-        uv = np.full((len(vertices), 2), 0.5)
     lo, hi = vertices.min(axis=0), vertices.max(axis=0)
     extent = float((hi - lo).max())
     if not np.isfinite(extent) or extent <= 0:

@@ -1,0 +1,107 @@
+"""A real mesh's parts joined into one mesh with one texture atlas, its PBR maps laid out alike.
+
+Written here rather than through trimesh's joining (``Scene.to_mesh``, ``material.pack``): that maps a
+part's UVs into the atlas only to within about a texel (``(size - 1) / atlas_size``), which puts a
+one-texel-per-colour table (:func:`~lrmzero.plugins.generation.mesh_materials.face_colour_table`) on its
+neighbours' colours, keeps normal maps only when every part has one, and fills a part without a
+metallic-roughness map with other defaults than this project's (``lrmzero.asset.FLAT_MAPS``).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import trimesh
+
+from lrmzero.asset import FLAT_MAPS, MAP_NAMES
+from lrmzero.images import convert_8bit
+
+# The colour of a part with neither a texture nor a colour of its own
+UNCOLOURED = (180, 180, 180)
+PADDING = 2  # texels of each part's image repeated around it, so that filtering never reaches a neighbour
+MAX_ATLAS = 8192  # texels across at most; larger atlases are made from smaller copies of every image
+MAP_ATTRIBUTES = {"metallic_roughness": "metallicRoughnessTexture", "normal": "normalTexture"}
+
+
+def part_images(part: trimesh.Trimesh, same_size: bool = True) -> tuple[np.ndarray, np.ndarray,
+                                                                         dict[str, np.ndarray]]:
+    """A part's UVs ``[V, 2]`` (in the unit square, v up) and base colour ``[H, W, 3]`` uint8, and its PBR maps
+    by name (``MAP_NAMES``), resized to the base colour's size where ``same_size``; a part without a texture
+    is one colour (its UVs all at the centre)."""
+    visual = getattr(part, "visual", None)
+    material = getattr(visual, "material", None)
+    image = getattr(material, "baseColorTexture", None) or getattr(material, "image", None)
+    uv = getattr(visual, "uv", None)
+    if image is None or uv is None or len(uv) != len(part.vertices):
+        return np.full((len(part.vertices), 2), 0.5), np.full((2, 2, 3), UNCOLOURED, np.uint8), {}
+    base = np.asarray(convert_8bit(image, "RGB"), np.uint8)
+    maps = {}
+    for name, attribute in MAP_ATTRIBUTES.items():
+        extra = getattr(material, attribute, None)
+        if extra is not None:
+            array = np.asarray(convert_8bit(extra, "RGB"), np.uint8)
+            if same_size and array.shape[:2] != base.shape[:2]:
+                array = cv2.resize(array, (base.shape[1], base.shape[0]), interpolation=cv2.INTER_LINEAR)
+            maps[name] = array
+    return np.clip(np.asarray(uv, np.float64), 0.0, 1.0), base, maps
+
+
+def shelf_layout(sizes: list[tuple[int, int]], padding: int) -> tuple[list[tuple[int, int]], int, int]:
+    """Places rectangles ``(height, width)`` (each grown by ``padding`` on every side) on shelves, tallest
+    first, in rows about as wide as the square of their total area: the top-left corner of each
+    rectangle's inside, and the atlas's height and width."""
+    grown = [(h + 2 * padding, w + 2 * padding) for h, w in sizes]
+    width = max(max(w for _, w in grown), int(np.ceil(np.sqrt(sum(h * w for h, w in grown)))))
+    corners: list[tuple[int, int]] = [(0, 0)] * len(sizes)
+    x = y = shelf = 0
+    for i in sorted(range(len(sizes)), key=lambda k: -grown[k][0]):
+        h, w = grown[i]
+        if x + w > width:
+            x, y, shelf = 0, y + shelf, 0
+        corners[i] = (y + padding, x + padding)
+        x, shelf = x + w, max(shelf, h)
+    return corners, y + shelf, width
+
+
+def join_parts(parts: list[trimesh.Trimesh]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                                                      dict[str, np.ndarray]]:
+    """Parts (each in place, UVs in the unit square) as one mesh: vertices ``[V, 3]``, faces ``[F, 3]`` (the
+    parts' in order), UVs ``[V, 2]`` into one base-colour atlas ``[H, W, 3]`` uint8, and the PBR maps any part
+    has as atlases laid out alike (a part without one filled with ``FLAT_MAPS``). Each texel centre of a
+    part's image is a texel centre of the atlas: nothing is resampled (below ``MAX_ATLAS``)."""
+    if len(parts) == 1:  # no atlas: the part's own images, its maps at their own sizes
+        uv, base, maps = part_images(parts[0], same_size=False)
+        return np.asarray(parts[0].vertices, np.float64), np.asarray(parts[0].faces, np.int64), uv, base, maps
+    found = [part_images(part) for part in parts]
+    scale = 1.0
+    while True:
+        images = [base if scale == 1.0 else _shrunk(base, scale) for _, base, _ in found]
+        corners, height, width = shelf_layout([im.shape[:2] for im in images], PADDING)
+        if max(height, width) <= MAX_ATLAS:
+            break
+        scale *= 0.5
+    names = [name for name in MAP_NAMES if any(name in maps for _, _, maps in found)]
+    atlases = {"base": np.zeros((height, width, 3), np.uint8)}
+    atlases.update({name: np.tile(np.array(FLAT_MAPS[name], np.uint8), (height, width, 1)) for name in names})
+    vertices, faces, uvs, offset = [], [], [], 0
+    for part, (uv, base, maps), image, (top, left) in zip(parts, found, images, corners):
+        h, w = image.shape[:2]
+        layers = {"base": image}
+        for name in names:
+            layer = maps.get(name, np.tile(np.array(FLAT_MAPS[name], np.uint8), (*base.shape[:2], 1)))
+            layers[name] = layer if scale == 1.0 else _shrunk(layer, scale)
+        for name, layer in layers.items():  # the image and its border of repeated edge texels
+            atlases[name][top - PADDING: top + h + PADDING, left - PADDING: left + w + PADDING] = \
+                np.pad(layer, ((PADDING, PADDING), (PADDING, PADDING), (0, 0)), mode="edge")
+        # texel (row (1 - v) h, column u w) of the image is texel (top + that, left + that) of the atlas
+        uvs.append(np.column_stack([(left + uv[:, 0] * w) / width, 1.0 - (top + (1.0 - uv[:, 1]) * h) / height]))
+        vertices.append(np.asarray(part.vertices, np.float64))
+        faces.append(np.asarray(part.faces, np.int64) + offset)
+        offset += len(part.vertices)
+    maps_out = {name: atlases[name] for name in names}
+    return np.concatenate(vertices), np.concatenate(faces), np.concatenate(uvs), atlases["base"], maps_out
+
+
+def _shrunk(image: np.ndarray, scale: float) -> np.ndarray:
+    size = (max(1, int(image.shape[1] * scale)), max(1, int(image.shape[0] * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA).reshape(size[1], size[0], -1)
