@@ -296,3 +296,33 @@ def test_joined_parts_sample_their_own_texels_and_maps():
         start += len(part.vertices)
     assert np.array_equal(faces, np.concatenate([p.faces + sum(len(q.vertices) for q in parts[:i])
                                                  for i, p in enumerate(parts)]))
+
+
+def test_gltf_metalness_and_roughness_are_their_factors_times_their_texture(tmp_path):
+    """glTF's metallic-roughness: B x metallicFactor, G x roughnessFactor, a factor left out being 1 (the
+    spec's default, as Blender imports it); without a texture the factors alone. An OBJ material keeps the
+    project's defaults (no map)."""
+    from lrmzero.plugins.generation.mesh_import import load_mesh_asset
+
+    def metal_rough(asset):  # (roughness, metalness) in 0..255 at each face
+        m = asset.maps["metallic_roughness"]
+        uv = asset.uv[asset.faces].mean(axis=1)
+        texel = m[np.clip(((1 - uv[:, 1]) * m.shape[0]).astype(int), 0, m.shape[0] - 1),
+                  np.clip((uv[:, 0] * m.shape[1]).astype(int), 0, m.shape[1] - 1)]
+        return {(int(g), int(b)) for _, g, b in texel}
+
+    mr_texture = Image.fromarray(np.tile(np.array([0, 200, 100], np.uint8), (4, 4, 1)))
+    cases = [({"metallicFactor": 0.0, "roughnessFactor": 0.3}, None, (76, 0)),
+             ({}, None, (255, 255)),  # neither given: a rough metal
+             ({"metallicFactor": 0.5}, mr_texture, (200, 50)),
+             ({}, mr_texture, (200, 100))]
+    for k, (factors, texture, expected) in enumerate(cases):
+        box = trimesh.creation.box((1.0, 1.0, 1.0))
+        material = trimesh.visual.material.PBRMaterial(baseColorFactor=[0.5, 0.5, 0.5, 1.0],
+                                                       metallicRoughnessTexture=texture, **factors)
+        box.visual = trimesh.visual.TextureVisuals(uv=np.full((len(box.vertices), 2), 0.5), material=material)
+        box.export(tmp_path / f"box{k}.glb")
+        assert metal_rough(load_mesh_asset(tmp_path / f"box{k}.glb")) == {expected}, (k, factors)
+    (tmp_path / "m.mtl").write_text("newmtl m\nKd 0.5 0.5 0.5\n")
+    (tmp_path / "m.obj").write_text("mtllib m.mtl\nv 0 0 0\nv 1 0 0\nv 1 1 0\nusemtl m\nf 1 2 3\n")
+    assert "metallic_roughness" not in load_mesh_asset(tmp_path / "m.obj").maps

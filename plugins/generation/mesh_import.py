@@ -9,8 +9,9 @@ import trimesh
 
 from lrmzero.asset import Asset
 from lrmzero.plugins.generation.mesh_atlas import join_parts
-from lrmzero.plugins.generation.mesh_materials import (bake_base_colour_factor, colours_as_texture,
-                                                       texture_flat_colour, unwrap_repeating_uvs)
+from lrmzero.plugins.generation.mesh_materials import (bake_base_colour_factor, bake_metallic_roughness_factors,
+                                                       colours_as_texture, texture_flat_colour,
+                                                       unwrap_repeating_uvs)
 
 MESH_SUFFIXES = (".glb", ".gltf", ".obj", ".ply", ".stl", ".off")
 # meta.json's record of a mesh coloured per vertex or per face, whose texture is a table of its colours
@@ -51,6 +52,7 @@ def load_mesh_asset(path: str | Path, normalized_size: float = 1.8, up: str = "z
             if not isinstance(part, trimesh.Trimesh) or len(part.faces) == 0:
                 continue
             bake_base_colour_factor(part)
+            bake_metallic_roughness_factors(part)  # before a flat colour's material is replaced
             texture_flat_colour(part)
             kind = getattr(part.visual, "kind", None)
             part, texels = colours_as_texture(part)

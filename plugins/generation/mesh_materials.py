@@ -42,6 +42,29 @@ def bake_base_colour_factor(part) -> None:
     material.baseColorFactor = None
 
 
+def bake_metallic_roughness_factors(part) -> None:
+    """A glTF material's metalness and roughness, ``metallicFactor`` x B and ``roughnessFactor`` x G of its
+    metallic-roughness texture, or the factors alone without one, as that texture (in place; the factors
+    dropped). A factor the file leaves out is 1, the glTF spec's default, as Blender imports it (a material
+    that gives neither is a rough metal). Written here: this loader kept the texture and ignored the factors
+    (a part without the texture took this project's defaults, 0.5 rough and not metal)."""
+    material = getattr(getattr(part, "visual", None), "material", None)
+    if not isinstance(material, trimesh.visual.material.PBRMaterial):
+        return
+    metallic = 1.0 if material.metallicFactor is None else float(np.clip(material.metallicFactor, 0.0, 1.0))
+    roughness = 1.0 if material.roughnessFactor is None else float(np.clip(material.roughnessFactor, 0.0, 1.0))
+    texture = material.metallicRoughnessTexture
+    if texture is None:
+        texel = np.round(np.array([0.0, roughness, metallic]) * 255.0).astype(np.uint8)
+        material.metallicRoughnessTexture = Image.fromarray(np.tile(texel, (2, 2, 1)), "RGB")
+    elif metallic < 1.0 or roughness < 1.0:
+        mr = np.asarray(convert_8bit(texture, "RGB")).astype(np.float64)
+        mr[..., 1] *= roughness
+        mr[..., 2] *= metallic
+        material.metallicRoughnessTexture = Image.fromarray(np.round(mr).astype(np.uint8), "RGB")
+    material.metallicFactor = material.roughnessFactor = None
+
+
 def texture_flat_colour(part) -> None:
     """A material with a colour and no texture given that colour as a texture (in place): glTF's
     ``baseColorFactor`` is linear (the glTF spec), and so is an OBJ's ``Kd`` as Blender reads it (the
@@ -62,8 +85,9 @@ def texture_flat_colour(part) -> None:
         return
     colour = np.round(to_srgb(linear) * 255.0).astype(np.uint8)
     image = Image.fromarray(np.tile(colour, (2, 2, 1)), "RGB")
-    part.visual = trimesh.visual.TextureVisuals(uv=np.full((len(part.vertices), 2), 0.5),
-                                                material=trimesh.visual.material.PBRMaterial(baseColorTexture=image))
+    kept = {name: getattr(material, name, None) for name in ("metallicRoughnessTexture", "normalTexture")}
+    textured = trimesh.visual.material.PBRMaterial(baseColorTexture=image, **kept)  # a flat map, if any
+    part.visual = trimesh.visual.TextureVisuals(uv=np.full((len(part.vertices), 2), 0.5), material=textured)
 
 
 def unwrap_repeating_uvs(part: trimesh.Trimesh, max_size: int = 4096) -> trimesh.Trimesh:
