@@ -326,3 +326,39 @@ def test_gltf_metalness_and_roughness_are_their_factors_times_their_texture(tmp_
     (tmp_path / "m.mtl").write_text("newmtl m\nKd 0.5 0.5 0.5\n")
     (tmp_path / "m.obj").write_text("mtllib m.mtl\nv 0 0 0\nv 1 0 0\nv 1 1 0\nusemtl m\nf 1 2 3\n")
     assert "metallic_roughness" not in load_mesh_asset(tmp_path / "m.obj").maps
+
+
+def test_instances_of_one_textured_part_share_its_place_in_the_atlas(tmp_path):
+    """A file placing one textured geometry 40 times (bolts, chair legs): the atlas holds its texture once, at
+    full size, and every instance samples it."""
+    from lrmzero.plugins.generation.mesh_import import load_mesh_asset
+
+    texture = np.random.default_rng(3).integers(0, 256, (64, 64, 3)).astype(np.uint8)
+    box = trimesh.creation.box((0.2, 0.2, 0.2))
+    box.visual = trimesh.visual.TextureVisuals(uv=np.random.default_rng(4).random((len(box.vertices), 2)),
+                                               material=trimesh.visual.material.PBRMaterial(
+                                                   baseColorTexture=Image.fromarray(texture),
+                                                   metallicFactor=0.0, roughnessFactor=0.5))
+    other = trimesh.creation.icosphere(subdivisions=1, radius=0.3)
+    other.visual.vertex_colors = np.tile([10, 200, 10, 255], (len(other.vertices), 1))
+    scene = trimesh.Scene()
+    for k in range(40):
+        scene.add_geometry(box, geom_name="bolt", node_name=f"bolt{k}",
+                           transform=trimesh.transformations.translation_matrix((k % 8, k // 8, 0)))
+    scene.add_geometry(other, geom_name="ball")
+    scene.export(tmp_path / "bolts.glb")
+    asset = load_mesh_asset(tmp_path / "bolts.glb")
+    assert len(asset.faces) == 40 * len(box.faces) + len(other.faces)
+    height, width = asset.texture.shape[:2]
+    assert height * width < 2 * (64 + 4) ** 2  # one copy of the texture (and the ball's colour), not 40
+    corner_uv = asset.uv[asset.faces]  # [F, 3, 2]
+    texel = asset.texture[np.clip(((1 - corner_uv[..., 1]) * height).astype(int), 0, height - 1),
+                          np.clip((corner_uv[..., 0] * width).astype(int), 0, width - 1)]  # [F, 3, 3]
+    ball = np.all(texel == (10, 200, 10), axis=(1, 2))
+    assert ball.sum() == len(other.faces)
+    bolts = corner_uv[~ball].reshape(40, len(box.faces), 3, 2)
+    assert np.allclose(bolts, bolts[:1])  # every instance samples the same place
+    box_uv = box.visual.uv[box.faces]
+    want = texture[np.clip(((1 - box_uv[..., 1]) * 64).astype(int), 0, 63),
+                   np.clip((box_uv[..., 0] * 64).astype(int), 0, 63)]
+    assert np.array_equal(texel[~ball].reshape(40, len(box.faces), 3, 3)[0], want)  # the texture's own texels

@@ -9,6 +9,8 @@ metallic-roughness map with other defaults than this project's (``lrmzero.asset.
 
 from __future__ import annotations
 
+import hashlib
+
 import cv2
 import numpy as np
 import trimesh
@@ -73,18 +75,26 @@ def join_parts(parts: list[trimesh.Trimesh]) -> tuple[np.ndarray, np.ndarray, np
         uv, base, maps = part_images(parts[0], same_size=False)
         return np.asarray(parts[0].vertices, np.float64), np.asarray(parts[0].faces, np.int64), uv, base, maps
     found = [part_images(part) for part in parts]
+    # parts showing the same images (instances of one geometry, parts of one material) share one place
+    slot_of_key: dict[bytes, int] = {}
+    slot_of_part, slots = [], []
+    for _, base, maps in found:
+        key = _digest(base, maps)
+        if key not in slot_of_key:
+            slot_of_key[key] = len(slots)
+            slots.append((base, maps))
+        slot_of_part.append(slot_of_key[key])
     scale = 1.0
     while True:
-        images = [base if scale == 1.0 else _shrunk(base, scale) for _, base, _ in found]
+        images = [base if scale == 1.0 else _shrunk(base, scale) for base, _ in slots]
         corners, height, width = shelf_layout([im.shape[:2] for im in images], PADDING)
         if max(height, width) <= MAX_ATLAS:
             break
         scale *= 0.5
-    names = [name for name in MAP_NAMES if any(name in maps for _, _, maps in found)]
+    names = [name for name in MAP_NAMES if any(name in maps for _, maps in slots)]
     atlases = {"base": np.zeros((height, width, 3), np.uint8)}
     atlases.update({name: np.tile(np.array(FLAT_MAPS[name], np.uint8), (height, width, 1)) for name in names})
-    vertices, faces, uvs, offset = [], [], [], 0
-    for part, (uv, base, maps), image, (top, left) in zip(parts, found, images, corners):
+    for (base, maps), image, (top, left) in zip(slots, images, corners):
         h, w = image.shape[:2]
         layers = {"base": image}
         for name in names:
@@ -93,6 +103,9 @@ def join_parts(parts: list[trimesh.Trimesh]) -> tuple[np.ndarray, np.ndarray, np
         for name, layer in layers.items():  # the image and its border of repeated edge texels
             atlases[name][top - PADDING: top + h + PADDING, left - PADDING: left + w + PADDING] = \
                 np.pad(layer, ((PADDING, PADDING), (PADDING, PADDING), (0, 0)), mode="edge")
+    vertices, faces, uvs, offset = [], [], [], 0
+    for part, (uv, _, _), slot in zip(parts, found, slot_of_part):
+        (top, left), (h, w) = corners[slot], images[slot].shape[:2]
         # texel (row (1 - v) h, column u w) of the image is texel (top + that, left + that) of the atlas
         uvs.append(np.column_stack([(left + uv[:, 0] * w) / width, 1.0 - (top + (1.0 - uv[:, 1]) * h) / height]))
         vertices.append(np.asarray(part.vertices, np.float64))
@@ -100,6 +113,15 @@ def join_parts(parts: list[trimesh.Trimesh]) -> tuple[np.ndarray, np.ndarray, np
         offset += len(part.vertices)
     maps_out = {name: atlases[name] for name in names}
     return np.concatenate(vertices), np.concatenate(faces), np.concatenate(uvs), atlases["base"], maps_out
+
+
+def _digest(base: np.ndarray, maps: dict[str, np.ndarray]) -> bytes:
+    """What a part shows, as a key: its images' sizes and bytes."""
+    digest = hashlib.blake2b(digest_size=16)
+    for name, image in [("base", base), *sorted(maps.items())]:
+        digest.update(name.encode() + repr(image.shape).encode())
+        digest.update(np.ascontiguousarray(image).tobytes())
+    return digest.digest()
 
 
 def _shrunk(image: np.ndarray, scale: float) -> np.ndarray:
