@@ -362,3 +362,21 @@ def test_instances_of_one_textured_part_share_its_place_in_the_atlas(tmp_path):
     want = texture[np.clip(((1 - box_uv[..., 1]) * 64).astype(int), 0, 63),
                    np.clip((box_uv[..., 0] * 64).astype(int), 0, 63)]
     assert np.array_equal(texel[~ball].reshape(40, len(box.faces), 3, 3)[0], want)  # the texture's own texels
+
+
+def test_a_mirrored_instance_stays_outward_facing(tmp_path):
+    """A geometry placed with a mirror (a left and a right shoe from one mesh) keeps its faces turned out:
+    a mirror reverses their winding unless their corners are reversed too."""
+    from lrmzero.plugins.generation.mesh_import import load_mesh_asset
+
+    box = trimesh.creation.box((1.0, 2.0, 3.0))
+    scene = trimesh.Scene()
+    scene.add_geometry(box, geom_name="shoe", node_name="right",
+                       transform=trimesh.transformations.translation_matrix((2.0, 0, 0)))
+    scene.add_geometry(box, geom_name="shoe", node_name="left", transform=np.diag([-1.0, 1.0, 1.0, 1.0]))
+    scene.export(tmp_path / "shoes.glb")
+    asset = load_mesh_asset(tmp_path / "shoes.glb")
+    assert len(asset.faces) == 2 * len(box.faces)
+    for half in (slice(0, len(box.faces)), slice(len(box.faces), None)):
+        part = trimesh.Trimesh(asset.vertices, asset.faces[half], process=True)
+        assert part.volume > 0 and np.isclose(part.volume, 6.0 * asset.meta["normalization"]["final_scale"] ** 3)

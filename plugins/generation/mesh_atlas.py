@@ -65,25 +65,55 @@ def shelf_layout(sizes: list[tuple[int, int]], padding: int) -> tuple[list[tuple
     return corners, y + shelf, width
 
 
-def join_parts(parts: list[trimesh.Trimesh]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
-                                                      dict[str, np.ndarray]]:
-    """Parts (each in place, UVs in the unit square) as one mesh: vertices ``[V, 3]``, faces ``[F, 3]`` (the
-    parts' in order), UVs ``[V, 2]`` into one base-colour atlas ``[H, W, 3]`` uint8, and the PBR maps any part
-    has as atlases laid out alike (a part without one filled with ``FLAT_MAPS``). Each texel centre of a
-    part's image is a texel centre of the atlas: nothing is resampled (below ``MAX_ATLAS``)."""
-    if len(parts) == 1:  # no atlas: the part's own images, its maps at their own sizes
+def join_parts(parts: list[trimesh.Trimesh], transforms: list[np.ndarray] | None = None
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """Parts (UVs in the unit square), each placed by its ``transforms`` entry (``[4, 4]``; none: as they are),
+    as one mesh: vertices ``[V, 3]``, faces ``[F, 3]`` (the parts' in order), UVs ``[V, 2]`` into one
+    base-colour atlas ``[H, W, 3]`` uint8, and the PBR maps any part has as atlases laid out alike (a part
+    without one filled with ``FLAT_MAPS``). One part may appear many times (instances): its images are read
+    once. Each texel centre of a part's image is a texel centre of the atlas: nothing is resampled (below
+    ``MAX_ATLAS``)."""
+    transforms = [np.eye(4)] * len(parts) if transforms is None else transforms
+    if len({id(part) for part in parts}) == 1:  # no atlas: the part's own images, its maps at their own sizes
         uv, base, maps = part_images(parts[0], same_size=False)
-        return np.asarray(parts[0].vertices, np.float64), np.asarray(parts[0].faces, np.int64), uv, base, maps
-    found = [part_images(part) for part in parts]
-    # parts showing the same images (instances of one geometry, parts of one material) share one place
-    slot_of_key: dict[bytes, int] = {}
-    slot_of_part, slots = [], []
-    for _, base, maps in found:
-        key = _digest(base, maps)
-        if key not in slot_of_key:
-            slot_of_key[key] = len(slots)
-            slots.append((base, maps))
-        slot_of_part.append(slot_of_key[key])
+        slot_of_part, images, corners, height, width = [0] * len(parts), [base], [(0, 0)], *base.shape[:2]
+        uvs_of = {id(parts[0]): uv}
+        atlas, maps_out = base, maps
+    else:
+        # parts showing the same images (instances of one geometry, parts of one material) share one place
+        slot_of_key: dict[bytes, int] = {}
+        slot_of_id: dict[int, int] = {}
+        uvs_of: dict[int, np.ndarray] = {}
+        slots = []
+        for part in parts:
+            if id(part) in slot_of_id:
+                continue
+            uv, base, maps = part_images(part)
+            key = _digest(base, maps)
+            if key not in slot_of_key:
+                slot_of_key[key] = len(slots)
+                slots.append((base, maps))
+            slot_of_id[id(part)], uvs_of[id(part)] = slot_of_key[key], uv
+        slot_of_part = [slot_of_id[id(part)] for part in parts]
+        images, corners, height, width, atlas, maps_out = _atlas(slots)
+    vertices, faces, uvs, offset = [], [], [], 0
+    for part, transform, slot in zip(parts, transforms, slot_of_part):
+        (top, left), (h, w) = corners[slot], images[slot].shape[:2]
+        uv = uvs_of[id(part)]
+        # texel (row (1 - v) h, column u w) of the image is texel (top + that, left + that) of the atlas
+        uvs.append(np.column_stack([(left + uv[:, 0] * w) / width, 1.0 - (top + (1.0 - uv[:, 1]) * h) / height]))
+        rotation = np.asarray(transform, np.float64)[:3, :3]
+        vertices.append(np.asarray(part.vertices, np.float64) @ rotation.T + np.asarray(transform)[:3, 3])
+        part_faces = np.asarray(part.faces, np.int64)
+        faces.append((part_faces[:, ::-1] if np.linalg.det(rotation) < 0 else part_faces) + offset)  # a mirror
+        offset += len(part.vertices)  # turns the faces inside out unless their corners turn too
+    return np.concatenate(vertices), np.concatenate(faces), np.concatenate(uvs), atlas, maps_out
+
+
+def _atlas(slots: list[tuple[np.ndarray, dict[str, np.ndarray]]]):
+    """The images of ``slots`` (base colour, maps) placed on shelves (halved until the atlas fits
+    ``MAX_ATLAS``): (each slot's base image as placed, each one's inside corner, the atlas's height and width,
+    the base-colour atlas, the map atlases)."""
     scale = 1.0
     while True:
         images = [base if scale == 1.0 else _shrunk(base, scale) for base, _ in slots]
@@ -103,16 +133,7 @@ def join_parts(parts: list[trimesh.Trimesh]) -> tuple[np.ndarray, np.ndarray, np
         for name, layer in layers.items():  # the image and its border of repeated edge texels
             atlases[name][top - PADDING: top + h + PADDING, left - PADDING: left + w + PADDING] = \
                 np.pad(layer, ((PADDING, PADDING), (PADDING, PADDING), (0, 0)), mode="edge")
-    vertices, faces, uvs, offset = [], [], [], 0
-    for part, (uv, _, _), slot in zip(parts, found, slot_of_part):
-        (top, left), (h, w) = corners[slot], images[slot].shape[:2]
-        # texel (row (1 - v) h, column u w) of the image is texel (top + that, left + that) of the atlas
-        uvs.append(np.column_stack([(left + uv[:, 0] * w) / width, 1.0 - (top + (1.0 - uv[:, 1]) * h) / height]))
-        vertices.append(np.asarray(part.vertices, np.float64))
-        faces.append(np.asarray(part.faces, np.int64) + offset)
-        offset += len(part.vertices)
-    maps_out = {name: atlases[name] for name in names}
-    return np.concatenate(vertices), np.concatenate(faces), np.concatenate(uvs), atlases["base"], maps_out
+    return images, corners, height, width, atlases["base"], {name: atlases[name] for name in names}
 
 
 def _digest(base: np.ndarray, maps: dict[str, np.ndarray]) -> bytes:

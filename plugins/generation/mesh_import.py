@@ -47,10 +47,11 @@ def load_mesh_asset(path: str | Path, normalized_size: float = 1.8, up: str = "z
     path = Path(path)
     try:
         scene = trimesh.load_scene(path)
-        parts, table_texels, coloured = [], 0, set()
-        for part in scene.dump():  # every instance of every geometry, in place
-            if not isinstance(part, trimesh.Trimesh) or len(part.faces) == 0:
+        fixed, table_texels, coloured = {}, 0, set()
+        for name, geometry in scene.geometry.items():  # once per geometry, however often it is placed
+            if not isinstance(geometry, trimesh.Trimesh) or len(geometry.faces) == 0:
                 continue
+            part = geometry.copy()
             bake_base_colour_factor(part)
             bake_metallic_roughness_factors(part)  # before a flat colour's material is replaced
             texture_flat_colour(part)
@@ -59,12 +60,15 @@ def load_mesh_asset(path: str | Path, normalized_size: float = 1.8, up: str = "z
             if texels:
                 table_texels += texels
                 coloured.add(kind)
-            parts.append(unwrap_repeating_uvs(part))
+            fixed[name] = unwrap_repeating_uvs(part)
+        placed = [scene.graph[node] for node in scene.graph.nodes_geometry]  # (transform, geometry name)
+        parts = [fixed[name] for _, name in placed if name in fixed]
+        transforms = [transform for transform, name in placed if name in fixed]
     except Exception as exc:  # noqa: BLE001 - loaders raise many types
         raise ValueError(f"{path}: cannot be read as a mesh ({type(exc).__name__}: {exc})") from None
     if not parts:
         raise ValueError(f"{path}: mesh has no faces")
-    vertices, faces, uv, texture, maps = join_parts(parts)
+    vertices, faces, uv, texture, maps = join_parts(parts, transforms)
     if up == "y":
         vertices = vertices @ Y_UP_TO_Z_UP.T
     lo, hi = vertices.min(axis=0), vertices.max(axis=0)
