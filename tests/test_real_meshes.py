@@ -380,3 +380,54 @@ def test_a_mirrored_instance_stays_outward_facing(tmp_path):
     for half in (slice(0, len(box.faces)), slice(len(box.faces), None)):
         part = trimesh.Trimesh(asset.vertices, asset.faces[half], process=True)
         assert part.volume > 0 and np.isclose(part.volume, 6.0 * asset.meta["normalization"]["final_scale"] ** 3)
+
+
+def test_a_gso_layout_renders_by_name_stood_up_in_its_texture(tmp_path):
+    """GSO's layout (NAME/meshes/model.obj, its texture in NAME/materials/textures/) through `lrmzero render
+    --config gso-eval`: one object per NAME, +Y up, its texture on it."""
+    # the material names its texture by a path up and out of meshes/, or by its file name alone
+    for name, rgb, named in (("Alarm_Clock", (200, 40, 40), "../materials/textures/texture.png"),
+                             ("Bowl", (40, 40, 200), "texture.png")):
+        root = tmp_path / "gso" / name
+        (root / "meshes").mkdir(parents=True)
+        (root / "materials" / "textures").mkdir(parents=True)
+        Image.fromarray(np.full((8, 8, 3), rgb, np.uint8)).save(root / "materials" / "textures" / "texture.png")
+        (root / "meshes" / "model.mtl").write_text(f"newmtl m\nKd 1 1 1\nmap_Kd {named}\n")
+        column = trimesh.creation.box((0.4, 1.6, 0.4))  # tall along the file's +Y
+        uv = np.full((len(column.vertices), 2), 0.5)
+        obj = ["mtllib model.mtl", *(f"v {x} {y} {z}" for x, y, z in column.vertices),
+               *(f"vt {u} {v}" for u, v in uv), "usemtl m",
+               *(f"f {a + 1}/{a + 1} {b + 1}/{b + 1} {c + 1}/{c + 1}" for a, b, c in column.faces)]
+        (root / "meshes" / "model.obj").write_text("\n".join(obj) + "\n")
+    out = tmp_path / "out"
+    res = run_cli("render", str(tmp_path / "gso"), "--out", str(out), "--quiet", "--config", "gso-eval",
+                  "render.views=4", "render.resolution=32")
+    assert res.returncode == 0, res.stderr
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["Alarm_Clock", "Bowl"]
+    for name, channel in (("Alarm_Clock", 0), ("Bowl", 2)):
+        meta = json.loads((out / name / "meta.json").read_text())
+        assert meta["normalization"]["up"] == "y"
+        vertices = np.asarray(trimesh.load(out / name / "mesh.glb", force="mesh").vertices)
+        assert np.argmax(np.ptp(vertices, axis=0)) == 2  # standing along the world's Z
+        rgba = np.stack([np.asarray(Image.open(p)) for p in sorted((out / name / "rgba").glob("*.png"))])
+        opaque = rgba[..., :3][rgba[..., 3] == 255].astype(int)
+        assert np.mean(opaque[:, channel] > opaque[:, 2 - channel] + 60) > 0.9, name  # its texture's colour
+
+
+def test_a_mesh_reaches_its_object_folder_and_no_further(tmp_path):
+    from lrmzero.plugins.generation.mesh_import import MeshFileResolver
+
+    (tmp_path / "objects" / "a" / "meshes").mkdir(parents=True)
+    (tmp_path / "objects" / "a" / "materials" / "textures").mkdir(parents=True)
+    (tmp_path / "objects" / "a" / "materials" / "textures" / "t.png").write_bytes(b"a's texture")
+    (tmp_path / "objects" / "b").mkdir()
+    (tmp_path / "objects" / "b" / "t.png").write_bytes(b"b's texture")
+    (tmp_path / "secret.txt").write_bytes(b"not a texture")
+    resolver = MeshFileResolver(tmp_path / "objects" / "a" / "meshes" / "model.obj")
+    assert resolver.get("../materials/textures/t.png") == b"a's texture"
+    assert resolver.get("t.png") == b"a's texture"  # by name, in the texture folders of its layout
+    # outside a's folder only its own texture folders answer, by file name
+    assert resolver.get("../../b/t.png") == b"a's texture"
+    for outside in ("../../../secret.txt", str(tmp_path / "secret.txt")):
+        with pytest.raises(FileNotFoundError):
+            resolver.get(outside)

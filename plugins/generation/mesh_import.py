@@ -33,6 +33,30 @@ def find_meshes(source: str | Path) -> list[Path]:
 Y_UP_TO_Z_UP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
 
 
+class MeshFileResolver(trimesh.resolvers.FilePathResolver):
+    """The files a mesh file names (textures, glTF buffers): relative to its folder, reaching up to the folder
+    above it (GSO's ``NAME/meshes/model.obj`` names ``../materials/textures/texture.png``; trimesh's own
+    resolver refuses any path out of the mesh's folder), else by file name in the texture folders such layouts
+    keep (``textures/`` beside it, ``materials/textures/`` or ``textures/`` above it). No further: a file
+    never reaches into other objects' folders."""
+
+    def __init__(self, mesh_path: Path) -> None:
+        super().__init__(str(mesh_path.parent), allow_anywhere=True)
+        self.folder = mesh_path.parent.resolve()
+        self.object_folder = self.folder.parent
+
+    def get(self, name: str) -> bytes:
+        named = (self.folder / name.strip()).resolve()
+        if named.is_relative_to(self.object_folder) and named.is_file():
+            return named.read_bytes()
+        base = Path(name.strip().replace("\\", "/")).name
+        for folder in (self.folder, self.folder / "textures", self.object_folder / "materials" / "textures",
+                       self.object_folder / "textures"):
+            if base and (folder / base).is_file():
+                return (folder / base).read_bytes()
+        raise FileNotFoundError(name)
+
+
 def load_mesh_asset(path: str | Path, normalized_size: float = 1.8, up: str = "z") -> Asset:
     """One mesh file as an :class:`Asset`, centred with its largest side ``normalized_size``; ``up``: the
     file's up axis, ``z`` (its coordinates are the world's) or ``y`` (turned by :data:`Y_UP_TO_Z_UP`).
@@ -46,7 +70,7 @@ def load_mesh_asset(path: str | Path, normalized_size: float = 1.8, up: str = "z
     """
     path = Path(path)
     try:
-        scene = trimesh.load_scene(path)
+        scene = trimesh.load_scene(path, resolver=MeshFileResolver(path))
         fixed, table_texels, coloured = {}, 0, set()
         for name, geometry in scene.geometry.items():  # once per geometry, however often it is placed
             if not isinstance(geometry, trimesh.Trimesh) or len(geometry.faces) == 0:
