@@ -16,7 +16,7 @@ from tests.conftest import run_cli
 
 
 def test_face_colour_table_gives_every_face_its_colour():
-    from lrmzero.plugins.generation.mesh_materials import face_colour_table
+    from lrmzero.plugins.generation.real_meshes.materials import face_colour_table
 
     mesh = trimesh.creation.icosphere(subdivisions=2)
     colours = np.random.default_rng(0).integers(0, 256, (len(mesh.faces), 3)).astype(np.uint8)
@@ -73,7 +73,7 @@ def test_render_keeps_a_meshs_vertex_or_face_colours(tmp_path, colouring):
 def test_a_textured_part_and_a_coloured_part_keep_both_looks(tmp_path):
     """A file with a textured part beside a coloured one: each face in its own colour, exactly (trimesh
     joined the two into one grey, and its atlas shifted a colour table's texels by up to one)."""
-    from lrmzero.plugins.generation.mesh_import import load_mesh_asset
+    from lrmzero.plugins.generation.real_meshes.load import load_mesh_asset
 
     box = trimesh.creation.box((1.0, 1.0, 1.0))
     box.visual = trimesh.visual.TextureVisuals(uv=np.full((len(box.vertices), 2), 0.5), material=(
@@ -101,7 +101,7 @@ def test_a_gltf_base_colour_is_its_factor_times_its_texture(tmp_path):
     """Several glTF materials with textures and base colour factors (Blender writes [1, 1, 1, 1] beside a
     texture): each face keeps factor x texture, in linear light as glTF defines it (trimesh's own packing
     of such materials turned every colour c into 256 - c)."""
-    from lrmzero.plugins.generation.mesh_import import load_mesh_asset
+    from lrmzero.plugins.generation.real_meshes.load import load_mesh_asset
 
     def encode(linear):  # sRGB's transfer function (IEC 61966-2-1), written out
         return np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * linear ** (1 / 2.4) - 0.055)
@@ -137,7 +137,7 @@ def test_untextured_materials_show_their_linear_colour(tmp_path, parts):
     """An OBJ's Kd and a glTF base colour factor without a texture are linear values (Blender reads Kd so,
     glTF defines its factor so): Kd 0.8 shows as sRGB 231. One material alone (an OBJ of one Kd material
     failed to load) or several."""
-    from lrmzero.plugins.generation.mesh_import import load_mesh_asset
+    from lrmzero.plugins.generation.real_meshes.load import load_mesh_asset
 
     def encode(linear):  # sRGB's transfer function (IEC 61966-2-1), written out
         return np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * linear ** (1 / 2.4) - 0.055) * 255
@@ -174,7 +174,7 @@ def test_repeating_textures_are_unwrapped_face_by_face():
     """UVs past the unit square repeat the texture (glTF's and OBJ's default): after unwrapping, every point
     of every face shows the texel that repeating gives it, faces across a repeat's edge and one touching
     u = 1 included (wrapping each vertex alone sampled such faces across the texture backwards)."""
-    from lrmzero.plugins.generation.mesh_materials import unwrap_repeating_uvs
+    from lrmzero.plugins.generation.real_meshes.materials import unwrap_repeating_uvs
 
     rng = np.random.default_rng(0)
     texture = rng.integers(0, 256, (4, 4, 3)).astype(np.uint8)
@@ -229,7 +229,7 @@ def test_a_y_up_mesh_stands_up_as_blender_imports_it(tmp_path):
     """compose.mesh_up=y turns a file's +Y into the world's +Z as Blender's glTF importer does (glTF +Z,
     towards the viewer, becomes Blender's -Y); the default keeps the file's coordinates; gso-eval, the
     official renders' import, is y."""
-    from lrmzero.plugins.generation.mesh_import import load_mesh_asset
+    from lrmzero.plugins.generation.real_meshes.load import load_mesh_asset
 
     column = trimesh.creation.box((0.2, 1.0, 0.4))  # tall along +Y
     column.apply_translation((0.3, 0.5, 0.2))  # its top at y = 1, its front at z = 0.4
@@ -247,7 +247,7 @@ def test_a_y_up_mesh_stands_up_as_blender_imports_it(tmp_path):
 
 
 def test_shelf_layout_places_padded_rectangles_apart_inside_the_atlas():
-    from lrmzero.plugins.generation.mesh_atlas import shelf_layout
+    from lrmzero.plugins.generation.real_meshes.atlas import shelf_layout
 
     sizes = [(int(h), int(w)) for h, w in np.random.default_rng(1).integers(1, 40, (25, 2))]
     corners, height, width = shelf_layout(sizes, padding=2)
@@ -263,7 +263,7 @@ def test_joined_parts_sample_their_own_texels_and_maps():
     """Every texel centre of every part's image lands on the same texel of the atlas (nothing resampled); a
     map only some parts have is filled with the flat default elsewhere."""
     from lrmzero.asset import FLAT_MAPS
-    from lrmzero.plugins.generation.mesh_atlas import join_parts
+    from lrmzero.plugins.generation.real_meshes.atlas import join_parts
 
     rng = np.random.default_rng(2)
     parts, expected = [], []
@@ -302,7 +302,7 @@ def test_gltf_metalness_and_roughness_are_their_factors_times_their_texture(tmp_
     """glTF's metallic-roughness: B x metallicFactor, G x roughnessFactor, a factor left out being 1 (the
     spec's default, as Blender imports it); without a texture the factors alone. An OBJ material keeps the
     project's defaults (no map)."""
-    from lrmzero.plugins.generation.mesh_import import load_mesh_asset
+    from lrmzero.plugins.generation.real_meshes.load import load_mesh_asset
 
     def metal_rough(asset):  # (roughness, metalness) in 0..255 at each face
         m = asset.maps["metallic_roughness"]
@@ -331,7 +331,7 @@ def test_gltf_metalness_and_roughness_are_their_factors_times_their_texture(tmp_
 def test_instances_of_one_textured_part_share_its_place_in_the_atlas(tmp_path):
     """A file placing one textured geometry 40 times (bolts, chair legs): the atlas holds its texture once, at
     full size, and every instance samples it."""
-    from lrmzero.plugins.generation.mesh_import import load_mesh_asset
+    from lrmzero.plugins.generation.real_meshes.load import load_mesh_asset
 
     texture = np.random.default_rng(3).integers(0, 256, (64, 64, 3)).astype(np.uint8)
     box = trimesh.creation.box((0.2, 0.2, 0.2))
@@ -367,7 +367,7 @@ def test_instances_of_one_textured_part_share_its_place_in_the_atlas(tmp_path):
 def test_a_mirrored_instance_stays_outward_facing(tmp_path):
     """A geometry placed with a mirror (a left and a right shoe from one mesh) keeps its faces turned out:
     a mirror reverses their winding unless their corners are reversed too."""
-    from lrmzero.plugins.generation.mesh_import import load_mesh_asset
+    from lrmzero.plugins.generation.real_meshes.load import load_mesh_asset
 
     box = trimesh.creation.box((1.0, 2.0, 3.0))
     scene = trimesh.Scene()
@@ -415,7 +415,7 @@ def test_a_gso_layout_renders_by_name_stood_up_in_its_texture(tmp_path):
 
 
 def test_a_mesh_reaches_its_object_folder_and_no_further(tmp_path):
-    from lrmzero.plugins.generation.mesh_import import MeshFileResolver
+    from lrmzero.plugins.generation.real_meshes.load import MeshFileResolver
 
     (tmp_path / "objects" / "a" / "meshes").mkdir(parents=True)
     (tmp_path / "objects" / "a" / "materials" / "textures").mkdir(parents=True)

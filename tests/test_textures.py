@@ -206,7 +206,7 @@ def test_atlas_carries_every_pbr_map_and_mesh_glb_has_them(tmp_path):
     normal = np.asarray(loaded.visual.material.normalTexture.convert("RGB"))
     assert np.array_equal(normal, asset.maps["normal"])
     # `lrmzero render` of such a file keeps the maps
-    from lrmzero.plugins.generation.mesh_import import load_mesh_asset
+    from lrmzero.plugins.generation.real_meshes.load import load_mesh_asset
 
     (tmp_path / "object.glb").write_bytes(data)
     again = load_mesh_asset(tmp_path / "object.glb")

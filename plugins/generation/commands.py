@@ -86,7 +86,7 @@ class RenderCommand(Command):
 
     def run(self, args: argparse.Namespace) -> int:
         from lrmzero.plugins.generation.config import load_config
-        from lrmzero.plugins.generation.mesh_import import find_meshes
+        from lrmzero.plugins.generation.real_meshes.load import find_meshes
         from lrmzero.plugins.generation.runner import generate_dataset
 
         try:

@@ -17,7 +17,7 @@ from lrmzero.plugins.generation.config import RunConfig, config_yaml
 from lrmzero.dataset import DatasetWriter, safe_object_id
 from lrmzero.errors import ConfigError
 from lrmzero.locks import hold_lock
-from lrmzero.plugins.generation.mesh_import import COLOUR_TABLE, load_mesh_asset
+from lrmzero.plugins.generation.real_meshes.load import COLOUR_TABLE, load_mesh_asset
 from lrmzero.components import ComposeContext, ObjectJobSpec
 from lrmzero.objects import camera_stream, object_id
 from lrmzero.plugins.generation.render_stage import RenderStage

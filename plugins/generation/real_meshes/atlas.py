@@ -2,7 +2,7 @@
 
 Written here rather than through trimesh's joining (``Scene.to_mesh``, ``material.pack``): that maps a
 part's UVs into the atlas only to within about a texel (``(size - 1) / atlas_size``), which puts a
-one-texel-per-colour table (:func:`~lrmzero.plugins.generation.mesh_materials.face_colour_table`) on its
+one-texel-per-colour table (:func:`~lrmzero.plugins.generation.real_meshes.materials.face_colour_table`) on its
 neighbours' colours, keeps normal maps only when every part has one, and fills a part without a
 metallic-roughness map with other defaults than this project's (``lrmzero.asset.FLAT_MAPS``).
 """

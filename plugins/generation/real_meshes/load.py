@@ -8,8 +8,8 @@ import numpy as np
 import trimesh
 
 from lrmzero.asset import Asset
-from lrmzero.plugins.generation.mesh_atlas import join_parts
-from lrmzero.plugins.generation.mesh_materials import (bake_base_colour_factor, bake_metallic_roughness_factors,
+from lrmzero.plugins.generation.real_meshes.atlas import join_parts
+from lrmzero.plugins.generation.real_meshes.materials import (bake_base_colour_factor, bake_metallic_roughness_factors,
                                                        colours_as_texture, texture_flat_colour,
                                                        unwrap_repeating_uvs)
 
@@ -63,7 +63,7 @@ def load_mesh_asset(path: str | Path, normalized_size: float = 1.8, up: str = "z
 
     Textured meshes keep their UVs and base-colour image, and a glTF PBR material's
     metallic-roughness and normal textures; meshes coloured per vertex or per face keep each face's colour
-    (:func:`~lrmzero.plugins.generation.mesh_materials.colours_as_texture`); others are grey.
+    (:func:`~lrmzero.plugins.generation.real_meshes.materials.colours_as_texture`); others are grey.
 
     Raises:
         ValueError: naming the file when it cannot be read or has no faces.
