@@ -86,8 +86,17 @@ class _ExportMaterial(trimesh.visual.material.PBRMaterial):
     __hash__ = object.__hash__
 
 
+# glTF's ``asset.generator`` of lrmzero's own files: their vertices are the Z-up world's, not glTF's Y up
+GLB_GENERATOR = "lrmzero (world Z up)"
+
+
 def encode_glb(asset: Asset, texture_format: str = "jpeg", quality: int = 95) -> bytes:
     """The asset as binary glTF with its atlas embedded; vertices stay in the Z-up world frame,
-    so ``trimesh.load(path, force="mesh")`` returns exactly the positions the cameras see."""
+    so ``trimesh.load(path, force="mesh")`` returns exactly the positions the cameras see (the file says so
+    in ``asset.generator``: :data:`GLB_GENERATOR`)."""
     mesh = asset.to_trimesh(texture_format, quality)
-    return trimesh.exchange.gltf.export_glb(trimesh.Scene(mesh), include_normals=False)
+
+    def mark(tree: dict) -> None:
+        tree.setdefault("asset", {"version": "2.0"})["generator"] = GLB_GENERATOR
+
+    return trimesh.exchange.gltf.export_glb(trimesh.Scene(mesh), include_normals=False, tree_postprocessor=mark)

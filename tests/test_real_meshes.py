@@ -243,7 +243,32 @@ def test_a_y_up_mesh_stands_up_as_blender_imports_it(tmp_path):
     x, y, z = as_is.vertices.T
     assert np.allclose(upright.vertices, np.column_stack([x, -z, y]))
     assert load_config("gso-eval", []).generate.compose.mesh_up == "y"
-    assert load_config(None, []).generate.compose.mesh_up == "z"
+    assert load_config(None, []).generate.compose.mesh_up == "auto"
+
+
+def test_auto_stands_a_file_up_as_blenders_importer_of_its_format_does(tmp_path):
+    """compose.mesh_up=auto (the default): glTF and OBJ files Y up, lrmzero's own mesh.glb (its
+    asset.generator says so) and PLY, STL, OFF as they are; `lrmzero render` stands a foreign GLB up."""
+    from lrmzero.asset import GLB_GENERATOR, Asset, encode_glb
+    from lrmzero.plugins.generation.real_meshes.load import file_up_axis, gltf_generator
+
+    column = trimesh.creation.box((0.4, 1.6, 0.4))  # tall along +Y
+    (tmp_path / "in").mkdir()
+    for suffix in ("glb", "obj", "ply", "stl"):
+        column.export(tmp_path / "in" / f"column.{suffix}")
+    ours = Asset(column.vertices, column.faces, np.full((len(column.vertices), 2), 0.5),
+                 np.full((2, 2, 3), 128, np.uint8))
+    (tmp_path / "ours.glb").write_bytes(encode_glb(ours, "png", 1))
+    assert gltf_generator(tmp_path / "ours.glb") == GLB_GENERATOR and gltf_generator(tmp_path / "in" / "column.glb")
+    assert [file_up_axis(tmp_path / "in" / f"column.{s}") for s in ("glb", "obj", "ply", "stl")] == ["y", "y", "z", "z"]
+    assert file_up_axis(tmp_path / "ours.glb") == "z"
+    out = tmp_path / "out"
+    res = run_cli("render", str(tmp_path / "in" / "column.glb"), "--out", str(out), "--quiet", "--config", "demo",
+                  "render.renderer=raycast", "render.views=2", "render.resolution=16")
+    assert res.returncode == 0, res.stderr
+    assert json.loads((out / "column" / "meta.json").read_text())["normalization"]["up"] == "y"
+    vertices = np.asarray(trimesh.load(out / "column" / "mesh.glb", force="mesh").vertices)
+    assert np.argmax(np.ptp(vertices, axis=0)) == 2  # standing along the world's Z
 
 
 def test_shelf_layout_places_padded_rectangles_apart_inside_the_atlas():

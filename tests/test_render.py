@@ -198,7 +198,7 @@ def test_render_existing_meshes_and_skip_bad_ones(tmp_path):
     assert "empty" in res.stderr and "no faces" in res.stderr
     mesh, frames, meta = load_object(out / "box")
     ext = mesh.bounds[1] - mesh.bounds[0]
-    np.testing.assert_allclose(ext, [1.8, 0.9, 0.45], atol=1e-5)
+    np.testing.assert_allclose(ext, [1.8, 0.45, 0.9], atol=1e-5)  # an OBJ is Y up (compose.mesh_up=auto)
     np.testing.assert_allclose(mesh.bounds.mean(0), 0.0, atol=1e-6)
     assert len(frames) == 3 and meta["render"]["renderer"] == "raycast"
 

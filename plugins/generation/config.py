@@ -52,9 +52,10 @@ class ComposeConfig:
                           "top-level sections)", names_of="composers")
     normalized_size: float = param(1.8, "largest side of every object's bounding box (composed and "
                                    "rendered meshes alike)", gt=0.0)
-    mesh_up: str = param("z", "lrmzero render: the mesh files' up axis. z: their coordinates are the world's (Z up, "
-                         "as lrmzero's own mesh.glb); y: +Y is up, glTF's rule and how Blender imports glTF and "
-                         "OBJ files (the official renders): (x, y, z) -> (x, -z, y)", choices=["z", "y"])
+    mesh_up: str = param("auto", "lrmzero render: the mesh files' up axis. y: +Y is up, turned (x, y, z) -> "
+                         "(x, -z, y) as Blender imports glTF and OBJ files (the official renders); z: their "
+                         "coordinates are the world's (Z up); auto: as Blender's importer of each file's format "
+                         "(glTF and OBJ y, lrmzero's own mesh.glb and PLY, STL, OFF z)", choices=["auto", "z", "y"])
 
 
 @dataclass

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import struct
 from pathlib import Path
 
 import numpy as np
 import trimesh
 
-from lrmzero.asset import Asset
+from lrmzero.asset import GLB_GENERATOR, Asset
 from lrmzero.plugins.generation.real_meshes.atlas import join_parts
 from lrmzero.plugins.generation.real_meshes.materials import (bake_base_colour_factor, bake_metallic_roughness_factors,
                                                        colours_as_texture, texture_flat_colour,
@@ -57,9 +59,38 @@ class MeshFileResolver(trimesh.resolvers.FilePathResolver):
         raise FileNotFoundError(name)
 
 
+def file_up_axis(path: Path) -> str:
+    """The up axis Blender's importer gives a mesh file: ``y`` for glTF (the spec's) and OBJ (Blender's
+    default), except glTF files lrmzero wrote (``asset.generator``: :data:`~lrmzero.asset.GLB_GENERATOR`);
+    ``z`` for the others (PLY, STL, OFF: Blender turns none of them)."""
+    suffix = path.suffix.lower()
+    if suffix == ".obj":
+        return "y"
+    if suffix not in (".glb", ".gltf"):
+        return "z"
+    return "z" if gltf_generator(path).startswith(GLB_GENERATOR) else "y"
+
+
+def gltf_generator(path: Path) -> str:
+    """A glTF file's ``asset.generator`` ("" where it has none or cannot be read)."""
+    try:
+        with open(path, "rb") as f:
+            if path.suffix.lower() == ".glb":  # header, then the JSON chunk: length, type, bytes
+                f.seek(12)
+                length = struct.unpack("<I", f.read(4))[0]
+                f.seek(20)
+                tree = json.loads(f.read(min(length, 1 << 26)))
+            else:
+                tree = json.load(f)
+        return str(tree.get("asset", {}).get("generator", ""))
+    except (OSError, ValueError, struct.error, AttributeError):
+        return ""
+
+
 def load_mesh_asset(path: str | Path, normalized_size: float = 1.8, up: str = "z") -> Asset:
     """One mesh file as an :class:`Asset`, centred with its largest side ``normalized_size``; ``up``: the
-    file's up axis, ``z`` (its coordinates are the world's) or ``y`` (turned by :data:`Y_UP_TO_Z_UP`).
+    file's up axis, ``z`` (its coordinates are the world's), ``y`` (turned by :data:`Y_UP_TO_Z_UP`) or
+    ``auto`` (:func:`file_up_axis`: as Blender imports the file).
 
     Textured meshes keep their UVs and base-colour image, and a glTF PBR material's
     metallic-roughness and normal textures; meshes coloured per vertex or per face keep each face's colour
@@ -69,6 +100,7 @@ def load_mesh_asset(path: str | Path, normalized_size: float = 1.8, up: str = "z
         ValueError: naming the file when it cannot be read or has no faces.
     """
     path = Path(path)
+    up = file_up_axis(path) if up == "auto" else up
     try:
         scene = trimesh.load_scene(path, resolver=MeshFileResolver(path))
         fixed, table_texels, coloured = {}, 0, set()
