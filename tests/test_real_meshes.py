@@ -456,3 +456,18 @@ def test_a_mesh_reaches_its_object_folder_and_no_further(tmp_path):
     for outside in ("../../../secret.txt", str(tmp_path / "secret.txt")):
         with pytest.raises(FileNotFoundError):
             resolver.get(outside)
+
+
+def test_a_texture_nobody_ships_is_said_and_recorded(tmp_path, caplog):
+    import logging
+
+    from lrmzero.plugins.generation.real_meshes.load import load_mesh_asset
+
+    (tmp_path / "m.mtl").write_text("newmtl m\nKd 0.5 0.5 0.5\nmap_Kd textures/lost.png\n")
+    (tmp_path / "m.obj").write_text("mtllib m.mtl\nv 0 0 0\nv 1 0 0\nv 1 1 0\nvt 0 0\nvt 1 0\nvt 1 1\n"
+                                    "usemtl m\nf 1/1 2/2 3/3\n")
+    with caplog.at_level(logging.WARNING, logger="lrmzero"):
+        asset = load_mesh_asset(tmp_path / "m.obj")
+    assert asset.meta["missing_files"] == ["textures/lost.png"]
+    assert "textures/lost.png not found" in caplog.text and "m.obj" in caplog.text
+    assert np.all(np.abs(asset.texture.astype(int) - 188) <= 1)  # its flat colour, Kd 0.5 (sRGB 188)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import struct
 from pathlib import Path
 
@@ -30,6 +31,8 @@ def find_meshes(source: str | Path) -> list[Path]:
     raise FileNotFoundError(f"INPUT: {str(src)!r} is neither a mesh file nor a folder")
 
 
+log = logging.getLogger("lrmzero")
+
 # A Y-up file's coordinates in the Z-up world, as Blender's glTF and OBJ importers turn them:
 # (x, y, z) -> (x, -z, y)
 Y_UP_TO_Z_UP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
@@ -46,6 +49,7 @@ class MeshFileResolver(trimesh.resolvers.FilePathResolver):
         super().__init__(str(mesh_path.parent), allow_anywhere=True)
         self.folder = mesh_path.parent.resolve()
         self.object_folder = self.folder.parent
+        self.missing: list[str] = []  # what the file named and was not found
 
     def get(self, name: str) -> bytes:
         named = (self.folder / name.strip()).resolve()
@@ -56,6 +60,7 @@ class MeshFileResolver(trimesh.resolvers.FilePathResolver):
                        self.object_folder / "textures"):
             if base and (folder / base).is_file():
                 return (folder / base).read_bytes()
+        self.missing.append(name.strip())
         raise FileNotFoundError(name)
 
 
@@ -101,8 +106,9 @@ def load_mesh_asset(path: str | Path, normalized_size: float = 1.8, up: str = "z
     """
     path = Path(path)
     up = file_up_axis(path) if up == "auto" else up
+    resolver = MeshFileResolver(path)
     try:
-        scene = trimesh.load_scene(path, resolver=MeshFileResolver(path))
+        scene = trimesh.load_scene(path, resolver=resolver)
         fixed, table_texels, coloured = {}, 0, set()
         for name, geometry in scene.geometry.items():  # once per geometry, however often it is placed
             if not isinstance(geometry, trimesh.Trimesh) or len(geometry.faces) == 0:
@@ -142,6 +148,10 @@ def load_mesh_asset(path: str | Path, normalized_size: float = 1.8, up: str = "z
         "num_faces": int(len(faces)),
         "timings": {},
     }
+    if resolver.missing:  # a texture the file names and nobody ships: said, and kept in meta.json
+        meta["missing_files"] = sorted(set(resolver.missing))
+        log.warning("%s: %s not found (looked beside it, up to %s, and in its texture folders); rendered without",
+                    path, ", ".join(meta["missing_files"]), resolver.object_folder)
     if table_texels:  # parts coloured per vertex (scans, PLY) or per face (CAD): each face in its colour
         meta[COLOUR_TABLE] = {"kind": f"{' and '.join(sorted(coloured))} colours, one per face", "texels": table_texels}
     return Asset(vertices, faces, uv, np.ascontiguousarray(texture), meta, maps=maps)
