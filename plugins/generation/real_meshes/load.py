@@ -40,7 +40,7 @@ Y_UP_TO_Z_UP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
 
 class MeshFileResolver(trimesh.resolvers.FilePathResolver):
     """The files a mesh file names (textures, glTF buffers): relative to its folder, reaching up to the folder
-    above it (GSO's ``NAME/meshes/model.obj`` names ``../materials/textures/texture.png``; trimesh's own
+    above it (GSO keeps its textures in ``NAME/materials/textures/``, beside no mesh; trimesh's own
     resolver refuses any path out of the mesh's folder), else by file name in the texture folders such layouts
     keep (``textures/`` beside it, ``materials/textures/`` or ``textures/`` above it). No further: a file
     never reaches into other objects' folders."""
