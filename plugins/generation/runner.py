@@ -6,6 +6,7 @@ import json
 import os
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -185,9 +186,7 @@ def input_object_ids(inputs: list[str]) -> list[str]:
             for i, name in zip(group, told_apart):
                 names[i] = name
     ids = [safe_object_id(name, f"mesh-{i:06d}") for i, name in enumerate(names)]
-    counts: dict[str, int] = {}
-    for oid in ids:
-        counts[oid] = counts.get(oid, 0) + 1
+    counts = Counter(ids)
     return [oid if counts[oid] == 1 else f"{oid}-{i:06d}" for i, oid in enumerate(ids)]
 
 

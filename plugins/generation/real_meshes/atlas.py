@@ -17,6 +17,7 @@ import trimesh
 
 from lrmzero.asset import FLAT_MAPS, MAP_NAMES
 from lrmzero.images import convert_8bit
+from lrmzero.plugins.generation.real_meshes.materials import shrunk
 
 # The colour of a part with neither a texture nor a colour of its own
 UNCOLOURED = (180, 180, 180)
@@ -116,7 +117,7 @@ def _atlas(slots: list[tuple[np.ndarray, dict[str, np.ndarray]]]):
     the base-colour atlas, the map atlases)."""
     scale = 1.0
     while True:
-        images = [base if scale == 1.0 else _shrunk(base, scale) for base, _ in slots]
+        images = [base if scale == 1.0 else shrunk(base, scale) for base, _ in slots]
         corners, height, width = shelf_layout([im.shape[:2] for im in images], PADDING)
         if max(height, width) <= MAX_ATLAS:
             break
@@ -129,7 +130,7 @@ def _atlas(slots: list[tuple[np.ndarray, dict[str, np.ndarray]]]):
         layers = {"base": image}
         for name in names:
             layer = maps.get(name, np.tile(np.array(FLAT_MAPS[name], np.uint8), (*base.shape[:2], 1)))
-            layers[name] = layer if scale == 1.0 else _shrunk(layer, scale)
+            layers[name] = layer if scale == 1.0 else shrunk(layer, scale)
         for name, layer in layers.items():  # the image and its border of repeated edge texels
             atlases[name][top - PADDING: top + h + PADDING, left - PADDING: left + w + PADDING] = \
                 np.pad(layer, ((PADDING, PADDING), (PADDING, PADDING), (0, 0)), mode="edge")
@@ -143,8 +144,3 @@ def _digest(base: np.ndarray, maps: dict[str, np.ndarray]) -> bytes:
         digest.update(name.encode() + repr(image.shape).encode())
         digest.update(np.ascontiguousarray(image).tobytes())
     return digest.digest()
-
-
-def _shrunk(image: np.ndarray, scale: float) -> np.ndarray:
-    size = (max(1, int(image.shape[1] * scale)), max(1, int(image.shape[0] * scale)))
-    return cv2.resize(image, size, interpolation=cv2.INTER_AREA).reshape(size[1], size[0], -1)

@@ -16,6 +16,8 @@ from lrmzero.plugins.generation.real_meshes.materials import (bake_base_colour_f
                                                        colours_as_texture, texture_flat_colour,
                                                        unwrap_repeating_uvs)
 
+log = logging.getLogger("lrmzero")
+
 MESH_SUFFIXES = (".glb", ".gltf", ".obj", ".ply", ".stl", ".off")
 # meta.json's record of a mesh coloured per vertex or per face, whose texture is a table of its colours
 COLOUR_TABLE = "colour_table"
@@ -30,8 +32,6 @@ def find_meshes(source: str | Path) -> list[Path]:
         return sorted(p for p in src.rglob("*") if p.suffix.lower() in MESH_SUFFIXES and p.is_file())
     raise FileNotFoundError(f"INPUT: {str(src)!r} is neither a mesh file nor a folder")
 
-
-log = logging.getLogger("lrmzero")
 
 # A Y-up file's coordinates in the Z-up world, as Blender's glTF and OBJ importers turn them:
 # (x, y, z) -> (x, -z, y)
@@ -123,9 +123,12 @@ def load_mesh_asset(path: str | Path, normalized_size: float = 1.8, up: str = "z
                 table_texels += texels
                 coloured.add(kind)
             fixed[name] = unwrap_repeating_uvs(part)
-        placed = [scene.graph[node] for node in scene.graph.nodes_geometry]  # (transform, geometry name)
-        parts = [fixed[name] for _, name in placed if name in fixed]
-        transforms = [transform for transform, name in placed if name in fixed]
+        parts, transforms = [], []
+        for node in scene.graph.nodes_geometry:  # every placement of a geometry
+            transform, name = scene.graph[node]
+            if name in fixed:
+                parts.append(fixed[name])
+                transforms.append(transform)
     except Exception as exc:  # noqa: BLE001 - loaders raise many types
         raise ValueError(f"{path}: cannot be read as a mesh ({type(exc).__name__}: {exc})") from None
     if not parts:

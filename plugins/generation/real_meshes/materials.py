@@ -115,8 +115,7 @@ def unwrap_repeating_uvs(part: trimesh.Trimesh, max_size: int = 4096) -> trimesh
     shift = np.where(inside[:, None], 0.0, np.floor(corner_uv.min(axis=1) + tol))  # [F, 2] whole repeats
     corner_uv = corner_uv - shift[:, None, :]
     tiles = np.maximum(1, np.ceil(corner_uv.max(axis=(0, 1)) - tol)).astype(np.int64)  # [2]: along u, v
-    keys = np.column_stack([faces.reshape(-1), np.repeat(shift, 3, axis=0).astype(np.int64)])
-    first, corner_vertex = unique_rows(keys)
+    vertices, new_faces, first = split_corners(np.asarray(part.vertices), faces, np.repeat(shift, 3, axis=0))
     material = visual.material.copy()
     images = {attribute: getattr(material, attribute, None) for attribute in TEXTURE_ATTRIBUTES}
     tiled: dict[int, Image.Image] = {}  # one image may stand under two names (a PBR material's ``image``)
@@ -126,9 +125,8 @@ def unwrap_repeating_uvs(part: trimesh.Trimesh, max_size: int = 4096) -> trimesh
                 tiled[id(image)] = _tiled(image, int(tiles[0]), int(tiles[1]), max_size)
             setattr(material, attribute, tiled[id(image)])
     new_uv = np.clip(corner_uv.reshape(-1, 2)[first] / tiles, 0.0, 1.0)
-    unwrapped = trimesh.Trimesh(np.asarray(part.vertices)[faces.reshape(-1)[first]], corner_vertex.reshape(-1, 3),
-                                visual=trimesh.visual.TextureVisuals(uv=new_uv, material=material), process=False)
-    return unwrapped
+    return trimesh.Trimesh(vertices, new_faces, visual=trimesh.visual.TextureVisuals(uv=new_uv, material=material),
+                           process=False)
 
 
 def _tiled(image: Image.Image, across: int, down: int, max_size: int) -> Image.Image:
@@ -138,9 +136,14 @@ def _tiled(image: Image.Image, across: int, down: int, max_size: int) -> Image.I
     h, w = array.shape[:2]
     scale = min(1.0, max_size / (w * across), max_size / (h * down))
     if scale < 1.0:
-        size = (max(1, int(w * scale)), max(1, int(h * scale)))
-        array = cv2.resize(array, size, interpolation=cv2.INTER_AREA).reshape(size[1], size[0], *array.shape[2:])
+        array = shrunk(array, scale)
     return Image.fromarray(np.tile(array, (down, across) + (1,) * (array.ndim - 2)), image.mode)
+
+
+def shrunk(image: np.ndarray, scale: float) -> np.ndarray:
+    """``image [H, W, ...]`` area-averaged to ``scale`` of its size (at least one texel), its channels kept."""
+    size = (max(1, int(image.shape[1] * scale)), max(1, int(image.shape[0] * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA).reshape(size[1], size[0], *image.shape[2:])
 
 
 def colours_as_texture(part):
@@ -182,9 +185,20 @@ def face_colour_table(vertices: np.ndarray, faces: np.ndarray,
     packed, colour_of_face = np.unique(rgb[:, 0] << 16 | rgb[:, 1] << 8 | rgb[:, 2], return_inverse=True)
     colours = np.stack([packed >> 16, packed >> 8 & 255, packed & 255], axis=1).astype(np.uint8)
     colour_of_corner = np.repeat(colour_of_face.reshape(-1), 3)
-    first, corner_vertex = unique_rows(np.column_stack([faces.reshape(-1), colour_of_corner]).astype(np.int64))
+    split_vertices, split_faces, first = split_corners(vertices, faces, colour_of_corner)
     side = int(np.ceil(np.sqrt(len(colours))))
     texture = colours[np.arange(side * side) % len(colours)].reshape(side, side, 3)
     row, col = np.divmod(colour_of_corner[first], side)
     uv = np.column_stack([(col + 0.5) / side, 1.0 - (row + 0.5) / side])
-    return vertices[faces.reshape(-1)[first]], corner_vertex.reshape(-1, 3), uv, texture
+    return split_vertices, split_faces, uv, texture
+
+
+def split_corners(vertices: np.ndarray, faces: np.ndarray,
+                  corner_key: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A vertex split where faces meeting at it give their corners different keys (``corner_key``: int
+    ``[3F]`` or ``[3F, K]``, per corner in face order), one copy per key: (vertices ``[V', 3]``, faces
+    ``[F, 3]`` into them in the same order, the corner each new vertex was made from ``[V']``, which picks
+    per-corner values for the new vertices)."""
+    keys = np.column_stack([faces.reshape(-1), np.asarray(corner_key).reshape(len(faces) * 3, -1)])
+    first, corner_vertex = unique_rows(keys.astype(np.int64))
+    return vertices[faces.reshape(-1)[first]], corner_vertex.reshape(-1, 3), first
