@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Run once on a connected machine, from the project root (after ../shared/gpu/prepare.sh): brings
+# Run once on a connected machine, from the project root (after ../shared/gpu/prepare.sh, given plyfile too,
+# which the GPU tests' modules import and its default list lacks (2026-11-28: 3 collection errors without it):
+#   PACKAGES="omegaconf trimesh manifold3d moderngl glcontext embreex gsplat plyfile" bash ../shared/gpu/prepare.sh): brings
 # FlashAttention-4 (model.attention=fa4) for the offline GPU machine's Python 3.12 into git-ignored folders.
 # A device call carries at most 64 MiB with the working tree, and FA4's compiler library alone is a 92 MB
 # wheel (227 MB unpacked), so it travels on its own, unpacked, xz-compressed (~61 MiB) and cut in two halves
