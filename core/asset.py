@@ -34,6 +34,11 @@ class Asset:
             (tangent space, OpenGL/glTF convention: +Y is +v). Missing maps mean
             ``DEFAULT_ROUGHNESS``, ``DEFAULT_METALLIC`` and the geometric normal.
         meta: JSON-ready description (seed, index, parts, textures, augmentations, timings).
+        double_sided: whether a face may be seen from behind (an open surface: a sheet, a leaf, a cup of
+            one wall; or faces wound inwards). False (a closed mesh wound outwards, as every generated
+            object is) lets a renderer skip back faces; True makes it show each face from both sides, lit
+            on each side by what that side sees, as Blender's Cycles does, and the GLB's material says
+            ``doubleSided``.
     """
 
     vertices: np.ndarray
@@ -42,6 +47,7 @@ class Asset:
     texture: np.ndarray
     meta: dict[str, Any] = field(default_factory=dict)
     maps: dict[str, np.ndarray] = field(default_factory=dict)
+    double_sided: bool = False
 
     def map_or_flat(self, name: str) -> np.ndarray:
         """The map ``name`` (one of ``MAP_NAMES``), or a 1x1 texel of its default where it is missing."""
@@ -71,7 +77,7 @@ class Asset:
             baseColorTexture=image,
             metallicFactor=1.0 if "metallic_roughness" in self.maps else DEFAULT_METALLIC,
             roughnessFactor=1.0 if "metallic_roughness" in self.maps else DEFAULT_ROUGHNESS,
-            doubleSided=False,
+            doubleSided=self.double_sided,
             **maps,
         )
         visual = trimesh.visual.TextureVisuals(uv=self.uv, material=material)

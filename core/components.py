@@ -135,7 +135,8 @@ class Renderer(Component):
 
     def render(self, asset: Any, cameras: "Cameras", settings: "ShadingSettings", on_view=None) -> "Views":
         """Render every camera. ``on_view(i, rgba [H, W, 4], depth [H, W], normal [H, W, 3])``, if
-        given, is called as soon as view ``i`` is done (the caller encodes it meanwhile)."""
+        given, is called as soon as view ``i`` is done (the caller encodes it meanwhile). Back faces
+        may be skipped unless ``asset.double_sided`` (then each face shows from both sides)."""
         raise NotImplementedError
 
 

@@ -170,7 +170,8 @@ def check_renderer(renderer) -> None:
     """A sphere of radius 0.8 (an icosphere) from four cameras: the alpha mask agrees with the
     analytic silhouette (ray-sphere intersection) on >= 97% of pixels, camera depth within 2% where
     both see it (at fully covered pixels), unit world normals, and RGB is the background where
-    alpha is 0."""
+    alpha is 0; and a double-sided square (``Asset.double_sided``) covers the same pixels from behind as
+    from the front."""
     import trimesh
 
     from lrmzero.asset import Asset
@@ -211,6 +212,17 @@ def check_renderer(renderer) -> None:
         assert np.allclose(np.linalg.norm(n, axis=1), 1.0, atol=1e-2), f"{what}: normals not unit"
         empty = views.rgba[i].reshape(-1, 4)[:, 3] == 0
         assert np.all(views.rgba[i].reshape(-1, 4)[empty, :3] == [0, 255, 0]), f"{what}: background"
+    # an open surface, wound to face +x: from -x, half a turn about z away (which turns the square onto
+    # itself), it covers the same pixels
+    square = Asset(np.array([[0.0, -0.6, -0.6], [0.0, 0.6, -0.6], [0.0, 0.6, 0.6], [0.0, -0.6, 0.6]]),
+                   np.array([[0, 1, 2], [0, 2, 3]]), np.full((4, 2), 0.5), np.full((4, 4, 3), 180, np.uint8),
+                   double_sided=True)
+    eyes = np.array([[2.5, 0.4, 0.5], [-2.5, -0.4, 0.5]])
+    views = renderer.render(square, Cameras(look_at(eyes), cams.K[:2], size, size), settings)
+    front, back = views.mask
+    assert front.mean() > 0.1 and np.mean(front == back) >= 0.99, (
+        f"{what}: a double-sided square covers {front.mean():.1%} of the view from the front, {back.mean():.1%} "
+        "from behind (Asset.double_sided: show back faces)")
 
 
 def check_model(model, steps: int = 8) -> None:

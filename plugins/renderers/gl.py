@@ -18,6 +18,7 @@ from lrmzero.plugins.renderers.occlusion import ambient_occlusion, split_for_bak
 from lrmzero.plugins.renderers.pixel_filter import bilinear_fetches, filter_taps
 from lrmzero.plugins.renderers.shading import (AMBIENT, DIELECTRIC_F_AVERAGE, LIGHT_DIRECTIONS, LIGHT_INTENSITIES,
                                                SPECULAR_CONE_SCALE, dfg_table)
+from lrmzero.plugins.renderers.two_sided import with_back_faces
 from lrmzero.tone import finish_views
 from lrmzero.views import ShadingSettings, Views
 
@@ -245,7 +246,8 @@ class GLRenderer(Renderer):
                                  "with pixel_filter 0: off)", ge=1, le=4)
         pixel_filter: float = param(1.5, "Blackman-Harris pixel filter width, as Cycles' filter_width (the official "
                                     "renders'; the window spans twice it); 0: a box over each pixel", ge=0.0, le=3.0)
-        cull_back_faces: bool = param(True, "skip back faces (meshes are closed; faster on llvmpipe)")
+        cull_back_faces: bool = param(True, "skip back faces of closed meshes (faster on llvmpipe); a double-sided "
+                                      "asset (an open mesh) shows both sides whatever this says")
         anisotropy: float = param(1.0, "anisotropic texture filtering (1: off; 2-16: gl vs cycles +0.11 dB, llvmpipe "
                                   "takes any of them as one and ~1.3x the time; cheap on a GPU)", ge=1.0, le=16.0)
         trilinear: bool = param(False, "blend the two nearest mipmap levels (off: the nearer one; "
@@ -374,7 +376,7 @@ class GLRenderer(Renderer):
                 scene.use()
                 scene.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
                 ctx.enable(self.moderngl.DEPTH_TEST)
-                if self.cfg.cull_back_faces:
+                if self.cfg.cull_back_faces or asset.double_sided:  # a face and its back: the one facing us
                     ctx.enable(self.moderngl.CULL_FACE)
                     ctx.front_face = "cw"
                     ctx.cull_face = "back"
@@ -413,8 +415,8 @@ class GLRenderer(Renderer):
 
 
 def _split_and_bake(asset, settings):
-    """(the asset as lit: long edges split, its baked occlusion or None, seconds it took); see
-    :mod:`occlusion`."""
+    """(the asset as lit: long edges split, a double-sided one's back faces added, its baked occlusion or
+    None, seconds it took); see :mod:`occlusion` and :mod:`two_sided`."""
     start = time.perf_counter()
-    asset = split_for_baking(asset, settings)
+    asset = with_back_faces(split_for_baking(asset, settings))
     return asset, ambient_occlusion(asset, settings), time.perf_counter() - start

@@ -17,6 +17,7 @@ import trimesh
 from lrmzero.mesh import unique_rows, weld_positions
 from lrmzero.plugins.renderers.edge_split import split_long_edges
 from lrmzero.plugins.renderers.mipmaps import decode_srgb
+from lrmzero.plugins.renderers.two_sided import facing_copies, has_back_faces
 
 
 def hemisphere_directions(count: int) -> np.ndarray:
@@ -108,6 +109,18 @@ def split_at_creases(vertices: np.ndarray, faces: np.ndarray,
         out_faces, source = renumber[out_faces], source[used]
         vertex_normals, points = vertex_normals[used], points[used]
     return CreasedMesh(source, out_faces.reshape(-1, 3), vertex_normals, points, num_points)
+
+
+def with_back_sides(front: CreasedMesh) -> CreasedMesh:
+    """``front`` followed by its back: each of its vertices again with the normal reversed, as a point of
+    its own, and each face again wound the other way (``(a, c, b)``, as
+    :func:`~lrmzero.plugins.renderers.two_sided.with_back_faces` adds them), so that a sheet's two sides are
+    baked apart. (Creasing the doubled mesh at once would sum each position's normals to zero.)"""
+    count = len(front.source)
+    return CreasedMesh(np.concatenate([front.source, front.source]),
+                       np.concatenate([front.faces, front.faces[:, [0, 2, 1]] + count]),
+                       np.concatenate([front.normals, -front.normals]),
+                       np.concatenate([front.points, front.points + front.num_points]), 2 * front.num_points)
 
 
 @dataclass(frozen=True)
@@ -203,7 +216,7 @@ def bake_ambient_occlusion(vertices: np.ndarray, faces: np.ndarray, rays: int, d
                            smoothing: int = 0, crease_degrees: float | None = None,
                            uv: np.ndarray | None = None, texture: np.ndarray | None = None,
                            traced_bounce: bool = False, bounce_stride: int = 1,
-                           caster: RayCaster | None = None) -> BakedOcclusion:
+                           caster: RayCaster | None = None, back_faces: bool = False) -> BakedOcclusion:
     """Per-vertex visibility of a cosine-weighted hemisphere and one diffuse bounce, on the mesh split
     at its creases (:func:`split_at_creases`; ``crease_degrees=None``: not split, one value per
     position). See :class:`BakedOcclusion`.
@@ -225,9 +238,14 @@ def bake_ambient_occlusion(vertices: np.ndarray, faces: np.ndarray, rays: int, d
     mean visibility.
 
     ``caster``: a :class:`RayCaster` of this mesh already built (the raycast renderer's), else one
-    is built.
+    is built. ``back_faces``: faces ``F ..`` are faces ``.. F`` wound the other way
+    (:func:`~lrmzero.plugins.renderers.two_sided.with_back_faces`), baked as the other side of each
+    (:func:`with_back_sides`); a traced ray sees the copy that faces it.
     """
-    creased = split_at_creases(vertices, faces, crease_degrees)
+    front = faces[: len(faces) // 2] if back_faces else faces  # the back copies: the same triangles
+    creased = split_at_creases(vertices, front, crease_degrees)
+    if back_faces:
+        creased = with_back_sides(creased)
     representative = np.zeros(creased.num_points, np.int64)
     representative[creased.points] = np.arange(len(creased.points))  # any copy of a point will do
     used = np.zeros(creased.num_points, bool)
@@ -248,7 +266,7 @@ def bake_ambient_occlusion(vertices: np.ndarray, faces: np.ndarray, rays: int, d
     frames = np.stack([t1, t2, normals], 0).astype(np.float32).reshape(3, -1)
     dirs = (local.astype(np.float32) @ frames).reshape(rays, P, 3)
     start = (positions + normals * (1e-4 + 1e-3 * distance)).astype(np.float32)
-    caster = caster if caster is not None else RayCaster(vertices, faces)
+    caster = caster if caster is not None else RayCaster(vertices, front)
     # traced: every bounce_stride-th ray of each point's pattern gets a closest hit (what the bounce
     # sees); the others an occlusion query (faster)
     traced = np.arange(rays) % bounce_stride == 0 if traced_bounce else np.zeros(rays, bool)
@@ -273,8 +291,13 @@ def bake_ambient_occlusion(vertices: np.ndarray, faces: np.ndarray, rays: int, d
     if not traced_bounce:
         return BakedOcclusion(creased, visibility[creased.points], bounce[creased.points], bent)
     # One bounce: what each traced occluded ray sees, the hit surface's albedo times its own visibility.
-    corners = creased.points[creased.faces[hit_face]]  # [H, 3] bake points of the hit face's corners
     weights = np.column_stack([1.0 - hit_uv.sum(1), hit_uv])
+    if back_faces:
+        tri = vertices[faces[hit_face]]
+        away = np.einsum("hj,hj->h", np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]),
+                         dirs.reshape(-1, 3)[hit_flat]) > 0
+        hit_face, weights = facing_copies(hit_face, weights, away, len(faces))
+    corners = creased.points[creased.faces[hit_face]]  # [H, 3] bake points of the hit face's corners
     seen_visibility = np.einsum("hc,hc->h", weights, visibility[corners])
     if texture is not None and uv is not None:
         albedo = _linear_albedo(texture, np.einsum("hc,hcj->hj", weights, uv[faces[hit_face]]))
@@ -332,10 +355,14 @@ def split_for_baking(asset, settings):
 
 def ambient_occlusion(asset, settings, caster: RayCaster | None = None) -> BakedOcclusion | None:
     """:func:`bake_ambient_occlusion` of an asset (its base colour feeds the bounce) for ``ao``
-    shading, else None (``unlit`` / ``lambert`` shade per pixel)."""
+    shading, else None (``unlit`` / ``lambert`` shade per pixel). A double-sided asset comes with its back
+    faces (:func:`~lrmzero.plugins.renderers.two_sided.with_back_faces`): each side is baked on its own."""
     if settings.shading != "ao":
         return None
+    if asset.double_sided and not has_back_faces(asset.faces):
+        raise ValueError("a double-sided asset is baked with its back faces (two_sided.with_back_faces)")
     return bake_ambient_occlusion(asset.vertices, asset.faces, settings.ao_rays, settings.ao_distance,
                                   settings.ao_smoothing, CREASE_DEGREES if settings.ao_split_creases else None,
-                                  asset.uv, asset.texture, traced_bounce=settings.ao_bounce == "traced",
-                                  bounce_stride=settings.ao_bounce_stride, caster=caster)
+                                  asset.uv, asset.texture,
+                                  traced_bounce=settings.ao_bounce == "traced", bounce_stride=settings.ao_bounce_stride,
+                                  caster=caster, back_faces=asset.double_sided)

@@ -16,6 +16,7 @@ from lrmzero.components import Renderer
 from lrmzero.plugins.renderers.occlusion import RayCaster, ambient_occlusion, split_for_baking
 from lrmzero.plugins.renderers.pixel_filter import resolve_coverage
 from lrmzero.plugins.renderers.shading import environment_shade, face_normals, lambert, specular_visibility
+from lrmzero.plugins.renderers.two_sided import facing_copies, with_back_faces
 from lrmzero.tone import finish_views, to_linear
 from lrmzero.views import ShadingSettings, Views
 
@@ -48,7 +49,8 @@ class RaycastRenderer(Renderer):
 
     @dataclass
     class Config:
-        cull_back_faces: bool = param(True, "ignore hits on back faces, as `gl` culls them")
+        cull_back_faces: bool = param(True, "ignore hits on back faces of closed meshes, as `gl` culls them; a "
+                                      "double-sided asset (an open mesh) shows both sides whatever this says")
         supersample: int = param(2, "rays per pixel along each axis, filtered down as gl's (4x the rays of 1; 1 with "
                                  "pixel_filter 0: no antialiasing)", ge=1, le=4)
         pixel_filter: float = param(1.5, "Blackman-Harris pixel filter width, as Cycles' filter_width and "
@@ -58,7 +60,7 @@ class RaycastRenderer(Renderer):
         W, H, V = int(cameras.width), int(cameras.height), len(cameras)
         ss = self.cfg.supersample
         start = time.perf_counter()
-        asset = split_for_baking(asset, settings)  # the same lighting resolution as gl's
+        asset = with_back_faces(split_for_baking(asset, settings))  # the same lighting resolution as gl's
         caster = RayCaster(asset.vertices, asset.faces)  # one acceleration structure: the bake's and every view's
         fn = face_normals(asset.vertices, asset.faces)
         ao = ambient_occlusion(asset, settings, caster)
@@ -84,9 +86,11 @@ class RaycastRenderer(Renderer):
             ray, tri, hit_uv = caster.cast(origins, dirs.astype(np.float32), FAR, closest=True)
             bary = np.column_stack([1.0 - hit_uv.sum(1), hit_uv])  # Embree's (u, v): v1 and v2's shares
             loc = np.einsum("ni,nij->nj", bary, asset.vertices[asset.faces[tri]])
-            if self.cfg.cull_back_faces and len(tri):
-                front = np.einsum("ij,ij->i", fn[tri], dirs[ray]) < 0
-                loc, ray, tri, bary = loc[front], ray[front], tri[front], bary[front]
+            away = np.einsum("ij,ij->i", fn[tri], dirs[ray]) >= 0
+            if asset.double_sided:  # of a face and its back copy, in one plane, the one facing the camera
+                tri, bary = facing_copies(tri, bary, away, len(asset.faces))
+            elif self.cfg.cull_back_faces and len(tri):
+                loc, ray, tri, bary = loc[~away], ray[~away], tri[~away], bary[~away]
             if len(tri):
                 uv = np.einsum("ni,nij->nj", bary, asset.uv[asset.faces[tri]])
                 base = to_linear(bilinear(asset.texture, uv))

@@ -15,6 +15,7 @@ from lrmzero.plugins.generation.real_meshes.atlas import join_parts
 from lrmzero.plugins.generation.real_meshes.materials import (bake_base_colour_factor, bake_metallic_roughness_factors,
                                                        colours_as_texture, texture_flat_colour,
                                                        unwrap_repeating_uvs)
+from lrmzero.plugins.generation.real_meshes.sides import closed_and_outward
 
 log = logging.getLogger("lrmzero")
 
@@ -157,4 +158,6 @@ def load_mesh_asset(path: str | Path, normalized_size: float = 1.8, up: str = "z
                     path, ", ".join(meta["missing_files"]), resolver.object_folder)
     if table_texels:  # parts coloured per vertex (scans, PLY) or per face (CAD): each face in its colour
         meta[COLOUR_TABLE] = {"kind": f"{' and '.join(sorted(coloured))} colours, one per face", "texels": table_texels}
-    return Asset(vertices, faces, uv, np.ascontiguousarray(texture), meta, maps=maps)
+    meta["double_sided"] = not closed_and_outward(vertices, faces)
+    return Asset(vertices, faces, uv, np.ascontiguousarray(texture), meta, maps=maps,
+                 double_sided=meta["double_sided"])
