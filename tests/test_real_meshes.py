@@ -471,3 +471,42 @@ def test_a_texture_nobody_ships_is_said_and_recorded(tmp_path, caplog):
     assert asset.meta["missing_files"] == ["textures/lost.png"]
     assert "textures/lost.png not found" in caplog.text and "m.obj" in caplog.text
     assert np.all(np.abs(asset.texture.astype(int) - 188) <= 1)  # its flat colour, Kd 0.5 (sRGB 188)
+
+
+def test_a_draco_compressed_gltf_reads_as_its_plain_twin(tmp_path):
+    """Draco-compressed geometry (KHR_draco_mesh_compression, decoded by DracoPy: the `meshes` extra) gives
+    the mesh the plain file gives."""
+    from lrmzero.plugins.generation.real_meshes.load import load_mesh_asset
+
+    ball = trimesh.creation.icosphere(subdivisions=2)
+    ball.visual.face_colors = np.random.default_rng(0).integers(0, 256, (len(ball.faces), 4))
+    plain, packed = tmp_path / "plain.glb", tmp_path / "packed.glb"
+    plain.write_bytes(trimesh.exchange.gltf.export_glb(trimesh.Scene(ball)))
+    packed.write_bytes(trimesh.exchange.gltf.export_glb(trimesh.Scene(ball), extension_draco=True))
+    assert b"KHR_draco_mesh_compression" in packed.read_bytes()[:4096]
+    want, got = load_mesh_asset(plain), load_mesh_asset(packed)
+    # Draco quantizes positions (to 1e-4 of this unit ball), keeping every triangle and its colour
+    np.testing.assert_allclose(got.vertices[got.faces], want.vertices[want.faces], atol=2e-3)
+    assert np.array_equal(got.texture, want.texture) and np.allclose(got.uv, want.uv)
+
+
+def test_a_gltf_requiring_what_cannot_be_decoded_is_refused_by_name(tmp_path, monkeypatch):
+    """trimesh reads a required extension it lacks as if it were absent (Draco-compressed geometry without
+    DracoPy came out as 'mesh has zero size'): such a file is refused, naming the extension and the way out."""
+    import importlib.util
+
+    from lrmzero.plugins.generation.real_meshes.load import load_mesh_asset
+
+    ball = trimesh.creation.icosphere(subdivisions=1)
+    (tmp_path / "packed.glb").write_bytes(trimesh.exchange.gltf.export_glb(trimesh.Scene(ball), extension_draco=True))
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "DracoPy" else find_spec(name, *a))
+    with pytest.raises(ValueError, match=r"packed.glb: requires the glTF extension KHR_draco_mesh_compression, decoded "
+                                         r"by DracoPy, which is not installed: pip install 'lrmzero\[meshes\]'"):
+        load_mesh_asset(tmp_path / "packed.glb")
+    tree = json.loads(trimesh.exchange.gltf.export_gltf(trimesh.Scene(ball))["model.gltf"])
+    tree["extensionsUsed"] = tree["extensionsRequired"] = ["EXT_meshopt_compression", "KHR_mesh_quantization"]
+    (tmp_path / "m.gltf").write_text(json.dumps(tree))
+    with pytest.raises(ValueError, match="m.gltf: requires the glTF extension\\(s\\) EXT_meshopt_compression, "
+                                         "KHR_mesh_quantization, which the mesh reader cannot decode; allowed: "):
+        load_mesh_asset(tmp_path / "m.gltf")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import struct
@@ -77,8 +78,10 @@ def file_up_axis(path: Path) -> str:
     return "z" if gltf_generator(path).startswith(GLB_GENERATOR) else "y"
 
 
-def gltf_generator(path: Path) -> str:
-    """A glTF file's ``asset.generator`` ("" where it has none or cannot be read)."""
+def gltf_tree(path: Path) -> dict:
+    """A glTF file's JSON (``{}`` for another format, or a file that cannot be read as glTF)."""
+    if path.suffix.lower() not in (".glb", ".gltf"):
+        return {}
     try:
         with open(path, "rb") as f:
             if path.suffix.lower() == ".glb":  # header, then the JSON chunk: length, type, bytes
@@ -88,9 +91,38 @@ def gltf_generator(path: Path) -> str:
                 tree = json.loads(f.read(min(length, 1 << 26)))
             else:
                 tree = json.load(f)
-        return str(tree.get("asset", {}).get("generator", ""))
-    except (OSError, ValueError, struct.error, AttributeError):
-        return ""
+        return tree if isinstance(tree, dict) else {}
+    except (OSError, ValueError, struct.error):
+        return {}
+
+
+def gltf_generator(path: Path) -> str:
+    """A glTF file's ``asset.generator`` ("" where it has none or cannot be read)."""
+    asset = gltf_tree(path).get("asset", {})
+    return str(asset.get("generator", "")) if isinstance(asset, dict) else ""
+
+
+# The extensions a glTF file may require (``extensionsRequired``: a reader that lacks one reads it wrong)
+# that trimesh's loader decodes; it reads the others' placeholders as they are (Draco-compressed geometry
+# without DracoPy as empty accessors, quantized positions as raw integers), so a file requiring one is refused.
+READABLE_EXTENSIONS = {"KHR_draco_mesh_compression": "DracoPy", "KHR_materials_pbrSpecularGlossiness": None,
+                       "EXT_texture_webp": None}
+
+
+def check_gltf_extensions(path: Path) -> None:
+    """Raise ValueError naming each extension the glTF file ``path`` requires that cannot be decoded here,
+    and what would decode it."""
+    required = gltf_tree(path).get("extensionsRequired", [])
+    unknown = sorted(str(name) for name in required if str(name) not in READABLE_EXTENSIONS)
+    if unknown:
+        raise ValueError(f"{path}: requires the glTF extension(s) {', '.join(unknown)}, which the mesh reader cannot "
+                         f"decode; allowed: {', '.join(sorted(READABLE_EXTENSIONS))} (convert the file, e.g. with "
+                         "gltf-transform, to plain glTF)")
+    for name in required:
+        module = READABLE_EXTENSIONS[str(name)]
+        if module is not None and importlib.util.find_spec(module) is None:
+            raise ValueError(f"{path}: requires the glTF extension {name}, decoded by {module}, which is not "
+                             "installed: pip install 'lrmzero[meshes]'")
 
 
 def load_mesh_asset(path: str | Path, normalized_size: float = 1.8, up: str = "z") -> Asset:
@@ -108,6 +140,7 @@ def load_mesh_asset(path: str | Path, normalized_size: float = 1.8, up: str = "z
     path = Path(path)
     up = file_up_axis(path) if up == "auto" else up
     resolver = MeshFileResolver(path)
+    check_gltf_extensions(path)
     try:
         scene = trimesh.load_scene(path, resolver=resolver)
         fixed, table_texels, coloured = {}, 0, set()
