@@ -14,9 +14,11 @@ from PIL import Image
 DEFAULT_ROUGHNESS = 0.5
 DEFAULT_METALLIC = 0.0
 MAP_NAMES = ("metallic_roughness", "normal")
+CUTOUT_MAP = "opacity"  # holes in the surface (glTF alphaMode MASK): an optional map beside MAP_NAMES
 FLAT_MAPS = {  # one texel standing for a missing map (glTF packing; R of metallic_roughness unused)
     "metallic_roughness": (255, round(255 * DEFAULT_ROUGHNESS), round(255 * DEFAULT_METALLIC)),
     "normal": (128, 128, 255),
+    CUTOUT_MAP: (255, 255, 255),
 }
 
 
@@ -32,7 +34,10 @@ class Asset:
         maps: optional PBR maps laid out like ``texture`` (same UVs), uint8 ``[H', W', 3]``:
             ``metallic_roughness`` (glTF packing: G roughness, B metallic, linear) and ``normal``
             (tangent space, OpenGL/glTF convention: +Y is +v). Missing maps mean
-            ``DEFAULT_ROUGHNESS``, ``DEFAULT_METALLIC`` and the geometric normal.
+            ``DEFAULT_ROUGHNESS``, ``DEFAULT_METALLIC`` and the geometric normal. ``opacity``
+            (``CUTOUT_MAP``, optional, R read): cut-outs, as glTF's alphaMode MASK with a cutoff of 0.5 (a
+            leaf's outline on a quad): where it is below 128 there is no surface (nothing drawn, hit or
+            occluding); without it the surface is whole.
         meta: JSON-ready description (seed, index, parts, textures, augmentations, timings).
         double_sided: whether a face may be seen from behind (an open surface: a sheet, a leaf, a cup of
             one wall; or faces wound inwards). False (a closed mesh wound outwards, as every generated
@@ -56,9 +61,18 @@ class Asset:
 
     def to_trimesh(self, texture_format: str = "jpeg", quality: int = 95) -> trimesh.Trimesh:
         """A textured trimesh with a glTF PBR material: base colour, and the metallic-roughness and
-        normal textures where the asset has those maps. ``texture_format`` (png or jpeg) and
-        ``quality`` (JPEG quality or PNG compress level) set how an exporter encodes them."""
-        image = Image.fromarray(self.texture)
+        normal textures where the asset has those maps; cut-outs in the base colour's alpha (PNG).
+        ``texture_format`` (png or jpeg) and ``quality`` (JPEG quality or PNG compress level) set how an
+        exporter encodes them."""
+        cutouts = self.maps.get(CUTOUT_MAP)
+        if cutouts is None:
+            image = Image.fromarray(self.texture)
+        else:  # glTF keeps cut-outs in the base colour's alpha, which JPEG cannot hold
+            texture_format, quality = "png", 1
+            size = max(self.texture.shape[:2], cutouts.shape[:2])[::-1]  # the larger, neither one resampled
+            rgb = Image.fromarray(self.texture).resize(size, Image.NEAREST)
+            alpha = Image.fromarray(np.ascontiguousarray(cutouts[..., 0])).resize(size, Image.NEAREST)
+            image = Image.merge("RGBA", (*rgb.split(), alpha))
         image.format = "JPEG" if texture_format == "jpeg" else "PNG"
         # Pillow reads encoder options from `encoderinfo` too; trimesh's exporter passes none.
         image.encoderinfo = {"quality": quality} if texture_format == "jpeg" else {"compress_level": quality}
@@ -78,6 +92,7 @@ class Asset:
             metallicFactor=1.0 if "metallic_roughness" in self.maps else DEFAULT_METALLIC,
             roughnessFactor=1.0 if "metallic_roughness" in self.maps else DEFAULT_ROUGHNESS,
             doubleSided=self.double_sided,
+            **({} if cutouts is None else {"alphaMode": "MASK", "alphaCutoff": 0.5}),
             **maps,
         )
         visual = trimesh.visual.TextureVisuals(uv=self.uv, material=material)

@@ -65,7 +65,8 @@ def image_node(nodes, path: Path, colour: bool):
 
 def build_material(obj, folder: Path) -> None:
     """A Principled BSDF fed by the atlas: base colour (sRGB), roughness (G) and metallic (B) of
-    the metallic-roughness map, and the tangent-space normal map, as glTF's importer wires them."""
+    the metallic-roughness map, the tangent-space normal map, and the cut-outs' opacity where there are
+    any, as glTF's importer wires them."""
     material = bpy.data.materials.new("atlas")
     material.use_nodes = True
     nodes, links = material.node_tree.nodes, material.node_tree.links
@@ -82,6 +83,13 @@ def build_material(obj, folder: Path) -> None:
     normal_map.uv_map = "uv"
     links.new(normal.outputs["Color"], normal_map.inputs["Color"])
     links.new(normal_map.outputs["Normal"], bsdf.inputs["Normal"])
+    if (folder / "opacity.png").exists():  # cut-outs: no surface where the map is below one half, as glTF's
+        opacity = image_node(nodes, folder / "opacity.png", False)  # importer wires alphaMode MASK
+        cut = nodes.new("ShaderNodeMath")
+        cut.operation = "GREATER_THAN"
+        cut.inputs[1].default_value = 0.5
+        links.new(opacity.outputs["Color"], cut.inputs[0])
+        links.new(cut.outputs["Value"], bsdf.inputs["Alpha"])
     obj.data.materials.append(material)
 
 

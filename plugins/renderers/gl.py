@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lrmzero import param
-from lrmzero.asset import MAP_NAMES
+from lrmzero.asset import CUTOUT_MAP, MAP_NAMES
 from lrmzero.cameras import Cameras
 from lrmzero.components import Renderer, RendererUnavailable
 from lrmzero.plugins.renderers.mipmaps import level_uploader, mip_chain
@@ -23,6 +23,7 @@ from lrmzero.tone import finish_views
 from lrmzero.views import ShadingSettings, Views
 
 NEAR, FAR = 0.01, 100.0
+OPACITY_UNIT = 6  # texture units: 0-2 the maps, 3 the dfg table, 4-5 the resolve's samples
 
 VERTEX_SHADER = """
 #version 330
@@ -85,6 +86,9 @@ in vec3 v_bent;
 in vec3 v_smooth_normal;
 layout(location = 0) out vec4 out_color;
 layout(location = 1) out vec4 out_geometry;
+#ifdef CUTOUTS
+uniform sampler2D opacity;              // lrmzero.asset.CUTOUT_MAP: a hole below one half
+#endif
 
 // Specular reflectance of a uniform white environment: the GGX split sum from the table (shading.dfg_table)
 // plus the multiple-scattering energy; shading.env_brdf is the same in numpy.
@@ -123,6 +127,9 @@ float specular_visibility(vec3 bent, float visibility, vec3 smooth_normal, vec3 
 }
 
 void main() {
+#ifdef CUTOUTS
+    if (texture(opacity, v_uv).r < 0.5) discard;
+#endif
     // The triangle's own plane: world position is linear over it, so its screen derivatives are
     // exact (flat normals without duplicating vertices per face). Oriented towards the camera,
     // which for the front faces of a closed mesh is outward.
@@ -189,6 +196,9 @@ uniform sampler2D color_samples;
 uniform sampler2D geometry_samples;
 layout(location = 0) out vec4 out_color;
 layout(location = 1) out vec4 out_geometry;
+#ifdef CUTOUTS
+uniform sampler2D opacity;              // lrmzero.asset.CUTOUT_MAP: a hole below one half
+#endif
 const int factor = %(factor)d;
 void main() {
     ivec2 origin = ivec2(gl_FragCoord.xy) * factor;
@@ -262,19 +272,12 @@ class GLRenderer(Renderer):
         except Exception as exc:  # noqa: BLE001 - any failure to get a context means "not here"
             raise RendererUnavailable(f"gl: no EGL context ({type(exc).__name__}: {exc})") from None
         self.moderngl = moderngl
-        self.program = self.ctx.program(vertex_shader=VERTEX_SHADER, fragment_shader=FRAGMENT_SHADER)
-        self.program["light_dir"].write(LIGHT_DIRECTIONS.astype("f4").tobytes())
-        self.program["light_int"].value = tuple(float(x) for x in LIGHT_INTENSITIES)
-        self.program["ambient"].value = AMBIENT
-        self.program["near_far"].value = (NEAR, FAR)
+        self._programs: dict[bool, object] = {}
         table = dfg_table()
         self.dfg = self.ctx.texture((table.shape[1], table.shape[0]), 3, np.ascontiguousarray(table).tobytes(),
                                     dtype="f4")
         self.dfg.filter = (moderngl.LINEAR, moderngl.LINEAR)
         self.dfg.repeat_x = self.dfg.repeat_y = False
-        self.program["dfg"].value = 3
-        self.program["dielectric_average"].value = DIELECTRIC_F_AVERAGE
-        self.program["specular_cone_scale"].value = SPECULAR_CONE_SCALE
         self.resolve = self.ctx.program(vertex_shader=RESOLVE_VERTEX_SHADER,
                                         fragment_shader=resolve_shader(self.cfg.supersample, self.cfg.pixel_filter))
         self.resolve["color_samples"].value = 4
@@ -282,6 +285,28 @@ class GLRenderer(Renderer):
         self.resolve_vao = self.ctx.vertex_array(self.resolve, [])
         self._targets = None
         self._upload_level = level_uploader()
+
+    def _program(self, cutouts: bool):
+        """The scene's shader program, compiled on first use: with ``cutouts`` it discards fragments in the
+        holes of the opacity map (a separate program: a shader that may discard keeps llvmpipe from
+        testing depth before shading)."""
+        if cutouts not in self._programs:
+            fragment = FRAGMENT_SHADER.replace("#version 330\n", "#version 330\n#define CUTOUTS\n", 1) \
+                if cutouts else FRAGMENT_SHADER
+            program = self.ctx.program(vertex_shader=VERTEX_SHADER, fragment_shader=fragment)
+            program["light_dir"].write(LIGHT_DIRECTIONS.astype("f4").tobytes())
+            program["light_int"].value = tuple(float(x) for x in LIGHT_INTENSITIES)
+            program["ambient"].value = AMBIENT
+            program["near_far"].value = (NEAR, FAR)
+            program["dfg"].value = 3
+            program["dielectric_average"].value = DIELECTRIC_F_AVERAGE
+            program["specular_cone_scale"].value = SPECULAR_CONE_SCALE
+            for unit, name in enumerate(["base_color", "metallic_roughness", "normal_map"]):
+                program[name].value = unit
+            if cutouts:
+                program["opacity"].value = OPACITY_UNIT
+            self._programs[cutouts] = program
+        return self._programs[cutouts]
 
     def _framebuffers(self, width: int, height: int, factor: int):
         """The scene targets (``factor`` x the size, sampled by the resolve pass) and the resolved
@@ -340,6 +365,9 @@ class GLRenderer(Renderer):
             textures = [self._texture(asset.texture, 0, srgb=True)]
             for unit, name in enumerate(MAP_NAMES, start=1):
                 textures.append(self._texture(asset.map_or_flat(name), unit))
+            cutouts = CUTOUT_MAP in asset.maps
+            if cutouts:
+                textures.append(self._texture(asset.maps[CUTOUT_MAP], OPACITY_UNIT))
             uploaded = time.perf_counter()
             try:
                 asset, ao, bake_seconds = occlusion.result()
@@ -356,13 +384,12 @@ class GLRenderer(Renderer):
         data = np.concatenate([asset.vertices[source], asset.uv[source], light], axis=1).astype("f4")
         vbo = ctx.buffer(np.ascontiguousarray(data).tobytes())
         ibo = ctx.buffer(np.ascontiguousarray(faces.astype("i4")).tobytes())
-        vao = ctx.vertex_array(self.program, [(vbo, "3f 2f 1f 3f 3f 3f", "in_pos", "in_uv", "in_visibility",
+        program = self._program(cutouts)
+        vao = ctx.vertex_array(program, [(vbo, "3f 2f 1f 3f 3f 3f", "in_pos", "in_uv", "in_visibility",
                                                 "in_bounce", "in_bent", "in_smooth_normal")], ibo)
-        for unit, name in enumerate(["base_color", "metallic_roughness", "normal_map"]):
-            self.program[name].value = unit
         self.dfg.use(3)
-        self.program["mode"].value = MODES[settings.shading]
-        self.program["size"].value = (W * ss, H * ss)
+        program["mode"].value = MODES[settings.shading]
+        program["size"].value = (W * ss, H * ss)
         scene, resolved, color_samples, geometry_samples = self._framebuffers(W, H, ss)
         V = len(cameras)
         linear = np.empty((V, H, W, 3), np.float32)
@@ -382,10 +409,10 @@ class GLRenderer(Renderer):
                     ctx.cull_face = "back"
                 else:
                     ctx.disable(self.moderngl.CULL_FACE)
-                self.program["w2c"].write(w2c[v].T.astype("f4").tobytes())
-                self.program["eye"].value = tuple(float(x) for x in cameras.c2w[v, :3, 3])
+                program["w2c"].write(w2c[v].T.astype("f4").tobytes())
+                program["eye"].value = tuple(float(x) for x in cameras.c2w[v, :3, 3])
                 K = cameras.K[v]
-                self.program["intrinsics"].value = (K[0, 0] * ss, K[1, 1] * ss, K[0, 2] * ss, K[1, 2] * ss)
+                program["intrinsics"].value = (K[0, 0] * ss, K[1, 1] * ss, K[0, 2] * ss, K[1, 2] * ss)
                 vao.render(self.moderngl.TRIANGLES)
                 resolved.use()
                 ctx.disable(self.moderngl.DEPTH_TEST | self.moderngl.CULL_FACE)

@@ -15,6 +15,7 @@ import scipy.sparse
 import trimesh
 
 from lrmzero.mesh import unique_rows, weld_positions
+from lrmzero.plugins.renderers.cutouts import MAX_HOLES, SeeThrough, hole_test
 from lrmzero.plugins.renderers.edge_split import split_long_edges
 from lrmzero.plugins.renderers.mipmaps import decode_srgb
 from lrmzero.plugins.renderers.two_sided import facing_copies, has_back_faces
@@ -29,6 +30,7 @@ def hemisphere_directions(count: int) -> np.ndarray:
 
 
 CREASE_DEGREES = 40.0
+HOLE_STEP = 1e-5  # how far past a hole a ray goes on (object units: the object is ~1.8 across)
 
 
 @dataclass(frozen=True)
@@ -140,10 +142,11 @@ class BakedOcclusion:
 
 class RayCaster:
     """Rays against one mesh, its acceleration structure built once: Embree where embreex is present
-    (threads: it releases the GIL), else trimesh's intersector."""
+    (threads: it releases the GIL), else trimesh's intersector. ``holes``: the mesh's cut-outs
+    (:func:`~lrmzero.plugins.renderers.cutouts.hole_test`), which rays pass through."""
 
-    def __init__(self, vertices: np.ndarray, faces: np.ndarray) -> None:
-        self.vertices, self.faces = vertices, faces
+    def __init__(self, vertices: np.ndarray, faces: np.ndarray, holes: SeeThrough | None = None) -> None:
+        self.vertices, self.faces, self.holes = vertices, faces, holes
         try:
             from embreex import rtcore_scene
             from embreex.mesh_construction import TriangleMesh
@@ -158,10 +161,45 @@ class RayCaster:
              ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
         """Rays (``origins``, ``dirs`` ``[N, 3]`` float32) that hit within ``distance``: ``(ray index [H],
         face [H], barycentric (u, v) [H, 2])`` of the first hit if ``closest``, else ``(ray index [H],
-        None, None)`` (an occlusion query, ~1.5x faster)."""
+        None, None)`` (an occlusion query, ~1.5x faster). A hit in a hole does not count: the ray goes on."""
+        if self.holes is None:
+            return self._cast(origins, dirs, distance, closest)
+        ray, face, uv = self._cast_past_holes(origins, dirs, distance)
+        return (ray, face, uv) if closest else (ray, None, None)
+
+    def _cast_past_holes(self, origins: np.ndarray, dirs: np.ndarray, distance: float
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Closest hits outside the holes: a ray that hits a hole is cast again from just past it, at most
+        ``MAX_HOLES`` times (then the next surface counts, hole or not)."""
+        pending = np.arange(len(origins))
+        start = np.asarray(origins, np.float32)
+        left = np.full(len(origins), distance, np.float64)
+        found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        for layer in range(MAX_HOLES + 1):
+            ray, face, uv = self._cast(start, dirs[pending], left, closest=True)
+            bary = np.column_stack([1.0 - uv.sum(1), uv])
+            hole = self.holes(face, bary) if layer < MAX_HOLES else np.zeros(len(face), bool)
+            found.append((pending[ray[~hole]], face[~hole], uv[~hole]))
+            if not hole.any():
+                break
+            ray, bary, face = ray[hole], bary[hole], face[hole]
+            point = np.einsum("ni,nij->nj", bary, self.vertices[self.faces[face]])
+            pending = pending[ray]
+            left = left[ray] - np.linalg.norm(point - start[ray], axis=1) - HOLE_STEP
+            start = (point + HOLE_STEP * dirs[pending]).astype(np.float32)
+            going = left > 0
+            pending, left, start = pending[going], left[going], start[going]
+        ray, face, uv = (np.concatenate(parts) for parts in zip(*found))
+        order = np.argsort(ray, kind="stable")
+        return ray[order], face[order], uv[order]
+
+    def _cast(self, origins: np.ndarray, dirs: np.ndarray, distance: float | np.ndarray, closest: bool
+              ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """:meth:`cast` without holes; ``distance``: one for all rays, or ``[N]``."""
+        distance = np.broadcast_to(np.asarray(distance, np.float32), (len(origins),))
         if self.scene is None:
             locations, index_ray, index_tri = self.mesh.ray.intersects_location(origins, dirs, multiple_hits=False)
-            near = np.linalg.norm(locations - origins[index_ray], axis=1) < distance
+            near = np.linalg.norm(locations - origins[index_ray], axis=1) < distance[index_ray]
             index_ray, index_tri, locations = index_ray[near], index_tri[near], locations[near]
             if not closest:
                 return index_ray, None, None
@@ -171,7 +209,7 @@ class RayCaster:
             none = np.zeros(0, np.int64)
             return (none, none, np.zeros((0, 2))) if closest else (none, None, None)
         scene = self.scene
-        dists = np.full(len(origins), distance, np.float32)
+        dists = np.array(distance, np.float32)  # a writable copy (embreex asks for one)
 
         def intersect(part: slice) -> dict | np.ndarray:
             if not closest:  # embree reports 0 for an occluded ray, -1 for a free one
@@ -216,7 +254,8 @@ def bake_ambient_occlusion(vertices: np.ndarray, faces: np.ndarray, rays: int, d
                            smoothing: int = 0, crease_degrees: float | None = None,
                            uv: np.ndarray | None = None, texture: np.ndarray | None = None,
                            traced_bounce: bool = False, bounce_stride: int = 1,
-                           caster: RayCaster | None = None, back_faces: bool = False) -> BakedOcclusion:
+                           caster: RayCaster | None = None, back_faces: bool = False,
+                           holes: SeeThrough | None = None) -> BakedOcclusion:
     """Per-vertex visibility of a cosine-weighted hemisphere and one diffuse bounce, on the mesh split
     at its creases (:func:`split_at_creases`; ``crease_degrees=None``: not split, one value per
     position). See :class:`BakedOcclusion`.
@@ -240,7 +279,8 @@ def bake_ambient_occlusion(vertices: np.ndarray, faces: np.ndarray, rays: int, d
     ``caster``: a :class:`RayCaster` of this mesh already built (the raycast renderer's), else one
     is built. ``back_faces``: faces ``F ..`` are faces ``.. F`` wound the other way
     (:func:`~lrmzero.plugins.renderers.two_sided.with_back_faces`), baked as the other side of each
-    (:func:`with_back_sides`); a traced ray sees the copy that faces it.
+    (:func:`with_back_sides`); a traced ray sees the copy that faces it. ``holes``: the mesh's cut-outs,
+    which let light through (:func:`~lrmzero.plugins.renderers.cutouts.hole_test`; for the caster built here).
     """
     front = faces[: len(faces) // 2] if back_faces else faces  # the back copies: the same triangles
     creased = split_at_creases(vertices, front, crease_degrees)
@@ -266,7 +306,7 @@ def bake_ambient_occlusion(vertices: np.ndarray, faces: np.ndarray, rays: int, d
     frames = np.stack([t1, t2, normals], 0).astype(np.float32).reshape(3, -1)
     dirs = (local.astype(np.float32) @ frames).reshape(rays, P, 3)
     start = (positions + normals * (1e-4 + 1e-3 * distance)).astype(np.float32)
-    caster = caster if caster is not None else RayCaster(vertices, front)
+    caster = caster if caster is not None else RayCaster(vertices, front, holes)
     # traced: every bounce_stride-th ray of each point's pattern gets a closest hit (what the bounce
     # sees); the others an occlusion query (faster)
     traced = np.arange(rays) % bounce_stride == 0 if traced_bounce else np.zeros(rays, bool)
@@ -365,4 +405,4 @@ def ambient_occlusion(asset, settings, caster: RayCaster | None = None) -> Baked
                                   settings.ao_smoothing, CREASE_DEGREES if settings.ao_split_creases else None,
                                   asset.uv, asset.texture,
                                   traced_bounce=settings.ao_bounce == "traced", bounce_stride=settings.ao_bounce_stride,
-                                  caster=caster, back_faces=asset.double_sided)
+                                  caster=caster, back_faces=asset.double_sided, holes=hole_test(asset))

@@ -13,6 +13,7 @@ from lrmzero import param
 from lrmzero.asset import DEFAULT_METALLIC, DEFAULT_ROUGHNESS
 from lrmzero.cameras import Cameras
 from lrmzero.components import Renderer
+from lrmzero.plugins.renderers.cutouts import hole_test
 from lrmzero.plugins.renderers.occlusion import RayCaster, ambient_occlusion, split_for_baking
 from lrmzero.plugins.renderers.pixel_filter import resolve_coverage
 from lrmzero.plugins.renderers.shading import environment_shade, face_normals, lambert, specular_visibility
@@ -61,7 +62,8 @@ class RaycastRenderer(Renderer):
         ss = self.cfg.supersample
         start = time.perf_counter()
         asset = with_back_faces(split_for_baking(asset, settings))  # the same lighting resolution as gl's
-        caster = RayCaster(asset.vertices, asset.faces)  # one acceleration structure: the bake's and every view's
+        # one acceleration structure: the bake's and every view's
+        caster = RayCaster(asset.vertices, asset.faces, hole_test(asset))
         fn = face_normals(asset.vertices, asset.faces)
         ao = ambient_occlusion(asset, settings, caster)
         tracing = time.perf_counter()

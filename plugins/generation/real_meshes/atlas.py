@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import trimesh
 
-from lrmzero.asset import FLAT_MAPS, MAP_NAMES
+from lrmzero.asset import CUTOUT_MAP, FLAT_MAPS, MAP_NAMES
 from lrmzero.images import convert_8bit
 from lrmzero.plugins.generation.real_meshes.materials import shrunk
 
@@ -29,8 +29,8 @@ MAP_ATTRIBUTES = {"metallic_roughness": "metallicRoughnessTexture", "normal": "n
 def part_images(part: trimesh.Trimesh, same_size: bool = True) -> tuple[np.ndarray, np.ndarray,
                                                                          dict[str, np.ndarray]]:
     """A part's UVs ``[V, 2]`` (in the unit square, v up) and base colour ``[H, W, 3]`` uint8, and its PBR maps
-    by name (``MAP_NAMES``), resized to the base colour's size where ``same_size``; a part without a texture
-    is one colour (its UVs all at the centre)."""
+    by name (``MAP_NAMES``, and ``CUTOUT_MAP`` for a part with cut-outs), resized to the base colour's size
+    where ``same_size``; a part without a texture is one colour (its UVs all at the centre)."""
     visual = getattr(part, "visual", None)
     material = getattr(visual, "material", None)
     image = getattr(material, "baseColorTexture", None) or getattr(material, "image", None)
@@ -46,6 +46,9 @@ def part_images(part: trimesh.Trimesh, same_size: bool = True) -> tuple[np.ndarr
             if same_size and array.shape[:2] != base.shape[:2]:
                 array = cv2.resize(array, (base.shape[1], base.shape[0]), interpolation=cv2.INTER_LINEAR)
             maps[name] = array
+    if getattr(material, "alphaMode", None) == "MASK":  # cut-outs (materials.cut_outs): alpha 0 or 255
+        alpha = np.asarray(convert_8bit(image, "RGBA"), np.uint8)[..., 3]
+        maps[CUTOUT_MAP] = np.repeat(alpha[..., None], 3, axis=-1)
     return np.clip(np.asarray(uv, np.float64), 0.0, 1.0), base, maps
 
 
@@ -122,7 +125,7 @@ def _atlas(slots: list[tuple[np.ndarray, dict[str, np.ndarray]]]):
         if max(height, width) <= MAX_ATLAS:
             break
         scale *= 0.5
-    names = [name for name in MAP_NAMES if any(name in maps for _, maps in slots)]
+    names = [name for name in (*MAP_NAMES, CUTOUT_MAP) if any(name in maps for _, maps in slots)]
     atlases = {"base": np.zeros((height, width, 3), np.uint8)}
     atlases.update({name: np.tile(np.array(FLAT_MAPS[name], np.uint8), (height, width, 1)) for name in names})
     for (base, maps), image, (top, left) in zip(slots, images, corners):

@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import trimesh
 
-from lrmzero.asset import GLB_GENERATOR, Asset
+from lrmzero.asset import CUTOUT_MAP, GLB_GENERATOR, Asset
 from lrmzero.plugins.generation.real_meshes.atlas import join_parts
 from lrmzero.plugins.generation.real_meshes.materials import (bake_base_colour_factor, bake_metallic_roughness_factors,
-                                                       colours_as_texture, texture_flat_colour,
+                                                       colours_as_texture, cut_outs, texture_flat_colour,
                                                        unwrap_repeating_uvs)
 from lrmzero.plugins.generation.real_meshes.sides import closed_and_outward
 
@@ -151,6 +151,7 @@ def load_mesh_asset(path: str | Path, normalized_size: float = 1.8, up: str = "z
             bake_base_colour_factor(part)
             bake_metallic_roughness_factors(part)  # before a flat colour's material is replaced
             texture_flat_colour(part)
+            cut_outs(part)
             kind = getattr(part.visual, "kind", None)
             part, texels = colours_as_texture(part)
             if texels:
@@ -191,6 +192,8 @@ def load_mesh_asset(path: str | Path, normalized_size: float = 1.8, up: str = "z
                     path, ", ".join(meta["missing_files"]), resolver.object_folder)
     if table_texels:  # parts coloured per vertex (scans, PLY) or per face (CAD): each face in its colour
         meta[COLOUR_TABLE] = {"kind": f"{' and '.join(sorted(coloured))} colours, one per face", "texels": table_texels}
-    meta["double_sided"] = not closed_and_outward(vertices, faces)
+    if CUTOUT_MAP in maps:  # glTF alpha, as holes (materials.cut_outs): one can see in through them
+        meta["cut_outs"] = True
+    meta["double_sided"] = CUTOUT_MAP in maps or not closed_and_outward(vertices, faces)
     return Asset(vertices, faces, uv, np.ascontiguousarray(texture), meta, maps=maps,
                  double_sided=meta["double_sided"])

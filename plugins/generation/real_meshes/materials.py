@@ -84,10 +84,40 @@ def texture_flat_colour(part) -> None:
     else:
         return
     colour = np.round(to_srgb(linear) * 255.0).astype(np.uint8)
-    image = Image.fromarray(np.tile(colour, (2, 2, 1)), "RGB")
     kept = {name: getattr(material, name, None) for name in ("metallicRoughnessTexture", "normalTexture")}
+    if isinstance(material, trimesh.visual.material.PBRMaterial) and material.alphaMode is not None:
+        alpha = np.asarray(material.baseColorFactor, np.uint8)[3:4]  # for cut_outs
+        image = Image.fromarray(np.tile(np.concatenate([colour, alpha]), (2, 2, 1)), "RGBA")
+        kept.update(alphaMode=material.alphaMode, alphaCutoff=material.alphaCutoff)
+    else:
+        image = Image.fromarray(np.tile(colour, (2, 2, 1)), "RGB")
     textured = trimesh.visual.material.PBRMaterial(baseColorTexture=image, **kept)  # a flat map, if any
     part.visual = trimesh.visual.TextureVisuals(uv=np.full((len(part.vertices), 2), 0.5), material=textured)
+
+
+def cut_outs(part) -> None:
+    """glTF alpha (the base colour texture's alpha, with ``baseColorFactor``'s baked in) as cut-outs, in
+    place: alphaMode MASK keeps what reaches ``alphaCutoff`` (0.5 when left out), as Cycles renders it;
+    BLEND, which Cycles shows partly see-through (glass, a veil), keeps what reaches one half (the renderers
+    here draw no partial transparency); OPAQUE, or none, ignores alpha, as the spec says. Afterwards the
+    texture's alpha is 0 or 255 under alphaMode MASK with alphaCutoff 0.5, or alphaMode is None where nothing
+    is cut away. Written here: trimesh reads alphaMode and keeps the alpha, and uses neither."""
+    material = getattr(getattr(part, "visual", None), "material", None)
+    if not isinstance(material, trimesh.visual.material.PBRMaterial):
+        return
+    mode = str(material.alphaMode or "OPAQUE").upper()
+    if mode not in ("MASK", "BLEND") or material.baseColorTexture is None:
+        material.alphaMode = None
+        return
+    cutoff = 0.5 if mode == "BLEND" or material.alphaCutoff is None else float(material.alphaCutoff)
+    rgba = np.array(convert_8bit(material.baseColorTexture, "RGBA"))
+    kept = rgba[..., 3] >= np.round(cutoff * 255.0)
+    if kept.all():
+        material.alphaMode = None
+        return
+    rgba[..., 3] = np.where(kept, 255, 0)
+    material.baseColorTexture = Image.fromarray(rgba, "RGBA")
+    material.alphaMode, material.alphaCutoff = "MASK", 0.5
 
 
 def unwrap_repeating_uvs(part: trimesh.Trimesh, max_size: int = 4096) -> trimesh.Trimesh:

@@ -1,0 +1,37 @@
+"""Cut-outs (:data:`~lrmzero.asset.CUTOUT_MAP`, glTF's alphaMode MASK): where a ray meets a face in a hole
+of its opacity map, the ray goes on. `gl` discards such fragments in its shader; this is the same test for
+rays (the raycast renderer's, the light bake's), written here because Embree's filter callbacks, which
+would do it inside the traversal, are not reachable through embreex."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from lrmzero.asset import CUTOUT_MAP
+
+# A ray passes at most this many holes (leaves over leaves); the surface after them counts as hit.
+MAX_HOLES = 16
+
+SeeThrough = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+def hole_test(asset) -> SeeThrough | None:
+    """``test(face [N], bary [N, 3]) -> [N] bool``: whether the point of ``asset``'s face ``face`` at
+    barycentric weights ``bary`` lies in a hole (its opacity below one half, the nearest texel); None for an
+    asset without cut-outs."""
+    opacity = asset.maps.get(CUTOUT_MAP)
+    if opacity is None:
+        return None
+    coverage = np.ascontiguousarray(opacity[..., 0]) >= 128
+    uv, faces = asset.uv, asset.faces
+    h, w = coverage.shape
+
+    def in_hole(face: np.ndarray, bary: np.ndarray) -> np.ndarray:
+        at = np.einsum("ni,nij->nj", bary, uv[faces[face]])
+        x = np.clip((at[:, 0] * w).astype(np.int64), 0, w - 1)
+        y = np.clip(((1.0 - at[:, 1]) * h).astype(np.int64), 0, h - 1)  # row 0 at v = 1
+        return ~coverage[y, x]
+
+    return in_hole
