@@ -15,10 +15,12 @@ DEFAULT_ROUGHNESS = 0.5
 DEFAULT_METALLIC = 0.0
 MAP_NAMES = ("metallic_roughness", "normal")
 CUTOUT_MAP = "opacity"  # holes in the surface (glTF alphaMode MASK): an optional map beside MAP_NAMES
+EMISSIVE_MAP = "emissive"  # light the surface gives off (glTF's emission): optional too
 FLAT_MAPS = {  # one texel standing for a missing map (glTF packing; R of metallic_roughness unused)
     "metallic_roughness": (255, round(255 * DEFAULT_ROUGHNESS), round(255 * DEFAULT_METALLIC)),
     "normal": (128, 128, 255),
     CUTOUT_MAP: (255, 255, 255),
+    EMISSIVE_MAP: (0, 0, 0),
 }
 
 
@@ -37,7 +39,9 @@ class Asset:
             ``DEFAULT_ROUGHNESS``, ``DEFAULT_METALLIC`` and the geometric normal. ``opacity``
             (``CUTOUT_MAP``, optional, R read): cut-outs, as glTF's alphaMode MASK with a cutoff of 0.5 (a
             leaf's outline on a quad): where it is below 128 there is no surface (nothing drawn, hit or
-            occluding); without it the surface is whole.
+            occluding); without it the surface is whole. ``emissive`` (``EMISSIVE_MAP``, optional, sRGB
+            as the base colour): radiance the surface gives off, added to the light it reflects (glTF's
+            emissive colour at strength 1; 255 is the radiance of the white environment).
         meta: JSON-ready description (seed, index, parts, textures, augmentations, timings).
         double_sided: whether a face may be seen from behind (an open surface: a sheet, a leaf, a cup of
             one wall; or faces wound inwards). False (a closed mesh wound outwards, as every generated
@@ -61,7 +65,8 @@ class Asset:
 
     def to_trimesh(self, texture_format: str = "jpeg", quality: int = 95) -> trimesh.Trimesh:
         """A textured trimesh with a glTF PBR material: base colour, and the metallic-roughness and
-        normal textures where the asset has those maps; cut-outs in the base colour's alpha (PNG).
+        normal textures and the emission where the asset has those maps; cut-outs in the base colour's
+        alpha (PNG).
         ``texture_format`` (png or jpeg) and ``quality`` (JPEG quality or PNG compress level) set how an
         exporter encodes them."""
         cutouts = self.maps.get(CUTOUT_MAP)
@@ -87,6 +92,8 @@ class Asset:
             maps["metallicRoughnessTexture"] = encoded(self.maps["metallic_roughness"])
         if "normal" in self.maps:
             maps["normalTexture"] = encoded(self.maps["normal"])
+        if EMISSIVE_MAP in self.maps:
+            maps.update(emissiveTexture=encoded(self.maps[EMISSIVE_MAP]), emissiveFactor=[1.0, 1.0, 1.0])
         material = _ExportMaterial(
             baseColorTexture=image,
             metallicFactor=1.0 if "metallic_roughness" in self.maps else DEFAULT_METALLIC,

@@ -28,7 +28,7 @@ import numpy as np
 from PIL import Image
 
 from lrmzero import param
-from lrmzero.asset import CUTOUT_MAP, MAP_NAMES
+from lrmzero.asset import CUTOUT_MAP, EMISSIVE_MAP, MAP_NAMES
 from lrmzero.cameras import Cameras
 from lrmzero.components import Renderer, RendererUnavailable
 from lrmzero.plugins.renderers.raycast import RaycastRenderer
@@ -83,8 +83,9 @@ class CyclesRenderer(Renderer):
             Image.fromarray(asset.texture).save(folder / "base_color.png")
             for name in MAP_NAMES:
                 Image.fromarray(asset.map_or_flat(name)).save(folder / f"{name}.png")
-            if CUTOUT_MAP in asset.maps:  # the worker wires it to the BSDF's alpha
-                Image.fromarray(asset.maps[CUTOUT_MAP]).save(folder / f"{CUTOUT_MAP}.png")
+            for name in (CUTOUT_MAP, EMISSIVE_MAP):  # the worker wires them where there are any
+                if name in asset.maps:
+                    Image.fromarray(asset.maps[name]).save(folder / f"{name}.png")
             (folder / "settings.json").write_text(json.dumps({
                 "samples": self.cfg.samples, "denoise": self.cfg.denoise, "filter_width": self.cfg.filter_width,
                 "device": self.cfg.device, "threads": self.cfg.threads, "width": W, "height": H, "seed": 0}))

@@ -65,8 +65,8 @@ def image_node(nodes, path: Path, colour: bool):
 
 def build_material(obj, folder: Path) -> None:
     """A Principled BSDF fed by the atlas: base colour (sRGB), roughness (G) and metallic (B) of
-    the metallic-roughness map, the tangent-space normal map, and the cut-outs' opacity where there are
-    any, as glTF's importer wires them."""
+    the metallic-roughness map, the tangent-space normal map, and the cut-outs' opacity and the emission
+    where there are any, as glTF's importer wires them."""
     material = bpy.data.materials.new("atlas")
     material.use_nodes = True
     nodes, links = material.node_tree.nodes, material.node_tree.links
@@ -90,6 +90,10 @@ def build_material(obj, folder: Path) -> None:
         cut.inputs[1].default_value = 0.5
         links.new(opacity.outputs["Color"], cut.inputs[0])
         links.new(cut.outputs["Value"], bsdf.inputs["Alpha"])
+    if (folder / "emissive.png").exists():  # emission at strength 1, as glTF's importer sets it
+        emissive = image_node(nodes, folder / "emissive.png", True)
+        links.new(emissive.outputs["Color"], bsdf.inputs["Emission Color"])
+        bsdf.inputs["Emission Strength"].default_value = 1.0
     obj.data.materials.append(material)
 
 

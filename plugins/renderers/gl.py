@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lrmzero import param
-from lrmzero.asset import CUTOUT_MAP, MAP_NAMES
+from lrmzero.asset import CUTOUT_MAP, EMISSIVE_MAP, MAP_NAMES
 from lrmzero.cameras import Cameras
 from lrmzero.components import Renderer, RendererUnavailable
 from lrmzero.plugins.renderers.mipmaps import level_uploader, mip_chain
@@ -23,7 +23,7 @@ from lrmzero.tone import finish_views
 from lrmzero.views import ShadingSettings, Views
 
 NEAR, FAR = 0.01, 100.0
-OPACITY_UNIT = 6  # texture units: 0-2 the maps, 3 the dfg table, 4-5 the resolve's samples
+OPACITY_UNIT, EMISSIVE_UNIT = 6, 7  # texture units: 0-2 the maps, 3 the dfg table, 4-5 the resolve's samples
 
 VERTEX_SHADER = """
 #version 330
@@ -88,6 +88,9 @@ layout(location = 0) out vec4 out_color;
 layout(location = 1) out vec4 out_geometry;
 #ifdef CUTOUTS
 uniform sampler2D opacity;              // lrmzero.asset.CUTOUT_MAP: a hole below one half
+#endif
+#ifdef EMISSIVE
+uniform sampler2D emissive;             // lrmzero.asset.EMISSIVE_MAP, sRGB: decoded to linear
 #endif
 
 // Specular reflectance of a uniform white environment: the GGX split sum from the table (shading.dfg_table)
@@ -169,6 +172,9 @@ void main() {
         color = diffuse_light * (1.0 - metallic) * base * (1.0 - dielectric)
               + specular_light * ((1.0 - metallic) * dielectric + metallic * metal);
     }
+#ifdef EMISSIVE
+    color += texture(emissive, v_uv).rgb;
+#endif
     out_color = vec4(color, 1.0);
     out_geometry = vec4(normal, v_depth);
 }
@@ -198,6 +204,9 @@ layout(location = 0) out vec4 out_color;
 layout(location = 1) out vec4 out_geometry;
 #ifdef CUTOUTS
 uniform sampler2D opacity;              // lrmzero.asset.CUTOUT_MAP: a hole below one half
+#endif
+#ifdef EMISSIVE
+uniform sampler2D emissive;             // lrmzero.asset.EMISSIVE_MAP, sRGB: decoded to linear
 #endif
 const int factor = %(factor)d;
 void main() {
@@ -272,7 +281,7 @@ class GLRenderer(Renderer):
         except Exception as exc:  # noqa: BLE001 - any failure to get a context means "not here"
             raise RendererUnavailable(f"gl: no EGL context ({type(exc).__name__}: {exc})") from None
         self.moderngl = moderngl
-        self._programs: dict[bool, object] = {}
+        self._programs: dict[tuple[bool, bool], object] = {}
         table = dfg_table()
         self.dfg = self.ctx.texture((table.shape[1], table.shape[0]), 3, np.ascontiguousarray(table).tobytes(),
                                     dtype="f4")
@@ -286,13 +295,14 @@ class GLRenderer(Renderer):
         self._targets = None
         self._upload_level = level_uploader()
 
-    def _program(self, cutouts: bool):
+    def _program(self, cutouts: bool, emissive: bool):
         """The scene's shader program, compiled on first use: with ``cutouts`` it discards fragments in the
         holes of the opacity map (a separate program: a shader that may discard keeps llvmpipe from
-        testing depth before shading)."""
-        if cutouts not in self._programs:
-            fragment = FRAGMENT_SHADER.replace("#version 330\n", "#version 330\n#define CUTOUTS\n", 1) \
-                if cutouts else FRAGMENT_SHADER
+        testing depth before shading), with ``emissive`` it adds the emission map's light."""
+        key = (cutouts, emissive)
+        if key not in self._programs:
+            defines = "".join(f"#define {name}\n" for name, on in (("CUTOUTS", cutouts), ("EMISSIVE", emissive)) if on)
+            fragment = FRAGMENT_SHADER.replace("#version 330\n", "#version 330\n" + defines, 1)
             program = self.ctx.program(vertex_shader=VERTEX_SHADER, fragment_shader=fragment)
             program["light_dir"].write(LIGHT_DIRECTIONS.astype("f4").tobytes())
             program["light_int"].value = tuple(float(x) for x in LIGHT_INTENSITIES)
@@ -305,8 +315,10 @@ class GLRenderer(Renderer):
                 program[name].value = unit
             if cutouts:
                 program["opacity"].value = OPACITY_UNIT
-            self._programs[cutouts] = program
-        return self._programs[cutouts]
+            if emissive:
+                program["emissive"].value = EMISSIVE_UNIT
+            self._programs[key] = program
+        return self._programs[key]
 
     def _framebuffers(self, width: int, height: int, factor: int):
         """The scene targets (``factor`` x the size, sampled by the resolve pass) and the resolved
@@ -365,9 +377,11 @@ class GLRenderer(Renderer):
             textures = [self._texture(asset.texture, 0, srgb=True)]
             for unit, name in enumerate(MAP_NAMES, start=1):
                 textures.append(self._texture(asset.map_or_flat(name), unit))
-            cutouts = CUTOUT_MAP in asset.maps
+            cutouts, emissive = CUTOUT_MAP in asset.maps, EMISSIVE_MAP in asset.maps
             if cutouts:
                 textures.append(self._texture(asset.maps[CUTOUT_MAP], OPACITY_UNIT))
+            if emissive:
+                textures.append(self._texture(asset.maps[EMISSIVE_MAP], EMISSIVE_UNIT, srgb=True))
             uploaded = time.perf_counter()
             try:
                 asset, ao, bake_seconds = occlusion.result()
@@ -384,7 +398,7 @@ class GLRenderer(Renderer):
         data = np.concatenate([asset.vertices[source], asset.uv[source], light], axis=1).astype("f4")
         vbo = ctx.buffer(np.ascontiguousarray(data).tobytes())
         ibo = ctx.buffer(np.ascontiguousarray(faces.astype("i4")).tobytes())
-        program = self._program(cutouts)
+        program = self._program(cutouts, emissive)
         vao = ctx.vertex_array(program, [(vbo, "3f 2f 1f 3f 3f 3f", "in_pos", "in_uv", "in_visibility",
                                                 "in_bounce", "in_bent", "in_smooth_normal")], ibo)
         self.dfg.use(3)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lrmzero import param
-from lrmzero.asset import DEFAULT_METALLIC, DEFAULT_ROUGHNESS
+from lrmzero.asset import DEFAULT_METALLIC, DEFAULT_ROUGHNESS, EMISSIVE_MAP
 from lrmzero.cameras import Cameras
 from lrmzero.components import Renderer
 from lrmzero.plugins.renderers.cutouts import hole_test
@@ -44,7 +44,7 @@ class RaycastRenderer(Renderer):
     """Ray casting with Embree (trimesh's intersector without embreex), antialiased as `gl` (2 x 2
     rays per pixel, Cycles' pixel filter), so a dataset looks the same whichever of the two ``auto``
     picks (gl vs raycast ~43-45 dB at 256 px). The environment shading uses the metallic-roughness
-    map but not the normal map."""
+    map but not the normal map; cut-outs and emission as gl."""
 
     name = "raycast"
 
@@ -67,7 +67,7 @@ class RaycastRenderer(Renderer):
         fn = face_normals(asset.vertices, asset.faces)
         ao = ambient_occlusion(asset, settings, caster)
         tracing = time.perf_counter()
-        mr = asset.maps.get("metallic_roughness")
+        mr, emission = asset.maps.get("metallic_roughness"), asset.maps.get(EMISSIVE_MAP)
         # sub-sample centres, in pixels (pixel centres at +0.5 with one sample)
         u, v = np.meshgrid((np.arange(W * ss) + 0.5) / ss, (np.arange(H * ss) + 0.5) / ss)
         pix = np.stack([u.ravel(), v.ravel(), np.ones(u.size)], axis=-1)
@@ -114,6 +114,8 @@ class RaycastRenderer(Renderer):
                     base = environment_shade(base, visibility, bounce, roughness, metallic, n_dot_v, seen)
                 elif settings.shading == "lambert":
                     base = base * lambert(fn[tri])[:, None]
+                if emission is not None:  # light the surface gives off, on top of what it reflects
+                    base = base + to_linear(bilinear(emission, uv))
                 sub_linear.reshape(-1, 3)[ray] = base
                 sub_covered.reshape(-1)[ray] = 1.0
                 sub_depth.reshape(-1)[ray] = (loc - c2w[:3, 3]) @ c2w[:3, 2]

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import trimesh
 
-from lrmzero.asset import CUTOUT_MAP, FLAT_MAPS, MAP_NAMES
+from lrmzero.asset import CUTOUT_MAP, EMISSIVE_MAP, FLAT_MAPS, MAP_NAMES
 from lrmzero.images import convert_8bit
 from lrmzero.plugins.generation.real_meshes.materials import shrunk
 
@@ -23,14 +23,15 @@ from lrmzero.plugins.generation.real_meshes.materials import shrunk
 UNCOLOURED = (180, 180, 180)
 PADDING = 2  # texels of each part's image repeated around it, so that filtering never reaches a neighbour
 MAX_ATLAS = 8192  # texels across at most; larger atlases are made from smaller copies of every image
-MAP_ATTRIBUTES = {"metallic_roughness": "metallicRoughnessTexture", "normal": "normalTexture"}
+MAP_ATTRIBUTES = {"metallic_roughness": "metallicRoughnessTexture", "normal": "normalTexture",
+                  EMISSIVE_MAP: "emissiveTexture"}
 
 
 def part_images(part: trimesh.Trimesh, same_size: bool = True) -> tuple[np.ndarray, np.ndarray,
                                                                          dict[str, np.ndarray]]:
     """A part's UVs ``[V, 2]`` (in the unit square, v up) and base colour ``[H, W, 3]`` uint8, and its PBR maps
-    by name (``MAP_NAMES``, and ``CUTOUT_MAP`` for a part with cut-outs), resized to the base colour's size
-    where ``same_size``; a part without a texture is one colour (its UVs all at the centre)."""
+    by name (``MAP_NAMES``; ``CUTOUT_MAP``, ``EMISSIVE_MAP`` where it has cut-outs, emission), resized to the
+    base colour's size where ``same_size``; a part without a texture is one colour (its UVs all at the centre)."""
     visual = getattr(part, "visual", None)
     material = getattr(visual, "material", None)
     image = getattr(material, "baseColorTexture", None) or getattr(material, "image", None)
@@ -125,7 +126,7 @@ def _atlas(slots: list[tuple[np.ndarray, dict[str, np.ndarray]]]):
         if max(height, width) <= MAX_ATLAS:
             break
         scale *= 0.5
-    names = [name for name in (*MAP_NAMES, CUTOUT_MAP) if any(name in maps for _, maps in slots)]
+    names = [name for name in (*MAP_NAMES, CUTOUT_MAP, EMISSIVE_MAP) if any(name in maps for _, maps in slots)]
     atlases = {"base": np.zeros((height, width, 3), np.uint8)}
     atlases.update({name: np.tile(np.array(FLAT_MAPS[name], np.uint8), (height, width, 1)) for name in names})
     for (base, maps), image, (top, left) in zip(slots, images, corners):

@@ -11,9 +11,10 @@ from pathlib import Path
 import numpy as np
 import trimesh
 
-from lrmzero.asset import CUTOUT_MAP, GLB_GENERATOR, Asset
+from lrmzero.asset import CUTOUT_MAP, EMISSIVE_MAP, GLB_GENERATOR, Asset
 from lrmzero.plugins.generation.real_meshes.atlas import join_parts
-from lrmzero.plugins.generation.real_meshes.materials import (bake_base_colour_factor, bake_metallic_roughness_factors,
+from lrmzero.plugins.generation.real_meshes.materials import (bake_base_colour_factor, bake_emission,
+                                                       bake_metallic_roughness_factors,
                                                        colours_as_texture, cut_outs, texture_flat_colour,
                                                        unwrap_repeating_uvs)
 from lrmzero.plugins.generation.real_meshes.sides import closed_and_outward
@@ -150,6 +151,7 @@ def load_mesh_asset(path: str | Path, normalized_size: float = 1.8, up: str = "z
             part = geometry.copy()
             bake_base_colour_factor(part)
             bake_metallic_roughness_factors(part)  # before a flat colour's material is replaced
+            bake_emission(part)
             texture_flat_colour(part)
             cut_outs(part)
             kind = getattr(part.visual, "kind", None)
@@ -194,6 +196,8 @@ def load_mesh_asset(path: str | Path, normalized_size: float = 1.8, up: str = "z
         meta[COLOUR_TABLE] = {"kind": f"{' and '.join(sorted(coloured))} colours, one per face", "texels": table_texels}
     if CUTOUT_MAP in maps:  # glTF alpha, as holes (materials.cut_outs): one can see in through them
         meta["cut_outs"] = True
+    if EMISSIVE_MAP in maps:
+        meta["emission"] = True
     meta["double_sided"] = CUTOUT_MAP in maps or not closed_and_outward(vertices, faces)
     return Asset(vertices, faces, uv, np.ascontiguousarray(texture), meta, maps=maps,
                  double_sided=meta["double_sided"])

@@ -14,7 +14,7 @@ from lrmzero.images import convert_8bit
 from lrmzero.mesh import unique_rows
 from lrmzero.tone import to_linear, to_srgb
 
-TEXTURE_ATTRIBUTES = ("baseColorTexture", "metallicRoughnessTexture", "normalTexture", "image")
+TEXTURE_ATTRIBUTES = ("baseColorTexture", "metallicRoughnessTexture", "normalTexture", "emissiveTexture", "image")
 # UVs this far past the unit square count as inside it (clamped): exporters' rounding at an island's edge,
 # which would otherwise double a texture for a few texels' worth (1e-3 of 4096: 4 texels)
 UV_TOLERANCE = 1e-3
@@ -65,6 +65,29 @@ def bake_metallic_roughness_factors(part) -> None:
     material.metallicFactor = material.roughnessFactor = None
 
 
+def bake_emission(part) -> None:
+    """A glTF material's emission, ``emissiveFactor`` (linear) x ``emissiveTexture`` (sRGB), or the factor
+    alone, baked into its emissive texture in linear light (in place; the factor dropped). The factor left
+    out is 0, the spec's default: a texture alone gives off nothing. (Strengths past 1,
+    KHR_materials_emissive_strength, are not read.) Written here: trimesh reads both and uses neither."""
+    material = getattr(getattr(part, "visual", None), "material", None)
+    if not isinstance(material, trimesh.visual.material.PBRMaterial):
+        return
+    factor = np.zeros(3) if material.emissiveFactor is None else np.clip(material.emissiveFactor, 0.0, 1.0)
+    texture, material.emissiveFactor = material.emissiveTexture, None
+    if not factor.any():
+        material.emissiveTexture = None
+        return
+    if texture is None:
+        texel = np.round(to_srgb(factor) * 255.0).astype(np.uint8)
+        material.emissiveTexture = Image.fromarray(np.tile(texel, (2, 2, 1)), "RGB")
+        return
+    codes = np.arange(256) / 255.0
+    tables = [np.round(to_srgb(to_linear(codes) * f) * 255.0).astype(np.uint8) for f in factor]
+    rgb = np.asarray(convert_8bit(texture, "RGB"))
+    material.emissiveTexture = Image.fromarray(np.stack([tables[c][rgb[..., c]] for c in range(3)], -1), "RGB")
+
+
 def texture_flat_colour(part) -> None:
     """A material with a colour and no texture given that colour as a texture (in place): glTF's
     ``baseColorFactor`` is linear (the glTF spec), and so is an OBJ's ``Kd`` as Blender reads it (the
@@ -84,7 +107,8 @@ def texture_flat_colour(part) -> None:
     else:
         return
     colour = np.round(to_srgb(linear) * 255.0).astype(np.uint8)
-    kept = {name: getattr(material, name, None) for name in ("metallicRoughnessTexture", "normalTexture")}
+    kept = {name: getattr(material, name, None)
+            for name in ("metallicRoughnessTexture", "normalTexture", "emissiveTexture")}
     if isinstance(material, trimesh.visual.material.PBRMaterial) and material.alphaMode is not None:
         alpha = np.asarray(material.baseColorFactor, np.uint8)[3:4]  # for cut_outs
         image = Image.fromarray(np.tile(np.concatenate([colour, alpha]), (2, 2, 1)), "RGBA")
@@ -92,7 +116,9 @@ def texture_flat_colour(part) -> None:
     else:
         image = Image.fromarray(np.tile(colour, (2, 2, 1)), "RGB")
     textured = trimesh.visual.material.PBRMaterial(baseColorTexture=image, **kept)  # a flat map, if any
-    part.visual = trimesh.visual.TextureVisuals(uv=np.full((len(part.vertices), 2), 0.5), material=textured)
+    uv = getattr(visual, "uv", None)  # kept where there are some: a map beside the colour may be a texture
+    uv = np.full((len(part.vertices), 2), 0.5) if uv is None or len(uv) != len(part.vertices) else uv
+    part.visual = trimesh.visual.TextureVisuals(uv=uv, material=textured)
 
 
 def cut_outs(part) -> None:
