@@ -500,7 +500,8 @@ def test_a_gltf_requiring_what_cannot_be_decoded_is_refused_by_name(tmp_path, mo
     ball = trimesh.creation.icosphere(subdivisions=1)
     (tmp_path / "packed.glb").write_bytes(trimesh.exchange.gltf.export_glb(trimesh.Scene(ball), extension_draco=True))
     find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "DracoPy" else find_spec(name, *a))
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "DracoPy" else find_spec(name, *a))
     with pytest.raises(ValueError, match=r"packed.glb: requires the glTF extension KHR_draco_mesh_compression, decoded "
                                          r"by DracoPy, which is not installed: pip install 'lrmzero\[meshes\]'"):
         load_mesh_asset(tmp_path / "packed.glb")
@@ -510,3 +511,66 @@ def test_a_gltf_requiring_what_cannot_be_decoded_is_refused_by_name(tmp_path, mo
     with pytest.raises(ValueError, match="m.gltf: requires the glTF extension\\(s\\) EXT_meshopt_compression, "
                                          "KHR_mesh_quantization, which the mesh reader cannot decode; allowed: "):
         load_mesh_asset(tmp_path / "m.gltf")
+
+
+def test_the_spec_example_of_a_texture_transform_reads_the_lower_left_quadrant_turned():
+    """KHR_texture_transform's own example: offset (0, 1), rotation 90 degrees, scale 0.5 'utilizes only the
+    lower left quadrant of the source image, rotated clockwise 90 degrees' (glTF's UV frame: v down)."""
+    from lrmzero.plugins.generation.real_meshes.texture_transform import UVTransform
+
+    transform = UVTransform(offset=(0.0, 1.0), rotation=np.pi / 2, scale=(0.5, 0.5))
+    corners = np.array([[0.0, 1.0], [1.0, 1.0], [1.0, 0.0], [0.0, 0.0]])  # v up: glTF's (0, 0), (1, 0), ...
+    moved = transform.apply(corners)
+    gltf = np.column_stack([moved[:, 0], 1.0 - moved[:, 1]])
+    assert (gltf[:, 0] >= -1e-12).all() and (gltf[:, 0] <= 0.5 + 1e-12).all()  # the left half
+    assert (gltf[:, 1] >= 0.5 - 1e-12).all() and (gltf[:, 1] <= 1.0 + 1e-12).all()  # the lower half
+    # turned clockwise: the image's top-left corner (glTF uv (0, 0)) now reads the quadrant's bottom-left
+    np.testing.assert_allclose(gltf[0], [0.0, 1.0], atol=1e-12)
+
+
+def test_a_gltf_texture_transform_places_its_texture_as_the_spec_says(tmp_path, caplog):
+    """A quad whose base colour carries KHR_texture_transform (tiled 3 x 2, offset, turned) renders from the
+    atlas the texels the spec's transform reads from the texture repeated; a second material of the same name
+    with another transform is said and left untransformed."""
+    import logging
+
+    from lrmzero.plugins.generation.real_meshes.load import load_mesh_asset
+
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (8, 8, 3)).astype(np.uint8)
+    quad = trimesh.Trimesh([[-1, -1, 0], [1, -1, 0], [1, 1, 0], [-1, 1, 0]], [[0, 1, 2], [0, 2, 3]], process=False)
+    uv = np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]])
+    quad.visual = trimesh.visual.TextureVisuals(uv=uv, material=trimesh.visual.material.PBRMaterial(
+        name="tiled", baseColorTexture=Image.fromarray(image)))
+    files = trimesh.Scene(quad).export(file_type="gltf")
+    tree = json.loads(files["model.gltf"])
+    fields = {"offset": [0.25, 0.5], "rotation": 0.3, "scale": [3.0, 2.0]}
+    tree["materials"][0]["pbrMetallicRoughness"]["baseColorTexture"]["extensions"] = {"KHR_texture_transform": fields}
+    tree["extensionsUsed"] = ["KHR_texture_transform"]
+    files["model.gltf"] = json.dumps(tree).encode()
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    asset = load_mesh_asset(tmp_path / "model.gltf")
+    # points on the quad: the atlas's texel there, against the texture's at the spec's transformed UV, repeated
+    bary = rng.dirichlet(np.ones(3), 400)
+    face = rng.integers(0, 2, 400)
+    got_uv = np.einsum("ni,nij->nj", bary, asset.uv[asset.faces[face]])
+    h, w = asset.texture.shape[:2]
+    got = asset.texture[((1 - got_uv[:, 1]) * h).astype(int).clip(0, h - 1),
+                        (got_uv[:, 0] * w).astype(int).clip(0, w - 1)]
+    src = np.einsum("ni,nij->nj", bary, uv[quad.faces[face]])
+    x, y = src[:, 0] * 3.0, (1 - src[:, 1]) * 2.0  # glTF's frame: v down
+    c, s = np.cos(0.3), np.sin(0.3)
+    u, v = (c * x + s * y + 0.25) % 1.0, (-s * x + c * y + 0.5) % 1.0
+    want = image[(v * 8).astype(int).clip(0, 7), (u * 8).astype(int).clip(0, 7)]
+    assert np.mean((got == want).all(axis=1)) > 0.95  # all but points on a texel's edge
+    # untransformed, the same points would read other texels
+    plain = image[((1 - src[:, 1]) * 8).astype(int).clip(0, 7), (src[:, 0] * 8).astype(int).clip(0, 7)]
+    assert np.mean((got == plain).all(axis=1)) < 0.2
+    # two materials of one name, transformed differently: said, and left as the UVs place them
+    tree["materials"].append({**tree["materials"][0], "pbrMetallicRoughness": {"baseColorTexture": {"index": 0}}})
+    (tmp_path / "model.gltf").write_text(json.dumps(tree))
+    with caplog.at_level(logging.WARNING, logger="lrmzero"):
+        again = load_mesh_asset(tmp_path / "model.gltf")
+    assert "two materials named 'tiled' with different KHR_texture_transforms" in caplog.text
+    assert np.allclose(np.sort(again.uv, axis=0)[[0, -1]], [[0, 0], [1, 1]], atol=0.05)

@@ -18,6 +18,7 @@ from lrmzero.plugins.generation.real_meshes.materials import (bake_base_colour_f
                                                        colours_as_texture, cut_outs, texture_flat_colour,
                                                        unwrap_repeating_uvs)
 from lrmzero.plugins.generation.real_meshes.sides import closed_and_outward
+from lrmzero.plugins.generation.real_meshes.texture_transform import apply_texture_transform, material_transforms
 
 log = logging.getLogger("lrmzero")
 
@@ -142,6 +143,9 @@ def load_mesh_asset(path: str | Path, normalized_size: float = 1.8, up: str = "z
     up = file_up_axis(path) if up == "auto" else up
     resolver = MeshFileResolver(path)
     check_gltf_extensions(path)
+    uv_transforms, unfollowed = material_transforms(gltf_tree(path))
+    if unfollowed:
+        log.warning("%s: %s (those textures are placed by their UVs alone)", path, "; ".join(unfollowed))
     try:
         scene = trimesh.load_scene(path, resolver=resolver)
         fixed, table_texels, coloured = {}, 0, set()
@@ -149,6 +153,7 @@ def load_mesh_asset(path: str | Path, normalized_size: float = 1.8, up: str = "z
             if not isinstance(geometry, trimesh.Trimesh) or len(geometry.faces) == 0:
                 continue
             part = geometry.copy()
+            apply_texture_transform(part, uv_transforms)
             bake_base_colour_factor(part)
             bake_metallic_roughness_factors(part)  # before a flat colour's material is replaced
             bake_emission(part)
