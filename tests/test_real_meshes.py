@@ -546,7 +546,7 @@ def test_a_gltf_texture_transform_places_its_texture_as_the_spec_says(tmp_path, 
     tree = json.loads(files["model.gltf"])
     fields = {"offset": [0.25, 0.5], "rotation": 0.3, "scale": [3.0, 2.0]}
     tree["materials"][0]["pbrMetallicRoughness"]["baseColorTexture"]["extensions"] = {"KHR_texture_transform": fields}
-    tree["extensionsUsed"] = ["KHR_texture_transform"]
+    tree["extensionsUsed"] = tree["extensionsRequired"] = ["KHR_texture_transform"]  # read, so not refused
     files["model.gltf"] = json.dumps(tree).encode()
     for name, data in files.items():
         (tmp_path / name).write_bytes(data)

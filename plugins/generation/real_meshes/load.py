@@ -108,7 +108,7 @@ def gltf_generator(path: Path) -> str:
 # that trimesh's loader decodes; it reads the others' placeholders as they are (Draco-compressed geometry
 # without DracoPy as empty accessors, quantized positions as raw integers), so a file requiring one is refused.
 READABLE_EXTENSIONS = {"KHR_draco_mesh_compression": "DracoPy", "KHR_materials_pbrSpecularGlossiness": None,
-                       "EXT_texture_webp": None}
+                       "EXT_texture_webp": None, "KHR_texture_transform": None}  # the last: texture_transform.py
 
 
 def check_gltf_extensions(path: Path) -> None:
