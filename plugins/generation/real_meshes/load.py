@@ -105,10 +105,11 @@ def gltf_generator(path: Path) -> str:
 
 
 # The extensions a glTF file may require (``extensionsRequired``: a reader that lacks one reads it wrong)
-# that trimesh's loader decodes; it reads the others' placeholders as they are (Draco-compressed geometry
-# without DracoPy as empty accessors, quantized positions as raw integers), so a file requiring one is refused.
+# that this reader decodes (trimesh's loader; KHR_texture_transform: texture_transform.py), with the module
+# each needs; trimesh reads the others' placeholders as they are (Draco-compressed geometry without DracoPy as
+# empty accessors, quantized positions as raw integers), so a file requiring one is refused.
 READABLE_EXTENSIONS = {"KHR_draco_mesh_compression": "DracoPy", "KHR_materials_pbrSpecularGlossiness": None,
-                       "EXT_texture_webp": None, "KHR_texture_transform": None}  # the last: texture_transform.py
+                       "EXT_texture_webp": None, "KHR_texture_transform": None}
 
 
 def check_gltf_extensions(path: Path) -> None:
