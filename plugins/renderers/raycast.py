@@ -14,8 +14,9 @@ from lrmzero.asset import DEFAULT_METALLIC, DEFAULT_ROUGHNESS, EMISSIVE_MAP
 from lrmzero.cameras import Cameras
 from lrmzero.components import Renderer
 from lrmzero.plugins.renderers.cutouts import hole_test
-from lrmzero.plugins.renderers.occlusion import RayCaster, ambient_occlusion, split_for_baking
+from lrmzero.plugins.renderers.occlusion import ambient_occlusion, split_for_baking
 from lrmzero.plugins.renderers.pixel_filter import resolve_coverage
+from lrmzero.plugins.renderers.ray_caster import RayCaster
 from lrmzero.plugins.renderers.shading import environment_shade, face_normals, lambert, specular_visibility
 from lrmzero.plugins.renderers.two_sided import facing_copies, with_back_faces
 from lrmzero.tone import finish_views, to_linear
