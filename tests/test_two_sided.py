@@ -145,11 +145,17 @@ def test_closed_and_outward_tells_which_meshes_can_show_a_back_face():
     assert closed_and_outward(v[f].reshape(-1, 3), np.arange(3 * len(f)).reshape(-1, 3))  # split per face
     two = np.concatenate([v, v + 3.0]), np.concatenate([f, f + len(v)])
     assert closed_and_outward(*two)
+    cube = trimesh.creation.box()
+    touching = np.concatenate([cube.vertices, cube.vertices + [1.0, 1.0, 0.0]]), np.concatenate([cube.faces,
+                                                                                                cube.faces + 8])
+    assert closed_and_outward(*touching)  # solids sharing an edge (four faces on it): closed, not manifold
     flipped = f.copy()
     flipped[5] = flipped[5, ::-1]
     inner = np.concatenate([v, 0.5 * v]), np.concatenate([f, f[:, ::-1] + len(v)])  # a hollow ball's wall
     for name, (verts, faces) in {"inside out": (v, f[:, ::-1]), "one face flipped": (v, flipped),
-                                 "a face missing": (v, f[1:]), "a shell wound inwards": inner}.items():
+                                 "a face missing": (v, f[1:]), "a shell wound inwards": inner,
+                                 "a fin on an edge": (np.concatenate([v, [[3.0, 3.0, 3.0]]]),
+                                                      np.concatenate([f, [[*f[0, :2], len(v)]]]))}.items():
         assert not closed_and_outward(verts, faces), name
 
 
