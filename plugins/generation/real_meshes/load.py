@@ -112,10 +112,10 @@ READABLE_EXTENSIONS = {"KHR_draco_mesh_compression": "DracoPy", "KHR_materials_p
                        "EXT_texture_webp": None, "KHR_texture_transform": None}
 
 
-def check_gltf_extensions(path: Path) -> None:
-    """Raise ValueError naming each extension the glTF file ``path`` requires that cannot be decoded here,
-    and what would decode it."""
-    required = gltf_tree(path).get("extensionsRequired", [])
+def check_gltf_extensions(path: Path, tree: dict) -> None:
+    """Raise ValueError naming each extension the glTF file ``path`` (its JSON: ``tree``) requires that cannot
+    be decoded here, and what would decode it."""
+    required = tree.get("extensionsRequired", [])
     unknown = sorted(str(name) for name in required if str(name) not in READABLE_EXTENSIONS)
     if unknown:
         raise ValueError(f"{path}: requires the glTF extension(s) {', '.join(unknown)}, which the mesh reader cannot "
@@ -143,8 +143,9 @@ def load_mesh_asset(path: str | Path, normalized_size: float = 1.8, up: str = "z
     path = Path(path)
     up = file_up_axis(path) if up == "auto" else up
     resolver = MeshFileResolver(path)
-    check_gltf_extensions(path)
-    uv_transforms, unfollowed = material_transforms(gltf_tree(path))
+    tree = gltf_tree(path)  # {} for other formats
+    check_gltf_extensions(path, tree)
+    uv_transforms, unfollowed = material_transforms(tree)
     if unfollowed:
         log.warning("%s: %s (those textures are placed by their UVs alone)", path, "; ".join(unfollowed))
     try:
