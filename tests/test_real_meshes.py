@@ -574,3 +574,28 @@ def test_a_gltf_texture_transform_places_its_texture_as_the_spec_says(tmp_path, 
         again = load_mesh_asset(tmp_path / "model.gltf")
     assert "two materials named 'tiled' with different KHR_texture_transforms" in caplog.text
     assert np.allclose(np.sort(again.uv, axis=0)[[0, -1]], [[0, 0], [1, 1]], atol=0.05)
+
+
+def test_junk_uvs_neither_exhaust_memory_nor_lose_the_colour(tmp_path):
+    """UVs reaching 300,000 (exporters leave such on untextured materials, or a texture repeats finer than a
+    texel): a flat colour ignores them; a texture shows its mean, as a renderer's mipmaps would. (Tiling the
+    repeats asked for 251 GiB.)"""
+    from lrmzero.plugins.generation.real_meshes.load import load_mesh_asset
+
+    junk = [[0, 0], [3e5, 0], [3e5, 3e5], [0, 3e5]]
+    stripes = np.zeros((4, 4, 3), np.uint8)
+    stripes[:, :2] = 200
+    materials = {"flat": trimesh.visual.material.PBRMaterial(baseColorFactor=[0.5, 0.2, 0.1, 1.0]),
+                 "textured": trimesh.visual.material.PBRMaterial(baseColorTexture=Image.fromarray(stripes))}
+    for name, material in materials.items():
+        quad = trimesh.Trimesh([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0]], [[0, 1, 2], [0, 2, 3]], process=False)
+        quad.visual = trimesh.visual.TextureVisuals(uv=junk, material=material)
+        quad.export(tmp_path / f"{name}.glb")
+    flat = load_mesh_asset(tmp_path / "flat.glb")
+    from lrmzero.tone import to_srgb
+
+    assert flat.texture.size <= 12  # one flat texel's worth, not tiled
+    want = to_srgb(np.array([0.5, 0.2, 0.1])) * 255  # within a level: trimesh keeps the factor as uint8
+    assert np.abs(flat.texture[0, 0] - want).max() <= 1
+    textured = load_mesh_asset(tmp_path / "textured.glb")
+    assert textured.texture.shape == (1, 1, 3) and np.all(textured.texture == 100)

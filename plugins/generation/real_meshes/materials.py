@@ -116,8 +116,10 @@ def texture_flat_colour(part) -> None:
     else:
         image = Image.fromarray(np.tile(colour, (2, 2, 1)), "RGB")
     textured = trimesh.visual.material.PBRMaterial(baseColorTexture=image, **kept)  # a flat map, if any
-    uv = getattr(visual, "uv", None)  # kept where there are some: a map beside the colour may be a texture
-    uv = np.full((len(part.vertices), 2), 0.5) if uv is None or len(uv) != len(part.vertices) else uv
+    uv = getattr(visual, "uv", None)  # kept for a map beside the colour that is a texture (not junk UVs' repeats)
+    textured_maps = any(isinstance(image, Image.Image) and max(image.size) > 2 for image in kept.values())
+    if not textured_maps or uv is None or len(uv) != len(part.vertices):
+        uv = np.full((len(part.vertices), 2), 0.5)
     part.visual = trimesh.visual.TextureVisuals(uv=uv, material=textured)
 
 
@@ -153,8 +155,9 @@ def unwrap_repeating_uvs(part: trimesh.Trimesh, max_size: int = 4096) -> trimesh
     Each face moves by the whole number of repeats below its lowest corner (faces inside [0, 1] stay), its
     vertices split where faces moved differently meet; the texture (and the PBR maps) is then tiled as
     often as the faces still reach past 1, shrunk to at most ``max_size`` texels across, and the UVs scaled
-    into it. Written here: trimesh (and this loader before) wrapped each *vertex* into [0, 1) alone, so a face
-    across a repeat's edge (u 0.9 to 1.1, or one touching u = 1) sampled the texture's whole width backwards.
+    into it; past ``max_size`` repeats (junk UVs, or less than a texel each), each image's mean colour.
+    Written here: trimesh (and this loader before) wrapped each *vertex* into [0, 1) alone, so a face across
+    a repeat's edge (u 0.9 to 1.1, or one touching u = 1) sampled the texture's whole width backwards.
 
     Returns the part itself when there is nothing to unwrap, else a new part with the same faces in order."""
     visual = getattr(part, "visual", None)
@@ -171,6 +174,8 @@ def unwrap_repeating_uvs(part: trimesh.Trimesh, max_size: int = 4096) -> trimesh
     shift = np.where(inside[:, None], 0.0, np.floor(corner_uv.min(axis=1) + tol))  # [F, 2] whole repeats
     corner_uv = corner_uv - shift[:, None, :]
     tiles = np.maximum(1, np.ceil(corner_uv.max(axis=(0, 1)) - tol)).astype(np.int64)  # [2]: along u, v
+    if (tiles > max_size).any():  # repeats finer than a texel each: what mipmaps show, each image's mean
+        return _averaged(part)
     vertices, new_faces, first = split_corners(np.asarray(part.vertices), faces, np.repeat(shift, 3, axis=0))
     material = visual.material.copy()
     images = {attribute: getattr(material, attribute, None) for attribute in TEXTURE_ATTRIBUTES}
@@ -182,6 +187,21 @@ def unwrap_repeating_uvs(part: trimesh.Trimesh, max_size: int = 4096) -> trimesh
             setattr(material, attribute, tiled[id(image)])
     new_uv = np.clip(corner_uv.reshape(-1, 2)[first] / tiles, 0.0, 1.0)
     return trimesh.Trimesh(vertices, new_faces, visual=trimesh.visual.TextureVisuals(uv=new_uv, material=material),
+                           process=False)
+
+
+def _averaged(part: trimesh.Trimesh) -> trimesh.Trimesh:
+    """The part with each of its images reduced to its mean texel and every UV on it."""
+    material = part.visual.material.copy()
+    means: dict[int, Image.Image] = {}
+    for attribute in TEXTURE_ATTRIBUTES:
+        image = getattr(material, attribute, None)
+        if isinstance(image, Image.Image):
+            if id(image) not in means:
+                means[id(image)] = image.resize((1, 1), Image.BOX)
+            setattr(material, attribute, means[id(image)])
+    uv = np.full((len(part.vertices), 2), 0.5)
+    return trimesh.Trimesh(part.vertices, part.faces, visual=trimesh.visual.TextureVisuals(uv=uv, material=material),
                            process=False)
 
 
