@@ -202,12 +202,6 @@ uniform sampler2D color_samples;
 uniform sampler2D geometry_samples;
 layout(location = 0) out vec4 out_color;
 layout(location = 1) out vec4 out_geometry;
-#ifdef CUTOUTS
-uniform sampler2D opacity;              // lrmzero.asset.CUTOUT_MAP: a hole below one half
-#endif
-#ifdef EMISSIVE
-uniform sampler2D emissive;             // lrmzero.asset.EMISSIVE_MAP, sRGB: decoded to linear
-#endif
 const int factor = %(factor)d;
 void main() {
     ivec2 origin = ivec2(gl_FragCoord.xy) * factor;
