@@ -10,6 +10,7 @@ from typing import Callable
 import numpy as np
 
 from lrmzero.asset import CUTOUT_MAP
+from lrmzero.plugins.renderers.texels import nearest
 
 # A ray passes at most this many holes (leaves over leaves); the surface after them counts as hit.
 MAX_HOLES = 16
@@ -26,12 +27,8 @@ def hole_test(asset) -> SeeThrough | None:
         return None
     coverage = np.ascontiguousarray(opacity[..., 0]) >= 128
     uv, faces = asset.uv, asset.faces
-    h, w = coverage.shape
 
     def in_hole(face: np.ndarray, bary: np.ndarray) -> np.ndarray:
-        at = np.einsum("ni,nij->nj", bary, uv[faces[face]])
-        x = np.clip((at[:, 0] * w).astype(np.int64), 0, w - 1)
-        y = np.clip(((1.0 - at[:, 1]) * h).astype(np.int64), 0, h - 1)  # row 0 at v = 1
-        return ~coverage[y, x]
+        return ~nearest(coverage, np.einsum("ni,nij->nj", bary, uv[faces[face]]))
 
     return in_hole

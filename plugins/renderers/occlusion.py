@@ -16,7 +16,8 @@ from lrmzero.plugins.renderers.cutouts import SeeThrough, hole_test
 from lrmzero.plugins.renderers.edge_split import split_long_edges
 from lrmzero.plugins.renderers.mipmaps import decode_srgb
 from lrmzero.plugins.renderers.ray_caster import RayCaster
-from lrmzero.plugins.renderers.two_sided import facing_copies, has_back_faces
+from lrmzero.plugins.renderers.texels import nearest
+from lrmzero.plugins.renderers.two_sided import BACK_CORNERS, facing_copies, has_back_faces
 
 
 def hemisphere_directions(count: int) -> np.ndarray:
@@ -117,7 +118,7 @@ def with_back_sides(front: CreasedMesh) -> CreasedMesh:
     baked apart. (Creasing the doubled mesh at once would sum each position's normals to zero.)"""
     count = len(front.source)
     return CreasedMesh(np.concatenate([front.source, front.source]),
-                       np.concatenate([front.faces, front.faces[:, [0, 2, 1]] + count]),
+                       np.concatenate([front.faces, front.faces[:, BACK_CORNERS] + count]),
                        np.concatenate([front.normals, -front.normals]),
                        np.concatenate([front.points, front.points + front.num_points]), 2 * front.num_points)
 
@@ -146,11 +147,7 @@ def _linear_albedo(texture: np.ndarray, uv: np.ndarray) -> np.ndarray:
     if step > 1:
         size = (max(1, texture.shape[1] // step), max(1, texture.shape[0] // step))
         linear = cv2.resize(linear, size, interpolation=cv2.INTER_AREA)
-    linear = linear.reshape(linear.shape[0], linear.shape[1], 3)
-    h, w = linear.shape[:2]
-    x = np.clip((uv[:, 0] * w).astype(np.int64), 0, w - 1)
-    y = np.clip(((1.0 - uv[:, 1]) * h).astype(np.int64), 0, h - 1)
-    return linear[y, x].astype(np.float64)
+    return nearest(linear.reshape(linear.shape[0], linear.shape[1], 3), uv).astype(np.float64)
 
 
 def _mean_linear_albedo(texture: np.ndarray) -> float:

@@ -12,20 +12,22 @@ import dataclasses
 
 import numpy as np
 
+BACK_CORNERS = [0, 2, 1]  # a face's back copy: its corners (a, b, c) as (a, c, b)
+
 
 def with_back_faces(asset):
     """A double-sided asset with its back faces made explicit: faces ``[2F, 3]``, face ``F + i`` being face
     ``i``'s corners ``(a, c, b)`` (the same vertices, wound the other way); any other asset as it is."""
     if not asset.double_sided:
         return asset
-    return dataclasses.replace(asset, faces=np.concatenate([asset.faces, asset.faces[:, [0, 2, 1]]]))
+    return dataclasses.replace(asset, faces=np.concatenate([asset.faces, asset.faces[:, BACK_CORNERS]]))
 
 
 def has_back_faces(faces: np.ndarray) -> bool:
     """Whether ``faces [2F, 3]`` are F faces followed by their copies wound the other way, as
     :func:`with_back_faces` makes them."""
     half = len(faces) // 2
-    return len(faces) % 2 == 0 and np.array_equal(faces[half:], faces[:half, [0, 2, 1]])
+    return len(faces) % 2 == 0 and np.array_equal(faces[half:], faces[:half, BACK_CORNERS])
 
 
 def facing_copies(tri: np.ndarray, bary: np.ndarray, away: np.ndarray, num_faces: int
@@ -36,5 +38,5 @@ def facing_copies(tri: np.ndarray, bary: np.ndarray, away: np.ndarray, num_faces
     closest hit may be either; the copy of face ``i`` is ``(i + F) mod 2F``, its corners ``(a, c, b)``."""
     half = num_faces // 2
     tri = np.where(away, (tri + half) % num_faces, tri)
-    bary = np.where(away[:, None], bary[:, [0, 2, 1]], bary)
+    bary = np.where(away[:, None], bary[:, BACK_CORNERS], bary)
     return tri, bary
