@@ -33,13 +33,19 @@ def bake_base_colour_factor(part) -> None:
         return
     factor = np.asarray(material.baseColorFactor, np.float64) / 255.0  # trimesh keeps it as uint8 RGBA
     if (factor < 1.0).any():
-        codes = np.arange(256, dtype=np.uint8)
-        tables = [np.round(to_srgb(to_linear(codes / 255.0) * f) * 255.0) for f in factor[:3]]
-        tables.append(np.round(codes * factor[3]))
         rgba = np.asarray(convert_8bit(material.baseColorTexture, "RGBA"))
-        baked = np.stack([table.astype(np.uint8)[rgba[..., c]] for c, table in enumerate(tables)], axis=-1)
+        alpha = np.round(np.arange(256) * factor[3]).astype(np.uint8)[rgba[..., 3]]  # alpha is linear
+        baked = np.dstack([tinted(rgba[..., :3], factor[:3]), alpha])
         material.baseColorTexture = Image.fromarray(baked, "RGBA")
     material.baseColorFactor = None
+
+
+def tinted(srgb: np.ndarray, factor: np.ndarray) -> np.ndarray:
+    """uint8 sRGB colours ``[..., 3]`` times a linear ``factor [3]``, in linear light, as uint8 sRGB (through a
+    table of the 256 codes per channel)."""
+    codes = np.arange(256) / 255.0
+    tables = [np.round(to_srgb(to_linear(codes) * f) * 255.0).astype(np.uint8) for f in factor]
+    return np.stack([tables[c][srgb[..., c]] for c in range(3)], axis=-1)
 
 
 def bake_metallic_roughness_factors(part) -> None:
@@ -82,10 +88,7 @@ def bake_emission(part) -> None:
         texel = np.round(to_srgb(factor) * 255.0).astype(np.uint8)
         material.emissiveTexture = Image.fromarray(np.tile(texel, (2, 2, 1)), "RGB")
         return
-    codes = np.arange(256) / 255.0
-    tables = [np.round(to_srgb(to_linear(codes) * f) * 255.0).astype(np.uint8) for f in factor]
-    rgb = np.asarray(convert_8bit(texture, "RGB"))
-    material.emissiveTexture = Image.fromarray(np.stack([tables[c][rgb[..., c]] for c in range(3)], -1), "RGB")
+    material.emissiveTexture = Image.fromarray(tinted(np.asarray(convert_8bit(texture, "RGB")), factor), "RGB")
 
 
 def texture_flat_colour(part) -> None:
