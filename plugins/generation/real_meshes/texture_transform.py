@@ -48,8 +48,7 @@ def material_transforms(tree: dict) -> tuple[dict[str, UVTransform], list[str]]:
     the base colour texture, whose UVs every map of the part shares; and what cannot be followed, for the
     caller to say: a transformed material without a name, two materials of one name transformed differently,
     a map transformed otherwise than the base colour (read with the base colour's)."""
-    transforms: dict[str, UVTransform] = {}
-    seen: dict[str, UVTransform | None] = {}
+    seen: dict[str, UVTransform | None] = {}  # each name's first base colour transform (None: none)
     ambiguous: set[str] = set()
     problems = []
     for index, material in enumerate(tree.get("materials", []) if isinstance(tree, dict) else []):
@@ -68,9 +67,7 @@ def material_transforms(tree: dict) -> tuple[dict[str, UVTransform], list[str]]:
             problems.append(f"two materials named {name!r} with different {EXTENSION}s")
             ambiguous.add(name)
         seen.setdefault(name, base)
-        if base is not None and name is not None:
-            transforms[name] = base
-    return {name: t for name, t in transforms.items() if name not in ambiguous}, problems
+    return {name: t for name, t in seen.items() if t is not None and name not in ambiguous}, problems
 
 
 def apply_texture_transform(part, transforms: dict[str, UVTransform]) -> None:
